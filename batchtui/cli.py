@@ -1,0 +1,311 @@
+"""The command line: `batchtui` opens the TUI; the other commands serve scripts.
+
+Command names follow the openai-batch CLI. Every failure is one line on stderr and a non-zero exit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import signal
+import sys
+import threading
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+from cyclopts import App, Parameter
+from openai.types import Batch
+
+from batchtui import __version__
+from batchtui.core.cache import ACTIVE_STATUSES
+from batchtui.core.client import BATCH_ENDPOINTS
+from batchtui.core.config import Profile, resolve_profile
+from batchtui.core.errors import BatchtuiError
+from batchtui.core.text import printable
+from batchtui.core.workspace import Workspace
+
+T = TypeVar("T")
+ProfileOption = Annotated[str | None, Parameter(help="Profile from config.toml (default: the OPENAI_* variables).")]
+JsonOption = Annotated[bool, Parameter(negative=(), help="Print JSON for scripts.")]
+
+app = App(
+    name="batchtui",
+    version=__version__,
+    help="See into your OpenAI Batch API jobs: a terminal app, a CLI and a local sandbox.",
+    error_formatter=lambda error: "batchtui: " + " ".join(str(error).split()),
+)
+
+
+class UsageError(BatchtuiError):
+    """The command line itself is wrong."""
+
+
+def _run(work: Callable[[Workspace], Awaitable[T]], profile_name: str | None) -> T:
+    """Run one command's async work against the profile's workspace; errors become one line."""
+
+    async def main() -> T:
+        async with await Workspace.open(resolve_profile(profile_name)) as workspace:
+            return await work(workspace)
+
+    try:
+        return asyncio.run(main())
+    except BatchtuiError as exc:
+        _fail(str(exc))
+    except KeyboardInterrupt:
+        _fail("interrupted")
+
+
+def _fail(message: str) -> None:
+    print(f"batchtui: {message}", file=sys.stderr)
+    raise SystemExit(1)
+
+
+def _print_json(value: Any) -> None:
+    print(json.dumps(value, indent=2, ensure_ascii=False))
+
+
+def _when(timestamp: int | None) -> str:
+    return dt.datetime.fromtimestamp(timestamp).strftime("%Y-%m-%d %H:%M") if timestamp else "-"
+
+
+def _counts(batch: Batch) -> str:
+    counts = batch.request_counts
+    if counts is None or counts.total == 0:
+        return "-"
+    text = f"{counts.completed}/{counts.total}"
+    return text + (f" ({counts.failed} failed)" if counts.failed else "")
+
+
+def _description(batch: Batch) -> str:
+    return printable((batch.metadata or {}).get("description", ""))
+
+
+class _ProgressLine:
+    """A one-line byte counter on stderr, drawn only when stderr is a terminal."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.enabled = sys.stderr.isatty()
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.enabled and total:
+            share = 100 * done // total
+            print(f"\r{self.label} {share:3d}% ({done / 1e6:.1f} of {total / 1e6:.1f} MB)", end="", file=sys.stderr)
+
+    def finish(self) -> None:
+        if self.enabled:
+            print(file=sys.stderr)
+
+
+@app.default
+def tui(*, demo: bool = False, profile: ProfileOption = None) -> None:
+    """Open the terminal app (with --demo: against a seeded local sandbox, no account needed)."""
+    from batchtui.tui.app import run_app
+
+    try:
+        if demo:
+            _run_demo(run_app)
+        else:
+            run_app(resolve_profile(profile))
+    except BatchtuiError as exc:
+        _fail(str(exc))
+
+
+def _run_demo(run_app: Callable[..., None]) -> None:
+    import tempfile
+
+    from batchtui.sandbox import SandboxConfig, SandboxServer
+
+    with tempfile.TemporaryDirectory(prefix="batchtui-demo-") as home, SandboxServer(
+        SandboxConfig(seed_demo=True)
+    ) as server:
+        profile = Profile(name="demo", base_url=server.base_url, api_key="sk-demo")
+        run_app(profile, cache_dir=Path(home) / "cache", demo=True)
+
+
+@app.command
+def list_batches(
+    *,
+    status: Annotated[str | None, Parameter(help="Only batches in this status.")] = None,
+    limit: Annotated[int | None, Parameter(help="At most this many, newest first.")] = None,
+    json: JsonOption = False,
+    profile: ProfileOption = None,
+) -> None:
+    """List batches, newest first (refreshes the local cache; offline, shows what it holds)."""
+
+    async def work(workspace: Workspace) -> list[Batch]:
+        try:
+            await workspace.refresh()
+        except BatchtuiError as exc:
+            print(f"batchtui: showing cached batches only: {exc}", file=sys.stderr)
+        return await workspace.batches(status=status, limit=limit)
+
+    batches = _run(work, profile)
+    if json:
+        _print_json([b.model_dump(mode="json") for b in batches])
+        return
+    for b in batches:
+        model = printable(b.model or "-")
+        print(f"{b.id}  {b.status:<11} {_when(b.created_at)}  {b.endpoint:<20} {model:<22} "
+              f"{_counts(b):<18} {_description(b)}".rstrip())
+
+
+@app.command
+def upload_batch_file(file: Path, /, *, json: JsonOption = False, profile: ProfileOption = None) -> None:
+    """Upload a .jsonl batch input file; prints its file id."""
+    if not file.is_file():
+        _fail(f"{file}: no such file")
+    bar = _ProgressLine(f"uploading {file.name}")
+
+    async def work(workspace: Workspace):
+        try:
+            return await workspace.service.upload(file, progress=bar)
+        finally:
+            bar.finish()
+
+    uploaded = _run(work, profile)
+    if json:
+        _print_json(uploaded.model_dump(mode="json"))
+    else:
+        print(uploaded.id)
+
+
+def _parse_metadata(pairs: list[str], description: str | None) -> dict[str, str]:
+    metadata: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise UsageError(f"--metadata '{pair}': expected KEY=VALUE")
+        metadata[key] = value
+    if description is not None:
+        metadata["description"] = description
+    return metadata
+
+
+@app.command
+def start_batch(
+    file_id: str,
+    /,
+    *,
+    endpoint: Annotated[str, Parameter(help=f"One of {', '.join(BATCH_ENDPOINTS)}.")] = "/v1/chat/completions",
+    description: Annotated[str | None, Parameter(help="Stored as metadata 'description'.")] = None,
+    metadata: Annotated[list[str] | None, Parameter(help="KEY=VALUE, repeatable.", consume_multiple=True)] = None,
+    json: JsonOption = False,
+    profile: ProfileOption = None,
+) -> None:
+    """Start a batch over an uploaded file; prints the batch id."""
+    try:
+        pairs = _parse_metadata(metadata or [], description)
+    except UsageError as exc:
+        _fail(str(exc))
+
+    async def work(workspace: Workspace) -> Batch:
+        batch = await workspace.service.create(file_id, endpoint, metadata=pairs or None)
+        await workspace.cache.upsert_batches([batch], observed_at=batch.created_at)
+        return batch
+
+    batch = _run(work, profile)
+    if json:
+        _print_json(batch.model_dump(mode="json"))
+    else:
+        print(batch.id)
+
+
+@app.command
+def get_batch_results(
+    batch_id: str,
+    /,
+    *,
+    output_dir: Annotated[Path, Parameter(name=["-o", "--output-dir"], help="Where to save the files.")] = Path("."),
+    wait: Annotated[bool, Parameter(negative=(), help="Wait until the batch has finished.")] = False,
+    poll_seconds: Annotated[float, Parameter(help="With --wait: seconds between checks.")] = 5.0,
+    json: JsonOption = False,
+    profile: ProfileOption = None,
+) -> None:
+    """Download a batch's output and error files; if it has none yet, print its status and counts."""
+
+    async def work(workspace: Workspace):
+        batch = await workspace.fetch_batch(batch_id)
+        while wait and batch.status in ACTIVE_STATUSES:
+            await asyncio.sleep(poll_seconds)
+            batch = await workspace.fetch_batch(batch_id)
+        bar = _ProgressLine("downloading")
+        try:
+            return batch, await workspace.fetch_results(batch, output_dir, progress=bar)
+        finally:
+            bar.finish()
+
+    batch, files = _run(work, profile)
+    if json:
+        _print_json({
+            "batch": batch.model_dump(mode="json"),
+            "files": [{"kind": f.kind, "file_id": f.file_id, "path": str(f.path), "bytes": f.bytes} for f in files],
+        })
+        return
+    print(f"{batch.id}: {batch.status}, requests {_counts(batch)}")
+    for f in files:
+        print(f"{f.kind}: {f.path}")
+
+
+@app.command
+def cancel_batch(batch_id: str, /, *, json: JsonOption = False, profile: ProfileOption = None) -> None:
+    """Ask the API to cancel a batch; finished lines stay in its output file."""
+
+    async def work(workspace: Workspace) -> Batch:
+        batch = await workspace.service.cancel(batch_id)
+        await workspace.cache.upsert_batches([batch], observed_at=batch.cancelling_at or batch.created_at)
+        return batch
+
+    batch = _run(work, profile)
+    if json:
+        _print_json(batch.model_dump(mode="json"))
+    else:
+        print(f"{batch.id}: {batch.status}")
+
+
+@app.command
+def sandbox(
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8750,
+    speed: Annotated[float, Parameter(help="Run the clock this many times faster.")] = 1.0,
+    fail_rate: Annotated[float, Parameter(help="Share of lines (0..1) that fail with a 400 body.")] = 0.0,
+    data_dir: Annotated[Path | None, Parameter(help="Keep state here across restarts.")] = None,
+    seed_demo: Annotated[bool, Parameter(negative=(), help="Start with a believable demo account.")] = False,
+    faults: Annotated[str | None, Parameter(help="e.g. '429=0.1,500=0.05,slow=0.1,drop=0.05'.")] = None,
+) -> None:
+    """Serve a local OpenAI-compatible Batch and Files API with a fake model, until stopped."""
+    from batchtui.sandbox import FaultConfig, SandboxConfig, SandboxServer
+
+    try:
+        fault_config = FaultConfig.parse(faults) if faults else FaultConfig.from_env()
+    except ValueError as exc:
+        _fail(f"--faults: {exc}")
+    if not 0 <= fail_rate <= 1:
+        _fail("--fail-rate must be between 0 and 1")
+    if speed <= 0:
+        _fail("--speed must be above 0")
+    config = SandboxConfig(
+        speed=speed, fail_rate=fail_rate, data_dir=data_dir, seed_demo=seed_demo, faults=fault_config
+    )
+    try:
+        server = SandboxServer(config, host=host, port=port)
+        server.start()
+    except OSError as exc:
+        _fail(f"cannot serve on {host}:{port}: {exc.strerror or exc}")
+    print(server.base_url, flush=True)
+    print(f"Point the SDK at it: OPENAI_BASE_URL={server.base_url} OPENAI_API_KEY=sk-anything", file=sys.stderr)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,148 @@
+"""Profiles: which API to talk to and with which key, from the environment or config.toml.
+
+A config file looks like this (every field but the table name is optional):
+
+    default_profile = "work"
+
+    [profiles.work]                     # OpenAI itself
+    api_key_env = "WORK_OPENAI_KEY"     # read the key from this variable (preferred)
+    organization = "org-..."
+    project = "proj_..."
+
+    [profiles.azure]
+    kind = "azure"
+    azure_endpoint = "https://example.openai.azure.com"
+    api_version = "2025-04-01-preview"
+    api_key_env = "AZURE_OPENAI_API_KEY"
+
+    [profiles.local]                    # any OpenAI-compatible server
+    base_url = "http://127.0.0.1:8750/v1"
+    api_key = "sk-local"                # allowed; batchtui never writes keys anywhere
+
+With no config file, or no profile chosen, the "default" profile comes from OPENAI_API_KEY,
+OPENAI_BASE_URL, OPENAI_ORG_ID and OPENAI_PROJECT_ID.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from batchtui.core import paths
+from batchtui.core.errors import ConfigError
+
+OPENAI_BASE_URL = "https://api.openai.com/v1"
+ProfileKind = Literal["openai", "azure"]
+_PROFILE_FIELDS = {
+    "kind", "base_url", "api_key", "api_key_env", "organization", "project", "azure_endpoint", "api_version",
+}
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Everything needed to build an API client; the key is kept out of repr so it never reaches logs."""
+
+    name: str
+    kind: ProfileKind = "openai"
+    base_url: str | None = None
+    api_key: str | None = field(default=None, repr=False)
+    organization: str | None = None
+    project: str | None = None
+    azure_endpoint: str | None = None
+    api_version: str | None = None
+
+    @property
+    def endpoint(self) -> str:
+        """The URL requests go to, for messages and for telling caches apart."""
+        if self.kind == "azure":
+            return self.azure_endpoint or "(no azure_endpoint)"
+        return self.base_url or OPENAI_BASE_URL
+
+    def cache_dir(self) -> Path:
+        """This profile's own cache folder: caches of different accounts never mix."""
+        slug = self.name
+        if self.name == "default" and self.endpoint != OPENAI_BASE_URL:
+            slug += "-" + hashlib.sha256(self.endpoint.encode()).hexdigest()[:10]
+        return paths.cache_root() / slug
+
+
+def env_profile(name: str = "default") -> Profile:
+    """The profile the standard OPENAI_* environment variables describe."""
+    return Profile(
+        name=name,
+        base_url=os.environ.get("OPENAI_BASE_URL") or None,
+        api_key=os.environ.get("OPENAI_API_KEY") or None,
+        organization=os.environ.get("OPENAI_ORG_ID") or None,
+        project=os.environ.get("OPENAI_PROJECT_ID") or None,
+    )
+
+
+def load_config(path: Path) -> dict:
+    """Parse config.toml; a missing file is an empty config."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: {exc}") from exc
+
+
+def resolve_profile(name: str | None = None, *, config_path: Path | None = None) -> Profile:
+    """Pick the profile named on the command line, else the config's default, else the environment's."""
+    path = config_path or paths.config_file()
+    config = load_config(path)
+    profiles = config.get("profiles", {})
+    if not isinstance(profiles, dict):
+        raise ConfigError(f"{path}: 'profiles' must be a table of [profiles.NAME] sections")
+    chosen = name or config.get("default_profile")
+    if chosen is None:
+        return env_profile()
+    if chosen not in profiles:
+        if name is None:
+            raise ConfigError(f"{path}: default_profile '{chosen}' has no [profiles.{chosen}] section")
+        if chosen == "default":
+            return env_profile()
+        known = ", ".join(sorted(profiles)) or "none"
+        raise ConfigError(f"{path}: no profile named '{chosen}' (known: {known})")
+    return _profile_from_table(chosen, profiles[chosen], path)
+
+
+def _profile_from_table(name: str, table: object, path: Path) -> Profile:
+    where = f"{path}: [profiles.{name}]"
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where} must be a table")
+    unknown = sorted(set(table) - _PROFILE_FIELDS)
+    if unknown:
+        raise ConfigError(f"{where}: unknown field '{unknown[0]}' (known: {', '.join(sorted(_PROFILE_FIELDS))})")
+    for key, value in table.items():
+        if not isinstance(value, str):
+            raise ConfigError(f"{where}: field '{key}' must be a string")
+    kind = table.get("kind", "openai")
+    if kind not in ("openai", "azure"):
+        raise ConfigError(f"{where}: kind must be 'openai' or 'azure', not '{kind}'")
+    api_key = table.get("api_key")
+    if "api_key_env" in table:
+        api_key = os.environ.get(table["api_key_env"]) or None
+        if api_key is None:
+            raise ConfigError(f"{where}: environment variable {table['api_key_env']} (api_key_env) is not set")
+    if kind == "azure" and "azure_endpoint" not in table:
+        raise ConfigError(f"{where}: kind 'azure' needs azure_endpoint")
+    env = env_profile(name)
+    return Profile(
+        name=name,
+        kind=kind,
+        base_url=table.get("base_url"),
+        api_key=api_key or (env.api_key if kind == "openai" else None),
+        organization=table.get("organization", env.organization),
+        project=table.get("project", env.project),
+        azure_endpoint=table.get("azure_endpoint"),
+        api_version=table.get("api_version"),
+    )

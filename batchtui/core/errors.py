@@ -1,0 +1,70 @@
+"""Errors that carry a plain sentence for the user, and the mapping from the SDK's exceptions."""
+
+from __future__ import annotations
+
+import openai
+
+
+class BatchtuiError(Exception):
+    """An error whose message is one line a user can act on."""
+
+
+class ConfigError(BatchtuiError):
+    """The config file or a profile in it is wrong."""
+
+
+class ApiError(BatchtuiError):
+    """The API refused or could not be reached; `retryable` says whether trying later may help."""
+
+    retryable = False
+
+
+class AuthError(ApiError):
+    """The key is missing, wrong or lacks permission."""
+
+
+class NotFoundError(ApiError):
+    """The batch or file does not exist (or not for this key)."""
+
+
+class BadRequestError(ApiError):
+    """The API rejected the request's content."""
+
+
+class RateLimitedError(ApiError):
+    retryable = True
+
+
+class ServerError(ApiError):
+    retryable = True
+
+
+class UnreachableError(ApiError):
+    """No connection to the API, or it timed out."""
+
+    retryable = True
+
+
+def translate_api_error(exc: openai.OpenAIError, base_url: str) -> ApiError:
+    """Turn an SDK exception into an ApiError whose message says what happened and what to do."""
+    if isinstance(exc, openai.APITimeoutError):
+        return UnreachableError(f"The API at {base_url} did not answer in time; try again later.")
+    if isinstance(exc, openai.APIConnectionError):
+        return UnreachableError(f"Cannot reach the API at {base_url}; check the network or base_url.")
+    if not isinstance(exc, openai.APIStatusError):
+        return ApiError(str(exc))
+    detail = exc.message
+    if isinstance(exc.body, dict) and isinstance(exc.body.get("message"), str):
+        detail = exc.body["message"]
+    detail = " ".join(detail.split())
+    if isinstance(exc, openai.AuthenticationError):
+        return AuthError(f"The API key was refused ({exc.status_code}): {detail}")
+    if isinstance(exc, openai.PermissionDeniedError):
+        return AuthError(f"This key may not do that ({exc.status_code}): {detail}")
+    if isinstance(exc, openai.NotFoundError):
+        return NotFoundError(f"Not found: {detail}")
+    if isinstance(exc, openai.RateLimitError):
+        return RateLimitedError(f"Rate limited by the API; try again shortly: {detail}")
+    if exc.status_code >= 500:
+        return ServerError(f"The API had an error ({exc.status_code}); try again later: {detail}")
+    return BadRequestError(f"The API rejected the request ({exc.status_code}): {detail}")

@@ -1,0 +1,35 @@
+"""Where batchtui keeps its config and cache: platform dirs, or under $BATCHTUI_HOME."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import platformdirs
+
+APP_NAME = "batchtui"
+
+
+def _home() -> Path | None:
+    home = os.environ.get("BATCHTUI_HOME")
+    return Path(home).expanduser() if home else None
+
+
+def config_file() -> Path:
+    """The TOML file that holds named profiles."""
+    home = _home()
+    base = home if home else Path(platformdirs.user_config_dir(APP_NAME))
+    return base / "config.toml"
+
+
+def cache_root() -> Path:
+    """The folder under which each profile has its own cache folder."""
+    home = _home()
+    return home / "cache" if home else Path(platformdirs.user_cache_dir(APP_NAME))
+
+
+def private_dir(path: Path) -> Path:
+    """Create `path` (and parents) readable by this user only."""
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path.chmod(0o700)
+    return path

@@ -1,0 +1,21 @@
+"""Making untrusted text (prompts, responses, metadata) safe to put on a terminal."""
+
+from __future__ import annotations
+
+import re
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def printable(text: str, *, keep_newlines: bool = False) -> str:
+    """Show control characters (escape sequences, bidi overrides) as visible escapes, never raw.
+
+    Tabs always stay; newlines stay only when `keep_newlines`, else they become a visible escape too.
+    """
+    text = _CONTROL.sub(_escape, text)
+    return text if keep_newlines else text.replace("\n", "\\n").replace("\t", " ")
