@@ -1,0 +1,504 @@
+"""Local SQLite cache of batches, files, progress observations and downloads.
+
+Open with ``cache = await Cache.open(path)`` and close with ``await cache.close()``, or let
+``async with cache:`` close it. Several processes may share one file: the database runs in WAL
+mode and every write is a short ``BEGIN IMMEDIATE`` transaction that waits on ``busy_timeout``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import sqlite3
+from collections.abc import AsyncIterator, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self, TypeVar
+
+import aiosqlite
+import orjson
+from openai.types import Batch, FileObject
+from pydantic import ValidationError
+
+from batchtui.core.errors import BatchtuiError
+
+__all__ = [
+    "ACTIVE_STATUSES",
+    "SCHEMA_VERSION",
+    "TERMINAL_STATUSES",
+    "Cache",
+    "CacheError",
+    "DownloadedFile",
+    "ProgressObservation",
+]
+
+ACTIVE_STATUSES = frozenset({"validating", "in_progress", "finalizing", "cancelling"})
+TERMINAL_STATUSES = frozenset({"completed", "failed", "expired", "cancelled"})
+
+BUSY_TIMEOUT_MS = 10_000
+
+_Model = TypeVar("_Model", Batch, FileObject)
+_ACTIVE_SQL = ", ".join(f"'{status}'" for status in sorted(ACTIVE_STATUSES))
+_TERMINAL_SQL = ", ".join(f"'{status}'" for status in sorted(TERMINAL_STATUSES))
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        """
+        CREATE TABLE batches (
+            id TEXT PRIMARY KEY,
+            status TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            endpoint TEXT NOT NULL,
+            model TEXT,
+            description TEXT,
+            input_file_id TEXT NOT NULL,
+            output_file_id TEXT,
+            error_file_id TEXT,
+            completed INTEGER NOT NULL,
+            failed INTEGER NOT NULL,
+            total INTEGER NOT NULL,
+            updated_at REAL NOT NULL,
+            raw TEXT NOT NULL
+        )
+        """,
+        "CREATE INDEX batches_by_created ON batches (created_at DESC, id DESC)",
+        "CREATE INDEX batches_by_status ON batches (status, created_at DESC, id DESC)",
+        """
+        CREATE TABLE files (
+            id TEXT PRIMARY KEY,
+            purpose TEXT NOT NULL,
+            filename TEXT NOT NULL,
+            bytes INTEGER NOT NULL,
+            created_at INTEGER NOT NULL,
+            expires_at INTEGER,
+            raw TEXT NOT NULL
+        )
+        """,
+        "CREATE INDEX files_by_created ON files (created_at DESC, id DESC)",
+        "CREATE INDEX files_by_purpose ON files (purpose, created_at DESC, id DESC)",
+        "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    ),
+    (
+        """
+        CREATE TABLE observations (
+            batch_id TEXT NOT NULL REFERENCES batches (id) ON DELETE CASCADE,
+            observed_at REAL NOT NULL,
+            status TEXT NOT NULL,
+            completed INTEGER NOT NULL,
+            failed INTEGER NOT NULL,
+            total INTEGER NOT NULL
+        )
+        """,
+        "CREATE INDEX observations_by_batch ON observations (batch_id, observed_at)",
+        """
+        CREATE TABLE downloads (
+            file_id TEXT PRIMARY KEY,
+            batch_id TEXT,
+            kind TEXT NOT NULL CHECK (kind IN ('input', 'output', 'error')),
+            path TEXT NOT NULL,
+            bytes INTEGER NOT NULL,
+            downloaded_at REAL NOT NULL
+        )
+        """,
+        "CREATE INDEX downloads_by_batch ON downloads (batch_id)",
+    ),
+)
+"""Schema migrations in order; applying entry ``i`` moves the file to ``user_version = i + 1``."""
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+_BATCH_COLUMNS = (
+    "id, status, created_at, endpoint, model, description, input_file_id, output_file_id, "
+    "error_file_id, completed, failed, total, updated_at, raw"
+)
+_UPSERT_BATCH = f"""
+    INSERT INTO batches ({_BATCH_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    ON CONFLICT (id) DO UPDATE SET
+        status = excluded.status, created_at = excluded.created_at, endpoint = excluded.endpoint,
+        model = excluded.model, description = excluded.description,
+        input_file_id = excluded.input_file_id, output_file_id = excluded.output_file_id,
+        error_file_id = excluded.error_file_id, completed = excluded.completed,
+        failed = excluded.failed, total = excluded.total, updated_at = excluded.updated_at,
+        raw = excluded.raw
+"""
+_UPSERT_FILE = """
+    INSERT INTO files (id, purpose, filename, bytes, created_at, expires_at, raw)
+    VALUES (?, ?, ?, ?, ?, ?, ?)
+    ON CONFLICT (id) DO UPDATE SET
+        purpose = excluded.purpose, filename = excluded.filename, bytes = excluded.bytes,
+        created_at = excluded.created_at, expires_at = excluded.expires_at, raw = excluded.raw
+"""
+
+
+class CacheError(BatchtuiError):
+    """The cache file cannot be used: not a database, or written by a newer batchtui."""
+
+
+@dataclass(frozen=True)
+class ProgressObservation:
+    """A batch's status and request counts as seen by one sync pass."""
+
+    batch_id: str
+    observed_at: float
+    status: str
+    completed: int
+    failed: int
+    total: int
+
+
+@dataclass(frozen=True)
+class DownloadedFile:
+    """A batch file streamed into the cache directory; ``kind`` is "input", "output" or "error"."""
+
+    file_id: str
+    batch_id: str | None
+    kind: str
+    path: Path
+    bytes: int
+    downloaded_at: float
+
+
+def _field(model: Batch | FileObject, name: str, default: object = None) -> object:
+    """A field of an SDK object; the SDK builds responses without validation, so fields may be absent."""
+    value = getattr(model, name, None)
+    return default if value is None else value
+
+
+def _counts(batch: Batch) -> tuple[int, int, int]:
+    counts = _field(batch, "request_counts")
+    return (
+        int(getattr(counts, "completed", None) or 0),
+        int(getattr(counts, "failed", None) or 0),
+        int(getattr(counts, "total", None) or 0),
+    )
+
+
+def _dump(model: Batch | FileObject) -> str:
+    """JSON of the fields the API actually sent (plus unknown extras), so reads round-trip exactly."""
+    return model.model_dump_json(exclude_unset=True)
+
+
+def _batch_row(batch: Batch, counts: tuple[int, int, int], updated_at: float, raw: str) -> tuple[object, ...]:
+    metadata = _field(batch, "metadata", {})
+    description = metadata.get("description") if isinstance(metadata, dict) else None
+    return (
+        batch.id,
+        _field(batch, "status", ""),
+        _field(batch, "created_at", 0),
+        _field(batch, "endpoint", ""),
+        _field(batch, "model"),
+        description,
+        _field(batch, "input_file_id", ""),
+        _field(batch, "output_file_id"),
+        _field(batch, "error_file_id"),
+        *counts,
+        updated_at,
+        raw,
+    )
+
+
+def _file_row(file: FileObject) -> tuple[object, ...]:
+    return (
+        file.id,
+        _field(file, "purpose", ""),
+        _field(file, "filename", ""),
+        _field(file, "bytes", 0),
+        _field(file, "created_at", 0),
+        _field(file, "expires_at"),
+        _dump(file),
+    )
+
+
+def _load(model: type[_Model], raw: str) -> _Model:
+    """Parse stored JSON; fall back to the SDK's lenient construction for shapes it would not validate."""
+    try:
+        return model.model_validate_json(raw)
+    except ValidationError:
+        return model.construct(**orjson.loads(raw))
+
+
+def _download(row: Sequence[Any]) -> DownloadedFile:
+    file_id, batch_id, kind, path, size, downloaded_at = row
+    return DownloadedFile(file_id, batch_id, kind, Path(path), size, downloaded_at)
+
+
+class Cache:
+    """The local store. All methods are safe to call from concurrent tasks on one event loop."""
+
+    def __init__(self, path: Path, conn: aiosqlite.Connection) -> None:
+        self.path = path
+        self._conn = conn
+        self._lock = asyncio.Lock()
+        self._closed = False
+
+    @classmethod
+    async def open(cls, path: Path) -> Cache:
+        """Open or create the cache at ``path`` (dir 0700, files 0600) and bring its schema up to date."""
+        path = Path(path)
+        try:
+            if not path.parent.exists():
+                path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+                path.parent.chmod(0o700)
+            if not path.exists():
+                os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
+        except OSError as exc:
+            raise CacheError(f"{path}: cannot create the cache ({exc.strerror})") from exc
+        with contextlib.suppress(OSError):
+            path.chmod(0o600)
+        try:
+            conn = await aiosqlite.connect(path, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise CacheError(f"{path}: cannot open the cache ({exc})") from exc
+        cache = cls(path, conn)
+        try:
+            await cache._setup()
+        except CacheError:
+            await conn.close()
+            raise
+        except sqlite3.DatabaseError as exc:
+            await conn.close()
+            raise CacheError(f"{path}: not a usable batchtui cache ({exc})") from exc
+        for suffix in ("-wal", "-shm"):
+            sidecar = path.with_name(path.name + suffix)
+            with contextlib.suppress(OSError):
+                sidecar.chmod(0o600)
+        return cache
+
+    async def _setup(self) -> None:
+        await self._conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        await self._conn.execute("PRAGMA foreign_keys = ON")
+        version = await self._scalar("PRAGMA user_version")
+        self._check_version(version)
+        async with self._conn.execute("PRAGMA journal_mode = WAL") as cursor:
+            (mode,) = await cursor.fetchone() or ("?",)
+        if str(mode).lower() != "wal":
+            raise CacheError(f"{self.path}: cannot switch the cache to WAL mode (got {mode!r})")
+        await self._conn.execute("PRAGMA synchronous = NORMAL")
+        if version < SCHEMA_VERSION:
+            for target, statements in enumerate(MIGRATIONS, start=1):
+                await self._migrate(target, statements)
+
+    def _check_version(self, version: int) -> None:
+        if version > SCHEMA_VERSION:
+            raise CacheError(
+                f"{self.path}: cache schema version {version} is newer than this batchtui "
+                f"understands ({SCHEMA_VERSION}); upgrade batchtui or delete the file"
+            )
+
+    async def _migrate(self, target: int, statements: tuple[str, ...]) -> None:
+        """Apply one migration in its own transaction, unless another process already has."""
+        async with self._write():
+            current = await self._scalar("PRAGMA user_version")
+            self._check_version(current)
+            if current >= target:
+                return
+            for statement in statements:
+                await self._conn.execute(statement)
+            await self._conn.execute(f"PRAGMA user_version = {target:d}")
+
+    async def close(self) -> None:
+        """Close the connection; calling it twice is harmless."""
+        if not self._closed:
+            self._closed = True
+            await self._conn.close()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    @contextlib.asynccontextmanager
+    async def _write(self) -> AsyncIterator[None]:
+        """One short write transaction, taken with BEGIN IMMEDIATE so it waits for the lock."""
+        async with self._lock:
+            await self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                await self._conn.rollback()
+                raise
+            await self._conn.commit()
+
+    async def _fetchall(self, sql: str, params: Sequence[object] = ()) -> list[sqlite3.Row]:
+        async with self._lock:
+            return list(await self._conn.execute_fetchall(sql, params))
+
+    async def _scalar(self, sql: str, params: Sequence[object] = ()) -> int:
+        async with self._conn.execute(sql, params) as cursor:
+            row = await cursor.fetchone()
+        return int(row[0]) if row else 0
+
+    async def schema_version(self) -> int:
+        """The file's ``PRAGMA user_version``."""
+        async with self._lock:
+            return await self._scalar("PRAGMA user_version")
+
+    async def upsert_batches(self, batches: Iterable[Batch], observed_at: float) -> list[str]:
+        """Store batches; return ids that are new or whose JSON changed.
+
+        Records an observation for each batch that is active, or whose status or counts differ from
+        its cached copy. A batch first seen already terminal gets none: its own timestamps tell its
+        story. One BEGIN IMMEDIATE transaction for the whole call.
+        """
+        incoming = {batch.id: batch for batch in batches}
+        if not incoming:
+            return []
+        dumped = {batch_id: _dump(batch) for batch_id, batch in incoming.items()}
+        async with self._write():
+            cached = {
+                row[0]: (row[1], row[2], (row[3], row[4], row[5]))
+                for row in await self._conn.execute_fetchall(
+                    "SELECT id, raw, status, completed, failed, total FROM batches "
+                    "WHERE id IN (SELECT value FROM json_each(?))",
+                    (orjson.dumps(list(incoming)).decode(),),
+                )
+            }
+            changed: list[str] = []
+            rows: list[tuple[object, ...]] = []
+            observations: list[tuple[object, ...]] = []
+            for batch_id, batch in incoming.items():
+                raw = dumped[batch_id]
+                counts = _counts(batch)
+                status = _field(batch, "status", "")
+                before = cached.get(batch_id)
+                if before is None or before[0] != raw:
+                    changed.append(batch_id)
+                    rows.append(_batch_row(batch, counts, observed_at, raw))
+                moved = before is not None and (before[1], before[2]) != (status, counts)
+                if status in ACTIVE_STATUSES or moved:
+                    observations.append((batch_id, observed_at, status, *counts))
+            if rows:
+                await self._conn.executemany(_UPSERT_BATCH, rows)
+            if observations:
+                await self._conn.executemany(
+                    "INSERT INTO observations (batch_id, observed_at, status, completed, failed, total) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    observations,
+                )
+        return changed
+
+    async def get_batch(self, batch_id: str) -> Batch | None:
+        """The cached batch, or None."""
+        rows = await self._fetchall("SELECT raw FROM batches WHERE id = ?", (batch_id,))
+        return _load(Batch, rows[0][0]) if rows else None
+
+    async def list_batches(self, *, status: str | None = None, limit: int | None = None) -> list[Batch]:
+        """Cached batches, newest first, optionally of one status and at most ``limit`` of them."""
+        where = "WHERE status = ?" if status is not None else ""
+        params: list[object] = [status] if status is not None else []
+        params.append(-1 if limit is None else limit)
+        rows = await self._fetchall(
+            f"SELECT raw FROM batches {where} ORDER BY created_at DESC, id DESC LIMIT ?", params
+        )
+        return [_load(Batch, row[0]) for row in rows]
+
+    async def count_batches(self) -> int:
+        """How many batches are cached."""
+        rows = await self._fetchall("SELECT count(*) FROM batches")
+        return int(rows[0][0])
+
+    async def terminal_ids(self, batch_ids: Iterable[str]) -> set[str]:
+        """Which of ``batch_ids`` are cached with a terminal status (sync stops paging at one)."""
+        ids = list(batch_ids)
+        if not ids:
+            return set()
+        rows = await self._fetchall(
+            "SELECT batches.id FROM json_each(?) AS wanted CROSS JOIN batches ON batches.id = wanted.value "
+            f"WHERE batches.status IN ({_TERMINAL_SQL})",
+            (orjson.dumps(ids).decode(),),
+        )
+        return {row[0] for row in rows}
+
+    async def active_batch_ids(self) -> list[str]:
+        """Ids of cached batches still in an active status, newest first."""
+        rows = await self._fetchall(
+            f"SELECT id FROM batches WHERE status IN ({_ACTIVE_SQL}) ORDER BY created_at DESC, id DESC"
+        )
+        return [row[0] for row in rows]
+
+    async def observations(self, batch_id: str) -> list[ProgressObservation]:
+        """A batch's progress observations, oldest first."""
+        rows = await self._fetchall(
+            "SELECT batch_id, observed_at, status, completed, failed, total FROM observations "
+            "WHERE batch_id = ? ORDER BY observed_at, rowid",
+            (batch_id,),
+        )
+        return [ProgressObservation(*row) for row in rows]
+
+    async def upsert_files(self, files: Iterable[FileObject]) -> None:
+        """Store file objects, replacing cached copies."""
+        rows = [_file_row(file) for file in files]
+        if rows:
+            async with self._write():
+                await self._conn.executemany(_UPSERT_FILE, rows)
+
+    async def get_file(self, file_id: str) -> FileObject | None:
+        """The cached file object, or None."""
+        rows = await self._fetchall("SELECT raw FROM files WHERE id = ?", (file_id,))
+        return _load(FileObject, rows[0][0]) if rows else None
+
+    async def list_files(self, *, purpose: str | None = None) -> list[FileObject]:
+        """Cached file objects, newest first, optionally of one purpose."""
+        where, params = ("WHERE purpose = ?", (purpose,)) if purpose is not None else ("", ())
+        rows = await self._fetchall(f"SELECT raw FROM files {where} ORDER BY created_at DESC, id DESC", params)
+        return [_load(FileObject, row[0]) for row in rows]
+
+    async def forget_file(self, file_id: str) -> None:
+        """Drop a file deleted on the API, and its download record; the file on disk is the caller's."""
+        async with self._write():
+            await self._conn.execute("DELETE FROM files WHERE id = ?", (file_id,))
+            await self._conn.execute("DELETE FROM downloads WHERE file_id = ?", (file_id,))
+
+    async def record_download(self, record: DownloadedFile) -> None:
+        """Remember a file streamed into the cache dir, replacing any earlier record for it."""
+        async with self._write():
+            await self._conn.execute(
+                "INSERT OR REPLACE INTO downloads (file_id, batch_id, kind, path, bytes, downloaded_at) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    record.file_id,
+                    record.batch_id,
+                    record.kind,
+                    str(record.path),
+                    record.bytes,
+                    record.downloaded_at,
+                ),
+            )
+
+    async def get_download(self, file_id: str) -> DownloadedFile | None:
+        """The download record for a file, or None."""
+        rows = await self._fetchall(
+            "SELECT file_id, batch_id, kind, path, bytes, downloaded_at FROM downloads WHERE file_id = ?",
+            (file_id,),
+        )
+        return _download(rows[0]) if rows else None
+
+    async def downloads_for_batch(self, batch_id: str) -> list[DownloadedFile]:
+        """Download records of a batch's files, in input, output, error order."""
+        rows = await self._fetchall(
+            "SELECT file_id, batch_id, kind, path, bytes, downloaded_at FROM downloads WHERE batch_id = ? "
+            "ORDER BY CASE kind WHEN 'input' THEN 0 WHEN 'output' THEN 1 ELSE 2 END, file_id",
+            (batch_id,),
+        )
+        return [_download(row) for row in rows]
+
+    async def get_meta(self, key: str) -> str | None:
+        """A bookkeeping value, or None."""
+        rows = await self._fetchall("SELECT value FROM meta WHERE key = ?", (key,))
+        return rows[0][0] if rows else None
+
+    async def set_meta(self, key: str, value: str) -> None:
+        """Set a bookkeeping value (e.g. the last successful sync time)."""
+        async with self._write():
+            await self._conn.execute(
+                "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
