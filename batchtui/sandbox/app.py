@@ -87,7 +87,11 @@ def create_app(rt: SandboxRuntime) -> Gateway:
             expiry = None
             if form.get("expires_after[anchor]") is not None or form.get("expires_after[seconds]") is not None:
                 expiry = params.expires_after(
-                    {k: form.get(f"expires_after[{k}]") for k in ("anchor", "seconds") if form.get(f"expires_after[{k}]")},
+                    {
+                        k: form.get(f"expires_after[{k}]")
+                        for k in ("anchor", "seconds")
+                        if form.get(f"expires_after[{k}]")
+                    },
                     "expires_after",
                 )
             dest = rt.store.incoming_path()
@@ -189,6 +193,8 @@ def _from_validation(exc: RequestValidationError) -> ApiError:
     if kind == "missing" and param:
         return missing_param(param)
     if kind.endswith("_parsing") or kind.endswith("_type"):
-        expected = {"int": "an integer", "float": "a number", "bool": "a boolean"}.get(kind.split("_")[0], "a valid value")
+        expected = {"int": "an integer", "float": "a number", "bool": "a boolean"}.get(
+            kind.split("_")[0], "a valid value"
+        )
         return invalid_type(param or "body", expected, err.get("input"))
     return ApiError(400, f"Invalid '{param}': {err.get('msg', 'invalid value')}.", param=param, code="invalid_value")

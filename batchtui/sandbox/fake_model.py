@@ -42,9 +42,7 @@ TRIGGERS = {
     "hate": ("hate",),
     "illicit": ("steal", "hack into", "counterfeit"),
 }
-ONE_PIXEL_PNG = (
-    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
-)
+ONE_PIXEL_PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
 
 OPENERS = (
     'On "{echo}": here is a concise answer.',
@@ -257,11 +255,16 @@ def _responses(body: dict[str, Any], digest: bytes, created: int) -> Answer:
     raw_input = body.get("input")
     instructions = body.get("instructions") if isinstance(body.get("instructions"), str) else ""
     if isinstance(raw_input, list):
-        prompt = " ".join(_text_of(item.get("content")) if isinstance(item, dict) else _text_of(item) for item in raw_input)
+        prompt = " ".join(
+            _text_of(item.get("content")) if isinstance(item, dict) else _text_of(item) for item in raw_input
+        )
     else:
         prompt = _text_of(raw_input)
     text_cfg = body.get("text") if isinstance(body.get("text"), dict) else {"format": {"type": "text"}}
-    want_json = isinstance(text_cfg.get("format"), dict) and text_cfg["format"].get("type") in ("json_object", "json_schema")
+    want_json = isinstance(text_cfg.get("format"), dict) and text_cfg["format"].get("type") in (
+        "json_object",
+        "json_schema",
+    )
     limit = body.get("max_output_tokens")
     text, cut = _truncate(_compose(prompt, instructions, digest, want_json), limit)
     input_tokens = count_tokens(prompt) + count_tokens(instructions) + 7
@@ -350,7 +353,9 @@ def _completions(body: dict[str, Any], digest: bytes, created: int) -> Answer:
     prompt = _text_of(body.get("prompt", ""))
     words = prompt.split()
     kw = max(words, key=len).strip(".,;:!?\"'") if words else "this"
-    sentences = [ELABORATIONS[(digest[14] + i * 3) % len(ELABORATIONS)].format(kw=kw) for i in range(1 + digest[15] % 3)]
+    sentences = [
+        ELABORATIONS[(digest[14] + i * 3) % len(ELABORATIONS)].format(kw=kw) for i in range(1 + digest[15] % 3)
+    ]
     text, cut = _truncate(" " + " ".join(sentences), body.get("max_tokens") or 16)
     prompt_tokens, completion_tokens = count_tokens(prompt), count_tokens(text)
     return Answer(

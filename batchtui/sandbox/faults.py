@@ -42,7 +42,12 @@ class FaultInjector:
             slow = self._rng.random() < cfg.rate_slow
             roll = self._rng.random()
         delay = cfg.slow_seconds if slow else 0.0
-        for kind, rate in (("429", cfg.rate_429), ("500", cfg.rate_500), ("503", cfg.rate_503), ("drop", cfg.rate_drop)):
+        for kind, rate in (
+            ("429", cfg.rate_429),
+            ("500", cfg.rate_500),
+            ("503", cfg.rate_503),
+            ("drop", cfg.rate_drop),
+        ):
             if roll < rate:
                 return Fault(kind, delay)
             roll -= rate

@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 from starlette.routing import Match
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from .errors import ApiError, missing_key, wrong_key
 from .faults import FaultInjector, fault_error

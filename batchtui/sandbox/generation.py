@@ -86,7 +86,11 @@ class OutputWriter:
             line = {
                 "id": "batch_req_" + _line_id(batch_id, digest),
                 "custom_id": req["custom_id"],
-                "response": {"status_code": ans.status_code, "request_id": "req_" + digest[:16].hex(), "body": ans.body},
+                "response": {
+                    "status_code": ans.status_code,
+                    "request_id": "req_" + digest[:16].hex(),
+                    "body": ans.body,
+                },
                 "error": None,
             }
             if ans.status_code == 200:
@@ -113,7 +117,12 @@ class OutputWriter:
         count = 0
         for digest, raw in self._pending():
             custom_id = _custom_id(raw)
-            line = {"id": "batch_req_" + _line_id(batch_id, digest), "custom_id": custom_id, "response": None, "error": error}
+            line = {
+                "id": "batch_req_" + _line_id(batch_id, digest),
+                "custom_id": custom_id,
+                "response": None,
+                "error": error,
+            }
             err_lines.append(orjson.dumps(line))
             count += 1
             if len(err_lines) >= 5000:

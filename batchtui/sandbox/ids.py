@@ -27,4 +27,4 @@ def derived_hex(*parts: str, length: int = 32) -> str:
 def _hex(length: int, rng: random.Random | None) -> str:
     if rng is None:
         return secrets.token_hex(length // 2)
-    return "%0*x" % (length, rng.getrandbits(length * 4))
+    return f"{rng.getrandbits(length * 4):0{length}x}"

@@ -147,7 +147,9 @@ class Engine:
             self._validate(batch)
             return True, now
         if batch.status == "in_progress":
-            target = min(batch.total, int(self._elapsed(batch, now) / plan.per_line_s) if plan.per_line_s else batch.total)
+            target = min(
+                batch.total, int(self._elapsed(batch, now) / plan.per_line_s) if plan.per_line_s else batch.total
+            )
             writer = self._writer(batch)
             done = writer.progress.done
             if done < target:

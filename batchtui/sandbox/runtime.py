@@ -43,9 +43,7 @@ class SandboxRuntime:
     def set_faults(self, faults: FaultConfig | None) -> None:
         self.faults.configure(faults)
 
-    def add_upload(
-        self, source: Path, filename: str, purpose: str, expires_after: dict[str, Any] | None
-    ) -> FileRecord:
+    def add_upload(self, source: Path, filename: str, purpose: str, expires_after: dict[str, Any] | None) -> FileRecord:
         """Register an uploaded file already streamed to `source`."""
         if purpose == "batch" and not filename.lower().endswith(".jsonl"):
             with contextlib.suppress(FileNotFoundError):

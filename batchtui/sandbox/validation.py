@@ -46,8 +46,7 @@ def validate_input(path: Path, endpoint: str) -> ValidationResult:
     if size > MAX_BYTES:
         return _error(
             "file_too_large",
-            f"The batch input file is larger than the {MAX_BYTES} byte limit. "
-            "Please try again with a smaller file.",
+            f"The batch input file is larger than the {MAX_BYTES} byte limit. Please try again with a smaller file.",
             None,
         )
     seen: set[str] = set()
@@ -73,9 +72,7 @@ def validate_input(path: Path, endpoint: str) -> ValidationResult:
                 return _error("invalid_json_line", "This line is not parseable as valid JSON.", line_no)
             for key in REQUIRED:
                 if key not in req or req[key] is None:
-                    return _error(
-                        "missing_required_parameter", f"Missing required parameter: '{key}'.", line_no, key
-                    )
+                    return _error("missing_required_parameter", f"Missing required parameter: '{key}'.", line_no, key)
             custom_id = req["custom_id"]
             if not isinstance(custom_id, str) or not custom_id:
                 return _error("invalid_request", "custom_id must be a non-empty string.", line_no, "custom_id")
@@ -109,9 +106,7 @@ def validate_input(path: Path, endpoint: str) -> ValidationResult:
                 )
             line_model = body.get("model")
             if line_model is None and endpoint not in MODEL_OPTIONAL:
-                return _error(
-                    "invalid_request", "Missing required parameter: 'model'.", line_no, "body.model"
-                )
+                return _error("invalid_request", "Missing required parameter: 'model'.", line_no, "body.model")
             if line_model is not None:
                 if model is None:
                     model = line_model
@@ -125,9 +120,9 @@ def validate_input(path: Path, endpoint: str) -> ValidationResult:
                     )
             if endpoint == "/v1/embeddings":
                 inputs = body.get("input")
-                embedding_inputs += len(inputs) if isinstance(inputs, list) and inputs and not isinstance(
-                    inputs[0], int
-                ) else 1
+                embedding_inputs += (
+                    len(inputs) if isinstance(inputs, list) and inputs and not isinstance(inputs[0], int) else 1
+                )
                 if embedding_inputs > MAX_EMBEDDING_INPUTS:
                     return _error(
                         "too_many_tasks",
