@@ -8,9 +8,9 @@ lengths come from each batch's Plan, in simulated seconds, divided by the server
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
+import random
 import threading
 import time
 from collections.abc import Callable
@@ -51,6 +51,7 @@ class Engine:
         self._wake = threading.Condition()
         self._stopping = False
         self._thread: threading.Thread | None = None
+        self.id_rng: random.Random | None = None
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._loop, name="sandbox-engine", daemon=True)
@@ -162,7 +163,7 @@ class Engine:
         if batch.status == "finalizing":
             if self._elapsed(batch, now) < plan.finalize_s:
                 return False, self._due(batch, plan.finalize_s)
-            self._finish(batch, "finalizing", "completed", None)
+            self._finish(batch, "finalizing", "completed")
             return True, now
         if batch.status == "cancelling":
             if batch.total and batch.progress.done < batch.total:
@@ -170,7 +171,7 @@ class Engine:
                 return True, now
             if self._elapsed(batch, now) < plan.cancel_s:
                 return False, self._due(batch, plan.cancel_s)
-            self._finish(batch, "cancelling", "cancelled", None)
+            self._finish(batch, "cancelling", "cancelled")
             return True, now
         return False, math.inf
 
@@ -251,7 +252,7 @@ class Engine:
         writer.stop_remaining(code)
         self._checkpoint(batch, writer, force=True)
 
-    def _finish(self, batch: BatchRecord, expected: str, status: str, stamp: str | None) -> None:
+    def _finish(self, batch: BatchRecord, expected: str, status: str) -> None:
         """Turn the work files into output/error File objects (none when empty) and end the batch."""
         writer = self._writers.get(batch.id)
         if writer is not None:
@@ -266,7 +267,7 @@ class Engine:
             batch.output_file_id = output_id
             batch.error_file_id = error_id
             batch.status = status
-            setattr(batch, stamp or f"{status}_at", now)
+            setattr(batch, f"{status}_at", now)
             self.store.save_batch(batch)
 
     def _publish(self, batch: BatchRecord, kind: str, now: int) -> str | None:
@@ -277,7 +278,7 @@ class Engine:
             return None
         expires = batch.output_expires_after
         rec = FileRecord(
-            id=ids.file_id(),
+            id=ids.file_id(self.id_rng),
             bytes=size,
             created_at=now,
             filename=f"{batch.id}_{kind}.jsonl",
@@ -297,22 +298,24 @@ class Engine:
             status = batch.status
         if status == "in_progress":
             self._stop_remaining(batch, "batch_expired")
-        self._finish(batch, status, "expired", None)
+        self._finish(batch, status, "expired")
         return batch
 
-    def finish_now(self, batch: BatchRecord) -> None:
-        """Run a batch to its end synchronously (used to build demo data); no pacing."""
-        while batch.status in ("validating", "in_progress", "finalizing", "cancelling"):
-            if batch.status == "validating":
-                self._validate(batch)
-            elif batch.status == "in_progress":
-                writer = self._writer(batch)
-                writer.run(batch.total)
-                self._checkpoint(batch, writer, force=True)
-                self._transition(batch, "in_progress", "finalizing", finalizing_at=batch.in_progress_at or 0)
-            elif batch.status == "finalizing":
-                self._finish(batch, "finalizing", "completed", None)
-            else:
-                with contextlib.suppress(Exception):
-                    self._stop_remaining(batch, "batch_cancelled")
-                self._finish(batch, "cancelling", "cancelled", None)
+    def validate_now(self, batch: BatchRecord) -> None:
+        """Validate without waiting (demo data); the batch becomes in_progress or failed."""
+        self._validate(batch)
+
+    def generate_now(self, batch: BatchRecord, lines: int) -> None:
+        """Answer up to `lines` more requests at once (demo data)."""
+        writer = self._writer(batch)
+        writer.run(lines)
+        self._checkpoint(batch, writer, force=True)
+
+    def end_now(self, batch: BatchRecord, status: str) -> None:
+        """Finish a batch at once as completed, cancelled or expired (demo data)."""
+        code = {"cancelled": "batch_cancelled", "expired": "batch_expired"}.get(status)
+        if code and batch.total:
+            self._stop_remaining(batch, code)
+        elif batch.total:
+            self.generate_now(batch, batch.total)
+        self._finish(batch, batch.status, status)
