@@ -3,46 +3,18 @@ is checked against OpenAI's schemas (tests/sandbox/openai-batch-schemas.json).""
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import AsyncIterator, Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx2
 import jsonschema
 import pytest
 from openai import AsyncOpenAI
+from sandbox_helpers import schema_for, validate
 
 from batchtui.sandbox import SandboxConfig, SandboxServer
 
 FAST = 1000.0
-SCHEMAS = json.loads((Path(__file__).parent / "openai-batch-schemas.json").read_text())
-
-_ROUTE_SCHEMAS = (
-    ("POST", r"/v1/files", "OpenAIFile"),
-    ("GET", r"/v1/files", "ListFilesResponse"),
-    ("GET", r"/v1/files/[^/]+", "OpenAIFile"),
-    ("DELETE", r"/v1/files/[^/]+", "DeleteFileResponse"),
-    ("POST", r"/v1/batches", "Batch"),
-    ("GET", r"/v1/batches", "ListBatchesResponse"),
-    ("GET", r"/v1/batches/[^/]+", "Batch"),
-    ("POST", r"/v1/batches/[^/]+/cancel", "Batch"),
-)
-
-
-def schema_for(method: str, path: str, status: int) -> str | None:
-    """The schema an API answer must match, by route; errors all share ErrorResponse."""
-    if status >= 400:
-        return "ErrorResponse"
-    for m, pattern, name in _ROUTE_SCHEMAS:
-        if m == method and re.fullmatch(pattern, path):
-            return name
-    return None
-
-
-def validate(name: str, body: Any) -> None:
-    jsonschema.validate(body, {"$ref": f"#/$defs/{name}", "$defs": SCHEMAS["$defs"]})
 
 
 class SchemaRecorder:
@@ -112,5 +84,3 @@ async def client(sandbox, client_for) -> AsyncIterator[AsyncOpenAI]:
     c = client_for(sandbox)
     yield c
     await c.close()
-
-

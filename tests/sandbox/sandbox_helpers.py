@@ -3,15 +3,51 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+import jsonschema
 import orjson
 from openai import AsyncOpenAI
 from openai.types import Batch
 
 TERMINAL = ("completed", "failed", "expired", "cancelled")
+SCHEMAS = json.loads((Path(__file__).parent / "openai-batch-schemas.json").read_text())
+
+_ROUTE_SCHEMAS = (
+    ("POST", r"/v1/files", "OpenAIFile"),
+    ("GET", r"/v1/files", "ListFilesResponse"),
+    ("GET", r"/v1/files/[^/]+", "OpenAIFile"),
+    ("DELETE", r"/v1/files/[^/]+", "DeleteFileResponse"),
+    ("POST", r"/v1/batches", "Batch"),
+    ("GET", r"/v1/batches", "ListBatchesResponse"),
+    ("GET", r"/v1/batches/[^/]+", "Batch"),
+    ("POST", r"/v1/batches/[^/]+/cancel", "Batch"),
+)
+
+
+def schema_for(method: str, path: str, status: int) -> str | None:
+    """The schema an API answer must match, by route; errors all share ErrorResponse."""
+    if status >= 400:
+        return "ErrorResponse"
+    for m, pattern, name in _ROUTE_SCHEMAS:
+        if m == method and re.fullmatch(pattern, path):
+            return name
+    return None
+
+
+_VALIDATORS = {
+    name: jsonschema.Draft202012Validator({"$ref": f"#/$defs/{name}", "$defs": SCHEMAS["$defs"]})
+    for name in SCHEMAS["$defs"]
+}
+
+
+def validate(name: str, body: Any) -> None:
+    _VALIDATORS[name].validate(body)
 
 
 def request_line(i: int, *, url: str = "/v1/chat/completions", body: dict[str, Any] | None = None, **over: Any) -> dict:
