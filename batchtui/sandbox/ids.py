@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import random
 import secrets
 
@@ -16,12 +15,6 @@ def batch_id(rng: random.Random | None = None) -> str:
 def file_id(rng: random.Random | None = None) -> str:
     pick = rng.choice if rng else secrets.choice
     return "file-" + "".join(pick(_BASE62) for _ in range(22))
-
-
-def derived_hex(*parts: str, length: int = 32) -> str:
-    """A stable hex string from the given parts, so regenerated outputs carry the same ids."""
-    digest = hashlib.blake2b("\x1f".join(parts).encode(), digest_size=length // 2)
-    return digest.hexdigest()
 
 
 def _hex(length: int, rng: random.Random | None) -> str:

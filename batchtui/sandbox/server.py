@@ -130,15 +130,17 @@ class SandboxServer:
 
 
 def run_forever(cfg: SandboxConfig, host: str = "127.0.0.1", port: int = 8750) -> None:
-    """Serve until SIGINT or SIGTERM, then shut down cleanly. Prints nothing."""
-    stop = threading.Event()
-    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    """Serve until SIGINT or SIGTERM, then shut down cleanly. Prints nothing.
+
+    The signals are blocked before the server threads start (they inherit the mask) and awaited
+    with sigwait, so the main thread, not a worker, receives them at once.
+    """
+    stop_signals = {signal.SIGINT, signal.SIGTERM}
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, stop_signals)
     server = SandboxServer(cfg, host, port)
     try:
         server.start()
-        while not stop.wait(0.5):
-            pass
+        signal.sigwait(stop_signals)
     finally:
         server.stop()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)

@@ -109,7 +109,6 @@ class BatchRecord:
 
     def to_api(self) -> dict[str, Any]:
         p = self.progress
-        has_usage = self.status not in ("validating", "failed")
         return {
             "id": self.id,
             "object": "batch",
@@ -137,14 +136,6 @@ class BatchRecord:
                 "output_tokens": p.output_tokens,
                 "output_tokens_details": {"reasoning_tokens": p.reasoning_tokens},
                 "total_tokens": p.input_tokens + p.output_tokens,
-            }
-            if has_usage
-            else {
-                "input_tokens": 0,
-                "input_tokens_details": {"cached_tokens": 0},
-                "output_tokens": 0,
-                "output_tokens_details": {"reasoning_tokens": 0},
-                "total_tokens": 0,
             },
             "metadata": self.metadata,
         }

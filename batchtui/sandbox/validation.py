@@ -29,17 +29,6 @@ def _error(code: str, message: str, line: int | None, param: str | None = None) 
     return ValidationResult(error={"code": code, "message": message, "param": param, "line": line})
 
 
-def iter_request_lines(path: Path, start: int = 0):
-    """Yield (byte_offset_after_line, line_bytes) for each non-blank line from `start`."""
-    with open(path, "rb") as fh:
-        fh.seek(start)
-        offset = start
-        for raw in fh:
-            offset += len(raw)
-            if raw.strip():
-                yield offset, raw
-
-
 def validate_input(path: Path, endpoint: str) -> ValidationResult:
     """Stream through the file once; memory grows only with the set of custom_ids."""
     size = path.stat().st_size
