@@ -4,6 +4,8 @@ simulated clock, so batches progress whether or not anyone polls them.
 validating -> in_progress -> finalizing -> completed, or failed at validation; cancel goes through
 cancelling to cancelled, and expire (a test knob) ends the completion window at once. Phase
 lengths come from each batch's Plan, in simulated seconds, divided by the server's speed.
+Batches never expire by themselves: at high speed the 24 h window would pass in under a second,
+before generation could finish, so expiry happens only through `expire`.
 """
 
 from __future__ import annotations
