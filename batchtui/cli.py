@@ -161,7 +161,7 @@ def upload_batch_file(file: Path, /, *, json: JsonOption = False, profile: Profi
 
     async def work(workspace: Workspace):
         try:
-            return await workspace.service.upload(file, progress=bar)
+            return await workspace.upload(file, progress=bar)
         finally:
             bar.finish()
 
@@ -201,12 +201,7 @@ def start_batch(
     except UsageError as exc:
         _fail(str(exc))
 
-    async def work(workspace: Workspace) -> Batch:
-        batch = await workspace.service.create(file_id, endpoint, metadata=pairs or None)
-        await workspace.cache.upsert_batches([batch], observed_at=batch.created_at)
-        return batch
-
-    batch = _run(work, profile)
+    batch = _run(lambda workspace: workspace.start_batch(file_id, endpoint, metadata=pairs or None), profile)
     if json:
         _print_json(batch.model_dump(mode="json"))
     else:
@@ -253,12 +248,7 @@ def get_batch_results(
 def cancel_batch(batch_id: str, /, *, json: JsonOption = False, profile: ProfileOption = None) -> None:
     """Ask the API to cancel a batch; finished lines stay in its output file."""
 
-    async def work(workspace: Workspace) -> Batch:
-        batch = await workspace.service.cancel(batch_id)
-        await workspace.cache.upsert_batches([batch], observed_at=batch.cancelling_at or batch.created_at)
-        return batch
-
-    batch = _run(work, profile)
+    batch = _run(lambda workspace: workspace.cancel_batch(batch_id), profile)
     if json:
         _print_json(batch.model_dump(mode="json"))
     else:

@@ -15,7 +15,7 @@ import openai
 from openai.types import Batch, FileObject
 
 from batchtui.core.config import Profile
-from batchtui.core.errors import ApiError, BadRequestError, UnreachableError, translate_api_error
+from batchtui.core.errors import ApiError, AuthError, BadRequestError, UnreachableError, translate_api_error
 
 Progress = Callable[[int, int], None]
 """Called with (bytes done, bytes in all) as an upload or download moves on."""
@@ -36,6 +36,10 @@ _CHUNK = 1 << 20
 
 def make_openai_client(profile: Profile, *, max_retries: int = 2, timeout: float = 60.0) -> openai.AsyncOpenAI:
     """Build the SDK client a profile describes (OpenAI, Azure, or any compatible base_url)."""
+    if not profile.api_key and profile.kind == "openai":
+        raise AuthError(
+            f"No API key for profile '{profile.name}': set OPENAI_API_KEY, or api_key_env in its config.toml section"
+        )
     if profile.kind == "azure":
         return openai.AsyncAzureOpenAI(
             azure_endpoint=profile.azure_endpoint,
@@ -45,7 +49,7 @@ def make_openai_client(profile: Profile, *, max_retries: int = 2, timeout: float
             timeout=timeout,
         )
     return openai.AsyncOpenAI(
-        api_key=profile.api_key or "",
+        api_key=profile.api_key,
         base_url=profile.base_url,
         organization=profile.organization,
         project=profile.project,
@@ -59,10 +63,20 @@ class BatchService:
 
     def __init__(self, profile: Profile, *, max_retries: int = 2, timeout: float = 60.0) -> None:
         self.profile = profile
-        self._client = make_openai_client(profile, max_retries=max_retries, timeout=timeout)
+        self._max_retries = max_retries
+        self._timeout = timeout
+        self._sdk: openai.AsyncOpenAI | None = None
+
+    @property
+    def _client(self) -> openai.AsyncOpenAI:
+        """Built on first use, so a missing key only matters once the network is needed."""
+        if self._sdk is None:
+            self._sdk = make_openai_client(self.profile, max_retries=self._max_retries, timeout=self._timeout)
+        return self._sdk
 
     async def aclose(self) -> None:
-        await self._client.close()
+        if self._sdk is not None:
+            await self._sdk.close()
 
     async def __aenter__(self) -> BatchService:
         return self
@@ -152,12 +166,11 @@ class BatchService:
         with self._translated():
             await self._client.files.delete(file_id)
 
-    async def download(self, file_id: str, dest: Path, *, progress: Progress | None = None) -> int:
-        """Stream a file's content to `dest`: a temp file beside it, size checked, then an atomic rename.
+    async def download(self, file_id: str, dest: Path, *, size: int, progress: Progress | None = None) -> None:
+        """Stream a file's content to `dest`: a temp file beside it, checked against `size`, then renamed.
 
         An interrupted or short download leaves no file at `dest`.
         """
-        info = await self.retrieve_file(file_id)
         dest.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
         tmp = Path(tmp_name)
@@ -169,11 +182,10 @@ class BatchService:
                         out.write(chunk)
                         done += len(chunk)
                         if progress:
-                            progress(done, info.bytes)
-            if done != info.bytes:
-                raise ApiError(f"download of {file_id} stopped at {done} of {info.bytes} bytes; try again")
+                            progress(done, size)
+            if done != size:
+                raise UnreachableError(f"download of {file_id} stopped at {done} of {size} bytes; try again")
             os.replace(tmp, dest)
-            return done
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise

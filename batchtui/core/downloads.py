@@ -36,9 +36,10 @@ async def download_results(
         if known and known.path == dest and dest.exists() and dest.stat().st_size == known.bytes:
             records.append(known)
             continue
-        size = await service.download(file_id, dest, progress=progress)
+        info = await service.retrieve_file(file_id)
+        await service.download(file_id, dest, size=info.bytes, progress=progress)
         record = DownloadedFile(
-            file_id=file_id, batch_id=batch.id, kind=kind, path=dest, bytes=size, downloaded_at=time.time()
+            file_id=file_id, batch_id=batch.id, kind=kind, path=dest, bytes=info.bytes, downloaded_at=time.time()
         )
         await cache.record_download(record)
         records.append(record)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 import openai
+
+_KEY_LIKE = re.compile(r"\b(sk|sess|rk)-[A-Za-z0-9_*.\-]+")
 
 
 class BatchtuiError(Exception):
@@ -56,7 +60,7 @@ def translate_api_error(exc: openai.OpenAIError, base_url: str) -> ApiError:
     detail = exc.message
     if isinstance(exc.body, dict) and isinstance(exc.body.get("message"), str):
         detail = exc.body["message"]
-    detail = " ".join(detail.split())
+    detail = _KEY_LIKE.sub("<key>", " ".join(detail.split()))
     if isinstance(exc, openai.AuthenticationError):
         return AuthError(f"The API key was refused ({exc.status_code}): {detail}")
     if isinstance(exc, openai.PermissionDeniedError):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from openai.types import Batch
+from openai.types import Batch, FileObject
 
 from batchtui.core.cache import Cache, DownloadedFile
 from batchtui.core.client import BatchService, Progress
@@ -50,7 +50,23 @@ class Workspace:
 
     async def fetch_batch(self, batch_id: str) -> Batch:
         """The batch as the API has it now, stored in the cache on the way."""
-        batch = await self.service.retrieve(batch_id)
+        return await self._remember(await self.service.retrieve(batch_id))
+
+    async def upload(self, path: Path, *, progress: Progress | None = None) -> FileObject:
+        """Upload a batch input file and note it in the cache."""
+        uploaded = await self.service.upload(path, progress=progress)
+        await self.cache.upsert_files([uploaded])
+        return uploaded
+
+    async def start_batch(self, input_file_id: str, endpoint: str, *, metadata: dict[str, str] | None = None) -> Batch:
+        """Create a batch over an uploaded file and note it in the cache."""
+        return await self._remember(await self.service.create(input_file_id, endpoint, metadata=metadata))
+
+    async def cancel_batch(self, batch_id: str) -> Batch:
+        """Ask the API to cancel; finished lines stay in the batch's output file."""
+        return await self._remember(await self.service.cancel(batch_id))
+
+    async def _remember(self, batch: Batch) -> Batch:
         await self.cache.upsert_batches([batch], observed_at=time.time())
         return batch
 

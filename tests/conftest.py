@@ -1,0 +1,59 @@
+"""Shared fixtures: a real sandbox server on loopback, and profiles pointing at it with a temp cache."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from batchtui.core.config import Profile
+from batchtui.sandbox import SandboxConfig, SandboxServer
+
+FAST = 1000.0
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(tmp_path, monkeypatch) -> Path:
+    """No test reads the developer's config or cache, or their OpenAI variables."""
+    home = tmp_path / "batchtui-home"
+    monkeypatch.setenv("BATCHTUI_HOME", str(home))
+    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_ORG_ID", "OPENAI_PROJECT_ID", "BATCHTUI_SANDBOX_FAULTS"):
+        monkeypatch.delenv(name, raising=False)
+    return home
+
+
+@pytest.fixture
+def fresh_sandbox() -> Iterator[SandboxServer]:
+    """A sandbox of this test's own at high speed, for tests that count calls or inject faults."""
+    with SandboxServer(SandboxConfig(speed=FAST)) as server:
+        yield server
+
+
+@pytest.fixture
+def sandbox_profile(fresh_sandbox) -> Profile:
+    return Profile(name="test", base_url=fresh_sandbox.base_url, api_key="sk-test")
+
+
+def chat_lines(count: int, *, model: str = "gpt-4o-mini", prefix: str = "row") -> str:
+    """A valid chat-completions batch input of `count` lines."""
+    return "".join(
+        json.dumps({
+            "custom_id": f"{prefix}-{i}",
+            "method": "POST",
+            "url": "/v1/chat/completions",
+            "body": {"model": model, "messages": [{"role": "user", "content": f"Summarise item {i}."}]},
+        }) + "\n"
+        for i in range(count)
+    )
+
+
+@pytest.fixture
+def write_batch_file(tmp_path):
+    def write(count: int, name: str = "requests.jsonl", **kwargs) -> Path:
+        path = tmp_path / name
+        path.write_text(chat_lines(count, **kwargs))
+        return path
+
+    return write

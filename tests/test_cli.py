@@ -1,0 +1,111 @@
+"""The CLI as a script would use it: real processes against a sandbox subprocess on loopback."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import pytest
+
+from batchtui import __version__
+
+
+def batchtui(*args: str, env: dict[str, str], check: bool = True) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run(
+        [sys.executable, "-m", "batchtui", *args], env=env, capture_output=True, text=True, timeout=120
+    )
+    if check:
+        assert done.returncode == 0, done.stderr
+    return done
+
+
+@pytest.fixture(scope="module")
+def sandbox_url(tmp_path_factory) -> Iterator[str]:
+    """`batchtui sandbox` in its own process, on a free port, killed after the module."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "batchtui", "sandbox", "--port", "0", "--speed", "1000"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        url = process.stdout.readline().strip()
+        assert url.startswith("http://127.0.0.1:") and url.endswith("/v1"), process.stderr.read()
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+@pytest.fixture
+def env(sandbox_url, isolated_home) -> dict[str, str]:
+    return {**os.environ, "OPENAI_BASE_URL": sandbox_url, "OPENAI_API_KEY": "sk-test", "BATCHTUI_HOME": str(isolated_home)}
+
+
+def test_upload_start_wait_and_get_results(env, write_batch_file, tmp_path):
+    path = write_batch_file(50)
+    file_id = batchtui("upload-batch-file", str(path), env=env).stdout.strip()
+    assert file_id.startswith("file-")
+    batch_id = batchtui(
+        "start-batch", file_id, "--description", "cli test", "--metadata", "owner=ci", env=env
+    ).stdout.strip()
+    assert batch_id.startswith("batch_")
+    out = tmp_path / "results"
+    done = batchtui("get-batch-results", batch_id, "-o", str(out), "--wait", "--poll-seconds", "0.1", env=env)
+    assert f"{batch_id}: completed, requests 50/50" in done.stdout
+    output = out / f"{batch_id}_output.jsonl"
+    ids = {json.loads(line)["custom_id"] for line in output.read_text().splitlines()}
+    assert ids == {f"row-{i}" for i in range(50)}
+
+    listed = json.loads(batchtui("list-batches", "--json", env=env).stdout)
+    mine = next(b for b in listed if b["id"] == batch_id)
+    assert mine["metadata"] == {"owner": "ci", "description": "cli test"}
+    assert batch_id in batchtui("list-batches", "--status", "completed", env=env).stdout
+
+
+def test_json_results_and_not_yet_finished(env, write_batch_file):
+    file_id = batchtui("upload-batch-file", str(write_batch_file(20_000)), env=env).stdout.strip()
+    batch_id = batchtui("start-batch", file_id, env=env).stdout.strip()
+    cancelled = json.loads(batchtui("cancel-batch", batch_id, "--json", env=env).stdout)
+    assert cancelled["status"] in ("cancelling", "cancelled")
+    result = json.loads(batchtui("get-batch-results", batch_id, "--json", "-o", "out", env=env).stdout)
+    assert result["batch"]["id"] == batch_id
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["get-batch-results", "batch_missing"], "Not found"),
+        (["upload-batch-file", "no/such.jsonl"], "no/such.jsonl: no such file"),
+        (["start-batch", "file-x", "--metadata", "novalue"], "--metadata 'novalue': expected KEY=VALUE"),
+        (["start-batch", "file-x", "--endpoint", "/v1/nope"], "endpoint '/v1/nope' is not one of"),
+        (["list-batches", "--limit", "many"], "--limit"),
+        (["sandbox", "--faults", "429=lots"], "--faults"),
+    ],
+)
+def test_failures_are_one_line_on_stderr(env, args, fragment):
+    done = batchtui(*args, env=env, check=False)
+    assert done.returncode != 0
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("batchtui: ") and fragment in lines[0], done.stderr
+
+
+def test_no_key_is_a_clear_error(env):
+    del env["OPENAI_API_KEY"]
+    done = batchtui("cancel-batch", "batch_x", env=env, check=False)
+    assert done.returncode == 1
+    assert done.stderr.strip() == (
+        "batchtui: No API key for profile 'default': set OPENAI_API_KEY, or api_key_env in its config.toml section"
+    )
+
+
+def test_list_batches_offline_shows_the_cache(env):
+    batchtui("list-batches", env=env)
+    env["OPENAI_BASE_URL"] = "http://127.0.0.1:9/v1"
+    done = batchtui("list-batches", env=env)
+    assert "showing cached batches only" in done.stderr
+
+
+def test_version(env):
+    assert batchtui("--version", env=env).stdout.strip() == __version__

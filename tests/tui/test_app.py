@@ -1,0 +1,110 @@
+"""The app through Textual's Pilot: cache first, then sync; untrusted text literal; offline keeps working."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from openai.types import Batch
+from textual.widgets import DataTable
+
+from batchtui.core.cache import Cache
+from batchtui.core.config import Profile
+from batchtui.core.text import printable
+from batchtui.core.workspace import Workspace
+from batchtui.tui.app import BatchtuiApp
+
+DEAD_URL = "http://127.0.0.1:9/v1"
+
+
+def sample_batch(number: int, status: str = "completed", description: str = "") -> Batch:
+    created = 1_763_000_000 + number * 3600
+    return Batch.model_validate({
+        "id": f"batch_{number:04d}",
+        "object": "batch",
+        "endpoint": "/v1/chat/completions",
+        "input_file_id": f"file-in{number}",
+        "completion_window": "24h",
+        "status": status,
+        "created_at": created,
+        "model": "gpt-4o-mini",
+        "request_counts": {"total": 100, "completed": 100 if status == "completed" else 40, "failed": 0},
+        "metadata": {"description": description} if description else None,
+    })
+
+
+@pytest.fixture
+def utc(monkeypatch):
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+async def fill_cache(cache_dir, batches):
+    cache = await Cache.open(cache_dir / "cache.db")
+    async with cache:
+        await cache.upsert_batches(batches, observed_at=time.time())
+
+
+async def wait_for_rows(pilot, count: int):
+    table = pilot.app.query_one(DataTable)
+    for _ in range(200):
+        if table.row_count >= count:
+            return table
+        await pilot.pause(0.05)
+    raise AssertionError(f"table has {table.row_count} rows, wanted {count}")
+
+
+async def test_paints_from_cache_without_network(tmp_path):
+    await fill_cache(tmp_path, [sample_batch(1), sample_batch(2, "in_progress")])
+    app = BatchtuiApp(Profile(name="offline", base_url=DEAD_URL, api_key="sk-x"), cache_dir=tmp_path)
+    async with app.run_test() as pilot:
+        table = await wait_for_rows(pilot, 2)
+        assert [key.value for key in table.rows] == ["batch_0002", "batch_0001"]
+        for _ in range(100):
+            if app._notifications:
+                break
+            await pilot.pause(0.05)
+        assert any("Cannot reach" in n.message for n in app._notifications)
+
+
+async def test_syncs_from_the_sandbox_and_updates_in_place(sandbox_profile, tmp_path, write_batch_file):
+    async with await Workspace.open(sandbox_profile, cache_dir=tmp_path / "setup") as ws:
+        uploaded = await ws.upload(write_batch_file(3))
+        batch = await ws.start_batch(uploaded.id, "/v1/chat/completions", metadata={"description": "first"})
+    app = BatchtuiApp(sandbox_profile, cache_dir=tmp_path / "app")
+    async with app.run_test() as pilot:
+        table = await wait_for_rows(pilot, 1)
+        assert table.get_row(batch.id)[0].plain == batch.id
+        await pilot.press("down", "r")
+        await pilot.pause(0.2)
+        assert table.row_count == 1
+        assert app.sub_title.startswith("test · http://127.0.0.1:")
+
+
+async def test_untrusted_text_is_shown_literally(tmp_path):
+    hostile = "[bold red]not markup[/] \x1b[2J\x1b]0;pwned\x07 \u202eevil"
+    await fill_cache(tmp_path, [sample_batch(1, description=hostile)])
+    app = BatchtuiApp(Profile(name="offline", base_url=DEAD_URL, api_key="sk-x"), cache_dir=tmp_path)
+    async with app.run_test() as pilot:
+        table = await wait_for_rows(pilot, 1)
+        cell = table.get_row("batch_0001")[-1]
+        assert cell.plain == printable(hostile)
+        assert "\x1b" not in cell.plain and "[bold red]" in cell.plain
+
+
+def test_snapshot_batch_list(snap_compare, tmp_path, utc):
+    import asyncio
+
+    batches = [sample_batch(1), sample_batch(2, "failed"), sample_batch(3, "in_progress", "sentiment labels v3")]
+    asyncio.run(fill_cache(tmp_path, batches))
+    app = BatchtuiApp(Profile(name="snapshot", base_url=DEAD_URL, api_key="sk-x"), cache_dir=tmp_path)
+
+    async def settle(pilot):
+        await wait_for_rows(pilot, 3)
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=(140, 20), run_before=settle)
