@@ -40,7 +40,9 @@ def sandbox_url(tmp_path_factory) -> Iterator[str]:
 
 @pytest.fixture
 def env(sandbox_url, isolated_home) -> dict[str, str]:
-    return {**os.environ, "OPENAI_BASE_URL": sandbox_url, "OPENAI_API_KEY": "sk-test", "BATCHTUI_HOME": str(isolated_home)}
+    return {
+        **os.environ, "OPENAI_BASE_URL": sandbox_url, "OPENAI_API_KEY": "sk-test", "BATCHTUI_HOME": str(isolated_home)
+    }
 
 
 def test_upload_start_wait_and_get_results(env, write_batch_file, tmp_path):
@@ -100,11 +102,16 @@ def test_no_key_is_a_clear_error(env):
     )
 
 
-def test_list_batches_offline_shows_the_cache(env):
-    batchtui("list-batches", env=env)
-    env["OPENAI_BASE_URL"] = "http://127.0.0.1:9/v1"
-    done = batchtui("list-batches", env=env)
-    assert "showing cached batches only" in done.stderr
+def test_list_batches_offline_shows_the_cache(env, isolated_home, sandbox_url, write_batch_file):
+    config = isolated_home / "config.toml"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text(f'[profiles.lab]\nbase_url = "{sandbox_url}"\napi_key = "sk-lab"\n')
+    file_id = batchtui("upload-batch-file", str(write_batch_file(2)), "--profile", "lab", env=env).stdout.strip()
+    batch_id = batchtui("start-batch", file_id, "--profile", "lab", env=env).stdout.strip()
+    config.write_text('[profiles.lab]\nbase_url = "http://127.0.0.1:9/v1"\napi_key = "sk-lab"\n')
+    done = batchtui("list-batches", "--profile", "lab", env=env)
+    assert done.stderr.startswith("batchtui: showing cached batches only: Cannot reach the API")
+    assert batch_id in done.stdout
 
 
 def test_version(env):

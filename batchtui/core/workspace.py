@@ -58,6 +58,11 @@ class Workspace:
         await self.cache.upsert_files([uploaded])
         return uploaded
 
+    async def delete_file(self, file_id: str) -> None:
+        """Delete a file on the API and forget it here (a downloaded copy on disk stays the user's)."""
+        await self.service.delete_file(file_id)
+        await self.cache.forget_file(file_id)
+
     async def start_batch(self, input_file_id: str, endpoint: str, *, metadata: dict[str, str] | None = None) -> Batch:
         """Create a batch over an uploaded file and note it in the cache."""
         return await self._remember(await self.service.create(input_file_id, endpoint, metadata=metadata))

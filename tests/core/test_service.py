@@ -126,3 +126,25 @@ async def test_api_failures_become_typed_errors_with_a_sentence(fresh_sandbox, t
     async with await Workspace.open(good, cache_dir=tmp_path / "c", max_retries=0) as ws:
         with pytest.raises(UnreachableError, match="Cannot reach"):
             await ws.refresh()
+
+
+async def test_files_list_and_delete(workspace, write_batch_file):
+    uploaded = await workspace.upload(write_batch_file(3))
+    assert uploaded.id in [f.id for f in await workspace.service.list_files(purpose="batch")]
+    assert await workspace.cache.get_file(uploaded.id) == uploaded
+    await workspace.delete_file(uploaded.id)
+    assert await workspace.cache.get_file(uploaded.id) is None
+    assert uploaded.id not in [f.id for f in await workspace.service.list_files()]
+    with pytest.raises(NotFoundError, match=uploaded.id):
+        await workspace.service.retrieve_file(uploaded.id)
+
+
+async def test_the_key_never_reaches_the_cache(fresh_sandbox, write_batch_file, tmp_path):
+    secret = "sk-proj-SECRETvalue1234567890"
+    profile = Profile(name="t", base_url=fresh_sandbox.base_url, api_key=secret)
+    async with await Workspace.open(profile, cache_dir=tmp_path / "cache") as ws:
+        batch = await ws.start_batch((await ws.upload(write_batch_file(5))).id, "/v1/chat/completions")
+        await ws.fetch_results(await wait_done(ws, batch.id))
+        await ws.refresh()
+    stored = [p.read_bytes() for p in (tmp_path / "cache").rglob("*") if p.is_file()]
+    assert stored and not any(secret.encode() in data for data in stored)
