@@ -21,10 +21,10 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check batchtui tests bench
+	$(BIN)/ruff check batchtui tests
 
 bench: $(STAMP)
-	$(BIN)/python bench/sandbox_throughput.py
+	$(BIN)/python tests/bench/sandbox_throughput.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

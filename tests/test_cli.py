@@ -66,12 +66,12 @@ def test_upload_start_wait_and_get_results(env, write_batch_file, tmp_path):
     assert batch_id in batchtui("list-batches", "--status", "completed", env=env).stdout
 
 
-def test_json_results_and_not_yet_finished(env, write_batch_file):
+def test_json_results_and_not_yet_finished(env, write_batch_file, tmp_path):
     file_id = batchtui("upload-batch-file", str(write_batch_file(20_000)), env=env).stdout.strip()
     batch_id = batchtui("start-batch", file_id, env=env).stdout.strip()
     cancelled = json.loads(batchtui("cancel-batch", batch_id, "--json", env=env).stdout)
     assert cancelled["status"] in ("cancelling", "cancelled")
-    result = json.loads(batchtui("get-batch-results", batch_id, "--json", "-o", "out", env=env).stdout)
+    result = json.loads(batchtui("get-batch-results", batch_id, "--json", "-o", str(tmp_path / "out"), env=env).stdout)
     assert result["batch"]["id"] == batch_id
 
 

@@ -2,7 +2,7 @@
 
 Baselines in the same run make the numbers comparable on a noisy machine: copying the same
 bytes on local disk, an orjson round-trip of every line, and a 1,000-line batch end to end.
-Run: .venv/bin/python bench/sandbox_throughput.py [--lines 50000] [--speed 100000]
+Run: make bench (or .venv/bin/python tests/bench/sandbox_throughput.py) [--lines 50000] [--speed 100000]
 """
 
 from __future__ import annotations
