@@ -8,9 +8,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
-import signal
 import sys
-import threading
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -267,33 +265,24 @@ def sandbox(
     faults: Annotated[str | None, Parameter(help="e.g. '429=0.1,500=0.05,slow=0.1,drop=0.05'.")] = None,
 ) -> None:
     """Serve a local OpenAI-compatible Batch and Files API with a fake model, until stopped."""
-    from batchtui.sandbox import FaultConfig, SandboxConfig, SandboxServer
+    from batchtui.sandbox import FaultConfig, SandboxConfig, run_forever
 
     try:
         fault_config = FaultConfig.parse(faults) if faults else FaultConfig.from_env()
+        config = SandboxConfig(
+            speed=speed, fail_rate=fail_rate, data_dir=data_dir, seed_demo=seed_demo, faults=fault_config
+        )
     except ValueError as exc:
-        _fail(f"--faults: {exc}")
-    if not 0 <= fail_rate <= 1:
-        _fail("--fail-rate must be between 0 and 1")
-    if speed <= 0:
-        _fail("--speed must be above 0")
-    config = SandboxConfig(
-        speed=speed, fail_rate=fail_rate, data_dir=data_dir, seed_demo=seed_demo, faults=fault_config
-    )
+        _fail(f"{'--faults: ' if faults else ''}{exc}")
+
+    def announce(base_url: str) -> None:
+        print(base_url, flush=True)
+        print(f"Point the SDK at it: OPENAI_BASE_URL={base_url} OPENAI_API_KEY=sk-anything", file=sys.stderr)
+
     try:
-        server = SandboxServer(config, host=host, port=port)
-        server.start()
+        run_forever(config, host, port, on_ready=announce)
     except OSError as exc:
         _fail(f"cannot serve on {host}:{port}: {exc.strerror or exc}")
-    print(server.base_url, flush=True)
-    print(f"Point the SDK at it: OPENAI_BASE_URL={server.base_url} OPENAI_API_KEY=sk-anything", file=sys.stderr)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.stop()
 
 
 def main() -> None:

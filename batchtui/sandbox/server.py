@@ -9,6 +9,7 @@ import signal
 import socket
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import uvicorn
@@ -129,8 +130,13 @@ class SandboxServer:
         return rt.batch_body(rt.expire_batch(batch_id))
 
 
-def run_forever(cfg: SandboxConfig, host: str = "127.0.0.1", port: int = 8750) -> None:
-    """Serve until SIGINT or SIGTERM, then shut down cleanly. Prints nothing.
+def run_forever(
+    cfg: SandboxConfig,
+    host: str = "127.0.0.1",
+    port: int = 8750,
+    on_ready: Callable[[str], None] | None = None,
+) -> None:
+    """Serve until SIGINT or SIGTERM, then shut down cleanly; `on_ready` hears the base URL. Prints nothing.
 
     The signals are blocked before the server threads start (they inherit the mask) and awaited
     with sigwait, so the main thread, not a worker, receives them at once.
@@ -140,6 +146,8 @@ def run_forever(cfg: SandboxConfig, host: str = "127.0.0.1", port: int = 8750) -
     server = SandboxServer(cfg, host, port)
     try:
         server.start()
+        if on_ready is not None:
+            on_ready(server.base_url)
         signal.sigwait(stop_signals)
     finally:
         server.stop()

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 
+import openai
 import pytest
 
 from batchtui.core.cache import TERMINAL_STATUSES
+from batchtui.core.client import BatchService, make_openai_client
 from batchtui.core.config import Profile
 from batchtui.core.errors import AuthError, NotFoundError, RateLimitedError, UnreachableError
 from batchtui.core.workspace import Workspace
@@ -148,3 +150,19 @@ async def test_the_key_never_reaches_the_cache(fresh_sandbox, write_batch_file, 
         await ws.refresh()
     stored = [p.read_bytes() for p in (tmp_path / "cache").rglob("*") if p.is_file()]
     assert stored and not any(secret.encode() in data for data in stored)
+
+
+async def test_slow_api_is_a_timeout_sentence(fresh_sandbox):
+    fresh_sandbox.set_faults(FaultConfig(rate_slow=1.0, slow_seconds=2))
+    profile = Profile(name="t", base_url=fresh_sandbox.base_url, api_key="sk-test")
+    async with BatchService(profile, max_retries=0, timeout=0.3) as service:
+        with pytest.raises(UnreachableError, match="did not answer in time"):
+            await service.retrieve("batch_x")
+
+
+def test_azure_profiles_use_the_azure_client():
+    profile = Profile(name="az", kind="azure", azure_endpoint="https://example.openai.azure.com",
+                      api_version="2025-04-01-preview", api_key="az-key")
+    client = make_openai_client(profile)
+    assert isinstance(client, openai.AsyncAzureOpenAI)
+    assert str(client.base_url).startswith("https://example.openai.azure.com/openai")
