@@ -7,7 +7,7 @@ from pathlib import Path
 
 from openai.types import Batch, FileObject
 
-from batchtui.core.cache import Cache, DownloadedFile
+from batchtui.core.cache import Cache, DownloadedFile, ProgressObservation
 from batchtui.core.client import BatchService, Progress
 from batchtui.core.config import Profile
 from batchtui.core.downloads import download_results
@@ -51,6 +51,29 @@ class Workspace:
     async def fetch_batch(self, batch_id: str) -> Batch:
         """The batch as the API has it now, stored in the cache on the way."""
         return await self._remember(await self.service.retrieve(batch_id))
+
+    async def observations(self, batch_id: str) -> list[ProgressObservation]:
+        """The batch's recorded progress, oldest first, for rate and ETA."""
+        return await self.cache.observations(batch_id)
+
+    async def refresh_files(self) -> list[FileObject]:
+        """All files of the account from the API, stored in the cache; newest first."""
+        files = await self.service.list_files()
+        await self.cache.upsert_files(files)
+        return await self.cache.list_files()
+
+    async def files(self, *, purpose: str | None = None) -> list[FileObject]:
+        """Cached files, newest first."""
+        return await self.cache.list_files(purpose=purpose)
+
+    async def download_file(self, file_id: str, dest: Path, *, progress: Progress | None = None) -> Path:
+        """Download any file to `dest` (a folder gets the file's own name)."""
+        info = await self.service.retrieve_file(file_id)
+        if dest.is_dir():
+            name = Path(info.filename).name
+            dest = dest / (name if name not in ("", ".", "..") else f"{file_id}.jsonl")
+        await self.service.download(file_id, dest, size=info.bytes, progress=progress)
+        return dest
 
     async def upload(self, path: Path, *, progress: Progress | None = None) -> FileObject:
         """Upload a batch input file and note it in the cache."""

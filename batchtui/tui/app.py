@@ -1,122 +1,167 @@
-"""The Textual app. Until the screens land (issue 3) it shows one table of cached batches, kept fresh."""
+"""The Textual app: owns the workspace and the polling loop; screens watch `batches` and `sync_status`."""
 
 from __future__ import annotations
 
-import datetime as dt
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from openai.types import Batch
-from rich.text import Text
 from textual import work
-from textual.app import App, ComposeResult
+from textual.app import App, SystemCommand
 from textual.binding import Binding
-from textual.widgets import DataTable, Footer, Header
+from textual.reactive import reactive
+from textual.screen import Screen
+from textual.timer import Timer
 
 from batchtui.core.config import Profile
-from batchtui.core.errors import BatchtuiError
+from batchtui.core.errors import BatchtuiError, UnreachableError
 from batchtui.core.text import printable
 from batchtui.core.workspace import Workspace
+from batchtui.tui.clipboard import copy_text
+from batchtui.tui.format import short_id
+from batchtui.tui.screens.batch_detail import BatchDetailScreen
+from batchtui.tui.screens.batches import BatchesScreen
+from batchtui.tui.screens.files import FilesScreen
+from batchtui.tui.sync_status import SyncStatus
 
 ACTIVE_POLL_SECONDS = 5.0
 IDLE_POLL_SECONDS = 60.0
 MAX_BACKOFF_SECONDS = 300.0
-COLUMNS = ("Batch", "Status", "Created", "Endpoint", "Model", "Requests", "Description")
-
-
-def batch_cells(batch: Batch) -> list[Text]:
-    """One table row; every value is literal Text, never markup."""
-    counts = batch.request_counts
-    requests = f"{counts.completed + counts.failed}/{counts.total}" if counts and counts.total else "-"
-    created = dt.datetime.fromtimestamp(batch.created_at).strftime("%Y-%m-%d %H:%M")
-    description = (batch.metadata or {}).get("description", "")
-    values = (batch.id, batch.status, created, batch.endpoint, batch.model or "-", requests, description)
-    return [Text(printable(value)) for value in values]
 
 
 class BatchtuiApp(App[None]):
-    """Paints from the cache first, then refreshes over the network in a worker, one pass at a time."""
+    """Paints from the cache first, then refreshes in a worker, one pass at a time.
+
+    `clock` is injectable so tests and snapshots can freeze time.
+    """
 
     TITLE = "batchtui"
-    BINDINGS = [Binding("r", "refresh", "Refresh"), Binding("q", "quit", "Quit")]
+    CSS_PATH = "app.tcss"
+    BINDINGS = [
+        Binding("r", "refresh", "Refresh"),
+        Binding("f", "files", "Files"),
+        Binding("question_mark", "show_keys", "Keys", key_display="?"),
+        Binding("ctrl+q", "quit", "Quit", priority=True),
+    ]
 
-    def __init__(self, profile: Profile, *, cache_dir: Path | None = None, demo: bool = False) -> None:
+    batches: reactive[tuple[Batch, ...]] = reactive((), always_update=True)
+    sync_status: reactive[SyncStatus] = reactive(SyncStatus())
+
+    def __init__(
+        self,
+        profile: Profile,
+        *,
+        cache_dir: Path | None = None,
+        demo: bool = False,
+        clock: Callable[[], float] = time.time,
+        bell: bool = False,
+    ) -> None:
         super().__init__()
         self.profile = profile
         self.cache_dir = cache_dir
         self.demo = demo
+        self.clock = clock
+        self.bell_on_change = bell
         self.workspace: Workspace | None = None
         self._failures = 0
-        self._poll_timer = None
-
-    def compose(self) -> ComposeResult:
-        yield Header()
-        yield DataTable(id="batches", cursor_type="row", zebra_stripes=True)
-        yield Footer()
+        self._poll_timer: Timer | None = None
 
     def on_mount(self) -> None:
         where = printable(self.profile.endpoint)
-        if self.demo:
-            self.sub_title = f"DEMO: local sandbox at {where}, no account needed"
-        else:
-            self.sub_title = f"{self.profile.name} · {where}"
-        self.query_one(DataTable).add_columns(*COLUMNS)
+        self.sub_title = "DEMO · local sandbox, no account needed" if self.demo else f"{self.profile.name} · {where}"
+        self.push_screen(BatchesScreen())
         self.start()
 
     @work(exclusive=True, group="sync", exit_on_error=False)
     async def start(self) -> None:
         try:
             self.workspace = await Workspace.open(self.profile, cache_dir=self.cache_dir)
-            self.show_batches(await self.workspace.batches())
+            last = await self.workspace.cache.get_meta("last_sync")
+            self.sync_status = SyncStatus("cache", float(last) if last else None)
+            self.batches = tuple(await self.workspace.batches())
         except BatchtuiError as exc:
             self.notify(str(exc), title="Cannot open the cache", severity="error", markup=False)
             return
-        await self.refresh_batches()
+        await self._sync_pass()
 
     def action_refresh(self) -> None:
         if self.workspace is not None:
-            self.run_refresh()
+            self.run_sync()
 
     @work(exclusive=True, group="sync", exit_on_error=False)
-    async def run_refresh(self) -> None:
-        await self.refresh_batches()
+    async def run_sync(self) -> None:
+        await self._sync_pass()
 
-    async def refresh_batches(self) -> None:
+    async def _sync_pass(self) -> None:
         """One sync pass; it ends by arming the timer for the next, backing off after failures."""
         assert self.workspace is not None
         if self._poll_timer is not None:
             self._poll_timer.stop()
+        previous = self.sync_status
+        self.sync_status = SyncStatus("syncing", previous.last_synced)
         try:
             result = await self.workspace.refresh()
-            self._failures = 0
-            if result.changed:
-                self.show_batches(await self.workspace.batches())
-            delay = ACTIVE_POLL_SECONDS if result.active else IDLE_POLL_SECONDS
         except BatchtuiError as exc:
             self._failures += 1
             delay = min(MAX_BACKOFF_SECONDS, ACTIVE_POLL_SECONDS * 2**self._failures)
-            self.notify(f"{exc} Retrying in {delay:.0f} s.", title="Refresh failed", severity="warning", markup=False)
-        self._poll_timer = self.set_timer(delay, self.run_refresh)
+            state = "offline" if isinstance(exc, UnreachableError) else "error"
+            self.sync_status = SyncStatus(state, previous.last_synced, str(exc))
+        else:
+            self._failures = 0
+            self.sync_status = SyncStatus("synced", self.clock())
+            if result.changed:
+                before = {b.id: b.status for b in self.batches}
+                self.batches = tuple(await self.workspace.batches())
+                self._announce_status_changes(before, result.changed)
+            delay = ACTIVE_POLL_SECONDS if result.active else IDLE_POLL_SECONDS
+        self._poll_timer = self.set_timer(delay, self.run_sync)
 
-    def show_batches(self, batches: list[Batch]) -> None:
-        """Update rows in place so the cursor stays on the batch the user put it on."""
-        table = self.query_one(DataTable)
-        if any(batch.id not in table.rows for batch in batches):
-            selected = table.coordinate_to_cell_key(table.cursor_coordinate).row_key if table.row_count else None
-            table.clear()
-            for batch in batches:
-                table.add_row(*batch_cells(batch), key=batch.id)
-            if selected is not None and selected in table.rows:
-                table.move_cursor(row=table.get_row_index(selected))
-            return
-        for batch in batches:
-            for column, value in zip(table.ordered_columns, batch_cells(batch), strict=True):
-                table.update_cell(batch.id, column.key, value)
+    def _announce_status_changes(self, before: dict[str, str], changed: list[str]) -> None:
+        now = {b.id: b for b in self.batches}
+        for batch_id in changed:
+            batch = now.get(batch_id)
+            old = before.get(batch_id)
+            if batch is None or old is None or old == batch.status:
+                continue
+            severity = "error" if batch.status in ("failed", "expired") else "information"
+            self.notify(f"{short_id(batch_id, 40)}: {old} → {batch.status}", title="Batch status", severity=severity,
+                        markup=False)
+            if self.bell_on_change:
+                self.bell()
+
+    def open_batch(self, batch_id: str) -> None:
+        self.push_screen(BatchDetailScreen(batch_id))
+
+    def action_files(self) -> None:
+        if not isinstance(self.screen, FilesScreen):
+            self.push_screen(FilesScreen())
+
+    def action_show_keys(self) -> None:
+        if self.screen.query("HelpPanel"):
+            self.action_hide_help_panel()
+        else:
+            self.action_show_help_panel()
+
+    def copy(self, text: str, what: str) -> None:
+        """Copy to the clipboard and tell the user what was copied."""
+        copy_text(self, text, what)
+
+    def get_system_commands(self, screen: Screen):
+        yield from super().get_system_commands(screen)
+        yield SystemCommand("Refresh now", "Sync batches with the API", self.action_refresh)
+        yield SystemCommand("Files", "All files of the account", self.action_files)
+        yield SystemCommand("Toggle bell", "Ring the terminal bell when a batch changes status", self._toggle_bell)
+
+    def _toggle_bell(self) -> None:
+        self.bell_on_change = not self.bell_on_change
+        self.notify(f"Bell on status change: {'on' if self.bell_on_change else 'off'}")
 
     async def on_unmount(self) -> None:
         if self.workspace is not None:
             await self.workspace.close()
 
 
-def run_app(profile: Profile, *, cache_dir: Path | None = None, demo: bool = False) -> None:
+def run_app(profile: Profile, *, cache_dir: Path | None = None, demo: bool = False, bell: bool = False) -> None:
     """Run the app in this terminal until the user quits."""
-    BatchtuiApp(profile, cache_dir=cache_dir, demo=demo).run()
+    BatchtuiApp(profile, cache_dir=cache_dir, demo=demo, bell=bell).run()

@@ -49,7 +49,7 @@ async def fill_cache(cache_dir, batches):
 
 
 async def wait_for_rows(pilot, count: int):
-    table = pilot.app.query_one(DataTable)
+    table = pilot.app.screen.query_one(DataTable)
     for _ in range(200):
         if table.row_count >= count:
             return table
@@ -64,10 +64,11 @@ async def test_paints_from_cache_without_network(tmp_path):
         table = await wait_for_rows(pilot, 2)
         assert [key.value for key in table.rows] == ["batch_0002", "batch_0001"]
         for _ in range(100):
-            if app._notifications:
+            if app.sync_status.state == "offline":
                 break
             await pilot.pause(0.05)
-        assert any("Cannot reach" in n.message for n in app._notifications)
+        status = app.screen.query_one("#sync-status").render()
+        assert str(status).startswith("offline: showing cache from never (Cannot reach the API")
 
 
 async def test_syncs_from_the_sandbox_and_updates_in_place(sandbox_profile, tmp_path, write_batch_file):
@@ -82,6 +83,7 @@ async def test_syncs_from_the_sandbox_and_updates_in_place(sandbox_profile, tmp_
         await pilot.pause(0.2)
         assert table.row_count == 1
         assert app.sub_title.startswith("test · http://127.0.0.1:")
+        assert str(app.screen.query_one("#sync-status").render()).startswith("synced")
 
 
 async def test_untrusted_text_is_shown_literally(tmp_path):

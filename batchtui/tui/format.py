@@ -1,0 +1,75 @@
+"""How times, sizes and statuses read on screen; every API string passes through `literal`."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from rich.text import Text
+
+from batchtui.core.text import printable
+
+STATUS_STYLES = {
+    "validating": "bold yellow",
+    "in_progress": "bold cyan",
+    "finalizing": "bold blue",
+    "completed": "bold green",
+    "failed": "bold red",
+    "expired": "bold magenta",
+    "cancelling": "bold yellow",
+    "cancelled": "dim",
+}
+
+
+def literal(value: object, style: str = "") -> Text:
+    """Untrusted text as a Rich Text: never parsed as markup, control characters made visible."""
+    return Text(printable("" if value is None else str(value)), style=style)
+
+
+def status_badge(status: str) -> Text:
+    return Text(f" {status.replace('_', ' ')} ", style=STATUS_STYLES.get(status, "bold"))
+
+
+def short_id(batch_id: str, width: int = 14) -> str:
+    """Enough of an id to tell batches apart in a list; the full id is in the detail screen."""
+    return batch_id if len(batch_id) <= width else batch_id[: width - 1] + "…"
+
+
+def duration(seconds: float) -> str:
+    """'45s', '12m', '3h 05m', '2d 4h'."""
+    seconds = max(0, int(seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    minutes, secs = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes}m {secs:02d}s" if minutes < 10 else f"{minutes}m"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours}h {minutes:02d}m"
+    days, hours = divmod(hours, 24)
+    return f"{days}d {hours}h"
+
+
+def ago(timestamp: float | None, now: float) -> str:
+    """'just now', '5m ago', '3d ago'."""
+    if timestamp is None:
+        return "-"
+    delta = now - timestamp
+    return "just now" if delta < 5 else f"{duration(delta)} ago"
+
+
+def clock(timestamp: float | None) -> str:
+    """Local date and time for a header or timeline."""
+    if timestamp is None:
+        return "-"
+    return dt.datetime.fromtimestamp(timestamp).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def size(num_bytes: int | None) -> str:
+    if num_bytes is None:
+        return "-"
+    value = float(num_bytes)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1000 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    return f"{value:.1f} GB"
