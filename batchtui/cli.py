@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import json
 import sys
 from collections.abc import Awaitable, Callable
@@ -98,15 +99,20 @@ class _ProgressLine:
 
 
 @app.default
-def tui(*, demo: bool = False, profile: ProfileOption = None) -> None:
+def tui(
+    *,
+    demo: bool = False,
+    bell: Annotated[bool, Parameter(negative=(), help="Ring the terminal bell when a batch changes status.")] = False,
+    profile: ProfileOption = None,
+) -> None:
     """Open the terminal app (with --demo: against a seeded local sandbox, no account needed)."""
     from batchtui.tui.app import run_app
 
     try:
         if demo:
-            _run_demo(run_app)
+            _run_demo(functools.partial(run_app, bell=bell))
         else:
-            run_app(resolve_profile(profile))
+            run_app(resolve_profile(profile), bell=bell)
     except BatchtuiError as exc:
         _fail(str(exc))
 

@@ -70,6 +70,7 @@ class BatchtuiApp(App[None]):
     def on_mount(self) -> None:
         where = printable(self.profile.endpoint)
         self.sub_title = "DEMO · local sandbox, no account needed" if self.demo else f"{self.profile.name} · {where}"
+        self.set_class(self.demo, "-demo")
         self.push_screen(BatchesScreen())
         self.start()
 

@@ -1,0 +1,53 @@
+"""Live watching: a status change raises a notification (and the bell when asked); palette commands."""
+
+from __future__ import annotations
+
+import asyncio
+
+from batchtui.core.workspace import Workspace
+from batchtui.tui.app import BatchtuiApp
+
+
+async def wait_until(pilot, condition, what: str, tries: int = 200):
+    for _ in range(tries):
+        if condition():
+            return
+        await pilot.pause(0.05)
+    raise AssertionError(f"never happened: {what}")
+
+
+async def test_status_change_raises_a_notification_and_the_bell(sandbox_profile, tmp_path, write_batch_file):
+    async with await Workspace.open(sandbox_profile, cache_dir=tmp_path / "setup") as ws:
+        uploaded = await ws.upload(write_batch_file(4000))
+        batch = await ws.start_batch(uploaded.id, "/v1/chat/completions")
+    app = BatchtuiApp(sandbox_profile, cache_dir=tmp_path / "app", bell=True)
+    rings = []
+    app.bell = lambda: rings.append(True)
+    async with app.run_test() as pilot:
+        await wait_until(pilot, lambda: any(b.id == batch.id for b in app.batches), "batch listed")
+        first = next(b for b in app.batches if b.id == batch.id).status
+        assert first in ("validating", "in_progress")
+        await asyncio.sleep(3)  # 4,000 lines at speed 1000 finish in about 2 s
+        await pilot.press("r")
+        await wait_until(pilot, lambda: any("→ completed" in n.message for n in app._notifications), "notified")
+        note = next(n for n in app._notifications if "→ completed" in n.message)
+        assert note.message.startswith(f"{batch.id}: ") and note.title == "Batch status"
+        assert rings
+
+
+async def test_palette_has_refresh_files_and_bell(sandbox_profile, tmp_path):
+    app = BatchtuiApp(sandbox_profile, cache_dir=tmp_path)
+    async with app.run_test() as pilot:
+        titles = [command.title for command in app.get_system_commands(app.screen)]
+        assert {"Refresh now", "Files", "Toggle bell", "Theme", "Keys"} <= set(titles)
+        app._toggle_bell()
+        assert app.bell_on_change
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert app.screen.query("HelpPanel")
+
+
+async def test_demo_mode_is_marked(sandbox_profile, tmp_path):
+    app = BatchtuiApp(sandbox_profile, cache_dir=tmp_path, demo=True)
+    async with app.run_test():
+        assert app.has_class("-demo") and app.sub_title.startswith("DEMO")
