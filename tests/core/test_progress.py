@@ -1,0 +1,37 @@
+"""Rate, ETA and 'at risk' from progress observations."""
+
+from openai.types import Batch
+
+from batchtui.core.cache import ProgressObservation
+from batchtui.core.progress import batch_progress
+
+NOW = 1_800_000_000.0
+
+
+def running(done: int, total: int, expires_in: float) -> Batch:
+    return Batch.model_validate({
+        "id": "batch_1", "object": "batch", "endpoint": "/v1/chat/completions", "input_file_id": "file-1",
+        "completion_window": "24h", "status": "in_progress", "created_at": int(NOW - 3600),
+        "expires_at": int(NOW + expires_in), "request_counts": {"total": total, "completed": done, "failed": 0},
+    })
+
+
+def seen(ago: float, done: int, total: int = 1000) -> ProgressObservation:
+    return ProgressObservation("batch_1", NOW - ago, "in_progress", done, 0, total)
+
+
+def test_rate_and_eta_from_recent_observations():
+    progress = batch_progress(running(400, 1000, 86_400), [seen(120, 200), seen(60, 300), seen(0, 400)], NOW)
+    assert progress.rate_per_minute == 100.0
+    assert progress.eta == NOW + 6 * 60
+    assert not progress.at_risk and progress.fraction == 0.4
+
+
+def test_eta_after_expiry_is_at_risk():
+    progress = batch_progress(running(400, 1000, 60), [seen(60, 300), seen(0, 400)], NOW)
+    assert progress.at_risk
+
+
+def test_old_or_flat_observations_give_no_rate():
+    assert batch_progress(running(400, 1000, 600), [seen(3000, 100), seen(0, 400)], NOW).rate_per_minute is None
+    assert batch_progress(running(400, 1000, 600), [seen(60, 400), seen(0, 400)], NOW).eta is None
