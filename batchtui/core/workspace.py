@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from pathlib import Path
 
@@ -66,6 +67,31 @@ class Workspace:
         """Cached files, newest first."""
         return await self.cache.list_files(purpose=purpose)
 
+    async def sync_files(self) -> list[FileObject]:
+        """Like `refresh_files`, but also forgets cached files the API no longer lists (deleted elsewhere)."""
+        files = await self.service.list_files()
+        listed = {file.id for file in files}
+        for cached in await self.cache.list_files():
+            if cached.id not in listed:
+                await self.cache.forget_file(cached.id)
+        await self.cache.upsert_files(files)
+        return await self.cache.list_files()
+
+    async def preview_file(self, file_id: str, *, max_lines: int = 50, max_bytes: int = 1 << 20) -> list[str]:
+        """The first lines of a file's content, streamed: stops after `max_lines` lines or `max_bytes` bytes.
+
+        Bytes that are not UTF-8 are replaced; a cut-off last line is kept as it is.
+        """
+        data = bytearray()
+        with self.service._translated():
+            async with self.service._client.files.with_streaming_response.content(file_id) as response:
+                async for chunk in response.iter_bytes(1 << 16):
+                    data.extend(chunk)
+                    if data.count(b"\n") >= max_lines or len(data) >= max_bytes:
+                        break
+        lines = bytes(data[:max_bytes]).decode("utf-8", errors="replace").splitlines()
+        return lines[:max_lines]
+
     async def download_file(self, file_id: str, dest: Path, *, progress: Progress | None = None) -> Path:
         """Download any file to `dest` (a folder gets the file's own name)."""
         info = await self.service.retrieve_file(file_id)
@@ -104,3 +130,60 @@ class Workspace:
         """Download a batch's output and error files (into the cache unless `dest_dir` is given)."""
         folder = dest_dir or self.cache_dir / "files"
         return await download_results(self.service, self.cache, batch, folder, progress=progress)
+
+    async def file_info(self, file_id: str) -> FileObject:
+        """A file's object from the cache, else from the API (and then cached): name and size for a screen."""
+        cached = await self.cache.get_file(file_id)
+        if cached is not None:
+            return cached
+        info = await self.service.retrieve_file(file_id)
+        await self.cache.upsert_files([info])
+        return info
+
+    async def preview_lines(self, file_id: str, n: int = 50, *, max_bytes: int = 1 << 20) -> list[str]:
+        """The first `n` lines of a file, from its downloaded copy or streamed from the API.
+
+        Reading stops after `n` lines or `max_bytes`, so a multi-GB output file costs one small read;
+        a line cut off by `max_bytes` ends in "…".
+        """
+        known = await self.cache.get_download(file_id)
+        if known is not None and known.path.is_file():
+            try:
+                return await asyncio.to_thread(_read_head, known.path, n, max_bytes)
+            except OSError:
+                pass  # the copy went away or is unreadable: stream it instead
+        head = bytearray()
+        with self.service._translated():
+            async with self.service._client.files.with_streaming_response.content(file_id) as response:
+                async for chunk in response.iter_bytes(PREVIEW_CHUNK):
+                    head += chunk
+                    if head.count(b"\n") >= n or len(head) >= max_bytes:
+                        break
+        return _split_head(bytes(head), n, max_bytes)
+
+
+PREVIEW_CHUNK = 64 * 1024
+
+
+def _read_head(path: Path, n: int, max_bytes: int) -> list[str]:
+    head = bytearray()
+    with path.open("rb") as handle:
+        while head.count(b"\n") < n and len(head) < max_bytes:
+            chunk = handle.read(PREVIEW_CHUNK)
+            if not chunk:
+                break
+            head += chunk
+    return _split_head(bytes(head), n, max_bytes)
+
+
+def _split_head(head: bytes, n: int, max_bytes: int) -> list[str]:
+    """Decode the first `n` lines; a last line cut off by the byte limit is marked with "…"."""
+    cut = len(head) >= max_bytes
+    lines = head[:max_bytes].split(b"\n")
+    unfinished = lines.pop()
+    if unfinished:
+        lines.append(unfinished)
+    text = [line.rstrip(b"\r").decode("utf-8", errors="replace") for line in lines[:n]]
+    if cut and unfinished and len(lines) <= n:
+        text[-1] += "…"
+    return text

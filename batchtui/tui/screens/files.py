@@ -1,17 +1,457 @@
-"""Files of the account (interim placeholder; the full screen comes next)."""
+"""Files of the account: which batch uses each, a purpose filter, upload, download, delete and a preview."""
 
 from __future__ import annotations
 
+import asyncio
+import datetime as dt
+from collections.abc import Iterable
+from pathlib import Path
+
+from openai.types import Batch, FileObject
+from rich.text import Text
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.screen import Screen
-from textual.widgets import Footer, Header, Static
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Button, DataTable, Footer, Header, Input, Static, TextArea
+
+from batchtui.core.errors import BatchtuiError, UnreachableError
+from batchtui.core.text import printable
+from batchtui.core.workspace import Workspace
+from batchtui.tui.format import literal, short_id, size
+from batchtui.tui.screens.confirm import ConfirmScreen
+from batchtui.tui.screens.upload import UploadScreen
+
+COLUMNS = ("Filename", "Purpose", "Size", "Created", "Expires", "Used by", "ID")
+FIXED_PURPOSES = ("all", "batch", "batch_output")
+PREVIEW_LINES = 50
+PREVIEW_LINE_CHARS = 2000
+FILENAME_CHARS = 26
+WORKSPACE_WAIT_SECONDS = 10.0
+
+Usage = tuple[str, str]
+"""(batch id, role) where role is input, output or error."""
+
+
+def file_usage(batches: Iterable[Batch]) -> dict[str, list[Usage]]:
+    """For each file id, the batches that use it and as what, newest batch first."""
+    used: dict[str, list[Usage]] = {}
+    for batch in sorted(batches, key=lambda b: b.created_at, reverse=True):
+        for role, file_id in (("input", batch.input_file_id), ("output", batch.output_file_id),
+                              ("error", batch.error_file_id)):
+            if file_id:
+                used.setdefault(file_id, []).append((batch.id, role))
+    return used
+
+
+def usage_summary(usage: list[Usage]) -> str:
+    """'batch_69a1b2c… input', with '+2' when more batches use the file."""
+    if not usage:
+        return "-"
+    batch_id, role = usage[0]
+    more = f" +{len(usage) - 1}" if len(usage) > 1 else ""
+    return f"{short_id(batch_id)} {role}{more}"
+
+
+def span(seconds: float) -> str:
+    """A time span in its largest unit only, to keep columns narrow: '45s', '12m', '5h', '29d'."""
+    seconds = max(0, int(seconds))
+    for unit, length in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= length:
+            return f"{seconds // length}{unit}"
+    return f"{seconds}s"
+
+
+def created(created_at: int, now: float) -> str:
+    """'5h ago', or 'just now'."""
+    return "just now" if now - created_at < 5 else f"{span(now - created_at)} ago"
+
+
+def expires(expires_at: int | None, now: float) -> str:
+    """'in 29d', 'expired', or 'never'."""
+    if expires_at is None:
+        return "never"
+    return f"in {span(expires_at - now)}" if expires_at > now else "expired"
+
+
+def clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def file_cells(file: FileObject, usage: list[Usage], now: float) -> list[Text]:
+    """One table row; every cell a literal Text, since DataTable parses plain strings as markup."""
+    return [
+        literal(clip(file.filename, FILENAME_CHARS)),
+        literal(file.purpose),
+        literal(size(file.bytes)),
+        literal(created(file.created_at, now)),
+        literal(expires(file.expires_at, now)),
+        literal(usage_summary(usage)),
+        literal(file.id),
+    ]
+
+
+def purpose_choices(files: Iterable[FileObject]) -> list[str]:
+    """The filter cycle: all, batch, batch_output, then any other purpose present, by name."""
+    others = sorted({file.purpose for file in files} - set(FIXED_PURPOSES))
+    return [*FIXED_PURPOSES, *others]
+
+
+class FilesCommands(Provider):
+    """The files screen's actions in the command palette."""
+
+    COMMANDS = (
+        ("Upload a file", "Upload a .jsonl batch input file", "upload"),
+        ("Download the file", "Download the highlighted file to a folder", "download"),
+        ("Delete the file", "Delete the highlighted file (asks first)", "delete"),
+        ("View the file", f"The first {PREVIEW_LINES} lines of the highlighted file", "view"),
+        ("Copy the file id", "Copy the highlighted file's id", "copy_id"),
+        ("Filter by purpose", "Cycle the purpose filter", "cycle_purpose"),
+        ("Refresh files", "List the account's files from the API", "refresh"),
+    )
+
+    def _commands(self):
+        screen = self.screen
+        if not isinstance(screen, FilesScreen):
+            return
+        for title, help_text, action in self.COMMANDS:
+            yield title, help_text, getattr(screen, f"action_{action}")
+
+    async def discover(self) -> Hits:
+        for title, help_text, callback in self._commands():
+            yield DiscoveryHit(title, callback, help=help_text)
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for title, help_text, callback in self._commands():
+            if (score := matcher.match(title)) > 0:
+                yield Hit(score, matcher.highlight(title), callback, help=help_text)
 
 
 class FilesScreen(Screen):
-    BINDINGS = [Binding("escape", "app.pop_screen", "Back")]
+    """All files of the account, newest first; paints from the cache, then lists from the API."""
+
+    DEFAULT_CSS = """
+    FilesScreen #files-status { height: 1; padding: 0 1; background: $boost; }
+    FilesScreen #files-status.-error { color: $error; }
+    FilesScreen DataTable { height: 1fr; }
+    FilesScreen #file-detail { height: auto; max-height: 3; padding: 0 1; color: $text-muted; }
+    """
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "Back"),
+        Binding("u", "upload", "Upload"),
+        Binding("d", "download", "Download"),
+        Binding("x", "delete", "Delete"),
+        Binding("v", "view", "View"),
+        Binding("y", "copy_id", "Copy id"),
+        Binding("p", "cycle_purpose", "Purpose"),
+        Binding("r", "refresh", "Refresh"),
+    ]
+    COMMANDS = {FilesCommands}
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.files: list[FileObject] = []
+        self.purpose = "all"
+        self._state = "loading"
+        self._state_detail = ""
+        self._synced_at: float | None = None
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Static("Files")
+        yield Static(id="files-status")
+        yield DataTable(id="files", cursor_type="row", zebra_stripes=True)
+        yield Static(id="file-detail")
         yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one(DataTable).add_columns(*COLUMNS)
+        self.watch(self.app, "batches", lambda _: self.paint(), init=False)
+        self.paint()
+        self.load()
+
+    # -- data -----------------------------------------------------------------------------------------
+
+    async def _workspace(self) -> Workspace | None:
+        """The app opens the workspace in its own worker; wait for it briefly."""
+        for _ in range(int(WORKSPACE_WAIT_SECONDS / 0.05)):
+            if self.app.workspace is not None:
+                break
+            await asyncio.sleep(0.05)
+        return self.app.workspace
+
+    @work(exclusive=True, group="files-load", exit_on_error=False)
+    async def load(self) -> None:
+        """Paint from the cache, then list from the API (forgetting files deleted elsewhere)."""
+        workspace = await self._workspace()
+        if workspace is None:
+            self._set_state("error", "the cache is not open")
+            return
+        try:
+            self.set_files(await workspace.files())
+        except BatchtuiError as exc:
+            self._set_state("error", str(exc))
+            return
+        self._set_state("syncing")
+        try:
+            self.set_files(await workspace.sync_files())
+        except UnreachableError as exc:
+            self._set_state("offline", str(exc))
+        except BatchtuiError as exc:
+            self._set_state("error", str(exc))
+        else:
+            self._synced_at = self.app.clock()
+            self._set_state("synced")
+
+    def set_files(self, files: Iterable[FileObject]) -> None:
+        self.files = sorted(files, key=lambda f: (f.created_at, f.id), reverse=True)
+        if self.purpose not in purpose_choices(self.files):
+            self.purpose = "all"
+        self.paint()
+
+    def visible_files(self) -> list[FileObject]:
+        return [f for f in self.files if self.purpose == "all" or f.purpose == self.purpose]
+
+    # -- painting -------------------------------------------------------------------------------------
+
+    def paint(self) -> None:
+        """Fill the table from `files`, keeping the cursor on the same file when it is still shown."""
+        table = self.query_one(DataTable)
+        keep = self.selected_id()
+        usage = file_usage(self.app.batches)
+        now = self.app.clock()
+        table.clear()
+        for file in self.visible_files():
+            table.add_row(*file_cells(file, usage.get(file.id, []), now), key=file.id)
+        if keep is not None and keep in table.rows:
+            table.move_cursor(row=table.get_row_index(keep), animate=False)
+        self.show_status()
+        self.show_detail()
+
+    def selected_id(self) -> str | None:
+        table = self.query_one(DataTable)
+        if table.row_count == 0:
+            return None
+        return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+
+    def selected_file(self) -> FileObject | None:
+        file_id = self.selected_id()
+        return next((f for f in self.files if f.id == file_id), None)
+
+    def _set_state(self, state: str, detail: str = "") -> None:
+        self._state, self._state_detail = state, detail
+        self.show_status()
+
+    def show_status(self) -> None:
+        shown, total = len(self.visible_files()), len(self.files)
+        count = f"{total} files" if shown == total else f"{shown} of {total} files"
+        where = {
+            "loading": "loading…",
+            "syncing": "syncing…",
+            "synced": f"synced at {_time_of_day(self._synced_at)}",
+            "offline": f"offline: showing cache ({self._state_detail})",
+            "error": self._state_detail,
+        }[self._state]
+        status = self.query_one("#files-status", Static)
+        status.update(literal(f"{count} · purpose: {self.purpose} · {where}"))
+        status.set_class(self._state in ("offline", "error"), "-error")
+
+    def show_detail(self) -> None:
+        file = self.selected_file()
+        detail = self.query_one("#file-detail", Static)
+        if file is None:
+            detail.update(literal("No files." if not self.visible_files() else ""))
+            return
+        usage = file_usage(self.app.batches).get(file.id, [])
+        used = ", ".join(f"{batch_id} ({role})" for batch_id, role in usage) or "no batch"
+        detail.update(literal(f"{file.filename} · {file.id} · used by {used}"))
+
+    @on(DataTable.RowHighlighted)
+    def _highlighted(self) -> None:
+        self.show_detail()
+
+    # -- actions --------------------------------------------------------------------------------------
+
+    def _require_file(self) -> FileObject | None:
+        file = self.selected_file()
+        if file is None:
+            self.notify("No file selected.", severity="warning")
+        return file
+
+    def action_refresh(self) -> None:
+        self.load()
+
+    def action_cycle_purpose(self) -> None:
+        choices = purpose_choices(self.files)
+        index = choices.index(self.purpose) if self.purpose in choices else -1
+        self.purpose = choices[(index + 1) % len(choices)]
+        self.paint()
+
+    def action_copy_id(self) -> None:
+        if file := self._require_file():
+            self.app.copy(file.id, f"file id {file.id}")
+
+    def action_upload(self) -> None:
+        self.app.push_screen(UploadScreen(), self._uploaded)
+
+    def _uploaded(self, uploaded: FileObject | None) -> None:
+        if uploaded is None:
+            return
+        self.set_files([uploaded, *(f for f in self.files if f.id != uploaded.id)])
+        table = self.query_one(DataTable)
+        if uploaded.id in table.rows:
+            table.move_cursor(row=table.get_row_index(uploaded.id))
+        self.notify(f"Uploaded {uploaded.filename} as {uploaded.id}", title="Upload", markup=False)
+
+    def action_download(self) -> None:
+        if file := self._require_file():
+            def chosen(folder: Path | None) -> None:
+                if folder is not None:
+                    self.download(file, folder)
+
+            self.app.push_screen(DestinationScreen(file), chosen)
+
+    @work(group="files-download", exit_on_error=False)
+    async def download(self, file: FileObject, folder: Path) -> None:
+        """Not exclusive: a second download must not cancel the first."""
+        workspace = self.app.workspace
+        if workspace is None:
+            return
+        self.notify(f"Downloading {file.filename}…", markup=False, timeout=2)
+        try:
+            path = await workspace.download_file(file.id, folder)
+        except BatchtuiError as exc:
+            self.notify(f"{file.filename}: {exc}", title="Download failed", severity="error", markup=False)
+            return
+        self.notify(f"Downloaded {file.id} to {path}", title="Download", markup=False)
+
+    def action_delete(self) -> None:
+        file = self._require_file()
+        if file is None:
+            return
+        usage = file_usage(self.app.batches).get(file.id, [])
+        used = f" It is the {usage[0][1]} file of {usage[0][0]}." if usage else ""
+        question = f"Delete {file.filename} ({file.id}) from the account?{used} This cannot be undone."
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.delete(file)
+
+        self.app.push_screen(ConfirmScreen(question, "Delete"), answered)
+
+    @work(group="files-delete", exit_on_error=False)
+    async def delete(self, file: FileObject) -> None:
+        """Not exclusive: cancelling a delete half-way would leave the cache out of step with the API."""
+        workspace = self.app.workspace
+        if workspace is None:
+            return
+        try:
+            await workspace.delete_file(file.id)
+        except BatchtuiError as exc:
+            self.notify(f"{file.filename}: {exc}", title="Delete failed", severity="error", markup=False)
+            return
+        self.set_files(f for f in self.files if f.id != file.id)
+        self.notify(f"Deleted {file.filename} ({file.id})", title="Delete", markup=False)
+
+    def action_view(self) -> None:
+        if file := self._require_file():
+            self.app.push_screen(FilePreviewScreen(file))
+
+
+def _time_of_day(timestamp: float | None) -> str:
+    return "-" if timestamp is None else dt.datetime.fromtimestamp(timestamp).strftime("%H:%M:%S")
+
+
+class DestinationScreen(ModalScreen[Path | None]):
+    """Ask for the folder to download a file into; dismisses with an existing folder, or None."""
+
+    DEFAULT_CSS = """
+    DestinationScreen { align: center middle; }
+    DestinationScreen > Vertical {
+        width: 90%; max-width: 80; height: auto; border: thick $primary; background: $surface; padding: 0 1;
+    }
+    DestinationScreen #destination-error { color: $error; height: auto; }
+    DestinationScreen Horizontal { height: auto; align: right middle; }
+    DestinationScreen Button { margin-left: 2; }
+    """
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, file: FileObject, default: Path | None = None) -> None:
+        super().__init__()
+        self.file = file
+        self.default = default or Path.cwd()
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(literal(f"Download {self.file.filename} ({self.file.id}) into the folder:"))
+            yield Input(str(self.default), id="destination")
+            yield Static(id="destination-error")
+            with Horizontal():
+                yield Button("Cancel (esc)", id="cancel")
+                yield Button("Download", id="download", variant="primary")
+
+    def on_mount(self) -> None:
+        self.query_one(Input).focus()
+
+    @on(Input.Submitted)
+    @on(Button.Pressed, "#download")
+    def submit(self) -> None:
+        text = self.query_one(Input).value.strip()
+        folder = Path(text).expanduser() if text else None
+        if folder is None or not folder.is_dir():
+            problem = "is a file, not a folder" if folder and folder.exists() else "no such folder"
+            self.query_one("#destination-error", Static).update(literal(f"Folder {text or '(empty)'}: {problem}"))
+            return
+        self.dismiss(folder)
+
+    @on(Button.Pressed, "#cancel")
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class FilePreviewScreen(ModalScreen[None]):
+    """The first lines of a file, read-only and literal; streamed, so a large file costs only its head."""
+
+    DEFAULT_CSS = """
+    FilePreviewScreen { align: center middle; }
+    FilePreviewScreen > Vertical { width: 95%; height: 90%; border: thick $primary; background: $surface; }
+    FilePreviewScreen #preview-title { height: auto; padding: 0 1; text-style: bold; }
+    FilePreviewScreen TextArea { height: 1fr; }
+    """
+    BINDINGS = [Binding("escape,q", "close", "Close")]
+
+    def __init__(self, file: FileObject) -> None:
+        super().__init__()
+        self.file = file
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(literal(f"{self.file.filename} · {self.file.id} · loading…"), id="preview-title")
+            yield TextArea("", read_only=True, soft_wrap=False, id="preview")
+            yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one(TextArea).focus()
+        self.load()
+
+    @work(exclusive=True, group="preview", exit_on_error=False)
+    async def load(self) -> None:
+        title = self.query_one("#preview-title", Static)
+        workspace = self.app.workspace
+        if workspace is None:
+            title.update(literal(f"{self.file.filename} · the cache is not open yet"))
+            return
+        try:
+            lines = await workspace.preview_file(self.file.id, max_lines=PREVIEW_LINES)
+        except BatchtuiError as exc:
+            title.update(literal(f"{self.file.filename}: {exc}", "bold red"))
+            return
+        shown = [clip(printable(line), PREVIEW_LINE_CHARS) for line in lines]
+        what = f"first {len(shown)} lines" if len(shown) >= PREVIEW_LINES else f"{len(shown)} lines"
+        title.update(literal(f"{self.file.filename} · {self.file.id} · {what}"))
+        self.query_one(TextArea).load_text("\n".join(shown) if shown else "(empty file)")
+
+    def action_close(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,136 @@
+"""The upload modal: a path field with a directory-tree picker, purpose batch, and a progress bar."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+
+from openai.types import FileObject
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, DirectoryTree, Input, ProgressBar, Static
+
+from batchtui.core.errors import BatchtuiError
+from batchtui.tui.format import literal
+
+
+class JsonlTree(DirectoryTree):
+    """A directory tree that shows folders and .jsonl files only, hiding dotfiles."""
+
+    def filter_paths(self, paths: Iterable[Path]) -> Iterable[Path]:
+        return [path for path in paths if not path.name.startswith(".") and (_is_dir(path) or _is_jsonl(path))]
+
+
+def _is_dir(path: Path) -> bool:
+    try:
+        return path.is_dir()
+    except OSError:
+        return False
+
+
+def _is_jsonl(path: Path) -> bool:
+    return path.suffix.lower() == ".jsonl"
+
+
+def check_upload_path(text: str) -> tuple[Path | None, str]:
+    """The path to upload, or None and a one-line error naming what is wrong with it."""
+    text = text.strip()
+    if not text:
+        return None, "Path: type a file path or pick a .jsonl file below."
+    path = Path(text).expanduser()
+    if not path.exists():
+        return None, f"{path}: no such file"
+    if path.is_dir():
+        return None, f"{path} is a folder; pick a .jsonl file in it"
+    return path, ""
+
+
+class UploadScreen(ModalScreen[FileObject | None]):
+    """Upload one file with purpose batch; dismisses with the new FileObject, or None if cancelled."""
+
+    DEFAULT_CSS = """
+    UploadScreen { align: center middle; }
+    UploadScreen > Vertical {
+        width: 90%; max-width: 100; height: 90%; max-height: 32;
+        border: thick $primary; background: $surface; padding: 0 1;
+    }
+    UploadScreen #upload-title { text-style: bold; margin-bottom: 1; }
+    UploadScreen JsonlTree { height: 1fr; min-height: 3; }
+    UploadScreen ProgressBar { margin-top: 1; }
+    UploadScreen #upload-error { color: $error; height: auto; }
+    UploadScreen Horizontal { height: auto; align: right middle; }
+    UploadScreen Button { margin-left: 2; }
+    """
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, start_dir: Path | None = None) -> None:
+        super().__init__()
+        self.start_dir = start_dir or Path.cwd()
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static("Upload a batch input file (purpose: batch)", id="upload-title")
+            yield Input(placeholder="path to a .jsonl file", id="upload-path")
+            yield JsonlTree(self.start_dir, id="upload-tree")
+            yield ProgressBar(id="upload-progress", show_eta=False)
+            yield Static(id="upload-error")
+            with Horizontal():
+                yield Button("Cancel (esc)", id="cancel")
+                yield Button("Upload", id="upload", variant="primary")
+
+    def on_mount(self) -> None:
+        self.query_one("#upload-path", Input).focus()
+
+    @on(DirectoryTree.FileSelected)
+    def pick(self, event: DirectoryTree.FileSelected) -> None:
+        path_input = self.query_one("#upload-path", Input)
+        path_input.value = str(event.path)
+        path_input.focus()
+
+    @on(Input.Submitted, "#upload-path")
+    @on(Button.Pressed, "#upload")
+    def submit(self) -> None:
+        path, problem = check_upload_path(self.query_one("#upload-path", Input).value)
+        self.show_error(problem)
+        if path is not None:
+            self.upload(path)
+
+    @on(Button.Pressed, "#cancel")
+    def action_cancel(self) -> None:
+        self.workers.cancel_group(self, "upload")
+        self.dismiss(None)
+
+    def show_error(self, message: str) -> None:
+        self.query_one("#upload-error", Static).update(literal(message))
+
+    @work(exclusive=True, group="upload", exit_on_error=False)
+    async def upload(self, path: Path) -> None:
+        workspace = self.app.workspace
+        if workspace is None:
+            self.show_error("The cache is not open yet; try again in a moment.")
+            return
+        self._busy(True)
+        try:
+            uploaded = await workspace.upload(path, progress=self._progress)
+        except BatchtuiError as exc:
+            self._busy(False)
+            self.show_error(f"{path.name}: {exc}")
+            return
+        self.dismiss(uploaded)
+
+    def _busy(self, busy: bool) -> None:
+        self.query_one("#upload", Button).disabled = busy
+        self.query_one("#upload-path", Input).disabled = busy
+        if busy:
+            self.query_one(ProgressBar).update(total=None, progress=0)
+
+    def _progress(self, done: int, total: int) -> None:
+        """Called as bytes go out; on the event loop in practice, but safe from a thread too."""
+        if threading.get_ident() == self.app._thread_id:
+            self.query_one(ProgressBar).update(total=max(total, 1), progress=done)
+        else:
+            self.app.call_from_thread(self._progress, done, total)
