@@ -1,23 +1,359 @@
-"""Batch detail (interim: the id and status; the full screen comes next)."""
+"""One batch in full: header, status timeline, progress, usage, errors and files, with its actions.
+
+The screen follows `app.batches`, so every sync pass that changes this batch redraws it; the API and
+the cache are only touched in workers.
+"""
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
+
+from openai.types import Batch, FileObject
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static
+from textual.timer import Timer
+from textual.widgets import Footer, Header, OptionList, Static
 
+from batchtui.core.cache import ACTIVE_STATUSES
+from batchtui.core.errors import BatchtuiError
+from batchtui.core.workspace import Workspace
 from batchtui.tui.format import literal
+from batchtui.tui.screens.confirm import ConfirmScreen
+from batchtui.tui.widgets.batch_timeline import BatchTimeline
+from batchtui.tui.widgets.detail_download import DownloadPathScreen
+from batchtui.tui.widgets.detail_files import BatchFile, BatchFiles, batch_files
+from batchtui.tui.widgets.detail_preview import FilePreviewScreen
+from batchtui.tui.widgets.detail_progress import BatchProgressPanel
+from batchtui.tui.widgets.detail_sections import BatchSection, errors_table, header_table, usage_table
+
+CANCELLABLE = frozenset({"validating", "in_progress", "finalizing"})
+PREVIEW_LINES = 50
+WORKSPACE_WAIT_SECONDS = 30.0
+
+COPY_KEYS = Binding.Group("Copy")
+FILE_KEYS = Binding.Group("File")
+
+COMMANDS = (
+    ("Cancel batch", "Ask the API to stop this batch (asks first)", "cancel_batch"),
+    ("Refresh batch", "Fetch this batch from the API now", "refresh_batch"),
+    ("Copy batch id", "Copy this batch's id to the clipboard", "copy_id"),
+    ("Copy batch JSON", "Copy this batch as the API returns it", "copy_json"),
+    ("View file", "The first lines of the highlighted file", "view_file"),
+    ("Download file", "Save the highlighted file to a folder", "download_file"),
+    ("Copy file id", "Copy the highlighted file's id", "copy_file_id"),
+)
+
+
+class BatchDetailCommands(Provider):
+    """The detail screen's actions in the command palette (ctrl+p)."""
+
+    async def discover(self) -> Hits:
+        for title, help_text, action in COMMANDS:
+            if self._enabled(action):
+                yield DiscoveryHit(title, self._runner(action), help=help_text)
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for title, help_text, action in COMMANDS:
+            if self._enabled(action) and (score := matcher.match(title)) > 0:
+                yield Hit(score, matcher.highlight(title), self._runner(action), help=help_text)
+
+    def _enabled(self, action: str) -> bool:
+        return isinstance(self.screen, BatchDetailScreen) and bool(self.screen.check_action(action, ()))
+
+    def _runner(self, action: str):
+        screen = self.screen
+
+        async def run() -> None:
+            await screen.run_action(action)
+
+        return run
 
 
 class BatchDetailScreen(Screen):
-    BINDINGS = [Binding("escape", "app.pop_screen", "Back")]
+    CSS_PATH = "batch_detail.tcss"
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "Back"),
+        Binding("c", "cancel_batch", "Cancel"),
+        Binding("r", "refresh_batch", "Refresh"),
+        Binding("y", "copy_id", "Copy batch id", group=COPY_KEYS),
+        Binding("Y", "copy_json", "Copy batch JSON", group=COPY_KEYS),
+        Binding("v", "view_file", "View file", group=FILE_KEYS),
+        Binding("d", "download_file", "Download file", group=FILE_KEYS),
+        Binding("i", "copy_file_id", "Copy file id", group=FILE_KEYS),
+    ]
+    COMMANDS = {BatchDetailCommands}
 
     def __init__(self, batch_id: str) -> None:
         super().__init__()
         self.batch_id = batch_id
+        self.batch: Batch | None = None
+        self._file_infos: dict[str, FileObject] = {}
+        self._ticker: Timer | None = None
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Static(literal(self.batch_id))
+        with VerticalScroll(id="detail-body"):
+            yield Static(id="detail-note", markup=False)
+            yield BatchSection(lambda batch: header_table(batch, self.app.clock()), id="detail-header")
+            yield BatchTimeline(id="detail-timeline")
+            yield BatchProgressPanel(id="detail-progress")
+            yield BatchSection(usage_table, id="detail-usage")
+            yield BatchSection(errors_table, id="detail-errors")
+            yield BatchFiles(id="detail-files")
         yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#detail-header").border_title = "Batch"
+        self.query_one("#detail-timeline").border_title = "Timeline"
+        self.query_one("#detail-progress").border_title = "Progress"
+        self.query_one("#detail-usage").border_title = "Usage (tokens)"
+        self.query_one("#detail-errors").border_title = "Errors"
+        self.query_one("#detail-files").border_title = "Files · v view · d download · i copy id"
+        self.query_one("#detail-usage").display = False
+        self.query_one("#detail-errors").display = False
+        self._note(f"Loading {self.batch_id}…")
+        self.query_one("#detail-body").focus()
+        self._ticker = self.set_interval(1.0, self._tick)
+        self.watch(self.app, "batches", self._on_batches)
+        if self.batch is None:
+            self._load()
+
+    # -- showing -------------------------------------------------------------------------------
+
+    def _on_batches(self, batches: tuple[Batch, ...]) -> None:
+        for batch in batches:
+            if batch.id == self.batch_id:
+                if batch != self.batch:
+                    self._show(batch)
+                return
+
+    def _show(self, batch: Batch) -> None:
+        """Draw `batch`, and reload what depends on it: observations when it moved, file info for new files."""
+        previous = self.batch
+        self.batch = batch
+        now = self.app.clock()
+        self._note("")
+        for section in self.query(BatchSection):
+            section.show_batch(batch)
+        timeline = self.query_one(BatchTimeline)
+        timeline.batch, timeline.now = batch, now
+        progress = self.query_one(BatchProgressPanel)
+        progress.batch, progress.now = batch, now
+        files = batch_files(batch)
+        self.query_one(BatchFiles).show_files(
+            [BatchFile(f.kind, f.file_id, self._file_infos.get(f.file_id)) for f in files]
+        )
+        if previous is None or (previous.status, previous.request_counts) != (batch.status, batch.request_counts):
+            self._load_observations()
+        if any(f.file_id not in self._file_infos for f in files):
+            self._load_file_info()
+        self.refresh_bindings()
+
+    def _tick(self) -> None:
+        if self.batch is None or self.batch.status not in ACTIVE_STATUSES:
+            return
+        now = self.app.clock()
+        self.query_one(BatchTimeline).now = now
+        self.query_one(BatchProgressPanel).now = now
+
+    def _note(self, text: str) -> None:
+        """A quiet line at the top for what is loading or what could not be loaded."""
+        note = self.query_one("#detail-note", Static)
+        note.update(literal(text))
+        note.display = bool(text)
+
+    def _adopt(self, batch: Batch) -> None:
+        """A fresher copy fetched here: share it with the whole app (the list shows it too), then draw it."""
+        if any(known.id == batch.id for known in self.app.batches):
+            self.app.batches = tuple(batch if known.id == batch.id else known for known in self.app.batches)
+        if batch != self.batch:
+            self._show(batch)
+
+    # -- loading -------------------------------------------------------------------------------
+
+    async def _workspace(self) -> Workspace:
+        """The app's workspace; a detail opened while the app is still starting waits for it."""
+        waited = 0.0
+        while self.app.workspace is None:
+            if waited >= WORKSPACE_WAIT_SECONDS:
+                raise BatchtuiError("The cache is not open, so nothing can be loaded.")
+            await asyncio.sleep(0.05)
+            waited += 0.05
+        return self.app.workspace
+
+    @work(exclusive=True, group="detail-load", exit_on_error=False)
+    async def _load(self) -> None:
+        """A batch not in the app's list yet: from the cache, else from the API."""
+        try:
+            workspace = await self._workspace()
+            batch = await workspace.cache.get_batch(self.batch_id)
+            if batch is None and self.batch is None:
+                batch = await workspace.fetch_batch(self.batch_id)
+        except BatchtuiError as exc:
+            if self.batch is None:
+                self._note(f"Cannot load {self.batch_id}: {exc}")
+            return
+        if self.batch is None and batch is not None:
+            self._show(batch)
+
+    @work(exclusive=True, group="detail-observations", exit_on_error=False)
+    async def _load_observations(self) -> None:
+        try:
+            workspace = await self._workspace()
+            observations = await workspace.observations(self.batch_id)
+        except BatchtuiError as exc:
+            self._note(f"No rate or ETA: {exc}")
+            return
+        progress = self.query_one(BatchProgressPanel)
+        progress.set_observations(observations)
+        progress.now = self.app.clock()
+
+    @work(exclusive=True, group="detail-files", exit_on_error=False)
+    async def _load_file_info(self) -> None:
+        """Names and sizes of the batch's files: from the cache, else from the API."""
+        files = self.query_one(BatchFiles)
+        try:
+            workspace = await self._workspace()
+            for file in list(files.files):
+                if file.file_id not in self._file_infos:
+                    self._file_infos[file.file_id] = await workspace.file_info(file.file_id)
+                    files.with_info(self._file_infos)
+        except BatchtuiError as exc:
+            self._note(f"File names and sizes unavailable: {exc}")
+
+    # -- actions ---------------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Cancel only while the batch can still be cancelled; file actions only with a file highlighted."""
+        if action == "cancel_batch":
+            return True if self.batch is not None and self.batch.status in CANCELLABLE else None
+        if action in ("view_file", "download_file", "copy_file_id"):
+            return True if self._selected_file() is not None else None
+        if action == "copy_json":
+            return True if self.batch is not None else None
+        return True
+
+    def _selected_file(self) -> BatchFile | None:
+        files = self.query(BatchFiles)
+        return files.first().selected_file if files else None
+
+    def action_cancel_batch(self) -> None:
+        batch = self.batch
+        if batch is None or batch.status not in CANCELLABLE:
+            return
+        question = f"Cancel batch {batch.id}? Lines already done stay in its output file; the rest will not run."
+        self.app.push_screen(ConfirmScreen(question, "Cancel batch"), self._cancel_answered)
+
+    def _cancel_answered(self, yes: bool | None) -> None:
+        if yes:
+            self._run_cancel()
+
+    @work(exclusive=True, group="detail-cancel", exit_on_error=False)
+    async def _run_cancel(self) -> None:
+        try:
+            workspace = await self._workspace()
+            batch = await workspace.cancel_batch(self.batch_id)
+        except BatchtuiError as exc:
+            self.notify(str(exc), title="Cannot cancel", severity="error", markup=False)
+            return
+        self._adopt(batch)
+        self.notify(f"Asked to cancel {batch.id}; it is now {batch.status}.", title="Cancel", markup=False)
+
+    def action_refresh_batch(self) -> None:
+        self._run_refresh()
+
+    @work(exclusive=True, group="detail-refresh", exit_on_error=False)
+    async def _run_refresh(self) -> None:
+        try:
+            workspace = await self._workspace()
+            batch = await workspace.fetch_batch(self.batch_id)
+        except BatchtuiError as exc:
+            self.notify(str(exc), title="Cannot refresh", severity="error", markup=False)
+            return
+        self._adopt(batch)
+        self.notify(f"Refreshed {batch.id}: {batch.status}.", markup=False)
+
+    def action_copy_id(self) -> None:
+        self.app.copy(self.batch_id, "batch id")
+
+    def action_copy_json(self) -> None:
+        if self.batch is not None:
+            self.app.copy(self.batch.model_dump_json(indent=2), "batch JSON")
+
+    def action_copy_file_id(self) -> None:
+        file = self._selected_file()
+        if file is not None:
+            self.app.copy(file.file_id, f"{file.kind} file id")
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        self.action_view_file()
+
+    def action_view_file(self) -> None:
+        file = self._selected_file()
+        if file is not None:
+            self._run_preview(file)
+
+    @work(exclusive=True, group="detail-preview", exit_on_error=False)
+    async def _run_preview(self, file: BatchFile) -> None:
+        try:
+            workspace = await self._workspace()
+            lines = await workspace.preview_lines(file.file_id, PREVIEW_LINES)
+        except BatchtuiError as exc:
+            self.notify(str(exc), title="Cannot show the file", severity="error", markup=False)
+            return
+        if not self.is_current:
+            return
+        name = self._file_infos[file.file_id].filename if file.file_id in self._file_infos else file.file_id
+        shown = f"first {len(lines)} lines" if len(lines) == PREVIEW_LINES else f"all {len(lines)} lines"
+        self.app.push_screen(FilePreviewScreen(f"{file.kind} file {name} ({file.file_id}) · {shown}", lines))
+
+    def action_download_file(self) -> None:
+        file = self._selected_file()
+        if file is not None:
+            self.app.push_screen(
+                DownloadPathScreen(f"the {file.kind} file", Path.cwd()), lambda dest: self._download_to(file, dest)
+            )
+
+    def _download_to(self, file: BatchFile, dest: Path | None) -> None:
+        if dest is None:
+            return
+        target = self._download_target(file, dest)
+        if target is not None and target.exists():
+            self.app.push_screen(
+                ConfirmScreen(f"{target} already exists. Replace it?", "Replace"),
+                lambda yes: self._run_download(file, dest) if yes else None,
+            )
+        else:
+            self._run_download(file, dest)
+
+    def _download_target(self, file: BatchFile, dest: Path) -> Path | None:
+        """Where Workspace.download_file will write, when the file's name is known."""
+        if not dest.is_dir():
+            return dest
+        info = self._file_infos.get(file.file_id)
+        if info is None:
+            return None
+        name = Path(info.filename).name
+        return dest / (name if name not in ("", ".", "..") else f"{file.file_id}.jsonl")
+
+    @work(exclusive=True, group="detail-download", exit_on_error=False)
+    async def _run_download(self, file: BatchFile, dest: Path) -> None:
+        self.notify(f"Downloading the {file.kind} file {file.file_id}…", markup=False)
+        try:
+            workspace = await self._workspace()
+            saved = await workspace.download_file(file.file_id, dest)
+        except BatchtuiError as exc:
+            self.notify(str(exc), title="Download failed", severity="error", markup=False)
+            return
+        except OSError as exc:
+            self.notify(f"Cannot save to {dest}: {exc.strerror or exc}", title="Download failed", severity="error",
+                        markup=False)
+            return
+        self.notify(f"Saved the {file.kind} file to {saved}", title="Downloaded", markup=False)

@@ -1,0 +1,89 @@
+"""A batch's progress: a bar split into completed and failed lines, counts, rate, ETA and the at-risk mark."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from openai.types import Batch
+from rich.console import Group, RenderableType
+from rich.text import Text
+from textual.reactive import reactive
+from textual.widget import Widget
+
+from batchtui.core.cache import ACTIVE_STATUSES, ProgressObservation
+from batchtui.core.progress import Progress, batch_progress
+from batchtui.tui.format import clock, duration
+
+BAR_WIDTH = (10, 60)
+
+
+def progress_bar(completed: int, failed: int, total: int, width: int) -> Text:
+    """`width` cells: green for completed lines, red for failed, dim for the rest."""
+    if total <= 0:
+        return Text("╌" * width, style="dim")
+    done_cells = round(width * min(completed, total) / total)
+    failed_cells = min(width - done_cells, round(width * min(failed, total) / total))
+    if failed and not failed_cells and done_cells < width:
+        failed_cells = 1
+    rest = width - done_cells - failed_cells
+    return Text.assemble(("━" * done_cells, "green"), ("━" * failed_cells, "red"), ("━" * rest, "dim"))
+
+
+def _average_rate(batch: Batch, done: int) -> float | None:
+    """Lines per minute over the whole in_progress phase of a batch that has left it."""
+    start = batch.in_progress_at
+    end = batch.finalizing_at or batch.cancelling_at or batch.expired_at or batch.completed_at
+    if start is None or end is None or end <= start or not done:
+        return None
+    return done / (end - start) * 60.0
+
+
+class BatchProgressPanel(Widget):
+    """Set `batch`, `observations` (from the cache, oldest first) and `now`; it renders what they say."""
+
+    DEFAULT_CSS = """
+    BatchProgressPanel { height: auto; }
+    """
+
+    batch: reactive[Batch | None] = reactive(None, layout=True)
+    observations: reactive[tuple[ProgressObservation, ...]] = reactive(())
+    now: reactive[float] = reactive(0.0)
+
+    def set_observations(self, observations: Sequence[ProgressObservation]) -> None:
+        self.observations = tuple(observations)
+
+    def render(self) -> RenderableType:
+        batch = self.batch
+        if batch is None:
+            return Text("loading…", style="dim")
+        counts = batch.request_counts
+        completed, failed, total = (counts.completed, counts.failed, counts.total) if counts else (0, 0, 0)
+        progress = batch_progress(batch, self.observations, self.now)
+        width = max(BAR_WIDTH[0], min(BAR_WIDTH[1], self.content_size.width - 6))
+        percent = f"{progress.fraction * 100:5.1f}%" if total else "   - "
+        bar = Text.assemble(progress_bar(completed, failed, total, width), " ", percent)
+        tally = Text.assemble(
+            (f"{completed:,}", "green"), " completed · ", (f"{failed:,}", "red" if failed else ""), " failed · ",
+            (f"{total:,}", "bold"), " total",
+        )
+        return Group(bar, tally, self._pace(batch, progress))
+
+    def _pace(self, batch: Batch, progress: Progress) -> Text:
+        if batch.status not in ACTIVE_STATUSES:
+            rate = _average_rate(batch, progress.done)
+            return Text(f"averaged {rate:,.0f} lines/min" if rate else "no rate: the batch did not process lines",
+                        style="dim")
+        if batch.status != "in_progress":
+            return Text(f"rate: not counting while {batch.status.replace('_', ' ')}", style="dim")
+        if progress.rate_per_minute is None:
+            return Text("rate: measuring… (needs two syncs a few seconds apart)", style="dim")
+        pace = Text.assemble("rate ", (f"{progress.rate_per_minute:,.0f}", "bold"), " lines/min")
+        if progress.eta is not None:
+            pace.append(" · ETA ")
+            pace.append(clock(progress.eta), style="bold")
+            pace.append(f" (in {duration(progress.eta - self.now)})", style="dim")
+        if progress.at_risk:
+            pace.append("  ")
+            pace.append(" AT RISK ", style="bold white on red")
+            pace.append(" ETA is after expires_at", style="red")
+        return pace

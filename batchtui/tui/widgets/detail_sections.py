@@ -1,0 +1,92 @@
+"""The read-only parts of the batch detail: header, token usage and validation errors.
+
+Every value from the API goes through `literal`, so metadata like `[bold]x[/]` shows as typed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from openai.types import Batch
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+from textual.widgets import Static
+
+from batchtui.tui.format import ago, clock, literal, status_badge
+
+MAX_ERRORS_SHOWN = 200
+
+
+def header_table(batch: Batch, now: float) -> RenderableType:
+    """Id and status, then endpoint, model, window, created and every metadata pair."""
+    title = Text.assemble(literal(batch.id, "bold"), "  ", status_badge(batch.status))
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="dim", no_wrap=True)
+    grid.add_column(overflow="fold")
+    grid.add_row("endpoint", literal(batch.endpoint))
+    grid.add_row("model", literal(batch.model or "-"))
+    grid.add_row("window", literal(batch.completion_window))
+    grid.add_row("created", Text.assemble(clock(batch.created_at), (f"  ({ago(batch.created_at, now)})", "dim")))
+    metadata = batch.metadata or {}
+    if not metadata:
+        grid.add_row("metadata", Text("none", style="dim"))
+    for index, (key, value) in enumerate(metadata.items()):
+        grid.add_row("metadata" if index == 0 else "", Text.assemble(literal(key, "bold"), " = ", literal(value)))
+    return Group(title, grid)
+
+
+def usage_table(batch: Batch) -> RenderableType | None:
+    """Token counts, or None for a batch the API reports no usage for."""
+    usage = batch.usage
+    if usage is None:
+        return None
+    cached = getattr(usage.input_tokens_details, "cached_tokens", None)
+    reasoning = getattr(usage.output_tokens_details, "reasoning_tokens", None)
+    grid = Table.grid(padding=(0, 2))
+    for _ in range(5):
+        grid.add_column(justify="right", no_wrap=True)
+    grid.add_row(*(Text(label, style="dim") for label in ("input", "cached", "output", "reasoning", "total")))
+    grid.add_row(*(_tokens(value) for value in (usage.input_tokens, cached, usage.output_tokens, reasoning,
+                                                usage.total_tokens)))
+    return grid
+
+
+def _tokens(value: int | None) -> Text:
+    return Text("-" if value is None else f"{value:,}")
+
+
+def errors_table(batch: Batch) -> RenderableType | None:
+    """The validation errors (code, line, param, message), or None when there are none."""
+    errors = (batch.errors.data if batch.errors else None) or []
+    if not errors:
+        return None
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="dim", no_wrap=True, justify="right")
+    grid.add_column(no_wrap=True)
+    grid.add_column(no_wrap=True)
+    grid.add_column(overflow="fold", ratio=1)
+    grid.add_row(*(Text(label, style="dim") for label in ("line", "code", "param", "message")))
+    for error in errors[:MAX_ERRORS_SHOWN]:
+        grid.add_row(
+            literal(error.line if error.line is not None else "-"),
+            literal(error.code or "-", "bold red"),
+            literal(error.param or "-"),
+            literal(error.message or ""),
+        )
+    if len(errors) > MAX_ERRORS_SHOWN:
+        return Group(grid, Text(f"… and {len(errors) - MAX_ERRORS_SHOWN:,} more", style="dim"))
+    return grid
+
+
+class BatchSection(Static):
+    """A Static that draws one part of a batch; it hides itself when that part is empty."""
+
+    def __init__(self, draw: Callable[[Batch], RenderableType | None], *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._draw = draw
+
+    def show_batch(self, batch: Batch) -> None:
+        drawn = self._draw(batch)
+        self.display = drawn is not None
+        self.update(drawn if drawn is not None else "")

@@ -1,0 +1,370 @@
+"""Batch detail through Pilot against the sandbox: timeline, cancel, copy, preview, download, errors, literal text."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import time
+from pathlib import Path
+
+import pytest
+from openai.types import Batch, FileObject
+from rich.console import Console
+from textual.widgets import Input, TextArea
+
+from batchtui.core.cache import Cache, DownloadedFile
+from batchtui.core.config import Profile
+from batchtui.core.text import printable
+from batchtui.core.workspace import Workspace, _split_head
+from batchtui.tui import clipboard
+from batchtui.tui.app import BatchtuiApp
+from batchtui.tui.screens.batch_detail import BatchDetailScreen
+from batchtui.tui.screens.confirm import ConfirmScreen
+from batchtui.tui.widgets.batch_timeline import BatchTimeline, timeline_steps
+from batchtui.tui.widgets.detail_files import BatchFiles
+from batchtui.tui.widgets.detail_preview import FilePreviewScreen
+from batchtui.tui.widgets.detail_progress import BatchProgressPanel
+
+DEAD_URL = "http://127.0.0.1:9/v1"
+HOSTILE = "[bold red]not markup[/] \x1b[2J\x1b]52;c;cHduZWQ=\x07 \u202eevil"
+
+
+def chat_lines(count: int, prefix: str = "row") -> str:
+    """A valid chat-completions batch input of `count` lines."""
+    return "".join(
+        json.dumps({"custom_id": f"{prefix}-{i}", "method": "POST", "url": "/v1/chat/completions",
+                    "body": {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": f"Item {i}."}]}}) + "\n"
+        for i in range(count)
+    )
+
+
+@pytest.fixture
+def utc(monkeypatch):
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def plain(renderable) -> str:
+    """What a widget's renderable reads as, without styles."""
+    console = Console(file=io.StringIO(), width=160, color_system=None, legacy_windows=False)
+    console.print(renderable)
+    return console.file.getvalue()
+
+
+def section_text(app, selector: str) -> str:
+    widget = app.screen.query_one(selector)
+    return plain(widget.content if hasattr(widget, "content") else widget.render())
+
+
+async def wait_until(pilot, condition, what: str, tries: int = 300):
+    for _ in range(tries):
+        if condition():
+            return
+        await pilot.pause(0.05)
+    raise AssertionError(f"never happened: {what}")
+
+
+async def start(ws: Workspace, content: str, path, metadata: dict[str, str] | None = None) -> Batch:
+    path.write_text(content)
+    uploaded = await ws.upload(path)
+    return await ws.start_batch(uploaded.id, "/v1/chat/completions", metadata=metadata)
+
+
+async def wait_for_status(ws: Workspace, batch_id: str, statuses: set[str], within: float = 20.0) -> Batch:
+    deadline = time.monotonic() + within
+    while True:
+        batch = await ws.fetch_batch(batch_id)
+        if batch.status in statuses or time.monotonic() > deadline:
+            return batch
+        await asyncio.sleep(0.1)
+
+
+async def open_detail(pilot, batch_id: str) -> BatchDetailScreen:
+    pilot.app.open_batch(batch_id)
+    await wait_until(pilot, lambda: isinstance(pilot.app.screen, BatchDetailScreen), "detail screen shown")
+    screen = pilot.app.screen
+    await wait_until(pilot, lambda: screen.batch is not None, "batch loaded")
+    return screen
+
+
+def notes(app) -> list[str]:
+    return [n.message for n in app._notifications]
+
+
+@pytest.fixture
+def copied(monkeypatch) -> list[str]:
+    """What went to the clipboard (pyperclip stubbed out, so it works with no clipboard here)."""
+    texts: list[str] = []
+    monkeypatch.setattr(clipboard.pyperclip, "copy", texts.append)
+    return texts
+
+
+async def test_completed_batch_shows_every_step_and_its_files(sandbox_profile, tmp_path):
+    async with await Workspace.open(sandbox_profile, cache_dir=tmp_path / "setup") as ws:
+        batch = await start(ws, chat_lines(3), tmp_path / "three.jsonl", {"description": "three lines", "team": "ml"})
+        done = await wait_for_status(ws, batch.id, {"completed"})
+    assert done.status == "completed"
+    app = BatchtuiApp(sandbox_profile, cache_dir=tmp_path / "app")
+    async with app.run_test(size=(100, 40)) as pilot:
+        screen = await open_detail(pilot, batch.id)
+        await wait_until(pilot, lambda: screen.batch.status == "completed", "completed batch shown")
+        steps = timeline_steps(screen.batch, app.clock())
+        assert [(s.status, s.state) for s in steps] == [
+            ("validating", "done"), ("in_progress", "done"), ("finalizing", "done"), ("completed", "end")
+        ]
+        timeline = plain(screen.query_one(BatchTimeline).render())
+        for name in ("validating", "in progress", "finalizing", "completed", "took"):
+            assert name in timeline
+        header = section_text(app, "#detail-header")
+        assert batch.id in header and "description = three lines" in header and "team = ml" in header
+        assert "/v1/chat/completions" in header and "24h" in header
+        assert "3 completed · 0 failed · 3 total" in plain(screen.query_one(BatchProgressPanel).render())
+        usage = section_text(app, "#detail-usage")
+        assert "input" in usage and "reasoning" in usage and "total" in usage
+        files = screen.query_one(BatchFiles)
+        await wait_until(pilot, lambda: all(f.info for f in files.files), "file names and sizes")
+        assert [f.kind for f in files.files] == ["input", "output"]
+        assert files.files[0].info.filename == "three.jsonl"
+        assert not screen.active_bindings["c"].enabled
+
+
+async def test_cancel_asks_first(sandbox_profile, tmp_path):
+    async with await Workspace.open(sandbox_profile, cache_dir=tmp_path / "setup") as ws:
+        batch = await start(ws, chat_lines(20_000), tmp_path / "big.jsonl")
+    app = BatchtuiApp(sandbox_profile, cache_dir=tmp_path / "app")
+    async with app.run_test(size=(100, 40)) as pilot:
+        screen = await open_detail(pilot, batch.id)
+        await pilot.press("c")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "confirmation asked")
+        await pilot.press("n")
+        await wait_until(pilot, lambda: app.screen is screen, "back on the detail")
+        await pilot.pause(0.2)
+        assert screen.batch.status in ("validating", "in_progress")
+        assert not any("cancel" in n.lower() for n in notes(app))
+        await pilot.press("c")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "confirmation asked again")
+        await pilot.press("y")
+        await wait_until(pilot, lambda: screen.batch.status in ("cancelling", "cancelled"), "batch cancelling")
+        assert any(n.startswith(f"Asked to cancel {batch.id}") for n in notes(app))
+        listed = next(b for b in app.batches if b.id == batch.id)
+        assert listed.status in ("cancelling", "cancelled")
+        await pilot.press("c")
+        await pilot.pause(0.1)
+        assert app.screen is screen
+
+
+async def test_copy_batch_id_json_and_file_id(sandbox_profile, tmp_path, copied):
+    async with await Workspace.open(sandbox_profile, cache_dir=tmp_path / "setup") as ws:
+        batch = await start(ws, chat_lines(2), tmp_path / "two.jsonl")
+    app = BatchtuiApp(sandbox_profile, cache_dir=tmp_path / "app")
+    async with app.run_test(size=(100, 40)) as pilot:
+        await open_detail(pilot, batch.id)
+        await pilot.press("y", "Y", "i")
+        await pilot.pause(0.1)
+        assert copied[0] == batch.id
+        assert Batch.model_validate_json(copied[1]).id == batch.id
+        assert copied[2] == batch.input_file_id
+        assert "sk-test" not in "".join(copied)
+        messages = notes(app)
+        assert "Copied batch id to the clipboard." in messages
+        assert "Copied batch JSON to the clipboard." in messages
+        assert "Copied input file id to the clipboard." in messages
+
+
+async def test_preview_shows_the_first_lines_literally(sandbox_profile, tmp_path):
+    lines = chat_lines(60, prefix="[bold red]row[/]").splitlines()
+    async with await Workspace.open(sandbox_profile, cache_dir=tmp_path / "setup") as ws:
+        batch = await start(ws, "\n".join(lines) + "\n", tmp_path / "sixty.jsonl")
+    app = BatchtuiApp(sandbox_profile, cache_dir=tmp_path / "app")
+    async with app.run_test(size=(100, 40)) as pilot:
+        await open_detail(pilot, batch.id)
+        await pilot.press("v")
+        await wait_until(pilot, lambda: isinstance(app.screen, FilePreviewScreen), "preview open")
+        text = app.screen.query_one(TextArea).text
+        assert text.splitlines() == lines[:50]
+        assert '"custom_id": "[bold red]row[/]-0"' in text
+        assert "first 50 lines" in section_text(app, "#preview-title")
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: isinstance(app.screen, BatchDetailScreen), "preview closed")
+
+
+async def test_download_to_a_folder(sandbox_profile, tmp_path):
+    content = chat_lines(4)
+    async with await Workspace.open(sandbox_profile, cache_dir=tmp_path / "setup") as ws:
+        batch = await start(ws, content, tmp_path / "four.jsonl")
+    folder = tmp_path / "downloads"
+    folder.mkdir()
+    app = BatchtuiApp(sandbox_profile, cache_dir=tmp_path / "app")
+    async with app.run_test(size=(100, 40)) as pilot:
+        await open_detail(pilot, batch.id)
+        await pilot.press("d")
+        await wait_until(pilot, lambda: app.screen.query(Input), "path asked")
+        field = app.screen.query_one(Input)
+        assert field.value == str(Path.cwd())
+        field.value = str(folder)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: any(n.startswith("Saved the input file to") for n in notes(app)), "saved")
+        assert (folder / "four.jsonl").read_text() == content
+
+
+async def test_failed_batch_lists_its_validation_errors(sandbox_profile, tmp_path):
+    bad = chat_lines(1) + "this is not json\n" + chat_lines(1, prefix="other")
+    async with await Workspace.open(sandbox_profile, cache_dir=tmp_path / "setup") as ws:
+        batch = await start(ws, bad, tmp_path / "bad.jsonl")
+        failed = await wait_for_status(ws, batch.id, {"failed"})
+    assert failed.status == "failed"
+    app = BatchtuiApp(sandbox_profile, cache_dir=tmp_path / "app")
+    async with app.run_test(size=(100, 40)) as pilot:
+        screen = await open_detail(pilot, batch.id)
+        await wait_until(pilot, lambda: screen.batch.status == "failed", "failed batch shown")
+        errors = app.screen.query_one("#detail-errors")
+        assert errors.display
+        text = plain(errors.content)
+        assert "invalid_json_line" in text and "This line is not parseable as valid JSON." in text
+        assert any(line.split()[:2] == ["2", "invalid_json_line"] for line in text.splitlines())
+        steps = [(s.status, s.state) for s in timeline_steps(screen.batch, app.clock())]
+        assert steps == [("validating", "done"), ("failed", "end")]
+
+
+async def test_markup_looking_metadata_is_literal(tmp_path, copied):
+    await fill_fixed_cache(tmp_path, metadata={"description": HOSTILE, "[link=x]k[/link]": "v"})
+    app = BatchtuiApp(Profile(name="offline", base_url=DEAD_URL, api_key="sk-x"), cache_dir=tmp_path,
+                      clock=lambda: NOW)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await open_detail(pilot, FIXED_ID)
+        header = section_text(app, "#detail-header")
+        assert printable(HOSTILE) in header
+        assert "[link=x]k[/link] = v" in header
+        assert "\x1b" not in header and "\u202e" not in header
+
+
+def test_timeline_branches():
+    base = fixed_batch().model_dump()
+    cancelled = Batch.model_validate({**base, "status": "cancelled", "finalizing_at": None, "completed_at": None,
+                                      "cancelling_at": CREATED + 700, "cancelled_at": CREATED + 760})
+    assert [(s.status, s.state, s.spent) for s in timeline_steps(cancelled, NOW)] == [
+        ("validating", "done", 60), ("in_progress", "done", 640), ("cancelling", "done", 60), ("cancelled", "end", None)
+    ]
+    cancelling = Batch.model_validate({**base, "status": "cancelling", "finalizing_at": None, "completed_at": None,
+                                       "cancelling_at": CREATED + 700})
+    assert [(s.status, s.state) for s in timeline_steps(cancelling, CREATED + 730)] == [
+        ("validating", "done"), ("in_progress", "done"), ("cancelling", "current"), ("cancelled", "next")
+    ]
+    assert timeline_steps(cancelling, CREATED + 730)[2].spent == 30
+    expired = Batch.model_validate({**base, "status": "expired", "finalizing_at": None, "completed_at": None,
+                                    "expired_at": CREATED + 86_400})
+    assert [s.status for s in timeline_steps(expired, NOW)] == ["validating", "in_progress", "expired"]
+    running = Batch.model_validate({**base, "status": "in_progress", "finalizing_at": None, "completed_at": None})
+    assert [(s.status, s.state) for s in timeline_steps(running, NOW)] == [
+        ("validating", "done"), ("in_progress", "current"), ("finalizing", "next"), ("completed", "next")
+    ]
+
+
+def test_preview_head_cuts_at_lines_and_bytes():
+    assert _split_head(b"a\nb\nc\n", 2, 100) == ["a", "b"]
+    assert _split_head(b"a\r\nb", 5, 100) == ["a", "b"]
+    assert _split_head(b"abcdef", 5, 4) == ["abcd…"]
+    assert _split_head(b"", 5, 100) == []
+
+
+async def test_preview_lines_reads_a_downloaded_copy(tmp_path):
+    async with await Workspace.open(Profile(name="x", base_url=DEAD_URL, api_key="sk-x"), cache_dir=tmp_path) as ws:
+        copy = tmp_path / "out.jsonl"
+        copy.write_text("".join(f"line {i}\n" for i in range(100)))
+        await ws.cache.record_download(DownloadedFile("file-out", "batch_x", "output", copy, copy.stat().st_size, 0))
+        assert await ws.preview_lines("file-out", 3) == ["line 0", "line 1", "line 2"]
+
+
+# -- snapshots: a fully fixed batch, a dead API, a frozen clock ----------------------------------
+
+CREATED = 1_763_000_000
+NOW = CREATED + 2 * 3600 + 125
+FIXED_ID = "batch_6913f1c0a8e4819084b0d2e1c5f7a9b3"
+
+
+def fixed_batch(**changes) -> Batch:
+    data = {
+        "id": FIXED_ID,
+        "object": "batch",
+        "endpoint": "/v1/chat/completions",
+        "input_file_id": "file-in0001",
+        "output_file_id": "file-out0001",
+        "error_file_id": "file-err0001",
+        "completion_window": "24h",
+        "status": "completed",
+        "created_at": CREATED,
+        "in_progress_at": CREATED + 60,
+        "finalizing_at": CREATED + 3600 + 60,
+        "completed_at": CREATED + 3600 + 150,
+        "expires_at": CREATED + 86_400,
+        "model": "gpt-4o-mini",
+        "request_counts": {"total": 20_000, "completed": 19_950, "failed": 50},
+        "metadata": {"description": "sentiment labels v3", "team": "[b]ml[/b]"},
+        "usage": {
+            "input_tokens": 1_204_000, "input_tokens_details": {"cached_tokens": 300_000},
+            "output_tokens": 402_500, "output_tokens_details": {"reasoning_tokens": 0}, "total_tokens": 1_606_500,
+        },
+    }
+    data.update(changes)
+    return Batch.model_validate(data)
+
+
+def fixed_files() -> list[FileObject]:
+    def file(file_id: str, name: str, size: int, purpose: str) -> FileObject:
+        return FileObject.model_validate({"id": file_id, "object": "file", "bytes": size, "created_at": CREATED,
+                                          "filename": name, "purpose": purpose, "status": "processed"})
+
+    return [file("file-in0001", "sentiment_v3.jsonl", 4_812_345, "batch"),
+            file("file-out0001", "batch_output.jsonl", 9_120_000, "batch_output"),
+            file("file-err0001", "batch_errors.jsonl", 31_200, "batch_output")]
+
+
+async def fill_fixed_cache(cache_dir, **changes) -> Batch:
+    batch = fixed_batch(**changes)
+    async with await Cache.open(cache_dir / "cache.db") as cache:
+        await cache.upsert_batches([batch], observed_at=CREATED)
+        await cache.upsert_files(fixed_files())
+    return batch
+
+
+def snapshot_app(tmp_path) -> BatchtuiApp:
+    asyncio.run(fill_fixed_cache(tmp_path))
+    return BatchtuiApp(Profile(name="snapshot", base_url=DEAD_URL, api_key="sk-x"), cache_dir=tmp_path,
+                       clock=lambda: NOW)
+
+
+async def settle_on_detail(pilot):
+    await wait_until(pilot, lambda: pilot.app.batches, "cache loaded")
+    screen = await open_detail(pilot, FIXED_ID)
+    files = screen.query_one(BatchFiles)
+    await wait_until(pilot, lambda: files.files and all(f.info for f in files.files), "file info from the cache")
+    await pilot.pause()
+
+
+def test_snapshot_detail_100x40(snap_compare, tmp_path, utc):
+    assert snap_compare(snapshot_app(tmp_path), terminal_size=(100, 40), run_before=settle_on_detail)
+
+
+def test_snapshot_detail_80x24(snap_compare, tmp_path, utc):
+    assert snap_compare(snapshot_app(tmp_path), terminal_size=(80, 24), run_before=settle_on_detail)
+
+
+def test_snapshot_running_detail_at_risk(snap_compare, tmp_path, utc):
+    running = {"status": "in_progress", "finalizing_at": None, "completed_at": None, "output_file_id": None,
+               "error_file_id": None, "usage": None, "expires_at": NOW + 1800}
+
+    async def fill():
+        async with await Cache.open(tmp_path / "cache.db") as cache:
+            for observed_at, completed, failed in ((NOW - 300, 7_000, 10), (NOW - 5, 8_000, 12)):
+                counts = {"total": 20_000, "completed": completed, "failed": failed}
+                await cache.upsert_batches([fixed_batch(**running, request_counts=counts)], observed_at=observed_at)
+            await cache.upsert_files(fixed_files())
+
+    asyncio.run(fill())
+    app = BatchtuiApp(Profile(name="snapshot", base_url=DEAD_URL, api_key="sk-x"), cache_dir=tmp_path,
+                      clock=lambda: NOW)
+    assert snap_compare(app, terminal_size=(100, 40), run_before=settle_on_detail)
