@@ -21,7 +21,7 @@ from batchtui.tui.screens.upload import UploadScreen
 
 DEAD_URL = "http://127.0.0.1:9/v1"
 FIXED = 1_763_100_000.0
-USED_BY = 5
+USED_BY = 3
 ID = 6
 
 

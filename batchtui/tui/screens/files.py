@@ -24,11 +24,11 @@ from batchtui.tui.format import literal, short_id, size
 from batchtui.tui.screens.confirm import ConfirmScreen
 from batchtui.tui.screens.upload import UploadScreen
 
-COLUMNS = ("Filename", "Purpose", "Size", "Created", "Expires", "Used by", "ID")
+COLUMNS = ("Filename", "Purpose", "Size", "Used by", "Created", "Expires", "ID")
 FIXED_PURPOSES = ("all", "batch", "batch_output")
 PREVIEW_LINES = 50
 PREVIEW_LINE_CHARS = 2000
-FILENAME_CHARS = 26
+FILENAME_CHARS = 24
 WORKSPACE_WAIT_SECONDS = 10.0
 
 Usage = tuple[str, str]
@@ -86,9 +86,9 @@ def file_cells(file: FileObject, usage: list[Usage], now: float) -> list[Text]:
         literal(clip(file.filename, FILENAME_CHARS)),
         literal(file.purpose),
         literal(size(file.bytes)),
+        literal(usage_summary(usage)),
         literal(created(file.created_at, now)),
         literal(expires(file.expires_at, now)),
-        literal(usage_summary(usage)),
         literal(file.id),
     ]
 

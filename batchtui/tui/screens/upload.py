@@ -42,6 +42,7 @@ def check_upload_path(text: str) -> tuple[Path | None, str]:
     if not text:
         return None, "Path: type a file path or pick a .jsonl file below."
     path = Path(text).expanduser()
+    path = path if path.is_absolute() else Path.cwd() / path
     if not path.exists():
         return None, f"{path}: no such file"
     if path.is_dir():
@@ -60,7 +61,8 @@ class UploadScreen(ModalScreen[FileObject | None]):
     }
     UploadScreen #upload-title { text-style: bold; margin-bottom: 1; }
     UploadScreen JsonlTree { height: 1fr; min-height: 3; }
-    UploadScreen ProgressBar { margin-top: 1; }
+    UploadScreen ProgressBar { margin-top: 1; display: none; }
+    UploadScreen ProgressBar.-busy { display: block; }
     UploadScreen #upload-error { color: $error; height: auto; }
     UploadScreen Horizontal { height: auto; align: right middle; }
     UploadScreen Button { margin-left: 2; }
@@ -125,8 +127,10 @@ class UploadScreen(ModalScreen[FileObject | None]):
     def _busy(self, busy: bool) -> None:
         self.query_one("#upload", Button).disabled = busy
         self.query_one("#upload-path", Input).disabled = busy
+        bar = self.query_one(ProgressBar)
+        bar.set_class(busy, "-busy")
         if busy:
-            self.query_one(ProgressBar).update(total=None, progress=0)
+            bar.update(total=None, progress=0)
 
     def _progress(self, done: int, total: int) -> None:
         """Called as bytes go out; on the event loop in practice, but safe from a thread too."""
