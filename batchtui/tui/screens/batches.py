@@ -1,51 +1,205 @@
-"""Home screen: one row per batch. (Interim DataTable version; the virtual list replaces it.)"""
+"""Home screen: every cached batch in a virtual list, with status groups, incremental search and sorts."""
 
 from __future__ import annotations
 
 from openai.types import Batch
+from textual import on, work
 from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import Footer, Header, Input, Label, Static
 
-from batchtui.tui.format import clock, literal, status_badge
+from batchtui.core.batch_filter import (
+    ACTIVE_STATUSES,
+    STATUS_GROUPS,
+    SearchIndex,
+    SortKey,
+    group_counts,
+    next_sort,
+    sort_batches,
+)
+from batchtui.core.errors import BatchtuiError
+from batchtui.tui.format import literal
 from batchtui.tui.sync_status import SyncStatus
-
-COLUMNS = ("Batch", "Status", "Created", "Endpoint", "Model", "Requests", "Description")
-
-
-def batch_cells(batch: Batch) -> list:
-    counts = batch.request_counts
-    requests = f"{counts.completed + counts.failed}/{counts.total}" if counts and counts.total else "-"
-    description = (batch.metadata or {}).get("description", "")
-    return [literal(batch.id), status_badge(batch.status), literal(clock(batch.created_at)), literal(batch.endpoint),
-            literal(batch.model or "-"), literal(requests), literal(description)]
+from batchtui.tui.widgets.batch_list import BatchList
 
 
 class BatchesScreen(Screen):
+    """Paints whatever the app has (the cache first), then follows `app.batches` as syncs land."""
+
+    AUTO_FOCUS = "#batch-list"
+
+    DEFAULT_CSS = """
+    BatchesScreen {
+        #status-row { height: 1; padding: 0 1; }
+        #sync-status { width: 1fr; height: 1; }
+        #list-summary { width: auto; height: 1; color: $text-muted; }
+        #group-bar { height: 1; padding: 0 1; background: $panel; }
+        #search-row { height: 1; padding: 0 1; display: none; }
+        #search-row.-open { display: block; }
+        #search-row Label { width: 2; color: $accent; text-style: bold; }
+        #search { width: 1fr; }
+    }
+    """
+
+    BINDINGS = [
+        Binding("slash", "search", "Search", key_display="/"),
+        Binding("s", "cycle_sort", "Sort"),
+        Binding("1", "group(0)", "Group", key_display="1-6"),
+        *(Binding(str(n + 1), f"group({n})", STATUS_GROUPS[n].name, show=False) for n in range(1, 6)),
+        Binding("escape", "close_search", "Close search"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.index = SearchIndex()
+        self.group_index = 0
+        self.query_text = ""
+        self.sort_key: SortKey = "created"
+        self._batches: tuple[Batch, ...] = ()
+        self._sorted: list[Batch] = []
+        self._counts: dict[str, int] = {}
+
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Static(id="sync-status")
-        yield DataTable(id="batches", cursor_type="row", zebra_stripes=True)
+        with Horizontal(id="status-row"):
+            yield Static(id="sync-status", markup=False)
+            yield Static(id="list-summary", markup=False)
+        yield Static(id="group-bar")
+        with Horizontal(id="search-row"):
+            yield Label("/")
+            yield Input(id="search", placeholder="id, metadata, endpoint, model or file name", compact=True)
+        yield BatchList(id="batch-list", now=self.app.clock())
         yield Footer()
 
+    @property
+    def batch_list(self) -> BatchList:
+        return self.query_one(BatchList)
+
     def on_mount(self) -> None:
-        self.query_one(DataTable).add_columns(*COLUMNS)
         self.watch(self.app, "batches", self.show_batches)
         self.watch(self.app, "sync_status", self.show_status)
+        self.set_interval(1.0, self._tick)
+
+    def _tick(self) -> None:
+        now = self.app.clock()
+        self.batch_list.set_now(now)
+        self.show_status(self.app.sync_status)
+
+    # --- app state in
 
     def show_status(self, status: SyncStatus) -> None:
         self.query_one("#sync-status", Static).update(literal(status.describe(self.app.clock())))
 
     def show_batches(self, batches: tuple[Batch, ...]) -> None:
-        table = self.query_one(DataTable)
-        if any(batch.id not in table.rows for batch in batches):
-            table.clear()
-            for batch in batches:
-                table.add_row(*batch_cells(batch), key=batch.id)
-            return
-        for batch in batches:
-            for column, value in zip(table.ordered_columns, batch_cells(batch), strict=True):
-                table.update_cell(batch.id, column.key, value)
+        self._batches = batches
+        self._counts = group_counts(batches)
+        self._sorted = sort_batches(batches, self.sort_key)
+        self.index.forget_missing(b.id for b in batches)
+        self._apply()
+        active = [b.id for b in batches if b.status in ACTIVE_STATUSES]
+        self.load_details(active)
 
-    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
-        self.app.open_batch(event.row_key.value)
+    @work(exclusive=True, exit_on_error=False, group="batch-list-details")
+    async def load_details(self, active_ids: list[str]) -> None:
+        """Progress observations of active batches (rate, ETA) and input file names (search), off the event loop."""
+        workspace = getattr(self.app, "workspace", None)
+        if workspace is None:
+            return
+        try:
+            observations = {batch_id: await workspace.observations(batch_id) for batch_id in active_ids}
+            names = {file.id: file.filename for file in await workspace.files()}
+        except BatchtuiError as exc:
+            self.notify(str(exc), title="Cannot read progress from the cache", severity="warning", markup=False)
+            return
+        self.batch_list.set_observations(observations)
+        if names != self.index.file_names:
+            self.index.set_file_names(names)
+            if self.query_text:
+                self._apply()
+
+    # --- filtering
+
+    def _apply(self) -> None:
+        group = STATUS_GROUPS[self.group_index]
+        shown = self.index.filter(self._sorted, group, self.query_text)
+        batch_list = self.batch_list
+        batch_list.set_sort_key(self.sort_key)
+        batch_list.set_rows(shown)
+        self._show_groups()
+        summary = f"{len(shown):,} of {len(self._batches):,} · sort: {self.sort_key}"
+        self.query_one("#list-summary", Static).update(summary)
+
+    def _show_groups(self) -> None:
+        """Group names with their counts; on a narrow terminal only the chosen group shows its count."""
+        bar = self.query_one("#group-bar", Static)
+        for all_counts in (True, False):
+            labels = []
+            for number, group in enumerate(STATUS_GROUPS):
+                count = f" {self._counts.get(group.name, 0):,}" if all_counts or number == self.group_index else ""
+                labels.append(f" {number + 1} {group.name}{count} ")
+            if sum(len(label) + 1 for label in labels) <= bar.content_region.width or not all_counts:
+                break
+        parts = [
+            f"[@click=screen.group({number})][reverse bold]{label}[/][/]" if number == self.group_index
+            else f"[@click=screen.group({number})]{label}[/]"
+            for number, label in enumerate(labels)
+        ]
+        bar.update(" ".join(parts))
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self._show_groups)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "close_search":
+            rows = self.query("#search-row")
+            return bool(rows) and rows.first().has_class("-open")
+        return True
+
+    def action_group(self, number: int) -> None:
+        self.group_index = number
+        self._apply()
+
+    def action_cycle_sort(self) -> None:
+        self.set_sort(next_sort(self.sort_key))
+
+    def set_sort(self, sort_key: SortKey) -> None:
+        self.sort_key = sort_key
+        self._sorted = sort_batches(self._batches, sort_key)
+        self._apply()
+
+    def action_search(self) -> None:
+        self.query_one("#search-row").add_class("-open")
+        self.query_one("#search", Input).focus()
+
+    def action_close_search(self) -> None:
+        search = self.query_one("#search", Input)
+        row = self.query_one("#search-row")
+        if not row.has_class("-open"):
+            return
+        row.remove_class("-open")
+        if search.value:
+            search.value = ""
+            self.query_text = ""
+            self._apply()
+        self.batch_list.focus()
+
+    @on(Input.Changed, "#search")
+    def _search_changed(self, event: Input.Changed) -> None:
+        self.query_text = event.value
+        self._apply()
+
+    @on(Input.Submitted, "#search")
+    def _search_submitted(self) -> None:
+        self.batch_list.focus()
+
+    # --- opening
+
+    @on(BatchList.Selected)
+    def _open(self, event: BatchList.Selected) -> None:
+        self.app.open_batch(event.batch_id)
+
+    @on(BatchList.SortClicked)
+    def _sort_clicked(self, event: BatchList.SortClicked) -> None:
+        self.set_sort(event.sort_key)

@@ -1,0 +1,433 @@
+"""A virtual list of batches: renders only the visible rows, so 10,000 batches cost what 40 do."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import ClassVar
+
+from openai.types import Batch
+from rich.cells import cell_len, set_cell_size
+from rich.segment import Segment
+from rich.style import Style
+from textual import events
+from textual.binding import Binding, BindingType
+from textual.geometry import Size
+from textual.message import Message
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from batchtui.core.batch_filter import ACTIVE_STATUSES, SortKey, description
+from batchtui.core.cache import ProgressObservation
+from batchtui.core.progress import batch_progress
+from batchtui.tui.format import ago, duration, literal, short_id, status_badge
+
+_END_FIELDS = ("completed_at", "failed_at", "expired_at", "cancelled_at")
+_MAX_CACHED_STRIPS = 2_000
+
+
+@dataclass(frozen=True)
+class Column:
+    """A column of the list: `width` cells; the lowest `priority` goes first when the terminal is narrow."""
+
+    key: str
+    title: str
+    width: int
+    priority: int
+    align: str = "left"
+
+
+DESCRIPTION_MIN = 20
+
+COLUMNS: tuple[Column, ...] = (
+    Column("id", "Batch", 14, 100),
+    Column("status", "Status", 13, 95),
+    Column("description", "Description", DESCRIPTION_MIN, 90),
+    Column("endpoint", "Endpoint", 16, 30),
+    Column("model", "Model", 12, 40),
+    Column("progress", "Progress", 21, 85),
+    Column("created", "Created", 11, 60, "right"),
+    Column("elapsed", "Took", 8, 50, "right"),
+    Column("eta", "ETA", 8, 70, "right"),
+)
+
+SORT_COLUMNS: dict[str, SortKey] = {"created": "created", "status": "status", "progress": "progress"}
+
+
+def layout(width: int) -> list[Column]:
+    """The columns that fit `width` cells, in display order; the description takes the room left over."""
+    columns = list(COLUMNS)
+    if width < 110:
+        columns = [_narrow(c) for c in columns]
+
+    def needed(cols: list[Column]) -> int:
+        return 1 + sum(c.width for c in cols) + len(cols) - 1
+
+    droppable = sorted((c for c in columns if c.priority < 90), key=lambda c: c.priority)
+    while needed(columns) > width and droppable:
+        columns.remove(droppable.pop(0))
+    spare = max(0, width - needed(columns))
+    return [Column(c.key, c.title, c.width + spare, c.priority) if c.key == "description" else c for c in columns]
+
+
+def _narrow(column: Column) -> Column:
+    narrower = {"id": 12, "progress": 18, "created": 10}
+    width = narrower.get(column.key, column.width)
+    return Column(column.key, column.title, width, column.priority, column.align)
+
+
+def _fit(text: str, width: int, align: str = "left") -> str:
+    """`text` in exactly `width` cells: truncated with an ellipsis, or padded."""
+    length = cell_len(text)
+    if length > width:
+        return set_cell_size(text, width - 1) + "…" if width > 0 else ""
+    pad = " " * (width - length)
+    return pad + text if align == "right" else text + pad
+
+
+def _end_time(batch: Batch) -> float | None:
+    times = [getattr(batch, name) for name in _END_FIELDS if getattr(batch, name, None)]
+    return max(times) if times else None
+
+
+class BatchList(ScrollView, can_focus=True):
+    """One row per batch under a fixed header; keyboard cursor, mouse click, in-place updates.
+
+    Give it rows with `set_rows`; the cursor and scroll position stay on the same batch id. A row is
+    rendered again only when its Batch object is replaced, the clock passes a second, or the width,
+    theme or observations change.
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "select", "Open"),
+        Binding("up,k", "cursor_up", "Up", show=False),
+        Binding("down,j", "cursor_down", "Down", show=False),
+        Binding("pageup", "page_up", "Page up", show=False),
+        Binding("pagedown", "page_down", "Page down", show=False),
+        Binding("home,g", "first", "First", show=False),
+        Binding("end,G", "last", "Last", show=False),
+    ]
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "batch-list--header",
+        "batch-list--cursor",
+        "batch-list--dim",
+        "batch-list--bar",
+        "batch-list--failed",
+        "batch-list--risk",
+    }
+
+    DEFAULT_CSS = """
+    BatchList {
+        height: 1fr;
+        overflow-x: hidden;
+        overflow-y: auto;
+        scrollbar-size-vertical: 1;
+        background: $surface;
+        color: $foreground;
+        & > .batch-list--header { text-style: bold; background: $panel; color: $foreground; }
+        & > .batch-list--cursor {
+            background: $block-cursor-blurred-background;
+            color: $block-cursor-blurred-foreground;
+        }
+        &:focus > .batch-list--cursor {
+            background: $block-cursor-background;
+            color: $block-cursor-foreground;
+            text-style: $block-cursor-text-style;
+        }
+        & > .batch-list--dim { color: $text-muted; }
+        & > .batch-list--bar { color: $success; }
+        & > .batch-list--failed { color: $error; }
+        & > .batch-list--risk { color: $error; text-style: bold; }
+    }
+    """
+
+    class Selected(Message):
+        """The user opened a batch (enter, or a click on the row under the cursor)."""
+
+        def __init__(self, batch_id: str) -> None:
+            super().__init__()
+            self.batch_id = batch_id
+
+    class SortClicked(Message):
+        """The user clicked a sortable column title."""
+
+        def __init__(self, sort_key: SortKey) -> None:
+            super().__init__()
+            self.sort_key = sort_key
+
+    def __init__(self, *, now: float = 0.0, name: str | None = None, id: str | None = None,
+                 classes: str | None = None) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self._rows: list[Batch] = []
+        self._positions: dict[str, int] = {}
+        self._cursor = 0
+        self._now = now
+        self._observations: Mapping[str, Sequence[ProgressObservation]] = {}
+        self._sort_key: SortKey = "created"
+        self._strips: dict[tuple[str, bool], tuple[Batch, Strip]] = {}
+        self._styles: dict[str, Style] | None = None
+        self._layout: tuple[int, list[Column]] | None = None
+
+    # --- data in
+
+    @property
+    def rows(self) -> Sequence[Batch]:
+        return self._rows
+
+    @property
+    def cursor(self) -> int:
+        return self._cursor
+
+    @property
+    def cursor_id(self) -> str | None:
+        """The id of the batch under the cursor, if any."""
+        return self._rows[self._cursor].id if self._rows else None
+
+    def set_rows(self, rows: Sequence[Batch]) -> None:
+        """Show `rows`; the cursor stays on the same batch (and on screen at the same height) if it is still there."""
+        old_id = self.cursor_id
+        on_screen = self._cursor - round(self.scroll_y)
+        self._rows = list(rows)
+        self._positions = {batch.id: index for index, batch in enumerate(self._rows)}
+        kept = self._positions.get(old_id) if old_id is not None else None
+        self._cursor = kept if kept is not None else max(0, min(self._cursor, len(self._rows) - 1))
+        self._update_virtual_size()
+        if kept is not None:
+            self.scroll_to(y=max(0, self._cursor - on_screen), animate=False)
+        self._scroll_cursor_into_view()
+        self.refresh()
+
+    def set_now(self, now: float) -> None:
+        """Move the clock relative times and ETAs are shown against."""
+        if int(now) != int(self._now):
+            self._strips.clear()
+            self.refresh()
+        self._now = now
+
+    def set_observations(self, observations: Mapping[str, Sequence[ProgressObservation]]) -> None:
+        """Recorded progress per batch id, for rate and ETA."""
+        self._observations = observations
+        self._strips.clear()
+        self.refresh()
+
+    def set_sort_key(self, sort_key: SortKey) -> None:
+        """Mark the column the rows are sorted by."""
+        self._sort_key = sort_key
+        self.refresh()
+
+    def move_to(self, batch_id: str) -> bool:
+        """Put the cursor on `batch_id` if it is listed."""
+        index = self._positions.get(batch_id)
+        if index is None:
+            return False
+        self._set_cursor(index)
+        return True
+
+    # --- keys and mouse
+
+    def action_cursor_up(self) -> None:
+        self._set_cursor(self._cursor - 1)
+
+    def action_cursor_down(self) -> None:
+        self._set_cursor(self._cursor + 1)
+
+    def action_page_up(self) -> None:
+        self._set_cursor(self._cursor - self._page_height())
+
+    def action_page_down(self) -> None:
+        self._set_cursor(self._cursor + self._page_height())
+
+    def action_first(self) -> None:
+        self._set_cursor(0)
+
+    def action_last(self) -> None:
+        self._set_cursor(len(self._rows) - 1)
+
+    def action_select(self) -> None:
+        if self._rows:
+            self.post_message(self.Selected(self._rows[self._cursor].id))
+
+    async def _on_click(self, event: events.Click) -> None:
+        offset = event.get_content_offset(self)
+        if offset is None:
+            return
+        if offset.y == 0:
+            self._header_clicked(offset.x)
+            return
+        index = round(self.scroll_y) + offset.y - 1
+        if not 0 <= index < len(self._rows):
+            return
+        if index == self._cursor:
+            self.action_select()
+        else:
+            self._set_cursor(index)
+
+    def _header_clicked(self, x: int) -> None:
+        position = 1
+        for column in self._columns():
+            if position <= x < position + column.width and column.key in SORT_COLUMNS:
+                self.post_message(self.SortClicked(SORT_COLUMNS[column.key]))
+            position += column.width + 1
+
+    def _page_height(self) -> int:
+        return max(1, self.scrollable_content_region.height - 1)
+
+    def _set_cursor(self, index: int) -> None:
+        if not self._rows:
+            return
+        self._cursor = max(0, min(index, len(self._rows) - 1))
+        self._scroll_cursor_into_view()
+        self.refresh()
+
+    def _scroll_cursor_into_view(self) -> None:
+        visible = self._page_height()
+        top = round(self.scroll_y)
+        if self._cursor < top:
+            self.scroll_to(y=self._cursor, animate=False)
+        elif self._cursor >= top + visible:
+            self.scroll_to(y=self._cursor - visible + 1, animate=False)
+
+    def _update_virtual_size(self) -> None:
+        size = Size(self.scrollable_content_region.width, len(self._rows) + 1)
+        if size != self.virtual_size:
+            self.virtual_size = size
+            self._scroll_update(size)
+
+    # --- rendering
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._styles = None
+        self._strips.clear()
+
+    def _on_focus(self, event: events.Focus) -> None:
+        self._styles = None
+        self._strips.clear()
+        self.refresh()
+
+    def _on_blur(self, event: events.Blur) -> None:
+        self._styles = None
+        self._strips.clear()
+        self.refresh()
+
+    def _on_resize(self, event: events.Resize) -> None:
+        self._strips.clear()
+        self._update_virtual_size()
+        self._scroll_cursor_into_view()
+
+    def _columns(self) -> list[Column]:
+        width = self.scrollable_content_region.width
+        if self._layout is None or self._layout[0] != width:
+            self._layout = (width, layout(width))
+        return self._layout[1]
+
+    def _style(self, name: str) -> Style:
+        if self._styles is None:
+            base = self.rich_style
+            self._styles = {
+                "base": base,
+                "header": self.get_component_rich_style("batch-list--header"),
+                "cursor": self.get_component_rich_style("batch-list--cursor"),
+                "dim": self.get_component_rich_style("batch-list--dim", partial=True),
+                "bar": self.get_component_rich_style("batch-list--bar", partial=True),
+                "failed": self.get_component_rich_style("batch-list--failed", partial=True),
+                "risk": self.get_component_rich_style("batch-list--risk", partial=True),
+            }
+        return self._styles[name]
+
+    def render_line(self, y: int) -> Strip:
+        width = self.scrollable_content_region.width
+        if y == 0:
+            return self._header_strip(width)
+        index = round(self.scroll_y) + y - 1
+        if index >= len(self._rows):
+            return Strip.blank(width, self._style("base"))
+        batch = self._rows[index]
+        on_cursor = index == self._cursor
+        key = (batch.id, on_cursor)
+        cached = self._strips.get(key)
+        if cached is not None and cached[0] is batch and cached[1].cell_length == width:
+            return cached[1]
+        if len(self._strips) > _MAX_CACHED_STRIPS:
+            self._strips.clear()
+        strip = self._row_strip(batch, width, on_cursor)
+        self._strips[key] = (batch, strip)
+        return strip
+
+    def _header_strip(self, width: int) -> Strip:
+        style = self._style("header")
+        segments = [Segment(" ", style)]
+        for column in self._columns():
+            title = column.title
+            if SORT_COLUMNS.get(column.key) == self._sort_key:
+                title += " ▼"
+            segments.append(Segment(_fit(title, column.width, column.align) + " ", style))
+        return Strip(segments).adjust_cell_length(width, style)
+
+    def _row_strip(self, batch: Batch, width: int, on_cursor: bool) -> Strip:
+        base = self._style("cursor") if on_cursor else self._style("base")
+        segments = [Segment(" ", base)]
+        for column in self._columns():
+            segments.extend(self._cell(batch, column, base))
+            segments.append(Segment(" ", base))
+        return Strip(segments).adjust_cell_length(width, base)
+
+    def _cell(self, batch: Batch, column: Column, base: Style) -> list[Segment]:
+        key, width = column.key, column.width
+        now = self._now
+        if key == "id":
+            return [Segment(_fit(literal(short_id(batch.id, width)).plain, width), base)]
+        if key == "status":
+            badge = status_badge(batch.status)
+            return [Segment(_fit(badge.plain, width), base + Style.parse(str(badge.style)))]
+        if key == "description":
+            return [Segment(_fit(literal(description(batch)).plain, width), base)]
+        if key == "endpoint":
+            return [Segment(_fit(literal(batch.endpoint.removeprefix("/v1/")).plain, width), base)]
+        if key == "model":
+            return [Segment(_fit(literal(batch.model or "-").plain, width), base + self._style("dim"))]
+        if key == "progress":
+            return self._progress_cell(batch, width, base)
+        if key == "created":
+            return [Segment(_fit(ago(batch.created_at, now), width, "right"), base + self._style("dim"))]
+        if key == "elapsed":
+            if batch.status in ACTIVE_STATUSES:
+                return [Segment(_fit(duration(now - batch.created_at), width, "right"), base)]
+            end = _end_time(batch)
+            text = duration(end - batch.created_at) if end else "-"
+            return [Segment(_fit(text, width, "right"), base + self._style("dim"))]
+        if key == "eta":
+            return self._eta_cell(batch, width, base)
+        return [Segment(" " * width, base)]
+
+    def _progress_cell(self, batch: Batch, width: int, base: Style) -> list[Segment]:
+        counts = batch.request_counts
+        if not counts or not counts.total:
+            return [Segment(_fit("-", width), base + self._style("dim"))]
+        bar_width = 7 if width >= 21 else 4
+        done = counts.completed + counts.failed
+        filled = min(bar_width, round(done / counts.total * bar_width))
+        failed_style = base + (self._style("failed") if counts.failed else self._style("dim"))
+        numbers = [(str(counts.completed), base), ("/", base + self._style("dim")),
+                   (str(counts.failed), failed_style), ("/", base + self._style("dim")), (str(counts.total), base)]
+        segments = [Segment("█" * filled, base + self._style("bar")),
+                    Segment("░" * (bar_width - filled), base + self._style("dim")), Segment(" ", base)]
+        room = width - bar_width - 1
+        text_len = sum(len(text) for text, _ in numbers)
+        if text_len > room:
+            return [*segments, Segment(_fit(f"{done}/{counts.total}", room), base)]
+        segments.extend(Segment(text, style) for text, style in numbers)
+        segments.append(Segment(" " * (room - text_len), base))
+        return segments
+
+    def _eta_cell(self, batch: Batch, width: int, base: Style) -> list[Segment]:
+        if batch.status != "in_progress":
+            return [Segment(" " * width, base)]
+        progress = batch_progress(batch, self._observations.get(batch.id, ()), self._now)
+        if progress.eta is None:
+            return [Segment(_fit("…", width, "right"), base + self._style("dim"))]
+        text = duration(progress.eta - self._now)
+        if progress.at_risk:
+            return [Segment(_fit(f"⚠ {text}", width, "right"), base + self._style("risk"))]
+        return [Segment(_fit(text, width, "right"), base)]

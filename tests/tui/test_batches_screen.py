@@ -1,0 +1,298 @@
+"""The home screen through Pilot: cache first, groups, search, sort, cursor kept, opening, literal text, snapshots."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+from openai.types import Batch
+
+from batchtui.core.cache import Cache
+from batchtui.core.config import Profile
+from batchtui.core.workspace import Workspace
+from batchtui.tui.app import BatchtuiApp
+from batchtui.tui.screens.batch_detail import BatchDetailScreen
+from batchtui.tui.screens.batches import BatchesScreen
+from batchtui.tui.widgets.batch_list import BatchList, layout
+
+DEAD_URL = "http://127.0.0.1:9/v1"
+FIXED = 1_763_200_000.0
+OFFLINE = Profile(name="offline", base_url=DEAD_URL, api_key="sk-x")
+
+
+@pytest.fixture
+def utc(monkeypatch):
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+async def fill_cache(cache_dir, batches):
+    cache = await Cache.open(cache_dir / "cache.db")
+    async with cache:
+        await cache.upsert_batches(batches, observed_at=FIXED)
+
+
+async def wait_for_rows(pilot, count: int) -> BatchList:
+    batch_list = pilot.app.screen.query_one(BatchList)
+    for _ in range(200):
+        if len(batch_list.rows) >= count:
+            return batch_list
+        await pilot.pause(0.05)
+    raise AssertionError(f"the list has {len(batch_list.rows)} rows, wanted {count}")
+
+
+def row_text(batch_list: BatchList, batch_id: str) -> str:
+    """The row as painted (the list's line 0 is its header)."""
+    index = [b.id for b in batch_list.rows].index(batch_id)
+    return batch_list.render_line(index - round(batch_list.scroll_y) + 1).text
+
+
+def batch(number: int, status: str = "completed", *, metadata: dict[str, str] | None = None, done: int | None = None,
+          total: int = 100, model: str = "gpt-4o-mini", expires_in: float = 86_400) -> Batch:
+    created = FIXED - 86_400 + number * 600
+    if done is None:
+        done = total if status == "completed" else total // 2
+    ends = {"completed": "completed_at", "failed": "failed_at", "expired": "expired_at", "cancelled": "cancelled_at"}
+    data = {
+        "id": f"batch_{number:04d}", "object": "batch", "endpoint": "/v1/chat/completions",
+        "input_file_id": f"file-in{number}", "completion_window": "24h", "status": status,
+        "created_at": int(created), "expires_at": int(created + expires_in), "model": model,
+        "request_counts": {"total": total, "completed": done, "failed": 2 if status == "failed" else 0},
+        "metadata": metadata,
+    }
+    if status in ends:
+        data[ends[status]] = int(created + 1_234)
+    if status != "validating":
+        data["in_progress_at"] = int(created + 30)
+    return Batch.model_validate(data)
+
+
+MIXED = [
+    batch(1, metadata={"description": "nightly eval"}),
+    batch(2, "failed", metadata={"team": "search"}),
+    batch(3, "in_progress", metadata={"description": "sentiment labels v3"}),
+    batch(4, "expired"),
+    batch(5, "cancelled", metadata={"description": "oops"}),
+    batch(6, "validating", metadata={"description": "embeddings backfill"}, model="text-embedding-3-small"),
+    batch(7, "finalizing", done=100),
+    batch(8, metadata={"description": "summaries"}),
+]
+
+
+def app_for(cache_dir, profile: Profile = OFFLINE) -> BatchtuiApp:
+    return BatchtuiApp(profile, cache_dir=cache_dir, clock=lambda: FIXED)
+
+
+def ids(batch_list: BatchList) -> list[str]:
+    return [b.id[-1] for b in batch_list.rows]
+
+
+async def test_paints_the_cache_before_the_first_sync(sandbox_profile, tmp_path, monkeypatch):
+    finished = [b for b in MIXED if b.status in ("completed", "failed", "expired", "cancelled")]
+    await fill_cache(tmp_path, finished)
+    painted: list[tuple[int, str]] = []
+    original = BatchList.set_rows
+
+    def recording(self, rows):
+        painted.append((len(rows), self.app.sync_status.state))
+        original(self, rows)
+
+    monkeypatch.setattr(BatchList, "set_rows", recording)
+    app = app_for(tmp_path, sandbox_profile)
+    async with app.run_test() as pilot:
+        await wait_for_rows(pilot, len(finished))
+        first_with_rows = next(state for count, state in painted if count)
+        assert first_with_rows in ("cache", "syncing")
+        for _ in range(100):
+            if app.sync_status.state == "synced":
+                break
+            await pilot.pause(0.05)
+        assert str(app.screen.query_one("#sync-status").render()).startswith("synced")
+
+
+async def test_status_groups_by_number_keys(tmp_path):
+    await fill_cache(tmp_path, MIXED)
+    app = app_for(tmp_path)
+    async with app.run_test(size=(140, 30)) as pilot:
+        batch_list = await wait_for_rows(pilot, len(MIXED))
+        assert ids(batch_list) == list("87654321")
+        for key, expected in (("2", "763"), ("3", "81"), ("4", "2"), ("5", "4"), ("6", "5"), ("1", "87654321")):
+            await pilot.press(key)
+            assert ids(batch_list) == list(expected), key
+        group_bar = str(app.screen.query_one("#group-bar").render())
+        assert "2 Active 3" in group_bar and "3 Completed 2" in group_bar
+
+
+async def test_search_narrows_incrementally_and_escape_clears(tmp_path):
+    await fill_cache(tmp_path, MIXED)
+    app = app_for(tmp_path)
+    async with app.run_test(size=(140, 30)) as pilot:
+        batch_list = await wait_for_rows(pilot, len(MIXED))
+        await pilot.press("slash")
+        assert app.focused is not None and app.focused.id == "search"
+        await pilot.press("s")
+        assert ids(batch_list) == list("87654321")  # every endpoint holds an "s"
+        await pilot.press("e")
+        assert ids(batch_list) == list("32")  # "sentiment" and "team=search"
+        await pilot.press("n", "t")
+        assert ids(batch_list) == ["3"]
+        await pilot.press("backspace", "backspace", "backspace", "e", "a")
+        assert ids(batch_list) == ["2"]  # metadata key=value pair
+        await pilot.press("escape")
+        assert ids(batch_list) == list("87654321")
+        assert app.focused is batch_list
+        await pilot.press("slash", *"EMBEDDING", "enter")
+        assert ids(batch_list) == ["6"]  # model and description, case-insensitive
+        assert app.focused is batch_list
+        await pilot.press("2")
+        assert ids(batch_list) == ["6"]
+        await pilot.press("4")
+        assert ids(batch_list) == []
+
+
+async def test_sort_cycles_created_status_progress(tmp_path):
+    await fill_cache(tmp_path, MIXED)
+    app = app_for(tmp_path)
+    async with app.run_test(size=(140, 30)) as pilot:
+        batch_list = await wait_for_rows(pilot, len(MIXED))
+        await pilot.press("s")
+        assert ids(batch_list) == list("36724581")
+        assert "sort: status" in str(app.screen.query_one("#list-summary").render())
+        assert "Status ▼" in batch_list.render_line(0).text
+        await pilot.press("s")
+        assert ids(batch_list) == list("87126543")  # done, then 52 %, then 50 %; newest first among equals
+        await pilot.press("s")
+        assert ids(batch_list) == list("87654321")
+
+
+async def test_cursor_stays_on_the_same_batch_when_data_changes(tmp_path):
+    many = [batch(n, "in_progress" if n % 3 else "completed") for n in range(1, 61)]
+    await fill_cache(tmp_path, many)
+    app = app_for(tmp_path)
+    async with app.run_test(size=(100, 20)) as pilot:
+        batch_list = await wait_for_rows(pilot, 60)
+        await pilot.press("pagedown", "down", "down")
+        chosen = batch_list.cursor_id
+        on_screen = batch_list.cursor - round(batch_list.scroll_y)
+        assert chosen is not None and batch_list.scroll_y > 0
+        newer = [batch(n) for n in range(61, 64)]
+        updated = [batch(int(b.id[-4:]), "failed") if b.id == chosen else b for b in many]
+        app.batches = tuple(sorted(newer + updated, key=lambda b: b.created_at, reverse=True))
+        await pilot.pause()
+        assert batch_list.cursor_id == chosen
+        assert batch_list.cursor - round(batch_list.scroll_y) == on_screen
+        assert "failed" in row_text(batch_list, chosen)
+        await pilot.press("end")
+        assert batch_list.cursor_id == "batch_0001"
+        await pilot.press("home")
+        assert batch_list.cursor_id == "batch_0063" and batch_list.scroll_y == 0
+
+
+async def test_enter_and_click_open_the_detail(tmp_path):
+    await fill_cache(tmp_path, MIXED)
+    app = app_for(tmp_path)
+    async with app.run_test(size=(140, 30)) as pilot:
+        batch_list = await wait_for_rows(pilot, len(MIXED))
+        await pilot.press("down", "enter")
+        await pilot.pause()
+        assert isinstance(app.screen, BatchDetailScreen) and app.screen.batch_id == "batch_0007"
+        app.pop_screen()
+        await pilot.pause()
+        assert isinstance(app.screen, BatchesScreen)
+        await pilot.click(BatchList, offset=(5, 4))  # the header is line 0, so the fourth row
+        assert batch_list.cursor_id == "batch_0005"
+        await pilot.click(BatchList, offset=(5, 4))
+        await pilot.pause()
+        assert isinstance(app.screen, BatchDetailScreen) and app.screen.batch_id == "batch_0005"
+
+
+async def test_header_click_sorts(tmp_path):
+    await fill_cache(tmp_path, MIXED)
+    app = app_for(tmp_path)
+    async with app.run_test(size=(140, 30)) as pilot:
+        batch_list = await wait_for_rows(pilot, len(MIXED))
+        status_x = batch_list.render_line(0).text.index("Status")
+        await pilot.click(BatchList, offset=(status_x, 0))
+        await pilot.pause()
+        assert app.screen.sort_key == "status"
+
+
+async def test_markup_and_escapes_in_metadata_are_shown_literally(tmp_path):
+    hostile = {"description": "[bold red]x[/] \x1b]52;c;aGk=\x07 [link=http://e.vil]y[/link]"}
+    await fill_cache(tmp_path, [batch(1, metadata=hostile), batch(2, metadata={"[b]k": "\x1b[31mv"})])
+    app = app_for(tmp_path)
+    async with app.run_test(size=(200, 20)) as pilot:
+        batch_list = await wait_for_rows(pilot, 2)
+        first = row_text(batch_list, "batch_0001")
+        assert "[bold red]x[/] \\x1b]52;c;aGk=\\x07 [link=http://e.vil]y[/link]" in first
+        second = row_text(batch_list, "batch_0002")
+        assert "[b]k=\\x1b[31mv" in second
+        assert "\x1b" not in first + second and "\x07" not in first
+
+
+async def test_eta_from_observations_and_at_risk(tmp_path):
+    cache = await Cache.open(tmp_path / "cache.db")
+    async with cache:
+        for minutes_ago, done in ((8, 200), (4, 400), (0, 600)):
+            await cache.upsert_batches([batch(1, "in_progress", done=done, total=10_000, expires_in=87_000),
+                                        batch(2, "in_progress", done=done, total=1_000)],
+                                       observed_at=FIXED - minutes_ago * 60)
+    app = app_for(tmp_path)
+    async with app.run_test(size=(140, 20)) as pilot:
+        batch_list = await wait_for_rows(pilot, 2)
+        await app.screen.workers.wait_for_complete()
+        await pilot.pause()
+        # 400 lines in 8 minutes = 50 a minute: 9,400 left take 3h 08m (after expires_at), 400 left take 8m
+        assert row_text(batch_list, "batch_0001").rstrip().endswith("⚠ 3h 08m")
+        assert row_text(batch_list, "batch_0002").rstrip().endswith("8m 00s")
+        assert "600/0/10000" in row_text(batch_list, "batch_0001")
+
+
+async def test_input_file_names_are_searchable(sandbox_profile, tmp_path, write_batch_file):
+    async with await Workspace.open(sandbox_profile, cache_dir=tmp_path / "app") as ws:
+        uploaded = await ws.upload(write_batch_file(2, name="quarterly_reviews.jsonl"))
+        started = await ws.start_batch(uploaded.id, "/v1/chat/completions")
+    app = BatchtuiApp(sandbox_profile, cache_dir=tmp_path / "app", clock=lambda: FIXED)
+    async with app.run_test(size=(140, 20)) as pilot:
+        batch_list = await wait_for_rows(pilot, 1)
+        await app.screen.workers.wait_for_complete()
+        await pilot.press("slash", *"quarterly")
+        assert [b.id for b in batch_list.rows] == [started.id]
+        await pilot.press("x")
+        assert batch_list.rows == []
+
+
+@pytest.mark.parametrize("width", [80, 100, 140, 200])
+def test_layout_fits_and_keeps_the_essentials(width):
+    columns = layout(width - 1)
+    assert 1 + sum(c.width for c in columns) + len(columns) - 1 <= width - 1
+    keys = [c.key for c in columns]
+    assert keys[:3] == ["id", "status", "description"] and "progress" in keys and "eta" in keys
+    if width >= 140:
+        assert len(columns) == 9
+
+
+def _snapshot_app(tmp_path) -> BatchtuiApp:
+    cache_rows = [*MIXED, batch(9, metadata={"description": "[bold red]not markup[/] \x1b]0;title\x07"}),
+                  batch(10, "in_progress", done=7_000, total=9_000, metadata={"owner": "ml-platform"})]
+    asyncio.run(fill_cache(tmp_path, cache_rows))
+    return app_for(tmp_path)
+
+
+async def _settle(pilot) -> None:
+    await wait_for_rows(pilot, 10)
+    await pilot.app.workers.wait_for_complete()
+    await pilot.press("down", "down")
+    await pilot.pause()
+
+
+def test_snapshot_80x24(snap_compare, tmp_path, utc):
+    assert snap_compare(_snapshot_app(tmp_path), terminal_size=(80, 24), run_before=_settle)
+
+
+def test_snapshot_140x40(snap_compare, tmp_path, utc):
+    assert snap_compare(_snapshot_app(tmp_path), terminal_size=(140, 40), run_before=_settle)
