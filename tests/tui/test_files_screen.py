@@ -7,7 +7,7 @@ import time
 
 import pytest
 from openai.types import Batch, FileObject
-from textual.widgets import DataTable, Input, Static, TextArea
+from textual.widgets import DataTable, Input, ProgressBar, Static, TextArea
 
 from batchtui.core.cache import Cache
 from batchtui.core.client import make_openai_client
@@ -16,7 +16,7 @@ from batchtui.core.workspace import Workspace
 from batchtui.tui.app import BatchtuiApp
 from batchtui.tui.format import short_id
 from batchtui.tui.screens.confirm import ConfirmScreen
-from batchtui.tui.screens.files import DestinationScreen, FilePreviewScreen, FilesScreen
+from batchtui.tui.screens.files import DestinationScreen, FilePreviewScreen, FilesCommands, FilesScreen
 from batchtui.tui.screens.upload import UploadScreen
 
 DEAD_URL = "http://127.0.0.1:9/v1"
@@ -240,7 +240,12 @@ async def test_files_deleted_elsewhere_leave_the_list(sandbox_profile, tmp_path,
     async with app.run_test() as pilot:
         table = await open_files(pilot)
         assert column(table, ID) == [kept.id]
-        assert "1 files · purpose: all · synced at" in status_line(app)
+        assert "1 file · purpose: all · synced at" in status_line(app)
+        async with await Workspace.open(sandbox_profile, cache_dir=tmp_path / "elsewhere") as other:
+            added = await other.upload(write_batch_file(1, "added.jsonl"))
+        await pilot.press("r")
+        await wait_until(pilot, lambda: table.row_count == 2, "refreshed")
+        assert set(column(table, ID)) == {kept.id, added.id}
 
 
 def sample_file(number: int, name: str, purpose: str = "batch", expires_in: int | None = 29 * 86400) -> FileObject:
@@ -297,3 +302,20 @@ def test_snapshot_files_screen(snap_compare, tmp_path, utc):
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=(100, 30), run_before=settle)
+
+
+async def test_palette_commands_and_upload_progress(sandbox_profile, tmp_path):
+    app = BatchtuiApp(sandbox_profile, cache_dir=tmp_path / "app")
+    async with app.run_test() as pilot:
+        await open_files(pilot)
+        provider = FilesCommands(app.screen)
+        titles = [hit.text async for hit in provider.discover()]
+        assert {"Upload a file", "Delete the file", "Filter by purpose", "Refresh files"} <= set(titles)
+        hits = [hit async for hit in provider.search("upload")]
+        assert hits and hits[0].command == app.screen.action_upload
+
+        await pilot.press("u")
+        await wait_until(pilot, lambda: isinstance(app.screen, UploadScreen), "upload modal shown")
+        bar = app.screen.query_one(ProgressBar)
+        app.screen._progress(300, 1200)
+        assert (bar.progress, bar.total) == (300, 1200)

@@ -246,7 +246,8 @@ class FilesScreen(Screen):
 
     def show_status(self) -> None:
         shown, total = len(self.visible_files()), len(self.files)
-        count = f"{total} files" if shown == total else f"{shown} of {total} files"
+        noun = "file" if total == 1 else "files"
+        count = f"{total} {noun}" if shown == total else f"{shown} of {total} {noun}"
         where = {
             "loading": "loading…",
             "syncing": "syncing…",
