@@ -219,7 +219,7 @@ class FilesScreen(Screen):
     def paint(self) -> None:
         """Fill the table from `files`, keeping the cursor on the same file when it is still shown."""
         table = self.query_one(DataTable)
-        keep = self.selected_id()
+        keep, keep_row = self.selected_id(), table.cursor_row
         usage = file_usage(self.app.batches)
         now = self.app.clock()
         table.clear()
@@ -227,6 +227,8 @@ class FilesScreen(Screen):
             table.add_row(*file_cells(file, usage.get(file.id, []), now), key=file.id)
         if keep is not None and keep in table.rows:
             table.move_cursor(row=table.get_row_index(keep), animate=False)
+        elif table.row_count:
+            table.move_cursor(row=min(keep_row, table.row_count - 1), animate=False)
         self.show_status()
         self.show_detail()
 
