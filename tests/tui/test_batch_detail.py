@@ -19,7 +19,7 @@ from batchtui.core.text import printable
 from batchtui.core.workspace import Workspace, _split_head
 from batchtui.tui import clipboard
 from batchtui.tui.app import BatchtuiApp
-from batchtui.tui.screens.batch_detail import BatchDetailScreen
+from batchtui.tui.screens.batch_detail import BatchDetailCommands, BatchDetailScreen
 from batchtui.tui.screens.confirm import ConfirmScreen
 from batchtui.tui.widgets.batch_timeline import BatchTimeline, timeline_steps
 from batchtui.tui.widgets.detail_files import BatchFiles
@@ -130,6 +130,55 @@ async def test_completed_batch_shows_every_step_and_its_files(sandbox_profile, t
         assert [f.kind for f in files.files] == ["input", "output"]
         assert files.files[0].info.filename == "three.jsonl"
         assert not screen.active_bindings["c"].enabled
+
+
+async def test_follows_sync_and_refresh_live(sandbox_profile, tmp_path):
+    async with await Workspace.open(sandbox_profile, cache_dir=tmp_path / "setup") as ws:
+        batch = await start(ws, chat_lines(2000), tmp_path / "two-thousand.jsonl")
+    app = BatchtuiApp(sandbox_profile, cache_dir=tmp_path / "app")
+    async with app.run_test(size=(100, 40)) as pilot:
+        screen = await open_detail(pilot, batch.id)
+        assert screen.batch.status in ("validating", "in_progress")
+        await asyncio.sleep(2.5)  # 2,000 lines at speed 1000 take about a second
+        app.action_refresh()
+        await wait_until(pilot, lambda: screen.batch.status == "completed", "sync brought the completed batch")
+        assert [f.kind for f in screen.query_one(BatchFiles).files] == ["input", "output"]
+        await pilot.press("r")
+        await wait_until(pilot, lambda: f"Refreshed {batch.id}: completed." in notes(app), "refreshed")
+
+
+async def test_current_step_clock_ticks(tmp_path):
+    now = [NOW]
+    await fill_fixed_cache(tmp_path, status="in_progress", finalizing_at=None, completed_at=None)
+    app = BatchtuiApp(Profile(name="offline", base_url=DEAD_URL, api_key="sk-x"), cache_dir=tmp_path,
+                      clock=lambda: now[0])
+    async with app.run_test(size=(100, 40)) as pilot:
+        screen = await open_detail(pilot, FIXED_ID)
+        timeline = screen.query_one(BatchTimeline)
+        before = plain(timeline.render())
+        assert "2h 01m" in before and "expires in 21h 57m" in before
+        now[0] += 3600
+        await wait_until(pilot, lambda: timeline.now == now[0], "the timer ticked")
+        after = plain(timeline.render())
+        assert "3h 01m" in after and "expires in 20h 57m" in after
+
+
+async def test_file_list_picks_the_file_actions_work_on(tmp_path, copied):
+    await fill_fixed_cache(tmp_path)
+    app = BatchtuiApp(Profile(name="offline", base_url=DEAD_URL, api_key="sk-x"), cache_dir=tmp_path,
+                      clock=lambda: NOW)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_detail(pilot, FIXED_ID)
+        files = screen.query_one(BatchFiles)
+        files.focus()
+        await pilot.press("down", "down", "i")
+        await pilot.pause(0.1)
+        assert copied == ["file-err0001"]
+        assert "Copied error file id to the clipboard." in notes(app)
+        provider = BatchDetailCommands(screen)
+        titles = [str(hit.display) async for hit in provider.discover()]
+        assert "Copy batch JSON" in titles and "View file" in titles
+        assert "Cancel batch" not in titles  # a completed batch cannot be cancelled
 
 
 async def test_cancel_asks_first(sandbox_profile, tmp_path):

@@ -345,10 +345,19 @@ class BatchDetailScreen(Screen):
 
     @work(exclusive=True, group="detail-download", exit_on_error=False)
     async def _run_download(self, file: BatchFile, dest: Path) -> None:
-        self.notify(f"Downloading the {file.kind} file {file.file_id}…", markup=False)
+        shown = -1
+
+        def progress(done: int, total: int) -> None:
+            nonlocal shown
+            percent = done * 100 // total if total else 100
+            if percent != shown:
+                shown = percent
+                self._note(f"Downloading the {file.kind} file {file.file_id}: {percent}%")
+
+        progress(0, 1)
         try:
             workspace = await self._workspace()
-            saved = await workspace.download_file(file.file_id, dest)
+            saved = await workspace.download_file(file.file_id, dest, progress=progress)
         except BatchtuiError as exc:
             self.notify(str(exc), title="Download failed", severity="error", markup=False)
             return
@@ -356,4 +365,6 @@ class BatchDetailScreen(Screen):
             self.notify(f"Cannot save to {dest}: {exc.strerror or exc}", title="Download failed", severity="error",
                         markup=False)
             return
+        finally:
+            self._note("")
         self.notify(f"Saved the {file.kind} file to {saved}", title="Downloaded", markup=False)
