@@ -88,8 +88,12 @@ def deadline_note(batch: Batch, now: float) -> Text:
     end = ends[0] if ends else None
     if end is None:
         return Text("")
-    window = batch.completion_window or "?"
-    return Text(f"took {duration(end - batch.created_at)} of its {window} window", style="dim")
+    spent = duration(end - batch.created_at)
+    if batch.status == "completed":
+        return Text(f"took {spent} of its {batch.completion_window or '?'} window", style="dim")
+    if batch.status == "expired":
+        return Text(f"expired after {spent}; lines not done came back as batch_expired", style="dim")
+    return Text(f"{batch.status} after {spent}", style="dim")
 
 
 MARKS = {"done": "✔", "current": "▶", "end": "■", "next": "○"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -19,7 +20,7 @@ class FilePreviewScreen(ModalScreen[None]):
     FilePreviewScreen { align: center middle; }
     FilePreviewScreen > Vertical { width: 95%; height: 90%; border: round $primary; background: $surface; }
     FilePreviewScreen #preview-title { height: auto; padding: 0 1; }
-    FilePreviewScreen TextArea { height: 1fr; border: none; }
+    FilePreviewScreen TextArea, FilePreviewScreen TextArea:focus { height: 1fr; border: none; }
     """
     BINDINGS = [Binding("escape,q", "dismiss", "Close")]
 
@@ -30,7 +31,8 @@ class FilePreviewScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Static(literal(self.title_text, "bold"), id="preview-title")
+            yield Static(Text.assemble(literal(self.title_text, "bold"), ("  · escape closes", "dim")),
+                         id="preview-title")
             text = "\n".join(printable(line) for line in self.lines) if self.lines else "(empty file)"
             yield TextArea(text, read_only=True, soft_wrap=False, show_line_numbers=True, id="preview")
 
