@@ -258,6 +258,20 @@ async def test_download_to_a_folder(sandbox_profile, tmp_path):
         await pilot.press("enter")
         await wait_until(pilot, lambda: any(n.startswith("Saved the input file to") for n in notes(app)), "saved")
         assert (folder / "four.jsonl").read_text() == content
+        await pilot.press("d")
+        await wait_until(pilot, lambda: app.screen.query(Input), "path asked again")
+        app.screen.query_one(Input).value = str(folder / "new" / "sub")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: sum(n.startswith("Saved the input") for n in notes(app)) == 2, "saved again")
+        assert (folder / "new" / "sub" / "four.jsonl").read_text() == content
+        await pilot.press("d")
+        await wait_until(pilot, lambda: app.screen.query(Input), "path asked a third time")
+        app.screen.query_one(Input).value = str(folder)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "asked before replacing")
+        await pilot.press("n")
+        await pilot.pause(0.2)
+        assert sum(n.startswith("Saved the input") for n in notes(app)) == 2
 
 
 async def test_failed_batch_lists_its_validation_errors(sandbox_profile, tmp_path):

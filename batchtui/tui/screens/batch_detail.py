@@ -356,6 +356,8 @@ class BatchDetailScreen(Screen):
 
         progress(0, 1)
         try:
+            if not dest.exists() and not dest.suffix:
+                dest.mkdir(parents=True)  # "reports/nov" names a folder to make, not a file without a suffix
             workspace = await self._workspace()
             saved = await workspace.download_file(file.file_id, dest, progress=progress)
         except BatchtuiError as exc:
