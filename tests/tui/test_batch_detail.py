@@ -431,3 +431,13 @@ def test_snapshot_running_detail_at_risk(snap_compare, tmp_path, utc):
     app = BatchtuiApp(Profile(name="snapshot", base_url=DEAD_URL, api_key="sk-x"), cache_dir=tmp_path,
                       clock=lambda: NOW)
     assert snap_compare(app, terminal_size=(100, 40), run_before=settle_on_detail)
+
+
+def test_timeline_of_an_unknown_status_is_literal():
+    odd = Batch.construct(**{**fixed_batch().model_dump(), "status": "[red]paused\x1b[2J", "completed_at": None})
+    steps = timeline_steps(odd, NOW)
+    assert steps[-1].status == "[red]paused\x1b[2J" and steps[-1].state == "end"
+    timeline = BatchTimeline()
+    timeline.batch, timeline.now = odd, NOW
+    text = plain(timeline.render())
+    assert "[red]paused\\x1b[2J" in text and "\x1b" not in text

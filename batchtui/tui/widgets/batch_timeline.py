@@ -12,6 +12,7 @@ from textual.reactive import reactive
 from textual.widget import Widget
 
 from batchtui.core.cache import ACTIVE_STATUSES
+from batchtui.core.text import printable
 from batchtui.tui.format import STATUS_STYLES, clock, duration
 
 STEP_STAMPS = (
@@ -93,7 +94,7 @@ def deadline_note(batch: Batch, now: float) -> Text:
         return Text(f"took {spent} of its {batch.completion_window or '?'} window", style="dim")
     if batch.status == "expired":
         return Text(f"expired after {spent}; lines not done came back as batch_expired", style="dim")
-    return Text(f"{batch.status} after {spent}", style="dim")
+    return Text(f"{printable(batch.status)} after {spent}", style="dim")
 
 
 MARKS = {"done": "✔", "current": "▶", "end": "■", "next": "○"}
@@ -123,7 +124,7 @@ class BatchTimeline(Widget):
         grid.add_column(no_wrap=True, justify="right")
         for step in timeline_steps(batch, self.now):
             colour = STATUS_STYLES.get(step.status, "bold")
-            name = step.status.replace("_", " ")
+            name = printable(step.status.replace("_", " "))
             spent = duration(step.spent) if step.spent is not None else ""
             if step.state == "current":
                 style = f"{colour} reverse"
