@@ -161,6 +161,7 @@ class BatchDetailScreen(Screen):
         now = self.app.clock()
         self.query_one(BatchTimeline).now = now
         self.query_one(BatchProgressPanel).now = now
+        self.query_one("#detail-header", BatchSection).show_batch(self.batch)
 
     def _note(self, text: str) -> None:
         """A quiet line at the top for what is loading or what could not be loaded."""
