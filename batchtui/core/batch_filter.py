@@ -122,6 +122,12 @@ class SearchIndex:
         self._cache[batch.id] = (batch, current, hay)
         return hay
 
+    def warm(self, batches: Iterable[Batch]) -> None:
+        """Build any missing haystacks now (after a paint) so the first keystroke does not pay for them."""
+        hay = self.haystack
+        for batch in batches:
+            hay(batch)
+
     def filter(self, batches: Iterable[Batch], group: StatusGroup = STATUS_GROUPS[0], query: str = "") -> list[Batch]:
         """The batches in `group` that match `query`, in their given order."""
         words = terms(query)

@@ -161,7 +161,7 @@ async def test_sort_cycles_created_status_progress(tmp_path):
         batch_list = await wait_for_rows(pilot, len(MIXED))
         await pilot.press("s")
         assert ids(batch_list) == list("36724581")
-        assert "sort: status" in str(app.screen.query_one("#list-summary").render())
+        assert "sort status" in str(app.screen.query_one("#list-summary").render())
         assert "Status ▼" in batch_list.render_line(0).text
         await pilot.press("s")
         assert ids(batch_list) == list("87126543")  # done, then 52 %, then 50 %; newest first among equals

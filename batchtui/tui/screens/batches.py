@@ -8,7 +8,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Input, Label, Static
+from textual.widgets import Footer, Header, Input, Static
 
 from batchtui.core.batch_filter import (
     ACTIVE_STATUSES,
@@ -32,14 +32,12 @@ class BatchesScreen(Screen):
 
     DEFAULT_CSS = """
     BatchesScreen {
-        #status-row { height: 1; padding: 0 1; }
-        #sync-status { width: 1fr; height: 1; }
-        #list-summary { width: auto; height: 1; color: $text-muted; }
+        #status-row { height: auto; padding: 0 1; }
+        #sync-status { width: 1fr; height: auto; }
+        #list-summary { width: 28; height: 1; color: $text-muted; text-align: right; }
         #group-bar { height: 1; padding: 0 1; background: $panel; }
-        #search-row { height: 1; padding: 0 1; display: none; }
-        #search-row.-open { display: block; }
-        #search-row Label { width: 2; color: $accent; text-style: bold; }
-        #search { width: 1fr; }
+        #search { height: 1; width: 1fr; padding: 0 1; display: none; }
+        #search.-open { display: block; }
     }
     """
 
@@ -60,6 +58,9 @@ class BatchesScreen(Screen):
         self._batches: tuple[Batch, ...] = ()
         self._sorted: list[Batch] = []
         self._counts: dict[str, int] = {}
+        self._group_bar = ""
+        self._generation = 0
+        self._last_result: tuple[tuple[int, int], str, list[Batch]] | None = None
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -67,9 +68,8 @@ class BatchesScreen(Screen):
             yield Static(id="sync-status", markup=False)
             yield Static(id="list-summary", markup=False)
         yield Static(id="group-bar")
-        with Horizontal(id="search-row"):
-            yield Label("/")
-            yield Input(id="search", placeholder="id, metadata, endpoint, model or file name", compact=True)
+        yield Input(id="search", placeholder="/ search id, metadata, endpoint, model, file name · enter: to the list",
+                    compact=True)
         yield BatchList(id="batch-list", now=self.app.clock())
         yield Footer()
 
@@ -90,14 +90,19 @@ class BatchesScreen(Screen):
     # --- app state in
 
     def show_status(self, status: SyncStatus) -> None:
-        self.query_one("#sync-status", Static).update(literal(status.describe(self.app.clock())))
+        text = literal(status.describe(self.app.clock()))
+        line = self.query_one("#sync-status", Static)
+        if str(line.render()) != text.plain:
+            line.update(text)
 
     def show_batches(self, batches: tuple[Batch, ...]) -> None:
         self._batches = batches
         self._counts = group_counts(batches)
         self._sorted = sort_batches(batches, self.sort_key)
         self.index.forget_missing(b.id for b in batches)
+        self._generation += 1
         self._apply()
+        self.call_after_refresh(self.index.warm, batches)
         active = [b.id for b in batches if b.status in ACTIVE_STATUSES]
         self.load_details(active)
 
@@ -123,13 +128,18 @@ class BatchesScreen(Screen):
 
     def _apply(self) -> None:
         group = STATUS_GROUPS[self.group_index]
-        shown = self.index.filter(self._sorted, group, self.query_text)
+        key = (self._generation, self.group_index)
+        last = self._last_result
+        # A query that extends the last one can only narrow its result, so search that instead of everything.
+        source = last[2] if last and last[0] == key and self.query_text.startswith(last[1]) else self._sorted
+        shown = self.index.filter(source, group, self.query_text)
+        self._last_result = (key, self.query_text, shown)
         batch_list = self.batch_list
         batch_list.set_sort_key(self.sort_key)
         batch_list.set_rows(shown)
         self._show_groups()
-        summary = f"{len(shown):,} of {len(self._batches):,} · sort: {self.sort_key}"
-        self.query_one("#list-summary", Static).update(summary)
+        summary = f"{len(shown):,}/{len(self._batches):,} · sort {self.sort_key}"
+        self.query_one("#list-summary", Static).update(summary, layout=False)
 
     def _show_groups(self) -> None:
         """Group names with their counts; on a narrow terminal only the chosen group shows its count."""
@@ -146,15 +156,18 @@ class BatchesScreen(Screen):
             else f"[@click=screen.group({number})]{label}[/]"
             for number, label in enumerate(labels)
         ]
-        bar.update(" ".join(parts))
+        content = " ".join(parts)
+        if content != self._group_bar:
+            self._group_bar = content
+            bar.update(content, layout=False)
 
     def on_resize(self) -> None:
         self.call_after_refresh(self._show_groups)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "close_search":
-            rows = self.query("#search-row")
-            return bool(rows) and rows.first().has_class("-open")
+            found = self.query("#search")
+            return bool(found) and found.first().has_class("-open")
         return True
 
     def action_group(self, number: int) -> None:
@@ -167,18 +180,19 @@ class BatchesScreen(Screen):
     def set_sort(self, sort_key: SortKey) -> None:
         self.sort_key = sort_key
         self._sorted = sort_batches(self._batches, sort_key)
+        self._generation += 1
         self._apply()
 
     def action_search(self) -> None:
-        self.query_one("#search-row").add_class("-open")
-        self.query_one("#search", Input).focus()
+        search = self.query_one("#search", Input)
+        search.add_class("-open")
+        search.focus()
 
     def action_close_search(self) -> None:
         search = self.query_one("#search", Input)
-        row = self.query_one("#search-row")
-        if not row.has_class("-open"):
+        if not search.has_class("-open"):
             return
-        row.remove_class("-open")
+        search.remove_class("-open")
         if search.value:
             search.value = ""
             self.query_text = ""

@@ -289,10 +289,16 @@ class BatchList(ScrollView, can_focus=True):
             self.scroll_to(y=self._cursor - visible + 1, animate=False)
 
     def _update_virtual_size(self) -> None:
+        """Resize the scrollable area; a full layout only when the scrollbar appears or goes."""
         size = Size(self.scrollable_content_region.width, len(self._rows) + 1)
-        if size != self.virtual_size:
+        if size == self.virtual_size:
+            return
+        height = self.size.height
+        if (self.virtual_size.height > height) == (size.height > height):
+            self.set_reactive(BatchList.virtual_size, size)
+        else:
             self.virtual_size = size
-            self._scroll_update(size)
+        self._scroll_update(size)
 
     # --- rendering
 
