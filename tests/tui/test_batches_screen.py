@@ -152,6 +152,7 @@ async def test_search_narrows_incrementally_and_escape_clears(tmp_path):
         assert ids(batch_list) == ["6"]
         await pilot.press("4")
         assert ids(batch_list) == []
+        assert batch_list.render_line(1).text.strip() == "No failed batches match 'EMBEDDING'. Escape clears."
 
 
 async def test_sort_cycles_created_status_progress(tmp_path):

@@ -136,6 +136,12 @@ class BatchesScreen(Screen):
         self._last_result = (key, self.query_text, shown)
         batch_list = self.batch_list
         batch_list.set_sort_key(self.sort_key)
+        if not self._batches:
+            batch_list.empty_message = "No batches cached yet; they appear here once a sync reaches the API."
+        elif self.query_text:
+            batch_list.empty_message = f"No {group.name.lower()} batches match {self.query_text!r}. Escape clears."
+        else:
+            batch_list.empty_message = f"No {group.name.lower()} batches. Press 1 for all."
         batch_list.set_rows(shown)
         self._show_groups()
         summary = f"{len(shown):,}/{len(self._batches):,} · sort {self.sort_key}"

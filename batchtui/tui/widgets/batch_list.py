@@ -168,6 +168,8 @@ class BatchList(ScrollView, can_focus=True):
         self._strips: dict[tuple[str, bool], tuple[Batch, Strip]] = {}
         self._styles: dict[str, Style] | None = None
         self._layout: tuple[int, list[Column]] | None = None
+        self.empty_message = "No batches."
+        """Shown under the header when there are no rows (set by the screen: why there are none)."""
 
     # --- data in
 
@@ -348,6 +350,9 @@ class BatchList(ScrollView, can_focus=True):
             return self._header_strip(width)
         index = round(self.scroll_y) + y - 1
         if index >= len(self._rows):
+            if not self._rows and y == 1:
+                style = self._style("base") + self._style("dim")
+                return Strip([Segment(_fit(" " + literal(self.empty_message).plain, width), style)], width)
             return Strip.blank(width, self._style("base"))
         batch = self._rows[index]
         on_cursor = index == self._cursor
