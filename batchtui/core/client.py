@@ -32,6 +32,7 @@ BATCH_ENDPOINTS = (
 )
 PAGE_SIZE = 100
 _CHUNK = 1 << 20
+_HEAD_CHUNK = 1 << 16
 
 
 def make_openai_client(profile: Profile, *, max_retries: int = 2, timeout: float = 60.0) -> openai.AsyncOpenAI:
@@ -165,6 +166,18 @@ class BatchService:
     async def delete_file(self, file_id: str) -> None:
         with self._translated():
             await self._client.files.delete(file_id)
+
+    async def head(self, file_id: str, *, max_lines: int, max_bytes: int) -> bytes:
+        """The start of a file's content, streamed: reading stops once `max_lines` newlines or `max_bytes`
+        bytes have come, so a multi-GB file costs one small read. At most `max_bytes` bytes are returned."""
+        data = bytearray()
+        with self._translated():
+            async with self._client.files.with_streaming_response.content(file_id) as response:
+                async for chunk in response.iter_bytes(_HEAD_CHUNK):
+                    data += chunk
+                    if data.count(b"\n") >= max_lines or len(data) >= max_bytes:
+                        break
+        return bytes(data[:max_bytes])
 
     async def download(self, file_id: str, dest: Path, *, size: int, progress: Progress | None = None) -> None:
         """Stream a file's content to `dest`: a temp file beside it, checked against `size`, then renamed.

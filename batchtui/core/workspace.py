@@ -57,18 +57,13 @@ class Workspace:
         """The batch's recorded progress, oldest first, for rate and ETA."""
         return await self.cache.observations(batch_id)
 
-    async def refresh_files(self) -> list[FileObject]:
-        """All files of the account from the API, stored in the cache; newest first."""
-        files = await self.service.list_files()
-        await self.cache.upsert_files(files)
-        return await self.cache.list_files()
-
     async def files(self, *, purpose: str | None = None) -> list[FileObject]:
         """Cached files, newest first."""
         return await self.cache.list_files(purpose=purpose)
 
-    async def sync_files(self) -> list[FileObject]:
-        """Like `refresh_files`, but also forgets cached files the API no longer lists (deleted elsewhere)."""
+    async def refresh_files(self) -> list[FileObject]:
+        """All files of the account from the API, stored in the cache; cached files the API no longer lists
+        (deleted elsewhere) are forgotten. Newest first."""
         files = await self.service.list_files()
         listed = {file.id for file in files}
         for cached in await self.cache.list_files():
@@ -77,25 +72,11 @@ class Workspace:
         await self.cache.upsert_files(files)
         return await self.cache.list_files()
 
-    async def preview_file(self, file_id: str, *, max_lines: int = 50, max_bytes: int = 1 << 20) -> list[str]:
-        """The first lines of a file's content, streamed: stops after `max_lines` lines or `max_bytes` bytes.
-
-        Bytes that are not UTF-8 are replaced; a cut-off last line is kept as it is.
-        """
-        data = bytearray()
-        with self.service._translated():
-            async with self.service._client.files.with_streaming_response.content(file_id) as response:
-                async for chunk in response.iter_bytes(1 << 16):
-                    data.extend(chunk)
-                    if data.count(b"\n") >= max_lines or len(data) >= max_bytes:
-                        break
-        lines = bytes(data[:max_bytes]).decode("utf-8", errors="replace").splitlines()
-        return lines[:max_lines]
-
     async def download_file(self, file_id: str, dest: Path, *, progress: Progress | None = None) -> Path:
-        """Download any file to `dest` (a folder gets the file's own name)."""
+        """Download any file to `dest`: a folder, or a new path without a suffix ("reports/nov", made as a
+        folder), gets the file's own name; any other path is the file to write."""
         info = await self.service.retrieve_file(file_id)
-        if dest.is_dir():
+        if dest.is_dir() or (not dest.exists() and not dest.suffix):
             name = Path(info.filename).name
             dest = dest / (name if name not in ("", ".", "..") else f"{file_id}.jsonl")
         await self.service.download(file_id, dest, size=info.bytes, progress=progress)
@@ -152,14 +133,7 @@ class Workspace:
                 return await asyncio.to_thread(_read_head, known.path, n, max_bytes)
             except OSError:
                 pass  # the copy went away or is unreadable: stream it instead
-        head = bytearray()
-        with self.service._translated():
-            async with self.service._client.files.with_streaming_response.content(file_id) as response:
-                async for chunk in response.iter_bytes(PREVIEW_CHUNK):
-                    head += chunk
-                    if head.count(b"\n") >= n or len(head) >= max_bytes:
-                        break
-        return _split_head(bytes(head), n, max_bytes)
+        return _split_head(await self.service.head(file_id, max_lines=n, max_bytes=max_bytes), n, max_bytes)
 
 
 PREVIEW_CHUNK = 64 * 1024

@@ -29,9 +29,14 @@ def status_badge(status: str) -> Text:
     return Text(f" {status.replace('_', ' ')} ", style=STATUS_STYLES.get(status, "bold"))
 
 
+def clip(text: str, width: int) -> str:
+    """`text` cut to `width` characters, the last one an ellipsis when it was longer."""
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
 def short_id(batch_id: str, width: int = 14) -> str:
     """Enough of an id to tell batches apart in a list; the full id is in the detail screen."""
-    return batch_id if len(batch_id) <= width else batch_id[: width - 1] + "…"
+    return clip(batch_id, width)
 
 
 def duration(seconds: float) -> str:

@@ -166,3 +166,17 @@ def test_azure_profiles_use_the_azure_client():
     client = make_openai_client(profile)
     assert isinstance(client, openai.AsyncAzureOpenAI)
     assert str(client.base_url).startswith("https://example.openai.azure.com/openai")
+
+
+async def test_head_stops_at_lines_or_bytes_and_translates_errors(workspace, write_batch_file):
+    path = write_batch_file(40)
+    uploaded = await workspace.service.upload(path)
+    content = path.read_bytes()
+    head = await workspace.service.head(uploaded.id, max_lines=3, max_bytes=1 << 20)
+    assert head.count(b"\n") >= 3 and content.startswith(head)
+    assert await workspace.service.head(uploaded.id, max_lines=100, max_bytes=10) == content[:10]
+    assert await workspace.service.head(uploaded.id, max_lines=100, max_bytes=1 << 20) == content
+    lines = await workspace.preview_lines(uploaded.id, 3)
+    assert lines == content.decode().splitlines()[:3]
+    with pytest.raises(NotFoundError):
+        await workspace.service.head("file-missing", max_lines=3, max_bytes=100)

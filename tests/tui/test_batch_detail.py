@@ -21,9 +21,9 @@ from batchtui.tui import clipboard
 from batchtui.tui.app import BatchtuiApp
 from batchtui.tui.screens.batch_detail import BatchDetailCommands, BatchDetailScreen
 from batchtui.tui.screens.confirm import ConfirmScreen
+from batchtui.tui.screens.file_preview import FilePreviewScreen
 from batchtui.tui.widgets.batch_timeline import BatchTimeline, timeline_steps
 from batchtui.tui.widgets.detail_files import BatchFiles
-from batchtui.tui.widgets.detail_preview import FilePreviewScreen
 from batchtui.tui.widgets.detail_progress import BatchProgressPanel
 
 DEAD_URL = "http://127.0.0.1:9/v1"
@@ -233,7 +233,9 @@ async def test_preview_shows_the_first_lines_literally(sandbox_profile, tmp_path
         await open_detail(pilot, batch.id)
         await pilot.press("v")
         await wait_until(pilot, lambda: isinstance(app.screen, FilePreviewScreen), "preview open")
-        text = app.screen.query_one(TextArea).text
+        area = app.screen.query_one(TextArea)
+        await wait_until(pilot, lambda: area.text != "", "preview loaded")
+        text = area.text
         assert text.splitlines() == lines[:50]
         assert '"custom_id": "[bold red]row[/]-0"' in text
         assert "first 50 lines" in section_text(app, "#preview-title")

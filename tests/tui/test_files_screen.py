@@ -16,7 +16,9 @@ from batchtui.core.workspace import Workspace
 from batchtui.tui.app import BatchtuiApp
 from batchtui.tui.format import short_id
 from batchtui.tui.screens.confirm import ConfirmScreen
-from batchtui.tui.screens.files import DestinationScreen, FilePreviewScreen, FilesCommands, FilesScreen
+from batchtui.tui.screens.download_path import DownloadPathScreen, path_problem
+from batchtui.tui.screens.file_preview import FilePreviewScreen
+from batchtui.tui.screens.files import FilesCommands, FilesScreen
 from batchtui.tui.screens.upload import UploadScreen
 
 DEAD_URL = "http://127.0.0.1:9/v1"
@@ -183,12 +185,13 @@ async def test_download_to_a_folder_and_view(sandbox_profile, tmp_path, write_ba
     async with app.run_test() as pilot:
         await open_files(pilot)
         await pilot.press("d")
-        await wait_until(pilot, lambda: isinstance(app.screen, DestinationScreen), "destination asked")
+        await wait_until(pilot, lambda: isinstance(app.screen, DownloadPathScreen), "destination asked")
         field = app.screen.query_one(Input)
-        field.value = str(tmp_path / "nowhere")
+        field.value = str(tmp_path / "nowhere" / "many.jsonl")
         await pilot.press("enter")
         await pilot.pause()
-        assert str(app.screen.query_one("#destination-error", Static).render()).endswith("nowhere: no such folder")
+        assert str(app.screen.query_one("#download-error", Static).render()).endswith("nowhere: no such folder")
+        assert isinstance(app.screen, DownloadPathScreen)
         field.value = str(dest)
         await pilot.press("enter")
         await wait_until(pilot, lambda: (dest / "many.jsonl").exists(), "file downloaded")
@@ -319,3 +322,26 @@ async def test_palette_commands_and_upload_progress(sandbox_profile, tmp_path):
         bar = app.screen.query_one(ProgressBar)
         app.screen._progress(300, 1200)
         assert (bar.progress, bar.total) == (300, 1200)
+
+
+def test_download_path_problems(tmp_path):
+    (tmp_path / "taken.txt").write_text("x")
+    assert path_problem(str(tmp_path)) is None
+    assert path_problem(str(tmp_path / "taken.txt")) is None  # replacing is the caller's question
+    assert path_problem(str(tmp_path / "new.jsonl")) is None
+    assert path_problem(str(tmp_path / "new" / "folder")) is None  # made as a folder on download
+    assert path_problem(str(tmp_path / "nowhere" / "x.jsonl")) == f"Folder {tmp_path / 'nowhere'}: no such folder"
+    assert path_problem(str(tmp_path / "taken.txt" / "x.jsonl")).endswith("taken.txt: is a file, not a folder")
+    assert path_problem("") == "Type a folder or a file path."
+
+
+async def test_preview_error_shows_in_the_title(tmp_path):
+    app = BatchtuiApp(Profile(name="offline", base_url=DEAD_URL, api_key="sk-x"), cache_dir=tmp_path)
+    async with app.run_test() as pilot:
+        await wait_until(pilot, lambda: app.workspace is not None, "workspace open")
+        await app.push_screen(FilePreviewScreen("file-gone", "[bold]x[/].jsonl"))
+        title = app.screen.query_one("#preview-title", Static)
+        await wait_until(pilot, lambda: "loading" not in str(title.render()), "preview failed")
+        assert str(title.render()).startswith("[bold]x[/].jsonl: ")
+        await pilot.press("q")
+        assert not isinstance(app.screen, FilePreviewScreen)

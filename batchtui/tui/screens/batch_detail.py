@@ -24,15 +24,14 @@ from batchtui.core.errors import BatchtuiError
 from batchtui.core.workspace import Workspace
 from batchtui.tui.format import literal
 from batchtui.tui.screens.confirm import ConfirmScreen
+from batchtui.tui.screens.download_path import DownloadPathScreen
+from batchtui.tui.screens.file_preview import FilePreviewScreen
 from batchtui.tui.widgets.batch_timeline import BatchTimeline
-from batchtui.tui.widgets.detail_download import DownloadPathScreen
 from batchtui.tui.widgets.detail_files import BatchFile, BatchFiles, batch_files
-from batchtui.tui.widgets.detail_preview import FilePreviewScreen
 from batchtui.tui.widgets.detail_progress import BatchProgressPanel
 from batchtui.tui.widgets.detail_sections import BatchSection, errors_table, header_table, usage_table
 
 CANCELLABLE = frozenset({"validating", "in_progress", "finalizing"})
-PREVIEW_LINES = 50
 WORKSPACE_WAIT_SECONDS = 30.0
 
 COPY_KEYS = Binding.Group("Copy")
@@ -299,21 +298,9 @@ class BatchDetailScreen(Screen):
     def action_view_file(self) -> None:
         file = self._selected_file()
         if file is not None:
-            self._run_preview(file)
-
-    @work(exclusive=True, group="detail-preview", exit_on_error=False)
-    async def _run_preview(self, file: BatchFile) -> None:
-        try:
-            workspace = await self._workspace()
-            lines = await workspace.preview_lines(file.file_id, PREVIEW_LINES)
-        except BatchtuiError as exc:
-            self.notify(str(exc), title="Cannot show the file", severity="error", markup=False)
-            return
-        if not self.is_current:
-            return
-        name = self._file_infos[file.file_id].filename if file.file_id in self._file_infos else file.file_id
-        shown = f"first {len(lines)} lines" if len(lines) == PREVIEW_LINES else f"all {len(lines)} lines"
-        self.app.push_screen(FilePreviewScreen(f"{file.kind} file {name} ({file.file_id}) · {shown}", lines))
+            info = self._file_infos.get(file.file_id)
+            title = f"{file.kind} file {info.filename}" if info else f"{file.kind} file"
+            self.app.push_screen(FilePreviewScreen(file.file_id, title))
 
     def action_download_file(self) -> None:
         file = self._selected_file()
@@ -357,8 +344,6 @@ class BatchDetailScreen(Screen):
 
         progress(0, 1)
         try:
-            if not dest.exists() and not dest.suffix:
-                dest.mkdir(parents=True)  # "reports/nov" names a folder to make, not a file without a suffix
             workspace = await self._workspace()
             saved = await workspace.download_file(file.file_id, dest, progress=progress)
         except BatchtuiError as exc:

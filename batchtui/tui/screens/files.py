@@ -13,21 +13,19 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
-from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen, Screen
-from textual.widgets import Button, DataTable, Footer, Header, Input, Static, TextArea
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Static
 
 from batchtui.core.errors import BatchtuiError, UnreachableError
-from batchtui.core.text import printable
 from batchtui.core.workspace import Workspace
-from batchtui.tui.format import literal, short_id, size
+from batchtui.tui.format import clip, literal, short_id, size
 from batchtui.tui.screens.confirm import ConfirmScreen
+from batchtui.tui.screens.download_path import DownloadPathScreen
+from batchtui.tui.screens.file_preview import PREVIEW_LINES, FilePreviewScreen
 from batchtui.tui.screens.upload import UploadScreen
 
 COLUMNS = ("Filename", "Purpose", "Size", "Used by", "Created", "Expires", "ID")
 FIXED_PURPOSES = ("all", "batch", "batch_output")
-PREVIEW_LINES = 50
-PREVIEW_LINE_CHARS = 2000
 FILENAME_CHARS = 24
 WORKSPACE_WAIT_SECONDS = 10.0
 
@@ -76,10 +74,6 @@ def expires(expires_at: int | None, now: float) -> str:
     return f"in {span(expires_at - now)}" if expires_at > now else "expired"
 
 
-def clip(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
 def file_cells(file: FileObject, usage: list[Usage], now: float) -> list[Text]:
     """One table row; every cell a literal Text, since DataTable parses plain strings as markup."""
     return [
@@ -104,7 +98,7 @@ class FilesCommands(Provider):
 
     COMMANDS = (
         ("Upload a file", "Upload a .jsonl batch input file", "upload"),
-        ("Download the file", "Download the highlighted file to a folder", "download"),
+        ("Download the file", "Save the highlighted file to a folder or a path", "download"),
         ("Delete the file", "Delete the highlighted file (asks first)", "delete"),
         ("View the file", f"The first {PREVIEW_LINES} lines of the highlighted file", "view"),
         ("Copy the file id", "Copy the highlighted file's id", "copy_id"),
@@ -196,7 +190,7 @@ class FilesScreen(Screen):
             return
         self._set_state("syncing")
         try:
-            self.set_files(await workspace.sync_files())
+            self.set_files(await workspace.refresh_files())
         except UnreachableError as exc:
             self._set_state("offline", str(exc))
         except BatchtuiError as exc:
@@ -310,23 +304,27 @@ class FilesScreen(Screen):
 
     def action_download(self) -> None:
         if file := self._require_file():
-            def chosen(folder: Path | None) -> None:
-                if folder is not None:
-                    self.download(file, folder)
+            def chosen(dest: Path | None) -> None:
+                if dest is not None:
+                    self.download(file, dest)
 
-            self.app.push_screen(DestinationScreen(file), chosen)
+            self.app.push_screen(DownloadPathScreen(f"{file.filename} ({file.id})"), chosen)
 
     @work(group="files-download", exit_on_error=False)
-    async def download(self, file: FileObject, folder: Path) -> None:
+    async def download(self, file: FileObject, dest: Path) -> None:
         """Not exclusive: a second download must not cancel the first."""
         workspace = self.app.workspace
         if workspace is None:
             return
         self.notify(f"Downloading {file.filename}…", markup=False, timeout=2)
         try:
-            path = await workspace.download_file(file.id, folder)
+            path = await workspace.download_file(file.id, dest)
         except BatchtuiError as exc:
             self.notify(f"{file.filename}: {exc}", title="Download failed", severity="error", markup=False)
+            return
+        except OSError as exc:
+            self.notify(f"Cannot save to {dest}: {exc.strerror or exc}", title="Download failed", severity="error",
+                        markup=False)
             return
         self.notify(f"Downloaded {file.id} to {path}", title="Download", markup=False)
 
@@ -360,101 +358,8 @@ class FilesScreen(Screen):
 
     def action_view(self) -> None:
         if file := self._require_file():
-            self.app.push_screen(FilePreviewScreen(file))
+            self.app.push_screen(FilePreviewScreen(file.id, file.filename))
 
 
 def _time_of_day(timestamp: float | None) -> str:
     return "-" if timestamp is None else dt.datetime.fromtimestamp(timestamp).strftime("%H:%M:%S")
-
-
-class DestinationScreen(ModalScreen[Path | None]):
-    """Ask for the folder to download a file into; dismisses with an existing folder, or None."""
-
-    DEFAULT_CSS = """
-    DestinationScreen { align: center middle; }
-    DestinationScreen > Vertical {
-        width: 90%; max-width: 80; height: auto; border: thick $primary; background: $surface; padding: 0 1;
-    }
-    DestinationScreen #destination-error { color: $error; height: auto; }
-    DestinationScreen Horizontal { height: auto; align: right middle; }
-    DestinationScreen Button { margin-left: 2; }
-    """
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
-
-    def __init__(self, file: FileObject, default: Path | None = None) -> None:
-        super().__init__()
-        self.file = file
-        self.default = default or Path.cwd()
-
-    def compose(self) -> ComposeResult:
-        with Vertical():
-            yield Static(literal(f"Download {self.file.filename} ({self.file.id}) into the folder:"))
-            yield Input(str(self.default), id="destination")
-            yield Static(id="destination-error")
-            with Horizontal():
-                yield Button("Cancel (esc)", id="cancel")
-                yield Button("Download", id="download", variant="primary")
-
-    def on_mount(self) -> None:
-        self.query_one(Input).focus()
-
-    @on(Input.Submitted)
-    @on(Button.Pressed, "#download")
-    def submit(self) -> None:
-        text = self.query_one(Input).value.strip()
-        folder = Path(text).expanduser() if text else None
-        if folder is None or not folder.is_dir():
-            problem = "is a file, not a folder" if folder and folder.exists() else "no such folder"
-            self.query_one("#destination-error", Static).update(literal(f"Folder {text or '(empty)'}: {problem}"))
-            return
-        self.dismiss(folder)
-
-    @on(Button.Pressed, "#cancel")
-    def action_cancel(self) -> None:
-        self.dismiss(None)
-
-
-class FilePreviewScreen(ModalScreen[None]):
-    """The first lines of a file, read-only and literal; streamed, so a large file costs only its head."""
-
-    DEFAULT_CSS = """
-    FilePreviewScreen { align: center middle; }
-    FilePreviewScreen > Vertical { width: 95%; height: 90%; border: thick $primary; background: $surface; }
-    FilePreviewScreen #preview-title { height: auto; padding: 0 1; text-style: bold; }
-    FilePreviewScreen TextArea { height: 1fr; }
-    """
-    BINDINGS = [Binding("escape,q", "close", "Close")]
-
-    def __init__(self, file: FileObject) -> None:
-        super().__init__()
-        self.file = file
-
-    def compose(self) -> ComposeResult:
-        with Vertical():
-            yield Static(literal(f"{self.file.filename} · {self.file.id} · loading…"), id="preview-title")
-            yield TextArea("", read_only=True, soft_wrap=False, id="preview")
-            yield Footer()
-
-    def on_mount(self) -> None:
-        self.query_one(TextArea).focus()
-        self.load()
-
-    @work(exclusive=True, group="preview", exit_on_error=False)
-    async def load(self) -> None:
-        title = self.query_one("#preview-title", Static)
-        workspace = self.app.workspace
-        if workspace is None:
-            title.update(literal(f"{self.file.filename} · the cache is not open yet"))
-            return
-        try:
-            lines = await workspace.preview_file(self.file.id, max_lines=PREVIEW_LINES)
-        except BatchtuiError as exc:
-            title.update(literal(f"{self.file.filename}: {exc}", "bold red"))
-            return
-        shown = [clip(printable(line), PREVIEW_LINE_CHARS) for line in lines]
-        what = f"first {len(shown)} lines" if len(shown) >= PREVIEW_LINES else f"{len(shown)} lines"
-        title.update(literal(f"{self.file.filename} · {self.file.id} · {what}"))
-        self.query_one(TextArea).load_text("\n".join(shown) if shown else "(empty file)")
-
-    def action_close(self) -> None:
-        self.dismiss(None)
