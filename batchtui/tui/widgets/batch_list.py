@@ -160,7 +160,6 @@ class BatchList(ScrollView, can_focus=True):
                  classes: str | None = None) -> None:
         super().__init__(name=name, id=id, classes=classes)
         self._rows: list[Batch] = []
-        self._positions: dict[str, int] = {}
         self._cursor = 0
         self._now = now
         self._observations: Mapping[str, Sequence[ProgressObservation]] = {}
@@ -191,8 +190,7 @@ class BatchList(ScrollView, can_focus=True):
         old_id = self.cursor_id
         on_screen = self._cursor - round(self.scroll_y)
         self._rows = list(rows)
-        self._positions = {batch.id: index for index, batch in enumerate(self._rows)}
-        kept = self._positions.get(old_id) if old_id is not None else None
+        kept = self._position(old_id) if old_id is not None else None
         self._cursor = kept if kept is not None else max(0, min(self._cursor, len(self._rows) - 1))
         self._update_virtual_size()
         if kept is not None:
@@ -220,11 +218,18 @@ class BatchList(ScrollView, can_focus=True):
 
     def move_to(self, batch_id: str) -> bool:
         """Put the cursor on `batch_id` if it is listed."""
-        index = self._positions.get(batch_id)
+        index = self._position(batch_id)
         if index is None:
             return False
         self._set_cursor(index)
         return True
+
+    def _position(self, batch_id: str) -> int | None:
+        """Where `batch_id` is listed; a scan, so a keystroke over 10,000 rows allocates no index."""
+        for index, batch in enumerate(self._rows):
+            if batch.id == batch_id:
+                return index
+        return None
 
     # --- keys and mouse
 
