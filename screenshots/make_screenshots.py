@@ -1,4 +1,4 @@
-"""Regenerate the README screenshots: the app against the seeded demo sandbox, saved as SVG.
+"""Regenerate the README screenshots: each screen of the app against the seeded demo sandbox, as SVG.
 
 Run: make screenshots
 """
@@ -9,31 +9,46 @@ import asyncio
 import tempfile
 from pathlib import Path
 
-from textual.widgets import DataTable
-
 from batchtui.core.config import Profile
 from batchtui.sandbox import SandboxConfig, SandboxServer
 from batchtui.tui.app import BatchtuiApp
 
 HERE = Path(__file__).parent
-SIZE = (150, 40)
+SIZE = (140, 40)
+SETTLE_SECONDS = 1.5
 
 
-async def batch_list(server: SandboxServer, cache_dir: Path) -> None:
+async def take(server: SandboxServer, cache_dir: Path) -> list[str]:
     profile = Profile(name="demo", base_url=server.base_url, api_key="sk-demo")
     app = BatchtuiApp(profile, cache_dir=cache_dir, demo=True)
+    written = []
+
+    async def shoot(name: str) -> None:
+        await pilot.pause(SETTLE_SECONDS)
+        app.save_screenshot(f"{name}.svg", path=str(HERE))
+        written.append(name)
+
     async with app.run_test(size=SIZE) as pilot:
-        table = app.query_one(DataTable)
-        while table.row_count == 0:
+        while app.sync_status.state != "synced":
             await pilot.pause(0.1)
-        await pilot.pause(0.5)
-        app.save_screenshot("batch-list.svg", path=str(HERE))
+        await shoot("batch-list")
+        running = next(b for b in app.batches if b.status == "in_progress")
+        app.open_batch(running.id)
+        await shoot("batch-detail-running")
+        app.pop_screen()
+        completed = next(b for b in app.batches if b.status == "completed" and b.usage)
+        app.open_batch(completed.id)
+        await shoot("batch-detail-completed")
+        app.pop_screen()
+        app.action_files()
+        await shoot("files")
+    return written
 
 
 def main() -> None:
     with tempfile.TemporaryDirectory() as home, SandboxServer(SandboxConfig(seed_demo=True)) as server:
-        asyncio.run(batch_list(server, Path(home)))
-    print(f"wrote {HERE / 'batch-list.svg'}")
+        names = asyncio.run(take(server, Path(home)))
+    print("wrote", ", ".join(f"screenshots/{name}.svg" for name in names))
 
 
 if __name__ == "__main__":
