@@ -187,8 +187,11 @@ def timed(cls: type, name: str, spent: list[float], clock: PaintClock) -> Callab
     return lambda: setattr(cls, name, original)
 
 
-async def measure(screen_type: type[Screen], widget: type, batches: tuple[Batch, ...], query: str) -> dict:
+async def measure(screen_type: type[Screen], widget: type, batches: tuple[Batch, ...], query: str,
+                  freeze: bool = False) -> dict:
     gc.collect()  # the last run's garbage is not this run's cost
+    if freeze:
+        gc.freeze()  # what an app can do after loading batches: the cyclic GC stops rescanning them
     clock = PaintClock()
     restore = clock.wrap_render_line(widget)
     handler: list[float] = []
@@ -228,10 +231,11 @@ async def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[0, 1_000, 10_000])
     parser.add_argument("--query", default="review")
     parser.add_argument("--repeat", type=int, default=3, help="runs per cell; medians are reported")
+    parser.add_argument("--gc-freeze", action="store_true", help="gc.freeze() the loaded batches before each run")
     args = parser.parse_args()
 
     print(f"Textual headless, {SIZE[0]}x{SIZE[1]}; search typed one key at a time: {args.query!r}; "
-          f"medians of {args.repeat} runs, worst of all keystrokes\n")
+          f"medians of {args.repeat} runs, worst of all keystrokes{'; gc.freeze()' if args.gc_freeze else ''}\n")
     header = (f"{'batches':>8}  {'widget':<10} {'first paint':>12} {'key→paint':>12} {'worst':>10} "
               f"{'key handler':>12} {'worst':>10} {'shown':>7}")
     print(header)
@@ -241,7 +245,7 @@ async def main() -> None:
         batches = make_batches(count)
         for name, screen_type, widget in (("BatchList", BatchesScreen, BatchList),
                                           ("DataTable", DataTableScreen, DataTable)):
-            runs = [await measure(screen_type, widget, batches, args.query) for _ in range(args.repeat)]
+            runs = [await measure(screen_type, widget, batches, args.query, args.gc_freeze) for _ in range(args.repeat)]
             paint = statistics.median(run["first_paint"] for run in runs)
             keys = [key for run in runs for key in run["keys"]]
             work = [spent for run in runs for spent in run["work"]]
