@@ -131,6 +131,11 @@ class BatchtuiApp(App[None]):
             if self.bell_on_change:
                 self.bell()
 
+    def adopt_batch(self, batch: Batch) -> None:
+        """A screen fetched a fresher copy of a batch (refresh, cancel): every screen shows it."""
+        if any(known.id == batch.id for known in self.batches):
+            self.batches = tuple(batch if known.id == batch.id else known for known in self.batches)
+
     def open_batch(self, batch_id: str) -> None:
         self.push_screen(BatchDetailScreen(batch_id))
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 from openai.types import Batch
 
 from batchtui.core.batch_filter import (
@@ -82,13 +80,10 @@ def test_sorts():
     assert next_sort("created") == "status" and next_sort("progress") == "created"
 
 
-def test_ten_thousand_batches_filter_within_a_frame():
+def test_incremental_search_over_ten_thousand_batches():
+    """Correctness only: speed is shown by tests/bench/tui_batch_list.py, never by a timed test."""
     batches = [make(i, metadata={"description": f"job {i}", "owner": f"team-{i % 7}"}) for i in range(10_000)]
     index = SearchIndex()
-    index.filter(batches, query="warm")
-    started = time.perf_counter()
     for query in ("t", "te", "tea", "team", "team-", "team-3"):
         result = index.filter(batches, query=query)
-    elapsed = (time.perf_counter() - started) / 6
     assert len(result) == len([i for i in range(10_000) if i % 7 == 3])
-    assert elapsed < 1 / 60, f"{elapsed * 1000:.1f} ms per keystroke"

@@ -170,8 +170,7 @@ class BatchDetailScreen(Screen):
 
     def _adopt(self, batch: Batch) -> None:
         """A fresher copy fetched here: share it with the whole app (the list shows it too), then draw it."""
-        if any(known.id == batch.id for known in self.app.batches):
-            self.app.batches = tuple(batch if known.id == batch.id else known for known in self.app.batches)
+        self.app.adopt_batch(batch)
         if batch != self.batch:
             self._show(batch)
 
