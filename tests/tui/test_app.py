@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import time
-
-import pytest
 from openai.types import Batch
+from pilot_helpers import fill_cache, row_text, wait_for_rows
 
-from batchtui.core.cache import Cache
 from batchtui.core.config import Profile
 from batchtui.core.text import printable
 from batchtui.core.workspace import Workspace
 from batchtui.tui.app import BatchtuiApp
-from batchtui.tui.widgets.batch_list import BatchList
 
 DEAD_URL = "http://127.0.0.1:9/v1"
 
@@ -33,34 +29,7 @@ def sample_batch(number: int, status: str = "completed", description: str = "") 
     })
 
 
-@pytest.fixture
-def utc(monkeypatch):
-    monkeypatch.setenv("TZ", "UTC")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
 
-
-async def fill_cache(cache_dir, batches):
-    cache = await Cache.open(cache_dir / "cache.db")
-    async with cache:
-        await cache.upsert_batches(batches, observed_at=time.time())
-
-
-async def wait_for_rows(pilot, count: int) -> BatchList:
-    batch_list = pilot.app.screen.query_one(BatchList)
-    for _ in range(200):
-        if len(batch_list.rows) >= count:
-            return batch_list
-        await pilot.pause(0.05)
-    raise AssertionError(f"the list has {len(batch_list.rows)} rows, wanted {count}")
-
-
-def row_text(batch_list: BatchList, batch_id: str) -> str:
-    """The row as painted (the list's line 0 is its header)."""
-    index = [b.id for b in batch_list.rows].index(batch_id)
-    return batch_list.render_line(index - round(batch_list.scroll_y) + 1).text
 
 
 async def test_paints_from_cache_without_network(tmp_path):

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from openai.types import Batch, FileObject
+from pilot_helpers import wait_until
 from rich.console import Console
 from textual.widgets import Input, TextArea
 
@@ -39,15 +40,6 @@ def chat_lines(count: int, prefix: str = "row") -> str:
     )
 
 
-@pytest.fixture
-def utc(monkeypatch):
-    monkeypatch.setenv("TZ", "UTC")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
-
-
 def plain(renderable) -> str:
     """What a widget's renderable reads as, without styles."""
     console = Console(file=io.StringIO(), width=160, color_system=None, legacy_windows=False)
@@ -58,14 +50,6 @@ def plain(renderable) -> str:
 def section_text(app, selector: str) -> str:
     widget = app.screen.query_one(selector)
     return plain(widget.content if hasattr(widget, "content") else widget.render())
-
-
-async def wait_until(pilot, condition, what: str, tries: int = 300):
-    for _ in range(tries):
-        if condition():
-            return
-        await pilot.pause(0.05)
-    raise AssertionError(f"never happened: {what}")
 
 
 async def start(ws: Workspace, content: str, path, metadata: dict[str, str] | None = None) -> Batch:
@@ -139,7 +123,8 @@ async def test_follows_sync_and_refresh_live(sandbox_profile, tmp_path):
     async with app.run_test(size=(100, 40)) as pilot:
         screen = await open_detail(pilot, batch.id)
         assert screen.batch.status in ("validating", "in_progress")
-        await asyncio.sleep(2.5)  # 2,000 lines at speed 1000 take about a second
+        async with await Workspace.open(sandbox_profile, cache_dir=tmp_path / "watch") as ws:
+            assert (await wait_for_status(ws, batch.id, {"completed"})).status == "completed"
         app.action_refresh()
         await wait_until(pilot, lambda: screen.batch.status == "completed", "sync brought the completed batch")
         assert [f.kind for f in screen.query_one(BatchFiles).files] == ["input", "output"]

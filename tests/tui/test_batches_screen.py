@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import time
 
 import pytest
 from openai.types import Batch
+from pilot_helpers import fill_cache, row_text, wait_for_rows
 
 from batchtui.core.cache import Cache
 from batchtui.core.config import Profile
@@ -21,34 +21,7 @@ FIXED = 1_763_200_000.0
 OFFLINE = Profile(name="offline", base_url=DEAD_URL, api_key="sk-x")
 
 
-@pytest.fixture
-def utc(monkeypatch):
-    monkeypatch.setenv("TZ", "UTC")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
 
-
-async def fill_cache(cache_dir, batches):
-    cache = await Cache.open(cache_dir / "cache.db")
-    async with cache:
-        await cache.upsert_batches(batches, observed_at=FIXED)
-
-
-async def wait_for_rows(pilot, count: int) -> BatchList:
-    batch_list = pilot.app.screen.query_one(BatchList)
-    for _ in range(200):
-        if len(batch_list.rows) >= count:
-            return batch_list
-        await pilot.pause(0.05)
-    raise AssertionError(f"the list has {len(batch_list.rows)} rows, wanted {count}")
-
-
-def row_text(batch_list: BatchList, batch_id: str) -> str:
-    """The row as painted (the list's line 0 is its header)."""
-    index = [b.id for b in batch_list.rows].index(batch_id)
-    return batch_list.render_line(index - round(batch_list.scroll_y) + 1).text
 
 
 def batch(number: int, status: str = "completed", *, metadata: dict[str, str] | None = None, done: int | None = None,
@@ -93,7 +66,7 @@ def ids(batch_list: BatchList) -> list[str]:
 
 async def test_paints_the_cache_before_the_first_sync(sandbox_profile, tmp_path, monkeypatch):
     finished = [b for b in MIXED if b.status in ("completed", "failed", "expired", "cancelled")]
-    await fill_cache(tmp_path, finished)
+    await fill_cache(tmp_path, finished, FIXED)
     painted: list[tuple[int, str]] = []
     original = BatchList.set_rows
 
@@ -115,7 +88,7 @@ async def test_paints_the_cache_before_the_first_sync(sandbox_profile, tmp_path,
 
 
 async def test_status_groups_by_number_keys(tmp_path):
-    await fill_cache(tmp_path, MIXED)
+    await fill_cache(tmp_path, MIXED, FIXED)
     app = app_for(tmp_path)
     async with app.run_test(size=(140, 30)) as pilot:
         batch_list = await wait_for_rows(pilot, len(MIXED))
@@ -128,7 +101,7 @@ async def test_status_groups_by_number_keys(tmp_path):
 
 
 async def test_search_narrows_incrementally_and_escape_clears(tmp_path):
-    await fill_cache(tmp_path, MIXED)
+    await fill_cache(tmp_path, MIXED, FIXED)
     app = app_for(tmp_path)
     async with app.run_test(size=(140, 30)) as pilot:
         batch_list = await wait_for_rows(pilot, len(MIXED))
@@ -156,7 +129,7 @@ async def test_search_narrows_incrementally_and_escape_clears(tmp_path):
 
 
 async def test_sort_cycles_created_status_progress(tmp_path):
-    await fill_cache(tmp_path, MIXED)
+    await fill_cache(tmp_path, MIXED, FIXED)
     app = app_for(tmp_path)
     async with app.run_test(size=(140, 30)) as pilot:
         batch_list = await wait_for_rows(pilot, len(MIXED))
@@ -172,7 +145,7 @@ async def test_sort_cycles_created_status_progress(tmp_path):
 
 async def test_cursor_stays_on_the_same_batch_when_data_changes(tmp_path):
     many = [batch(n, "in_progress" if n % 3 else "completed") for n in range(1, 61)]
-    await fill_cache(tmp_path, many)
+    await fill_cache(tmp_path, many, FIXED)
     app = app_for(tmp_path)
     async with app.run_test(size=(100, 20)) as pilot:
         batch_list = await wait_for_rows(pilot, 60)
@@ -194,7 +167,7 @@ async def test_cursor_stays_on_the_same_batch_when_data_changes(tmp_path):
 
 
 async def test_enter_and_click_open_the_detail(tmp_path):
-    await fill_cache(tmp_path, MIXED)
+    await fill_cache(tmp_path, MIXED, FIXED)
     app = app_for(tmp_path)
     async with app.run_test(size=(140, 30)) as pilot:
         batch_list = await wait_for_rows(pilot, len(MIXED))
@@ -212,7 +185,7 @@ async def test_enter_and_click_open_the_detail(tmp_path):
 
 
 async def test_header_click_sorts(tmp_path):
-    await fill_cache(tmp_path, MIXED)
+    await fill_cache(tmp_path, MIXED, FIXED)
     app = app_for(tmp_path)
     async with app.run_test(size=(140, 30)) as pilot:
         batch_list = await wait_for_rows(pilot, len(MIXED))
@@ -224,7 +197,7 @@ async def test_header_click_sorts(tmp_path):
 
 async def test_markup_and_escapes_in_metadata_are_shown_literally(tmp_path):
     hostile = {"description": "[bold red]x[/] \x1b]52;c;aGk=\x07 [link=http://e.vil]y[/link]"}
-    await fill_cache(tmp_path, [batch(1, metadata=hostile), batch(2, metadata={"[b]k": "\x1b[31mv"})])
+    await fill_cache(tmp_path, [batch(1, metadata=hostile), batch(2, metadata={"[b]k": "\x1b[31mv"})], FIXED)
     app = app_for(tmp_path)
     async with app.run_test(size=(200, 20)) as pilot:
         batch_list = await wait_for_rows(pilot, 2)

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import time
 
-import pytest
 from openai.types import Batch, FileObject
+from pilot_helpers import wait_until
 from textual.widgets import DataTable, Input, ProgressBar, Static, TextArea
 
 from batchtui.core.cache import Cache
@@ -25,14 +24,6 @@ DEAD_URL = "http://127.0.0.1:9/v1"
 FIXED = 1_763_100_000.0
 USED_BY = 3
 ID = 6
-
-
-async def wait_until(pilot, condition, what: str, tries: int = 200):
-    for _ in range(tries):
-        if condition():
-            return
-        await pilot.pause(0.05)
-    raise AssertionError(f"never happened: {what}")
 
 
 async def open_files(pilot) -> DataTable:
@@ -263,15 +254,6 @@ def sample_file(number: int, name: str, purpose: str = "batch", expires_in: int 
         "status": "processed",
         "expires_at": created + expires_in if expires_in else None,
     })
-
-
-@pytest.fixture
-def utc(monkeypatch):
-    monkeypatch.setenv("TZ", "UTC")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
 
 
 def test_snapshot_files_screen(snap_compare, tmp_path, utc):

@@ -4,16 +4,10 @@ from __future__ import annotations
 
 import asyncio
 
+from pilot_helpers import wait_until
+
 from batchtui.core.workspace import Workspace
 from batchtui.tui.app import BatchtuiApp
-
-
-async def wait_until(pilot, condition, what: str, tries: int = 200):
-    for _ in range(tries):
-        if condition():
-            return
-        await pilot.pause(0.05)
-    raise AssertionError(f"never happened: {what}")
 
 
 async def test_status_change_raises_a_notification_and_the_bell(sandbox_profile, tmp_path, write_batch_file):
@@ -27,7 +21,11 @@ async def test_status_change_raises_a_notification_and_the_bell(sandbox_profile,
         await wait_until(pilot, lambda: any(b.id == batch.id for b in app.batches), "batch listed")
         first = next(b for b in app.batches if b.id == batch.id).status
         assert first in ("validating", "in_progress")
-        await asyncio.sleep(3)  # 4,000 lines at speed 1000 finish in about 2 s
+        async with await Workspace.open(sandbox_profile, cache_dir=tmp_path / "watch") as ws:
+            for _ in range(300):
+                if (await ws.service.retrieve(batch.id)).status == "completed":
+                    break
+                await asyncio.sleep(0.1)
         await pilot.press("r")
         await wait_until(pilot, lambda: any("→ completed" in n.message for n in app._notifications), "notified")
         note = next(n for n in app._notifications if "→ completed" in n.message)

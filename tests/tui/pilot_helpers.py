@@ -1,0 +1,34 @@
+"""Helpers the TUI tests share: waiting on the app through Pilot, and filling a cache."""
+
+from __future__ import annotations
+
+import time
+
+from batchtui.core.cache import Cache
+from batchtui.tui.widgets.batch_list import BatchList
+
+
+async def wait_until(pilot, condition, what: str, tries: int = 300) -> None:
+    for _ in range(tries):
+        if condition():
+            return
+        await pilot.pause(0.05)
+    raise AssertionError(f"never happened: {what}")
+
+
+async def fill_cache(cache_dir, batches, observed_at: float | None = None) -> None:
+    cache = await Cache.open(cache_dir / "cache.db")
+    async with cache:
+        await cache.upsert_batches(batches, observed_at=time.time() if observed_at is None else observed_at)
+
+
+async def wait_for_rows(pilot, count: int) -> BatchList:
+    batch_list = pilot.app.screen.query_one(BatchList)
+    await wait_until(pilot, lambda: len(batch_list.rows) >= count, f"the list has {count} rows")
+    return batch_list
+
+
+def row_text(batch_list: BatchList, batch_id: str) -> str:
+    """The row as painted (the list's line 0 is its header)."""
+    index = [b.id for b in batch_list.rows].index(batch_id)
+    return batch_list.render_line(index - round(batch_list.scroll_y) + 1).text
