@@ -20,7 +20,8 @@ from batchtui.core.text import printable
 from batchtui.core.workspace import Workspace, _split_head
 from batchtui.tui import clipboard
 from batchtui.tui.app import BatchtuiApp
-from batchtui.tui.screens.batch_detail import BatchDetailCommands, BatchDetailScreen
+from batchtui.tui.commands import ScreenCommands
+from batchtui.tui.screens.batch_detail import BatchDetailScreen
 from batchtui.tui.screens.confirm import ConfirmScreen
 from batchtui.tui.screens.file_preview import FilePreviewScreen
 from batchtui.tui.widgets.batch_timeline import BatchTimeline, timeline_steps
@@ -160,7 +161,7 @@ async def test_file_list_picks_the_file_actions_work_on(tmp_path, copied):
         await pilot.pause(0.1)
         assert copied == ["file-err0001"]
         assert "Copied error file id to the clipboard." in notes(app)
-        provider = BatchDetailCommands(screen)
+        provider = ScreenCommands(screen)
         titles = [str(hit.display) async for hit in provider.discover()]
         assert "Copy batch JSON" in titles and "View file" in titles
         assert "Cancel batch" not in titles  # a completed batch cannot be cancelled

@@ -13,11 +13,12 @@ from batchtui.core.client import make_openai_client
 from batchtui.core.config import Profile
 from batchtui.core.workspace import Workspace
 from batchtui.tui.app import BatchtuiApp
+from batchtui.tui.commands import ScreenCommands
 from batchtui.tui.format import short_id
 from batchtui.tui.screens.confirm import ConfirmScreen
 from batchtui.tui.screens.download_path import DownloadPathScreen, path_problem
 from batchtui.tui.screens.file_preview import FilePreviewScreen
-from batchtui.tui.screens.files import FilesCommands, FilesScreen
+from batchtui.tui.screens.files import FilesScreen
 from batchtui.tui.screens.upload import UploadScreen
 
 DEAD_URL = "http://127.0.0.1:9/v1"
@@ -293,11 +294,15 @@ async def test_palette_commands_and_upload_progress(sandbox_profile, tmp_path):
     app = BatchtuiApp(sandbox_profile, cache_dir=tmp_path / "app")
     async with app.run_test() as pilot:
         await open_files(pilot)
-        provider = FilesCommands(app.screen)
+        provider = ScreenCommands(app.screen)
         titles = [hit.text async for hit in provider.discover()]
         assert {"Upload a file", "Delete the file", "Filter by purpose", "Refresh files"} <= set(titles)
         hits = [hit async for hit in provider.search("upload")]
-        assert hits and hits[0].command == app.screen.action_upload
+        assert hits and hits[0].text == "Upload a file"
+        await hits[0].command()
+        await wait_until(pilot, lambda: isinstance(app.screen, UploadScreen), "palette opened the upload modal")
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: isinstance(app.screen, FilesScreen), "back on files")
 
         await pilot.press("u")
         await wait_until(pilot, lambda: isinstance(app.screen, UploadScreen), "upload modal shown")

@@ -8,6 +8,7 @@ from pilot_helpers import wait_until
 
 from batchtui.core.workspace import Workspace
 from batchtui.tui.app import BatchtuiApp
+from batchtui.tui.commands import ScreenCommands
 
 
 async def test_status_change_raises_a_notification_and_the_bell(sandbox_profile, tmp_path, write_batch_file):
@@ -38,6 +39,8 @@ async def test_palette_has_refresh_files_and_bell(sandbox_profile, tmp_path):
     async with app.run_test() as pilot:
         titles = [command.title for command in app.get_system_commands(app.screen)]
         assert {"Refresh now", "Files", "Toggle bell", "Theme", "Keys"} <= set(titles)
+        screen_titles = [hit.text async for hit in ScreenCommands(app.screen).discover()]
+        assert screen_titles[:2] == ["Search batches", "Sort batches"] and "Show Failed batches" in screen_titles
         app._toggle_bell()
         assert app.bell_on_change
         await pilot.press("question_mark")
@@ -47,5 +50,6 @@ async def test_palette_has_refresh_files_and_bell(sandbox_profile, tmp_path):
 
 async def test_demo_mode_is_marked(sandbox_profile, tmp_path):
     app = BatchtuiApp(sandbox_profile, cache_dir=tmp_path, demo=True)
-    async with app.run_test():
+    async with app.run_test() as pilot:
         assert app.has_class("-demo") and app.sub_title.startswith("DEMO")
+        await wait_until(pilot, lambda: app.sync_status.state == "synced", "first sync")

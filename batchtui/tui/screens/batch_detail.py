@@ -13,7 +13,6 @@ from openai.types import Batch, FileObject
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.timer import Timer
@@ -22,6 +21,7 @@ from textual.widgets import Footer, Header, OptionList, Static
 from batchtui.core.cache import ACTIVE_STATUSES
 from batchtui.core.errors import BatchtuiError
 from batchtui.core.workspace import Workspace
+from batchtui.tui.commands import ScreenCommands
 from batchtui.tui.format import literal
 from batchtui.tui.screens.confirm import ConfirmScreen
 from batchtui.tui.screens.download_path import DownloadPathScreen
@@ -37,42 +37,6 @@ WORKSPACE_WAIT_SECONDS = 30.0
 COPY_KEYS = Binding.Group("Copy")
 FILE_KEYS = Binding.Group("File")
 
-COMMANDS = (
-    ("Cancel batch", "Ask the API to stop this batch (asks first)", "cancel_batch"),
-    ("Refresh batch", "Fetch this batch from the API now", "refresh_batch"),
-    ("Copy batch id", "Copy this batch's id to the clipboard", "copy_id"),
-    ("Copy batch JSON", "Copy this batch as the API returns it", "copy_json"),
-    ("View file", "The first lines of the highlighted file", "view_file"),
-    ("Download file", "Save the highlighted file to a folder", "download_file"),
-    ("Copy file id", "Copy the highlighted file's id", "copy_file_id"),
-)
-
-
-class BatchDetailCommands(Provider):
-    """The detail screen's actions in the command palette (ctrl+p)."""
-
-    async def discover(self) -> Hits:
-        for title, help_text, action in COMMANDS:
-            if self._enabled(action):
-                yield DiscoveryHit(title, self._runner(action), help=help_text)
-
-    async def search(self, query: str) -> Hits:
-        matcher = self.matcher(query)
-        for title, help_text, action in COMMANDS:
-            if self._enabled(action) and (score := matcher.match(title)) > 0:
-                yield Hit(score, matcher.highlight(title), self._runner(action), help=help_text)
-
-    def _enabled(self, action: str) -> bool:
-        return isinstance(self.screen, BatchDetailScreen) and bool(self.screen.check_action(action, ()))
-
-    def _runner(self, action: str):
-        screen = self.screen
-
-        async def run() -> None:
-            await screen.run_action(action)
-
-        return run
-
 
 class BatchDetailScreen(Screen):
     CSS_PATH = "batch_detail.tcss"
@@ -86,7 +50,16 @@ class BatchDetailScreen(Screen):
         Binding("d", "download_file", "Download file", group=FILE_KEYS),
         Binding("i", "copy_file_id", "Copy file id", group=FILE_KEYS),
     ]
-    COMMANDS = {BatchDetailCommands}
+    COMMANDS = {ScreenCommands}
+    PALETTE = (
+        ("Cancel batch", "Ask the API to stop this batch (asks first)", "cancel_batch"),
+        ("Refresh batch", "Fetch this batch from the API now", "refresh_batch"),
+        ("Copy batch id", "Copy this batch's id to the clipboard", "copy_id"),
+        ("Copy batch JSON", "Copy this batch as the API returns it", "copy_json"),
+        ("View file", "The first lines of the highlighted file", "view_file"),
+        ("Download file", "Save the highlighted file to a folder", "download_file"),
+        ("Copy file id", "Copy the highlighted file's id", "copy_file_id"),
+    )
 
     def __init__(self, batch_id: str) -> None:
         super().__init__()

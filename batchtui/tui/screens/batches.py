@@ -20,6 +20,7 @@ from batchtui.core.batch_filter import (
     sort_batches,
 )
 from batchtui.core.errors import BatchtuiError
+from batchtui.tui.commands import ScreenCommands
 from batchtui.tui.format import literal
 from batchtui.tui.sync_status import SyncStatus
 from batchtui.tui.widgets.batch_list import BatchList
@@ -48,6 +49,13 @@ class BatchesScreen(Screen):
         *(Binding(str(n + 1), f"group({n})", STATUS_GROUPS[n].name, show=False) for n in range(1, 6)),
         Binding("escape", "close_search", "Close search"),
     ]
+    COMMANDS = {ScreenCommands}
+    PALETTE = (
+        ("Search batches", "Filter by id, metadata, endpoint, model or input file name", "search"),
+        ("Sort batches", "Cycle the sort: created, status, progress", "cycle_sort"),
+        *((f"Show {group.name} batches", f"Only the {group.name} group", f"group({n})")
+          for n, group in enumerate(STATUS_GROUPS)),
+    )
 
     def __init__(self) -> None:
         super().__init__()

@@ -12,12 +12,12 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
 from batchtui.core.errors import BatchtuiError, UnreachableError
 from batchtui.core.workspace import Workspace
+from batchtui.tui.commands import ScreenCommands
 from batchtui.tui.format import clip, literal, short_id, size
 from batchtui.tui.screens.confirm import ConfirmScreen
 from batchtui.tui.screens.download_path import DownloadPathScreen
@@ -93,10 +93,11 @@ def purpose_choices(files: Iterable[FileObject]) -> list[str]:
     return [*FIXED_PURPOSES, *others]
 
 
-class FilesCommands(Provider):
-    """The files screen's actions in the command palette."""
+class FilesScreen(Screen):
+    """All files of the account, newest first; paints from the cache, then lists from the API."""
 
-    COMMANDS = (
+    COMMANDS = {ScreenCommands}
+    PALETTE = (
         ("Upload a file", "Upload a .jsonl batch input file", "upload"),
         ("Download the file", "Save the highlighted file to a folder or a path", "download"),
         ("Delete the file", "Delete the highlighted file (asks first)", "delete"),
@@ -105,27 +106,6 @@ class FilesCommands(Provider):
         ("Filter by purpose", "Cycle the purpose filter", "cycle_purpose"),
         ("Refresh files", "List the account's files from the API", "refresh"),
     )
-
-    def _commands(self):
-        screen = self.screen
-        if not isinstance(screen, FilesScreen):
-            return
-        for title, help_text, action in self.COMMANDS:
-            yield title, help_text, getattr(screen, f"action_{action}")
-
-    async def discover(self) -> Hits:
-        for title, help_text, callback in self._commands():
-            yield DiscoveryHit(title, callback, help=help_text)
-
-    async def search(self, query: str) -> Hits:
-        matcher = self.matcher(query)
-        for title, help_text, callback in self._commands():
-            if (score := matcher.match(title)) > 0:
-                yield Hit(score, matcher.highlight(title), callback, help=help_text)
-
-
-class FilesScreen(Screen):
-    """All files of the account, newest first; paints from the cache, then lists from the API."""
 
     DEFAULT_CSS = """
     FilesScreen #files-status { height: 1; padding: 0 1; background: $boost; }
@@ -143,7 +123,6 @@ class FilesScreen(Screen):
         Binding("p", "cycle_purpose", "Purpose"),
         Binding("r", "refresh", "Refresh"),
     ]
-    COMMANDS = {FilesCommands}
 
     def __init__(self) -> None:
         super().__init__()
