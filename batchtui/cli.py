@@ -130,6 +130,32 @@ def _run_demo(run_app: Callable[..., None]) -> None:
 
 
 @app.command
+def view(
+    output: Annotated[Path | None, Parameter(help="The output file (or any batch JSONL file).")] = None,
+    /,
+    *,
+    input: Annotated[Path | None, Parameter(name=["--input", "-i"], help="The batch's input file.")] = None,
+    errors: Annotated[Path | None, Parameter(name=["--errors", "-e"], help="The batch's error file.")] = None,
+    profile: ProfileOption = None,
+) -> None:
+    """Open the result viewer on local files: each request beside its response (no account needed)."""
+    from batchtui.core.results import ResultFiles
+    from batchtui.tui.viewer_app import ViewerApp
+
+    given = [path for path in (output, input, errors) if path is not None]
+    if not given:
+        _fail("view: name at least one file: OUTPUT, --input or --errors")
+    for path in given:
+        if not path.is_file():
+            _fail(f"{path}: no such file")
+    try:
+        chosen = resolve_profile(profile)
+    except BatchtuiError as exc:
+        _fail(str(exc))
+    ViewerApp(ResultFiles(input=input, output=output, errors=errors), chosen).run()
+
+
+@app.command
 def list_batches(
     *,
     status: Annotated[str | None, Parameter(help="Only batches in this status.")] = None,

@@ -1,4 +1,4 @@
-"""Fetching a batch's result files into the cache (or a folder the user names), recorded in the cache."""
+"""Fetching a batch's files into the cache (or a folder the user names), recorded in the cache."""
 
 from __future__ import annotations
 
@@ -11,10 +11,41 @@ from batchtui.core.cache import Cache, DownloadedFile
 from batchtui.core.client import BatchService, Progress
 
 
-def result_file_ids(batch: Batch) -> list[tuple[str, str]]:
-    """(kind, file id) for each result file the batch has; expired and cancelled batches may have some."""
-    pairs = [("output", batch.output_file_id), ("error", batch.error_file_id)]
+def result_file_ids(batch: Batch, *, with_input: bool = False) -> list[tuple[str, str]]:
+    """(kind, file id) for each result file the batch has (and its input file, if asked); expired and
+    cancelled batches may have some."""
+    pairs = [("input", batch.input_file_id)] if with_input else []
+    pairs += [("output", batch.output_file_id), ("error", batch.error_file_id)]
     return [(kind, file_id) for kind, file_id in pairs if file_id]
+
+
+def cached_name(file_id: str, kind: str, batch_id: str | None) -> str:
+    """The name a file gets in a download folder: <batch id>_<kind>.jsonl, or <file id>.jsonl on its own."""
+    return f"{batch_id}_{kind}.jsonl" if batch_id else f"{file_id}.jsonl"
+
+
+async def download_once(
+    service: BatchService,
+    cache: Cache,
+    file_id: str,
+    dest: Path,
+    *,
+    kind: str,
+    batch_id: str | None = None,
+    progress: Progress | None = None,
+) -> DownloadedFile:
+    """Download `file_id` to `dest` and record it; a copy already there with the recorded size is kept, so a
+    second call needs no network."""
+    known = await cache.get_download(file_id)
+    if known and known.path == dest and dest.exists() and dest.stat().st_size == known.bytes:
+        return known
+    info = await service.retrieve_file(file_id)
+    await service.download(file_id, dest, size=info.bytes, progress=progress)
+    record = DownloadedFile(
+        file_id=file_id, batch_id=batch_id, kind=kind, path=dest, bytes=info.bytes, downloaded_at=time.time()
+    )
+    await cache.record_download(record)
+    return record
 
 
 async def download_results(
@@ -24,23 +55,12 @@ async def download_results(
     dest_dir: Path,
     *,
     progress: Progress | None = None,
+    with_input: bool = False,
 ) -> list[DownloadedFile]:
-    """Download the output and error files of `batch` into `dest_dir` as <batch id>_<kind>.jsonl.
-
-    A file already downloaded there with the right size is not fetched again.
-    """
-    records = []
-    for kind, file_id in result_file_ids(batch):
-        dest = dest_dir / f"{batch.id}_{kind}.jsonl"
-        known = await cache.get_download(file_id)
-        if known and known.path == dest and dest.exists() and dest.stat().st_size == known.bytes:
-            records.append(known)
-            continue
-        info = await service.retrieve_file(file_id)
-        await service.download(file_id, dest, size=info.bytes, progress=progress)
-        record = DownloadedFile(
-            file_id=file_id, batch_id=batch.id, kind=kind, path=dest, bytes=info.bytes, downloaded_at=time.time()
-        )
-        await cache.record_download(record)
-        records.append(record)
-    return records
+    """Download the output and error files of `batch` (and its input file, if asked) into `dest_dir` as
+    <batch id>_<kind>.jsonl, each only once."""
+    return [
+        await download_once(service, cache, file_id, dest_dir / cached_name(file_id, kind, batch.id), kind=kind,
+                            batch_id=batch.id, progress=progress)
+        for kind, file_id in result_file_ids(batch, with_input=with_input)
+    ]

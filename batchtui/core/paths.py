@@ -33,3 +33,8 @@ def private_dir(path: Path) -> Path:
     path.mkdir(parents=True, exist_ok=True, mode=0o700)
     path.chmod(0o700)
     return path
+
+
+def index_dir() -> Path:
+    """Where result indexes of local files (`batchtui view`) are kept, so a second open needs no rescan."""
+    return private_dir(cache_root() / "index")

@@ -11,7 +11,8 @@ from openai.types import Batch, FileObject
 from batchtui.core.cache import Cache, DownloadedFile, ProgressObservation
 from batchtui.core.client import BatchService, Progress
 from batchtui.core.config import Profile
-from batchtui.core.downloads import download_results
+from batchtui.core.downloads import cached_name, download_once, download_results
+from batchtui.core.results import ResultFiles
 from batchtui.core.sync import SyncResult, sync_batches
 
 
@@ -111,6 +112,29 @@ class Workspace:
         """Download a batch's output and error files (into the cache unless `dest_dir` is given)."""
         folder = dest_dir or self.cache_dir / "files"
         return await download_results(self.service, self.cache, batch, folder, progress=progress)
+
+    async def batch_result_files(self, batch: Batch, *, progress: Progress | None = None) -> ResultFiles:
+        """A batch's input, output and error files as local paths for the result viewer: streamed into the
+        cache the first time, read from there after (no network)."""
+        records = await download_results(
+            self.service, self.cache, batch, self.cache_dir / "files", progress=progress, with_input=True
+        )
+        paths = {record.kind: record.path for record in records}
+        return ResultFiles(input=paths.get("input"), output=paths.get("output"), errors=paths.get("error"))
+
+    async def file_copy(
+        self, file_id: str, kind: str, *, batch_id: str | None = None, progress: Progress | None = None
+    ) -> Path:
+        """A local copy of any file in the cache (downloaded once), e.g. to open one file in the viewer."""
+        dest = self.cache_dir / "files" / cached_name(file_id, kind, batch_id)
+        record = await download_once(
+            self.service, self.cache, file_id, dest, kind=kind, batch_id=batch_id, progress=progress
+        )
+        return record.path
+
+    def index_dir(self) -> Path:
+        """Where result indexes are kept, so re-opening a batch's results needs no rescan."""
+        return self.cache_dir / "index"
 
     async def file_info(self, file_id: str) -> FileObject:
         """A file's object from the cache, else from the API (and then cached): name and size for a screen."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from rich.cells import cell_len, set_cell_size
 from rich.text import Text
 
 from batchtui.core.text import printable
@@ -32,6 +33,15 @@ def status_badge(status: str) -> Text:
 def clip(text: str, width: int) -> str:
     """`text` cut to `width` characters, the last one an ellipsis when it was longer."""
     return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def fit(text: str, width: int, align: str = "left") -> str:
+    """`text` in exactly `width` terminal cells: truncated with an ellipsis, or padded."""
+    length = cell_len(text)
+    if length > width:
+        return set_cell_size(text, width - 1) + "…" if width > 0 else ""
+    pad = " " * (width - length)
+    return pad + text if align == "right" else text + pad
 
 
 def short_id(batch_id: str, width: int = 14) -> str:

@@ -16,6 +16,22 @@ async def wait_until(pilot, condition, what: str, tries: int = 300) -> None:
     raise AssertionError(f"never happened: {what}")
 
 
+async def open_detail(pilot, batch_id: str):
+    """Open a batch's detail screen and wait until it shows the batch."""
+    from batchtui.tui.screens.batch_detail import BatchDetailScreen
+
+    pilot.app.open_batch(batch_id)
+    await wait_until(pilot, lambda: isinstance(pilot.app.screen, BatchDetailScreen), "detail screen shown")
+    screen = pilot.app.screen
+    await wait_until(pilot, lambda: screen.batch is not None, "batch loaded")
+    return screen
+
+
+def notes(app) -> list[str]:
+    """The messages of the notifications the app has shown."""
+    return [n.message for n in app._notifications]
+
+
 async def fill_cache(cache_dir, batches, observed_at: float | None = None) -> None:
     cache = await Cache.open(cache_dir / "cache.db")
     async with cache:

@@ -8,9 +8,8 @@ import json
 import time
 from pathlib import Path
 
-import pytest
 from openai.types import Batch, FileObject
-from pilot_helpers import wait_until
+from pilot_helpers import notes, open_detail, wait_until
 from rich.console import Console
 from textual.widgets import Input, TextArea
 
@@ -18,7 +17,6 @@ from batchtui.core.cache import Cache, DownloadedFile
 from batchtui.core.config import Profile
 from batchtui.core.text import printable
 from batchtui.core.workspace import Workspace, _split_head
-from batchtui.tui import clipboard
 from batchtui.tui.app import BatchtuiApp
 from batchtui.tui.commands import ScreenCommands
 from batchtui.tui.screens.batch_detail import BatchDetailScreen
@@ -66,26 +64,6 @@ async def wait_for_status(ws: Workspace, batch_id: str, statuses: set[str], with
         if batch.status in statuses or time.monotonic() > deadline:
             return batch
         await asyncio.sleep(0.1)
-
-
-async def open_detail(pilot, batch_id: str) -> BatchDetailScreen:
-    pilot.app.open_batch(batch_id)
-    await wait_until(pilot, lambda: isinstance(pilot.app.screen, BatchDetailScreen), "detail screen shown")
-    screen = pilot.app.screen
-    await wait_until(pilot, lambda: screen.batch is not None, "batch loaded")
-    return screen
-
-
-def notes(app) -> list[str]:
-    return [n.message for n in app._notifications]
-
-
-@pytest.fixture
-def copied(monkeypatch) -> list[str]:
-    """What went to the clipboard (pyperclip stubbed out, so it works with no clipboard here)."""
-    texts: list[str] = []
-    monkeypatch.setattr(clipboard.pyperclip, "copy", texts.append)
-    return texts
 
 
 async def test_completed_batch_shows_every_step_and_its_files(sandbox_profile, tmp_path):
@@ -158,7 +136,7 @@ async def test_file_list_picks_the_file_actions_work_on(tmp_path, copied):
         files = screen.query_one(BatchFiles)
         files.focus()
         await pilot.press("down", "down", "i")
-        await pilot.pause(0.1)
+        await app.workers.wait_for_complete()
         assert copied == ["file-err0001"]
         assert "Copied error file id to the clipboard." in notes(app)
         provider = ScreenCommands(screen)
@@ -199,7 +177,7 @@ async def test_copy_batch_id_json_and_file_id(sandbox_profile, tmp_path, copied)
     async with app.run_test(size=(100, 40)) as pilot:
         await open_detail(pilot, batch.id)
         await pilot.press("y", "Y", "i")
-        await pilot.pause(0.1)
+        await app.workers.wait_for_complete()
         assert copied[0] == batch.id
         assert Batch.model_validate_json(copied[1]).id == batch.id
         assert copied[2] == batch.input_file_id

@@ -26,6 +26,7 @@ from batchtui.tui.format import literal
 from batchtui.tui.screens.confirm import ConfirmScreen
 from batchtui.tui.screens.download_path import DownloadPathScreen
 from batchtui.tui.screens.file_preview import FilePreviewScreen
+from batchtui.tui.screens.results import BatchResults, ResultsScreen
 from batchtui.tui.widgets.batch_timeline import BatchTimeline
 from batchtui.tui.widgets.detail_files import BatchFile, BatchFiles, batch_files
 from batchtui.tui.widgets.detail_progress import BatchProgressPanel
@@ -44,6 +45,8 @@ class BatchDetailScreen(Screen):
         Binding("escape", "app.pop_screen", "Back"),
         Binding("c", "cancel_batch", "Cancel"),
         Binding("r", "refresh_batch", "Refresh"),
+        Binding("o", "open_results", "Results"),
+        Binding("l", "open_error_line", "Error line"),
         Binding("y", "copy_id", "Copy batch id", group=COPY_KEYS),
         Binding("Y", "copy_json", "Copy batch JSON", group=COPY_KEYS),
         Binding("v", "view_file", "View file", group=FILE_KEYS),
@@ -54,6 +57,8 @@ class BatchDetailScreen(Screen):
     PALETTE = (
         ("Cancel batch", "Ask the API to stop this batch (asks first)", "cancel_batch"),
         ("Refresh batch", "Fetch this batch from the API now", "refresh_batch"),
+        ("Open results", "Every request beside its response, in the result viewer", "open_results"),
+        ("Open the input at the error line", "The input file's line a validation error names", "open_error_line"),
         ("Copy batch id", "Copy this batch's id to the clipboard", "copy_id"),
         ("Copy batch JSON", "Copy this batch as the API returns it", "copy_json"),
         ("View file", "The first lines of the highlighted file", "view_file"),
@@ -207,6 +212,8 @@ class BatchDetailScreen(Screen):
             return True if self.batch is not None and self.batch.status in CANCELLABLE else None
         if action in ("view_file", "download_file", "copy_file_id"):
             return True if self._selected_file() is not None else None
+        if action == "open_error_line":
+            return True if self._error_line() is not None else None
         if action == "copy_json":
             return True if self.batch is not None else None
         return True
@@ -236,6 +243,20 @@ class BatchDetailScreen(Screen):
             return
         self._adopt(batch)
         self.notify(f"Asked to cancel {batch.id}; it is now {batch.status}.", title="Cancel", markup=False)
+
+    def _error_line(self) -> int | None:
+        """The first input line a validation error names, if any."""
+        errors = (self.batch.errors.data if self.batch and self.batch.errors else None) or []
+        return next((error.line for error in errors if error.line), None)
+
+    def action_open_results(self) -> None:
+        self.app.push_screen(ResultsScreen(BatchResults(self.batch_id), self.batch_id))
+
+    def action_open_error_line(self) -> None:
+        line = self._error_line()
+        if line is not None:
+            self.app.push_screen(ResultsScreen(BatchResults(self.batch_id), f"{self.batch_id} input",
+                                               start_line=line))
 
     def action_refresh_batch(self) -> None:
         self._run_refresh()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from textual import on
@@ -30,7 +31,7 @@ def path_problem(text: str) -> str | None:
 
 
 class DownloadPathScreen(ModalScreen[Path | None]):
-    """Dismisses with the path typed (user-expanded), or None on escape."""
+    """Dismisses with the path typed (user-expanded), or None on escape; `check` says what is wrong with a path."""
 
     DEFAULT_CSS = """
     DownloadPathScreen { align: center middle; }
@@ -44,21 +45,31 @@ class DownloadPathScreen(ModalScreen[Path | None]):
     """
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
-    def __init__(self, what: str, default: Path | None = None) -> None:
+    def __init__(
+        self,
+        what: str,
+        default: Path | None = None,
+        *,
+        verb: str = "Download",
+        hint: str = "a folder keeps the file's own name · enter saves · escape cancels",
+        check: Callable[[str], str | None] = path_problem,
+    ) -> None:
         super().__init__()
         self.what = what
         self.default = default or Path.cwd()
+        self.verb = verb
+        self.hint = hint
+        self.check = check
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Static(literal(f"Download {self.what} to:"))
+            yield Static(literal(f"{self.verb} {self.what} to:"))
             yield Input(str(self.default), id="download-path")
             yield Static(id="download-error")
-            yield Static("a folder keeps the file's own name · enter saves · escape cancels", id="download-hint",
-                         markup=False)
+            yield Static(self.hint, id="download-hint", markup=False)
             with Horizontal():
                 yield Button("Cancel (esc)", id="cancel")
-                yield Button("Download", id="download", variant="primary")
+                yield Button(self.verb, id="download", variant="primary")
 
     def on_mount(self) -> None:
         self.query_one(Input).focus()
@@ -67,7 +78,7 @@ class DownloadPathScreen(ModalScreen[Path | None]):
     @on(Button.Pressed, "#download")
     def submit(self) -> None:
         text = self.query_one(Input).value.strip()
-        if problem := path_problem(text):
+        if problem := self.check(text):
             self.query_one("#download-error", Static).update(literal(problem))
             return
         self.dismiss(Path(text).expanduser())

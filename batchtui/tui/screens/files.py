@@ -22,6 +22,7 @@ from batchtui.tui.format import clip, literal, short_id, size
 from batchtui.tui.screens.confirm import ConfirmScreen
 from batchtui.tui.screens.download_path import DownloadPathScreen
 from batchtui.tui.screens.file_preview import PREVIEW_LINES, FilePreviewScreen
+from batchtui.tui.screens.results import AccountFile, ResultsScreen
 from batchtui.tui.screens.upload import UploadScreen
 
 COLUMNS = ("Filename", "Purpose", "Size", "Used by", "Created", "Expires", "ID")
@@ -103,6 +104,7 @@ class FilesScreen(Screen):
         ("Delete the file", "Delete the highlighted file (asks first)", "delete"),
         ("View the file", f"The first {PREVIEW_LINES} lines of the highlighted file", "view"),
         ("Copy the file id", "Copy the highlighted file's id", "copy_id"),
+        ("Open in the result viewer", "The highlighted JSONL file, one row per request", "open_results"),
         ("Filter by purpose", "Cycle the purpose filter", "cycle_purpose"),
         ("Refresh files", "List the account's files from the API", "refresh"),
     )
@@ -119,6 +121,7 @@ class FilesScreen(Screen):
         Binding("d", "download", "Download"),
         Binding("x", "delete", "Delete"),
         Binding("v", "view", "View"),
+        Binding("o", "open_results", "Results"),
         Binding("y", "copy_id", "Copy id"),
         Binding("p", "cycle_purpose", "Purpose"),
         Binding("r", "refresh", "Refresh"),
@@ -338,6 +341,13 @@ class FilesScreen(Screen):
     def action_view(self) -> None:
         if file := self._require_file():
             self.app.push_screen(FilePreviewScreen(file.id, file.filename))
+
+    def action_open_results(self) -> None:
+        """Open the file in the result viewer, as the role the batch using it gives it (else by its purpose)."""
+        if file := self._require_file():
+            usage = file_usage(self.app.batches).get(file.id, [])
+            batch_id, kind = usage[0] if usage else (None, "input" if file.purpose == "batch" else "output")
+            self.app.push_screen(ResultsScreen(AccountFile(file.id, kind, batch_id), file.filename))
 
 
 def _time_of_day(timestamp: float | None) -> str:

@@ -1,0 +1,159 @@
+"""Exporting result rows to CSV (prompt and answer as text) or JSONL (request and response as JSON).
+
+A file is written whole or not at all: rows go to a temp file beside the destination, which replaces
+it only once every row is on disk, so a failure or a cancel leaves any earlier export as it was.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from batchtui.core.errors import BatchtuiError
+from batchtui.core.records import answer_text, prompt_text
+
+CSV_COLUMNS = ("custom_id", "status", "error", "prompt", "answer", "tokens")
+_PROGRESS_EVERY = 500
+
+
+class ExportError(BatchtuiError):
+    """The export file could not be written."""
+
+
+class ExportCancelled(BatchtuiError):
+    """The export was cancelled before the end; nothing was written."""
+
+
+@dataclass(frozen=True)
+class ExportRow:
+    """One result row as the viewer holds it: the raw input and output lines, not parsed."""
+
+    custom_id: str
+    status: str
+    error: str
+    input_line: bytes | None
+    output_line: bytes | None
+    tokens: int | None
+
+
+Progress = Callable[[int, int], None]
+
+
+def export_csv(
+    rows: Iterable[ExportRow],
+    dest: Path,
+    *,
+    total: int,
+    progress: Progress | None = None,
+    cancelled: Callable[[], bool] = lambda: False,
+) -> int:
+    """Write rows as CSV (UTF-8, a header, full prompt and answer text); returns the rows written."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+
+    def encode(values: Iterable[Any]) -> bytes:
+        buffer.seek(0)
+        buffer.truncate()
+        writer.writerow(values)
+        return buffer.getvalue().encode("utf-8", errors="replace")
+
+    def line(row: ExportRow) -> bytes:
+        tokens = "" if row.tokens is None else row.tokens
+        return encode((row.custom_id, row.status, row.error, *_texts(row), tokens))
+
+    return _write(rows, dest, encode(CSV_COLUMNS), line, total, progress, cancelled)
+
+
+def export_jsonl(
+    rows: Iterable[ExportRow],
+    dest: Path,
+    *,
+    total: int,
+    progress: Progress | None = None,
+    cancelled: Callable[[], bool] = lambda: False,
+) -> int:
+    """Write one object per row: custom_id, status, and the request and response lines embedded as
+    JSON (as a string when a line is not JSON, null when there is none); returns the rows written."""
+
+    def line(row: ExportRow) -> bytes:
+        record = {
+            "custom_id": row.custom_id,
+            "status": row.status,
+            "request": _embedded(row.input_line),
+            "response": _embedded(row.output_line),
+        }
+        return orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE)
+
+    return _write(rows, dest, b"", line, total, progress, cancelled)
+
+
+def _texts(row: ExportRow) -> tuple[str, str]:
+    return prompt_text(row.input_line), answer_text(row.output_line)
+
+
+def _embedded(line: bytes | None) -> Any:
+    """A valid JSON line as is (line breaks, only ever whitespace there, made spaces), else its text."""
+    if line is None:
+        return None
+    try:
+        orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return line.decode("utf-8", errors="replace")
+    return orjson.Fragment(line.strip().replace(b"\r", b" ").replace(b"\n", b" "))
+
+
+def _write(
+    rows: Iterable[ExportRow],
+    dest: Path,
+    header: bytes,
+    line: Callable[[ExportRow], bytes],
+    total: int,
+    progress: Progress | None,
+    cancelled: Callable[[], bool],
+) -> int:
+    with _writing(dest.parent):
+        fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
+    tmp = Path(tmp_name)
+    written = 0
+    try:
+        with open(fd, "wb", buffering=1 << 20) as out:
+            with _writing(dest):
+                out.write(header)
+            for row in rows:
+                if cancelled():
+                    raise ExportCancelled(f"Export to {dest} cancelled; nothing was written.")
+                data = line(row)
+                with _writing(dest):
+                    out.write(data)
+                written += 1
+                if progress and written % _PROGRESS_EVERY == 0:
+                    progress(written, total)
+            with _writing(dest):
+                out.flush()
+                os.fsync(out.fileno())
+        with _writing(dest):
+            os.replace(tmp, dest)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    if progress:
+        progress(written, total)
+    return written
+
+
+@contextmanager
+def _writing(path: Path) -> Iterator[None]:
+    """Turn a file system error into one line naming `path`; errors of the rows' source pass as they are."""
+    try:
+        yield
+    except OSError as exc:
+        raise ExportError(f"Cannot write {path}: {exc.strerror or exc}.") from None

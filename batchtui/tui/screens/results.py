@@ -1,0 +1,455 @@
+"""The result viewer: every request of a batch beside its response, with filters, search, copy and export.
+
+Files are fetched into the cache first (once), then indexed in a thread; rows show as soon as the first
+are known. The screen never reads a file itself: the index and the record readers in core do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Input, ProgressBar, Static
+from textual.worker import get_current_worker
+
+from batchtui.core.curl import curl_command
+from batchtui.core.errors import BatchtuiError
+from batchtui.core.export import ExportRow, export_csv, export_jsonl
+from batchtui.core.paths import index_dir
+from batchtui.core.records import answer_text, prompt_text
+from batchtui.core.result_search import search_rows
+from batchtui.core.results import Outcome, ResultFiles, ResultIndex, RowFilter, build_index
+from batchtui.tui.commands import ScreenCommands
+from batchtui.tui.screens.confirm import ConfirmScreen
+from batchtui.tui.screens.download_path import DownloadPathScreen
+from batchtui.tui.widgets.result_detail import ResultDetail
+from batchtui.tui.widgets.result_list import ResultList, row_label
+
+WORKSPACE_WAIT_SECONDS = 30.0
+FAILURES = frozenset({Outcome.FAILED, Outcome.UNREADABLE})
+FILTERS: dict[str, tuple[RowFilter, str]] = {
+    "1": ("all", "all"),
+    "2": ("succeeded", "succeeded"),
+    "3": ("failed", "failed"),
+    "4": ("stopped", "expired / cancelled"),
+}
+COPY_KEYS = Binding.Group("Copy")
+FILTER_KEYS = Binding.Group("Filter")
+
+
+@dataclass(frozen=True)
+class BatchResults:
+    """A batch's input, output and error files, fetched into the cache."""
+
+    batch_id: str
+
+
+@dataclass(frozen=True)
+class AccountFile:
+    """One file of the account (from the file browser), fetched into the cache; `kind` is input, output or error."""
+
+    file_id: str
+    kind: str
+    batch_id: str | None = None
+
+
+@dataclass(frozen=True)
+class LocalFiles:
+    """Files on this machine (`batchtui view`): no account needed."""
+
+    files: ResultFiles
+
+
+ResultSource = BatchResults | AccountFile | LocalFiles
+
+
+def export_problem(text: str) -> str | None:
+    """Why `text` cannot be exported to, in one line, or None."""
+    if not text:
+        return "Type a file path ending in .csv or .jsonl."
+    path = Path(text).expanduser()
+    if path.suffix.lower() not in (".csv", ".jsonl"):
+        return f"{path.name}: the name must end in .csv or .jsonl"
+    if not path.parent.is_dir():
+        return f"Folder {path.parent}: no such folder"
+    return None
+
+
+class ResultsScreen(Screen):
+    """Open with a ResultSource; `start_line` puts the cursor on the request from that input line."""
+
+    DEFAULT_CSS = """
+    ResultsScreen #results-status { height: 1; padding: 0 1; background: $boost; }
+    ResultsScreen #results-status.-error { color: $error; }
+    ResultsScreen #results-progress { height: 1; padding: 0 1; }
+    ResultsScreen ResultList { height: 45%; }
+    ResultsScreen ResultDetail { height: 1fr; border-top: solid $panel; }
+    ResultsScreen #results-search { dock: bottom; display: none; }
+    ResultsScreen #results-search.-shown { display: block; }
+    """
+    BINDINGS = [
+        Binding("escape", "back", "Back"),
+        Binding("slash", "search", "Search", key_display="/"),
+        Binding("n", "next_failure", "Next failure"),
+        Binding("t", "toggle_raw", "Raw JSON"),
+        Binding("1", "filter('1')", "All", group=FILTER_KEYS),
+        Binding("2", "filter('2')", "Succeeded", group=FILTER_KEYS),
+        Binding("3", "filter('3')", "Failed", group=FILTER_KEYS),
+        Binding("4", "filter('4')", "Expired/cancelled", group=FILTER_KEYS),
+        Binding("y", "copy('custom_id')", "Copy custom_id", group=COPY_KEYS),
+        Binding("p", "copy('prompt')", "Copy prompt", group=COPY_KEYS),
+        Binding("a", "copy('answer')", "Copy answer", group=COPY_KEYS),
+        Binding("P", "copy('request')", "Copy request JSON", group=COPY_KEYS),
+        Binding("A", "copy('response')", "Copy response JSON", group=COPY_KEYS),
+        Binding("C", "copy('curl')", "Copy as curl", group=COPY_KEYS),
+        Binding("e", "export", "Export"),
+    ]
+    COMMANDS = {ScreenCommands}
+    PALETTE = (
+        ("Search requests", "Find text in custom_ids, prompts and answers", "search"),
+        ("Next failure", "Move to the next failed or unreadable request", "next_failure"),
+        ("Toggle raw JSON", "Show the request and response as raw JSON", "toggle_raw"),
+        ("Show all requests", "Clear the status filter", "filter('1')"),
+        ("Show succeeded requests", "Only requests with a 2xx response", "filter('2')"),
+        ("Show failed requests", "Only failed and unreadable requests", "filter('3')"),
+        ("Show expired or cancelled requests", "Only requests the batch never ran", "filter('4')"),
+        ("Copy custom_id", "Copy the request's custom_id", "copy('custom_id')"),
+        ("Copy prompt", "Copy the prompt as text", "copy('prompt')"),
+        ("Copy answer", "Copy the answer as text", "copy('answer')"),
+        ("Copy request JSON", "Copy the input line", "copy('request')"),
+        ("Copy response JSON", "Copy the output or error line", "copy('response')"),
+        ("Copy as curl", "A curl command that replays this request ($OPENAI_API_KEY stays a variable)",
+         "copy('curl')"),
+        ("Export rows", "Save the listed rows as CSV or JSONL", "export"),
+    )
+
+    def __init__(self, source: ResultSource, title: str, *, start_line: int | None = None) -> None:
+        super().__init__()
+        self.source = source
+        self.title_text = title
+        self.start_line = start_line
+        self.index: ResultIndex | None = None
+        self.filter_key = "1"
+        self.query_text = ""
+        self.hits: list[int] | None = None
+        self._state = "Opening…"
+        self._search_state = ""
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static(id="results-status", markup=False)
+        yield ProgressBar(id="results-progress", show_eta=False)
+        yield ResultList(id="results-list")
+        yield ResultDetail(id="results-detail")
+        yield Input(placeholder="search custom_id, prompt and answer text · enter searches · escape stops",
+                    id="results-search")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one(ProgressBar).display = False
+        self.query_one(ResultList).focus()
+        self._paint_status()
+        self._open()
+
+    def on_unmount(self) -> None:
+        if self.index is not None:
+            self.index.close()
+
+    # -- opening --------------------------------------------------------------------------------------
+
+    @work(exclusive=True, group="results-open", exit_on_error=False)
+    async def _open(self) -> None:
+        try:
+            files, store = await self._locate()
+        except BatchtuiError as exc:
+            self._set_state(f"Cannot open: {exc}", error=True)
+            return
+        except OSError as exc:
+            self._set_state(f"Cannot open: {exc.strerror or exc}", error=True)
+            return
+        finally:
+            self.query_one(ProgressBar).display = False
+        self._set_state("Indexing…")
+        self._build(files, store)
+
+    async def _locate(self) -> tuple[ResultFiles, Path]:
+        """Local paths of the files to show (downloading what is missing) and where to keep the index."""
+        source = self.source
+        if isinstance(source, LocalFiles):
+            return source.files, index_dir()
+        workspace = await self._workspace()
+        self._set_state("Fetching files…")
+        if isinstance(source, BatchResults):
+            batch = await workspace.cache.get_batch(source.batch_id) or await workspace.fetch_batch(source.batch_id)
+            files = await workspace.batch_result_files(batch, progress=self._download_progress)
+        else:
+            path = await workspace.file_copy(source.file_id, source.kind, batch_id=source.batch_id,
+                                             progress=self._download_progress)
+            files = ResultFiles(**{"errors" if source.kind == "error" else source.kind: path})
+        return files, workspace.index_dir()
+
+    async def _workspace(self):
+        waited = 0.0
+        while getattr(self.app, "workspace", None) is None:
+            if waited >= WORKSPACE_WAIT_SECONDS:
+                raise BatchtuiError("The cache is not open, so no file can be fetched.")
+            await asyncio.sleep(0.05)
+            waited += 0.05
+        return self.app.workspace
+
+    def _download_progress(self, done: int, total: int) -> None:
+        bar = self.query_one(ProgressBar)
+        bar.display = True
+        bar.update(total=total or 1, progress=done)
+
+    @work(thread=True, exclusive=True, group="results-index", exit_on_error=False)
+    def _build(self, files: ResultFiles, store: Path) -> None:
+        worker = get_current_worker()
+        try:
+            index = build_index(files, store_dir=store, cancelled=lambda: worker.is_cancelled,
+                                on_rows=lambda index: self.app.call_from_thread(self._rows_known, index))
+        except BatchtuiError as exc:
+            if not worker.is_cancelled:
+                self.app.call_from_thread(self._set_state, f"Cannot index: {exc}", True)
+            return
+        if not worker.is_cancelled:
+            self.app.call_from_thread(self._rows_known, index)
+
+    def _rows_known(self, index: ResultIndex) -> None:
+        """The index has more rows (or has finished): list them, and jump to `start_line` once it is there."""
+        first = self.index is None
+        self.index = index
+        if index.complete:
+            self._set_state("")
+        else:
+            self._set_state(f"Indexing… {len(index):,} requests so far")
+        listing = self.query_one(ResultList)
+        if first or self.hits is None:
+            self._list_rows()
+        else:
+            listing.rows_changed()
+        if self.start_line is not None:
+            row = index.row_of_input_line(self.start_line)
+            if row is not None or index.complete:
+                self.start_line = None
+            if row is not None and not listing.move_to_row(row):
+                self.action_filter("1")
+                listing.move_to_row(row)
+
+    # -- listing --------------------------------------------------------------------------------------
+
+    def _filtered_rows(self) -> list[int] | range:
+        assert self.index is not None
+        which = FILTERS[self.filter_key][0]
+        return range(len(self.index)) if which == "all" else self.index.rows(which)
+
+    def _list_rows(self) -> None:
+        if self.index is None:
+            return
+        rows = self.hits if self.hits is not None else self._filtered_rows()
+        listing = self.query_one(ResultList)
+        listing.empty_message = self._empty_reason()
+        listing.show(self.index, rows)
+        self._paint_status()
+
+    def _empty_reason(self) -> str:
+        if self.index is not None and not self.index.complete:
+            return "Indexing…"
+        if self.hits is not None:
+            return f"No request matches '{self.query_text}'." if not self._search_state else "Searching…"
+        if self.filter_key != "1":
+            return f"No {FILTERS[self.filter_key][1]} requests."
+        return "No requests in these files."
+
+    def action_filter(self, key: str) -> None:
+        self.filter_key = key
+        self._stop_search()
+        self._list_rows()
+
+    def on_result_list_highlighted(self, event: ResultList.Highlighted) -> None:
+        if self.index is not None:
+            self.query_one(ResultDetail).show(self.index, event.row)
+
+    def action_toggle_raw(self) -> None:
+        detail = self.query_one(ResultDetail)
+        detail.raw = not detail.raw
+
+    def action_next_failure(self) -> None:
+        listing = self.query_one(ResultList)
+        if self.index is None:
+            return
+        rows = listing.rows
+        for position in range(listing.cursor + 1, len(rows)):
+            if self.index.outcome(rows[position]) in FAILURES:
+                listing.move_to_row(rows[position])
+                return
+        self.notify("No failure below this row.", markup=False)
+
+    # -- status ---------------------------------------------------------------------------------------
+
+    def _set_state(self, text: str, error: bool = False) -> None:
+        self._state = text
+        self.query_one("#results-status").set_class(error, "-error")
+        self._paint_status()
+
+    def _paint_status(self) -> None:
+        parts = [self.title_text]
+        if self.index is not None:
+            shown = len(self.query_one(ResultList).rows)
+            parts.append(f"{len(self.index):,} requests")
+            if self.filter_key != "1" or self.hits is not None:
+                parts.append(f"showing {shown:,} {FILTERS[self.filter_key][1]}")
+        if self.hits is not None:
+            parts.append(f"search '{self.query_text}': {len(self.hits):,} hits{self._search_state}")
+        if self._state:
+            parts.append(self._state)
+        self.query_one("#results-status", Static).update(" · ".join(parts))
+
+    # -- search ---------------------------------------------------------------------------------------
+
+    def action_search(self) -> None:
+        box = self.query_one("#results-search", Input)
+        box.add_class("-shown")
+        box.focus()
+
+    @on(Input.Submitted, "#results-search")
+    def _search_submitted(self, event: Input.Submitted) -> None:
+        query = event.value.strip()
+        self.query_one(ResultList).focus()
+        if not query:
+            self._close_search()
+            return
+        if self.index is None or not self.index.complete:
+            self.notify("Wait for the index to finish, then search.", markup=False)
+            return
+        self.query_text = query
+        self.hits = []
+        self._search_state = " (searching 0%)"
+        self._list_rows()
+        self._run_search(self.index, list(self._filtered_rows()), query)
+
+    @work(thread=True, exclusive=True, group="results-search", exit_on_error=False)
+    def _run_search(self, index: ResultIndex, rows: list[int], query: str) -> None:
+        worker = get_current_worker()
+
+        def progress(hits: list[int], done: int) -> None:
+            if not worker.is_cancelled:
+                self.app.call_from_thread(self._search_progress, list(hits), done, len(rows))
+
+        search_rows(index, rows, query, progress=progress, cancelled=lambda: worker.is_cancelled)
+
+    def _search_progress(self, hits: list[int], done: int, total: int) -> None:
+        if self.hits is None:
+            return
+        self.hits = hits
+        self._search_state = "" if done >= total else f" (searching {done * 100 // max(total, 1)}%)"
+        self._list_rows()
+
+    def _stop_search(self) -> None:
+        self.workers.cancel_group(self, "results-search")
+        self.hits = None
+        self._search_state = ""
+        self.query_one("#results-search", Input).remove_class("-shown")
+
+    def _close_search(self) -> None:
+        self._stop_search()
+        self._list_rows()
+
+    def action_back(self) -> None:
+        """Escape closes the search first, then the screen (in `batchtui view`, the app)."""
+        if self.hits is not None or self.query_one("#results-search").has_class("-shown"):
+            self._close_search()
+            self.query_one(ResultList).focus()
+        elif len(self.app.screen_stack) > 2:
+            self.app.pop_screen()
+        else:
+            self.app.exit()
+
+    # -- copy -----------------------------------------------------------------------------------------
+
+    def _selected(self) -> int | None:
+        return self.query_one(ResultList).cursor_row if self.index is not None else None
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("copy", "export", "next_failure", "toggle_raw"):
+            return True if self._selected() is not None else None
+        return True
+
+    def action_copy(self, what: str) -> None:
+        row = self._selected()
+        if row is None or self.index is None:
+            return
+        index = self.index
+        request, response = index.input_line(row), index.output_line(row)
+        if what == "custom_id":
+            text = index.custom_id(row) or row_label(index, row)
+        elif what == "prompt":
+            text = prompt_text(request)
+        elif what == "answer":
+            text = answer_text(response)
+        elif what in ("request", "response"):
+            line = request if what == "request" else response
+            text = line.decode("utf-8", errors="replace") if line is not None else ""
+        else:
+            if request is None:
+                self.notify("This request's input line is not in the files opened.", severity="warning", markup=False)
+                return
+            try:
+                text = curl_command(request, self.app.profile.endpoint)
+            except BatchtuiError as exc:
+                self.notify(str(exc), title="Cannot copy as curl", severity="error", markup=False)
+                return
+        if not text:
+            self.notify(f"This request has no {what} to copy.", severity="warning", markup=False)
+            return
+        label = {"request": "request JSON", "response": "response JSON", "curl": "curl command"}.get(what, what)
+        self.app.copy(text, label)
+
+    # -- export ---------------------------------------------------------------------------------------
+
+    def action_export(self) -> None:
+        rows = self.query_one(ResultList).rows
+        name = Path(self.title_text.split(" ")[0]).stem or "results"
+        self.app.push_screen(
+            DownloadPathScreen(f"{len(rows):,} rows", Path.cwd() / f"{name}.results.csv", verb="Export",
+                               hint=".csv or .jsonl · enter saves · escape cancels", check=export_problem),
+            partial(self._export_to, list(rows)),
+        )
+
+    def _export_to(self, rows: list[int], dest: Path | None) -> None:
+        if dest is None or self.index is None:
+            return
+        if dest.exists():
+            self.app.push_screen(ConfirmScreen(f"{dest} already exists. Replace it?", "Replace"),
+                                 lambda yes: self._run_export(self.index, rows, dest) if yes else None)
+        else:
+            self._run_export(self.index, rows, dest)
+
+    @work(thread=True, exclusive=True, group="results-export", exit_on_error=False)
+    def _run_export(self, index: ResultIndex, rows: list[int], dest: Path) -> None:
+        worker = get_current_worker()
+        write = export_jsonl if dest.suffix.lower() == ".jsonl" else export_csv
+        export_rows = (
+            ExportRow(index.custom_id(row), index.status_label(row), index.error_code(row) or "",
+                      index.input_line(row), index.output_line(row), index.tokens(row))
+            for row in rows
+        )
+
+        def progress(done: int, total: int) -> None:
+            self.app.call_from_thread(self._download_progress, done, total)
+
+        try:
+            written = write(export_rows, dest, total=len(rows), cancelled=lambda: worker.is_cancelled,
+                            progress=progress)
+        except BatchtuiError as exc:
+            self.app.call_from_thread(self.notify, str(exc), title="Export failed", severity="error", markup=False)
+            return
+        finally:
+            self.app.call_from_thread(lambda: setattr(self.query_one(ProgressBar), "display", False))
+        self.app.call_from_thread(self.notify, f"Exported {written:,} rows to {dest}", title="Exported", markup=False)

@@ -1,0 +1,306 @@
+"""A virtual list of a batch's requests: renders only the visible rows, so 50,000 requests cost what 40 do.
+
+Each row is one request of a ResultIndex: custom_id, status, tokens, the first line of the prompt and of
+the answer. A line is parsed only when its row is painted; painted rows are kept as strips.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import ClassVar
+
+from rich.segment import Segment
+from rich.style import Style
+from textual import events
+from textual.binding import Binding, BindingType
+from textual.geometry import Size
+from textual.message import Message
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from batchtui.core.records import answer_text, first_line, prompt_text
+from batchtui.core.results import Outcome, ResultIndex
+from batchtui.core.text import printable
+from batchtui.tui.format import fit
+
+_MAX_CACHED_STRIPS = 2_000
+_CELL_CHARS = 300
+"""Enough of a prompt's first line for any column, cut before escaping so a 1 MB line costs what 300 chars do."""
+
+OUTCOME_STYLES = {
+    Outcome.OK: "ok",
+    Outcome.FAILED: "failed",
+    Outcome.UNREADABLE: "failed",
+    Outcome.EXPIRED: "stopped",
+    Outcome.CANCELLED: "stopped",
+    Outcome.PENDING: "dim",
+}
+
+
+def row_label(index: ResultIndex, row: int) -> str:
+    """The custom_id, or where an unreadable line is ("output line 17": the status column says unreadable)."""
+    where = index.unreadable_where(row)
+    if where is not None:
+        kind, line = where
+        return f"{kind} line {line}"
+    return index.custom_id(row)
+
+
+def _cell_text(text: str) -> str:
+    return printable(first_line(text[:_CELL_CHARS]))
+
+
+def row_texts(index: ResultIndex, row: int) -> tuple[str, str]:
+    """The first line of the prompt and of the answer (or of the raw line, when it cannot be read)."""
+    if index.outcome(row) == Outcome.UNREADABLE:
+        raw = index.input_line(row) or index.output_line(row) or b""
+        return _cell_text(raw[:_CELL_CHARS].decode("utf-8", errors="replace")), ""
+    return _cell_text(prompt_text(index.input_line(row))), _cell_text(answer_text(index.output_line(row)))
+
+
+def layout(width: int) -> tuple[int, int, int, int, int]:
+    """Widths of the id, status, tokens, prompt and answer columns for `width` cells."""
+    id_width = 22 if width >= 120 else 16
+    status, tokens = 13, 7
+    rest = max(2, width - 1 - (id_width + 1) - (status + 1) - (tokens + 1) - 1)
+    prompt = rest * 9 // 20
+    return id_width, status, tokens, prompt, rest - prompt
+
+
+class ResultList(ScrollView, can_focus=True):
+    """Requests under a fixed header, with a keyboard cursor; `show` sets which index rows are listed."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("up,k", "cursor_up", "Up", show=False),
+        Binding("down,j", "cursor_down", "Down", show=False),
+        Binding("pageup", "page_up", "Page up", show=False),
+        Binding("pagedown", "page_down", "Page down", show=False),
+        Binding("home,g", "first", "Top", show=False),
+        Binding("end,G", "last", "Bottom", show=False),
+    ]
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "result-list--header",
+        "result-list--cursor",
+        "result-list--dim",
+        "result-list--ok",
+        "result-list--failed",
+        "result-list--stopped",
+    }
+
+    DEFAULT_CSS = """
+    ResultList {
+        height: 1fr;
+        overflow-x: hidden;
+        overflow-y: auto;
+        scrollbar-size-vertical: 1;
+        background: $surface;
+        color: $foreground;
+        & > .result-list--header { text-style: bold; background: $panel; color: $foreground; }
+        & > .result-list--cursor {
+            background: $block-cursor-blurred-background;
+            color: $block-cursor-blurred-foreground;
+        }
+        &:focus > .result-list--cursor {
+            background: $block-cursor-background;
+            color: $block-cursor-foreground;
+            text-style: $block-cursor-text-style;
+        }
+        & > .result-list--dim { color: $text-muted; }
+        & > .result-list--ok { color: $success; }
+        & > .result-list--failed { color: $error; text-style: bold; }
+        & > .result-list--stopped { color: $warning; }
+    }
+    """
+
+    class Highlighted(Message):
+        """The cursor moved to another request (`row` is an index row), or the list emptied (None)."""
+
+        def __init__(self, row: int | None) -> None:
+            super().__init__()
+            self.row = row
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.index: ResultIndex | None = None
+        self._rows: Sequence[int] = ()
+        self._cursor = 0
+        self._strips: dict[tuple[int, bool], Strip] = {}
+        self._texts: dict[int, tuple[str, str]] = {}
+        self._styles: dict[str, Style] | None = None
+        self.empty_message = "No requests."
+        """Shown under the header when no row is listed (set by the screen: why there are none)."""
+
+    @property
+    def rows(self) -> Sequence[int]:
+        return self._rows
+
+    @property
+    def cursor(self) -> int:
+        return self._cursor
+
+    @property
+    def cursor_row(self) -> int | None:
+        """The index row under the cursor, if any."""
+        return self._rows[self._cursor] if self._rows else None
+
+    def show(self, index: ResultIndex, rows: Sequence[int]) -> None:
+        """List `rows` of `index`; the cursor stays on the same request when it is still listed."""
+        old = self.cursor_row if index is self.index else None
+        if index is not self.index:
+            self._texts.clear()
+        self.index = index
+        self._rows = rows
+        kept = self._position(old) if old is not None else None
+        self._cursor = kept if kept is not None else max(0, min(self._cursor, len(rows) - 1))
+        self.rows_changed()
+        self._update_virtual_size()
+        self._scroll_cursor_into_view()
+        self.post_message(self.Highlighted(self.cursor_row))
+
+    def rows_changed(self) -> None:
+        """The index learned more about its rows (a build joined them): paint them again."""
+        self._strips.clear()
+        self._texts.clear()
+        self._update_virtual_size()
+        self.refresh()
+
+    def move_to_row(self, row: int) -> bool:
+        """Put the cursor on index row `row` if it is listed."""
+        position = self._position(row)
+        if position is not None:
+            self._set_cursor(position)
+        return position is not None
+
+    def _position(self, row: int) -> int | None:
+        if isinstance(self._rows, range):
+            return row - self._rows.start if row in self._rows else None
+        try:
+            return self._rows.index(row)
+        except ValueError:
+            return None
+
+    # --- keys
+
+    def action_cursor_up(self) -> None:
+        self._set_cursor(self._cursor - 1)
+
+    def action_cursor_down(self) -> None:
+        self._set_cursor(self._cursor + 1)
+
+    def action_page_up(self) -> None:
+        self._set_cursor(self._cursor - self._page_height())
+
+    def action_page_down(self) -> None:
+        self._set_cursor(self._cursor + self._page_height())
+
+    def action_first(self) -> None:
+        self._set_cursor(0)
+
+    def action_last(self) -> None:
+        self._set_cursor(len(self._rows) - 1)
+
+    async def _on_click(self, event: events.Click) -> None:
+        offset = event.get_content_offset(self)
+        if offset is not None and offset.y > 0:
+            self._set_cursor(round(self.scroll_y) + offset.y - 1)
+
+    def _page_height(self) -> int:
+        return max(1, self.scrollable_content_region.height - 1)
+
+    def _set_cursor(self, position: int) -> None:
+        if not self._rows:
+            return
+        position = max(0, min(position, len(self._rows) - 1))
+        if position == self._cursor:
+            return
+        self._cursor = position
+        self._scroll_cursor_into_view()
+        self.refresh()
+        self.post_message(self.Highlighted(self.cursor_row))
+
+    def _scroll_cursor_into_view(self) -> None:
+        visible = self._page_height()
+        top = round(self.scroll_y)
+        if self._cursor < top:
+            self.scroll_to(y=self._cursor, animate=False, immediate=True)
+        elif self._cursor >= top + visible:
+            self.scroll_to(y=self._cursor - visible + 1, animate=False, immediate=True)
+
+    def _update_virtual_size(self) -> None:
+        size = Size(self.scrollable_content_region.width, len(self._rows) + 1)
+        if size != self.virtual_size:
+            self.virtual_size = size
+
+    # --- rendering
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._styles = None
+        self._strips.clear()
+
+    def _on_focus(self, event: events.Focus) -> None:
+        self.notify_style_update()
+        self.refresh()
+
+    def _on_blur(self, event: events.Blur) -> None:
+        self.notify_style_update()
+        self.refresh()
+
+    def _on_resize(self, event: events.Resize) -> None:
+        self._strips.clear()
+        self._update_virtual_size()
+        self._scroll_cursor_into_view()
+
+    def _style(self, name: str) -> Style:
+        if self._styles is None:
+            self._styles = {"base": self.rich_style, "header": self.get_component_rich_style("result-list--header"),
+                            "cursor": self.get_component_rich_style("result-list--cursor")}
+            for part in ("dim", "ok", "failed", "stopped"):
+                self._styles[part] = self.get_component_rich_style(f"result-list--{part}", partial=True)
+        return self._styles[name]
+
+    def render_line(self, y: int) -> Strip:
+        width = self.scrollable_content_region.width
+        if y == 0:
+            return self._header_strip(width)
+        position = round(self.scroll_y) + y - 1
+        if self.index is None or position >= len(self._rows):
+            if not self._rows and y == 1:
+                text = fit(" " + printable(self.empty_message), width)
+                return Strip([Segment(text, self._style("base") + self._style("dim"))], width)
+            return Strip.blank(width, self._style("base"))
+        on_cursor = position == self._cursor
+        key = (self._rows[position], on_cursor)
+        strip = self._strips.get(key)
+        if strip is None or strip.cell_length != width:
+            if len(self._strips) > _MAX_CACHED_STRIPS:
+                self._strips.clear()
+                self._texts.clear()
+            strip = self._strips[key] = self._row_strip(self.index, key[0], width, on_cursor)
+        return strip
+
+    def _header_strip(self, width: int) -> Strip:
+        style = self._style("header")
+        titles = ("custom_id", "Status", "Tokens", "Prompt", "Answer")
+        aligns = ("left", "left", "right", "left", "left")
+        text = " " + " ".join(fit(t, w, a) for t, w, a in zip(titles, layout(width), aligns, strict=True))
+        return Strip([Segment(text, style)]).adjust_cell_length(width, style)
+
+    def _row_strip(self, index: ResultIndex, row: int, width: int, on_cursor: bool) -> Strip:
+        base = self._style("cursor") if on_cursor else self._style("base")
+        dim = base + self._style("dim")
+        id_width, status_width, tokens_width, prompt_width, answer_width = layout(width)
+        texts = self._texts.get(row)
+        if texts is None:
+            texts = self._texts[row] = row_texts(index, row)
+        tokens = index.tokens(row)
+        status_style = base + self._style(OUTCOME_STYLES[index.outcome(row)])
+        segments = [
+            Segment(" " + fit(printable(row_label(index, row)), id_width) + " ", base),
+            Segment(fit(index.status_label(row), status_width) + " ", status_style),
+            Segment(fit("" if tokens is None else f"{tokens:,}", tokens_width, "right") + " ", dim),
+            Segment(fit(texts[0], prompt_width) + " ", base),
+            Segment(fit(texts[1], answer_width), dim),
+        ]
+        return Strip(segments).adjust_cell_length(width, base)

@@ -1,0 +1,354 @@
+"""The result viewer through Pilot: batches from the sandbox (completed, expired, cancelled, failing lines),
+local files with hostile and broken lines, filters, search, copy of each kind, export, and snapshots."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import json
+import shlex
+from pathlib import Path
+
+import orjson
+import pyperclip
+import pytest
+from pilot_helpers import notes, open_detail, wait_until
+
+from batchtui.core.config import Profile
+from batchtui.core.records import answer_text, prompt_text
+from batchtui.core.results import ResultFiles
+from batchtui.core.workspace import Workspace
+from batchtui.sandbox import SandboxConfig, SandboxServer
+from batchtui.tui import clipboard
+from batchtui.tui.app import BatchtuiApp
+from batchtui.tui.screens.results import BatchResults, ResultsScreen
+from batchtui.tui.viewer_app import ViewerApp
+from batchtui.tui.widgets.result_detail import ResultDetail, detail_renderable
+from batchtui.tui.widgets.result_list import ResultList
+
+HOSTILE = ("[bold red]not markup[/] [link=https://x]y[/link] \x1b[2J\x1b]52;c;cHduZWQ=\x07 \u202eevil "
+           "\u05e9\u05dc\u05d5\u05dd \x00")
+QUOTING = "it's $HOME `id` \"q\"\nnext"
+NOW = 1_763_200_000.0
+
+
+def chat_lines(count: int, prefix: str = "row", model: str = "gpt-4o-mini") -> str:
+    return "".join(
+        json.dumps({"custom_id": f"{prefix}-{i}", "method": "POST", "url": "/v1/chat/completions",
+                    "body": {"model": model, "messages": [{"role": "system", "content": "Be brief."},
+                                                          {"role": "user", "content": f"Summarise item {i}."}]}})
+        + "\n"
+        for i in range(count)
+    )
+
+
+async def start(ws: Workspace, content: str, path: Path, endpoint: str = "/v1/chat/completions"):
+    path.write_text(content)
+    uploaded = await ws.upload(path)
+    return await ws.start_batch(uploaded.id, endpoint)
+
+
+async def wait_status(ws: Workspace, batch_id: str, statuses: set[str], *, done: int = 0, within: float = 30.0):
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        batch = await ws.fetch_batch(batch_id)
+        counts = batch.request_counts
+        if batch.status in statuses and (not done or (counts and counts.completed >= done)):
+            return batch
+        assert asyncio.get_running_loop().time() < deadline, f"{batch_id} stuck in {batch.status}"
+        await asyncio.sleep(0.05)
+
+
+async def open_results(pilot, batch_id: str) -> ResultsScreen:
+    pilot.app.push_screen(ResultsScreen(BatchResults(batch_id), batch_id))
+    return await indexed(pilot)
+
+
+async def indexed(pilot) -> ResultsScreen:
+    await wait_until(pilot, lambda: isinstance(pilot.app.screen, ResultsScreen), "viewer shown")
+    screen = pilot.app.screen
+    await wait_until(pilot, lambda: screen.index is not None and screen.index.complete, "index built", tries=600)
+    await pilot.pause()
+    return screen
+
+
+def detail_text(screen: ResultsScreen) -> str:
+    from rich.console import Console
+
+    listing = screen.query_one(ResultList)
+    console = Console(width=120, color_system=None, record=True, file=open("/dev/null", "w"))  # noqa: SIM115
+    console.print(detail_renderable(screen.index, listing.cursor_row, screen.query_one(ResultDetail).raw))
+    return console.export_text()
+
+
+def shown_rows(screen: ResultsScreen) -> list[str]:
+    listing = screen.query_one(ResultList)
+    return [listing.render_line(y).text for y in range(1, listing.scrollable_content_region.height)]
+
+
+async def test_completed_batch_joins_each_request_with_its_response(sandbox_profile, tmp_path, fresh_sandbox):
+    async with await Workspace.open(sandbox_profile, cache_dir=tmp_path / "setup") as ws:
+        batch = await start(ws, chat_lines(300), tmp_path / "in.jsonl")
+        await wait_status(ws, batch.id, {"completed"})
+    app = BatchtuiApp(sandbox_profile, cache_dir=tmp_path / "app")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_detail(pilot, batch.id)
+        await pilot.press("o")
+        screen = await indexed(pilot)
+        index = screen.index
+        assert len(index) == 300 and len(screen.query_one(ResultList).rows) == 300
+        output_lines = [index.line_number(row, "output") for row in range(300)]
+        assert output_lines != sorted(output_lines)  # the sandbox shuffles, as OpenAI does
+        for row in range(300):
+            assert index.custom_id(row) == f"row-{row}"
+            assert f"item {row}." in answer_text(index.output_line(row)).lower()
+            assert prompt_text(index.input_line(row)).endswith(f"Summarise item {row}.")
+        text = detail_text(screen)
+        assert "row-0" in text and "Summarise item 0." in text and "assistant:" in text
+        assert "finish_reason stop" in text and "total_tokens" in text
+        await pilot.press("t")
+        raw = detail_text(screen)
+        assert '"custom_id": "row-0"' in raw and '"status_code": 200' in raw
+        await pilot.press("escape")
+        downloads = fresh_sandbox.stats().get("files.content", 0)
+        assert downloads == 2  # input and output
+        await pilot.press("o")  # a second open reads the cache: no download
+        await indexed(pilot)
+        assert fresh_sandbox.stats().get("files.content", 0) == downloads
+
+
+async def test_expired_batch_shows_finished_and_expired_requests(sandbox_profile, tmp_path, fresh_sandbox):
+    async with await Workspace.open(sandbox_profile, cache_dir=tmp_path / "setup") as ws:
+        batch = await start(ws, chat_lines(4000), tmp_path / "in.jsonl")
+        await wait_status(ws, batch.id, {"in_progress"}, done=50)
+        fresh_sandbox.expire_now(batch.id)
+        expired = await wait_status(ws, batch.id, {"expired"})
+    app = BatchtuiApp(sandbox_profile, cache_dir=tmp_path / "app")
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await open_results(pilot, batch.id)
+        assert len(screen.index) == 4000
+        await pilot.press("4")
+        stopped = screen.query_one(ResultList).rows
+        assert len(stopped) == 4000 - expired.request_counts.completed
+        assert {screen.index.status_label(row) for row in stopped} == {"batch_expired"}
+        assert "batch_expired" in detail_text(screen)
+        await pilot.press("2")
+        assert len(screen.query_one(ResultList).rows) == expired.request_counts.completed
+
+
+async def test_cancelled_batch_shows_cancelled_requests(sandbox_profile, tmp_path):
+    async with await Workspace.open(sandbox_profile, cache_dir=tmp_path / "setup") as ws:
+        batch = await start(ws, chat_lines(4000), tmp_path / "in.jsonl")
+        await wait_status(ws, batch.id, {"in_progress"}, done=50)
+        await ws.cancel_batch(batch.id)
+        cancelled = await wait_status(ws, batch.id, {"cancelled"})
+    app = BatchtuiApp(sandbox_profile, cache_dir=tmp_path / "app")
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await open_results(pilot, batch.id)
+        await pilot.press("4")
+        rows = screen.query_one(ResultList).rows
+        assert len(rows) == 4000 - cancelled.request_counts.completed
+        assert {screen.index.status_label(row) for row in rows} == {"batch_cancelled"}
+
+
+@pytest.fixture
+def failing_profile():
+    with SandboxServer(SandboxConfig(speed=1000, fail_rate=0.3)) as server:
+        yield Profile(name="failing", base_url=server.base_url, api_key="sk-test")
+
+
+async def test_filters_next_failure_and_search(failing_profile, tmp_path):
+    async with await Workspace.open(failing_profile, cache_dir=tmp_path / "setup") as ws:
+        batch = await start(ws, chat_lines(60), tmp_path / "in.jsonl")
+        done = await wait_status(ws, batch.id, {"completed"})
+    failed = done.request_counts.failed
+    assert 0 < failed < 60
+    app = BatchtuiApp(failing_profile, cache_dir=tmp_path / "app")
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await open_results(pilot, batch.id)
+        listing = screen.query_one(ResultList)
+        await pilot.press("3")
+        assert len(listing.rows) == failed
+        assert all(screen.index.status_label(row) == "400" for row in listing.rows)
+        assert "invalid_request_error" in detail_text(screen) or "400" in detail_text(screen)
+        await pilot.press("1")
+        assert len(listing.rows) == 60
+        assert screen.index.status_label(listing.cursor_row) == "400"  # the cursor stayed on its request
+        await pilot.press("home", "n")
+        assert screen.index.status_label(listing.cursor_row) == "400"
+        first_failure = listing.cursor_row
+        assert all(screen.index.status_label(row) == "ok" for row in range(1, first_failure))
+        await pilot.press("slash")
+        await pilot.press(*"item 17.", "enter")
+        await wait_until(pilot, lambda: screen.hits is not None and not screen._search_state, "search done")
+        assert [screen.index.custom_id(row) for row in listing.rows] == ["row-17"]
+        await pilot.press("escape")
+        assert len(listing.rows) == 60 and screen.hits is None
+        await pilot.press("slash")
+        await pilot.press(*"ROW-5", "enter")  # custom_id, any case
+        await wait_until(pilot, lambda: screen.hits is not None and not screen._search_state, "search done")
+        assert {screen.index.custom_id(row) for row in listing.rows} == {"row-5"} | {f"row-5{i}" for i in range(10)}
+
+
+def write_lines(path: Path, lines: list[bytes]) -> Path:
+    path.write_bytes(b"".join(line + b"\n" for line in lines))
+    return path
+
+
+def hostile_files(tmp_path: Path) -> ResultFiles:
+    """Requests whose text holds markup, escapes, bidi controls and NULs, a 1 MB line, and broken lines."""
+    def request(cid: str, text: str) -> bytes:
+        return orjson.dumps({"custom_id": cid, "method": "POST", "url": "/v1/chat/completions",
+                             "body": {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": text}]}})
+
+    def response(cid: str, text: str) -> bytes:
+        body = {"id": "chatcmpl-1", "object": "chat.completion", "created": 1, "model": "gpt-4o-mini",
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+                "usage": {"prompt_tokens": 5, "completion_tokens": 7, "total_tokens": 12}}
+        return orjson.dumps({"id": f"batch_req_{cid}", "custom_id": cid,
+                             "response": {"status_code": 200, "request_id": "req_1", "body": body}, "error": None})
+
+    inputs = [request("hostile", HOSTILE), request("huge", "x" * 1_000_000), request("quoting", QUOTING),
+              b"this is not json", b'{"custom_id": "bad-utf8", "method": "POST", "body": "\xff\xfe"}']
+    outputs = [response("quoting", "fine"), response("hostile", HOSTILE), response("huge", "y" * 1_000_000),
+               b'{"no_custom_id": true}']
+    return ResultFiles(input=write_lines(tmp_path / "in.jsonl", inputs),
+                       output=write_lines(tmp_path / "out.jsonl", outputs))
+
+
+async def test_hostile_and_broken_lines_render_literally(tmp_path):
+    files = hostile_files(tmp_path)
+    app = ViewerApp(files, Profile(name="local"))
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await indexed(pilot)
+        listing = screen.query_one(ResultList)
+        labels = [screen.index.status_label(row) for row in listing.rows]
+        assert labels.count("unreadable") == 2
+        painted = "\n".join(shown_rows(screen))
+        assert "\x1b" not in painted and "\x00" not in painted and "\u202e" not in painted
+        assert "[bold red]not markup[/]" in painted
+        assert "\\x1b[2J\\x1b]52;c;cHduZWQ=\\x07 \\u202eevil" in detail_text(screen)
+        assert "input line 4     unreadable" in painted and "output line 4    unreadable" in painted
+        for _ in listing.rows:
+            text = detail_text(screen)
+            assert "\x1b" not in text and "\x00" not in text and "\u202e" not in text
+            await pilot.press("t")
+            assert "\x1b" not in detail_text(screen)
+            await pilot.press("t", "down")
+        svg = app.export_screenshot()
+        assert "\x1b" not in svg
+
+
+async def test_copy_each_kind_and_curl_replays_the_request_safely(tmp_path, copied):
+    files = hostile_files(tmp_path)
+    app = ViewerApp(files, Profile(name="local", base_url="http://127.0.0.1:9/v1", api_key="sk-secret-key"))
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await indexed(pilot)
+        screen.query_one(ResultList).move_to_row(2)  # "quoting"
+        await pilot.press("y", "p", "a", "P", "A", "C")
+        await app.workers.wait_for_complete()
+        custom_id, prompt, answer, request, response, curl = copied
+        assert (custom_id, prompt, answer) == ("quoting", QUOTING, "fine")
+        assert orjson.loads(request)["custom_id"] == "quoting" and orjson.loads(response)["custom_id"] == "quoting"
+        assert "$OPENAI_API_KEY" in curl and "sk-secret-key" not in curl
+        words = shlex.split(curl)
+        body = words[words.index("-d") + 1]
+        assert orjson.loads(body)["messages"][0]["content"] == QUOTING
+        assert "http://127.0.0.1:9/v1/chat/completions" in words
+        assert "Copied curl command to the clipboard." in notes(app)
+
+
+async def test_copy_falls_back_to_osc52(tmp_path, monkeypatch):
+    def no_clipboard(text: str) -> None:
+        raise pyperclip.PyperclipException("no clipboard here")
+
+    monkeypatch.setattr(clipboard.pyperclip, "copy", no_clipboard)
+    app = ViewerApp(hostile_files(tmp_path), Profile(name="local"))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await indexed(pilot)
+        await pilot.press("y")
+        await app.workers.wait_for_complete()
+        assert app.clipboard == "hostile"
+        assert "Copied custom_id to the terminal clipboard (OSC 52)." in notes(app)
+
+
+async def test_export_csv_and_jsonl_read_back(tmp_path):
+    app = ViewerApp(hostile_files(tmp_path), Profile(name="local"))
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await indexed(pilot)
+        for name in ("rows.csv", "rows.jsonl"):
+            await pilot.press("e")
+            await wait_until(pilot, lambda: app.screen is not screen, "export asks where")
+            box = app.screen.query_one("Input")
+            box.value = str(tmp_path / name)
+            await pilot.press("enter")
+            await wait_until(pilot, lambda dest=tmp_path / name: dest.exists(), f"{name} written")
+            await app.workers.wait_for_complete()
+        csv.field_size_limit(2_000_000)  # the 1 MB prompt is one field
+        with (tmp_path / "rows.csv").open(newline="", encoding="utf-8") as handle:
+            rows = list(csv.DictReader(handle))
+        assert [row["custom_id"] for row in rows[:3]] == ["hostile", "huge", "quoting"]
+        assert rows[0]["prompt"] == HOSTILE and rows[0]["answer"] == HOSTILE
+        assert rows[2]["prompt"] == QUOTING
+        lines = (tmp_path / "rows.jsonl").read_bytes().splitlines()
+        assert len(lines) == len(rows) == len(screen.index)
+        assert orjson.loads(lines[2])["response"]["custom_id"] == "quoting"
+        assert not [p for p in tmp_path.iterdir() if p.name.startswith(".") or p.suffix == ".tmp"]
+
+
+async def test_validation_error_opens_the_input_at_its_line(sandbox_profile, tmp_path):
+    lines = chat_lines(5).splitlines()
+    lines[2] = lines[2].replace("gpt-4o-mini", "gpt-4o")  # mismatched_model on line 3
+    async with await Workspace.open(sandbox_profile, cache_dir=tmp_path / "setup") as ws:
+        batch = await start(ws, "\n".join(lines) + "\n", tmp_path / "in.jsonl")
+        failed = await wait_status(ws, batch.id, {"failed"})
+    assert failed.errors.data[0].line == 3
+    app = BatchtuiApp(sandbox_profile, cache_dir=tmp_path / "app")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await open_detail(pilot, batch.id)
+        await pilot.press("l")
+        screen = await indexed(pilot)
+        await wait_until(pilot, lambda: screen.query_one(ResultList).cursor_row == 2, "cursor on line 3")
+        assert screen.index.status_label(2) == "pending"
+        assert "row-2" in detail_text(screen)
+
+
+@pytest.mark.parametrize(("endpoint", "body", "expected"), [
+    ("/v1/embeddings", {"model": "text-embedding-3-small", "input": "hello world"}, "dimensions"),
+    ("/v1/responses", {"model": "gpt-4o-mini", "input": "Summarise item 3."}, "item 3"),
+    ("/v1/moderations", {"model": "omni-moderation-latest", "input": "hello"}, "flagged"),
+    ("/v1/completions", {"model": "gpt-3.5-turbo-instruct", "prompt": "Summarise item 4."}, "item 4"),
+])
+async def test_each_endpoint_renders(sandbox_profile, tmp_path, endpoint, body, expected):
+    line = json.dumps({"custom_id": "one", "method": "POST", "url": endpoint, "body": body}) + "\n"
+    async with await Workspace.open(sandbox_profile, cache_dir=tmp_path / "setup") as ws:
+        batch = await start(ws, line, tmp_path / "in.jsonl", endpoint)
+        await wait_status(ws, batch.id, {"completed"})
+    app = BatchtuiApp(sandbox_profile, cache_dir=tmp_path / "app")
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await open_results(pilot, batch.id)
+        assert screen.index.status_label(0) == "ok"
+        assert expected in detail_text(screen).lower()
+
+
+def test_snapshot_viewer(snap_compare, tmp_path, utc):
+    (tmp_path / "view").mkdir()
+    files = hostile_files(tmp_path / "view")
+
+    async def ready(pilot) -> None:
+        await indexed(pilot)
+
+    app = ViewerApp(files, Profile(name="local"), clock=lambda: NOW)
+    assert snap_compare(app, terminal_size=(100, 30), run_before=ready)
+
+
+def test_snapshot_viewer_80x24_failed_filter(snap_compare, tmp_path, utc):
+    (tmp_path / "view").mkdir()
+    files = hostile_files(tmp_path / "view")
+
+    async def ready(pilot) -> None:
+        await indexed(pilot)
+        await pilot.press("3", "t")
+
+    app = ViewerApp(files, Profile(name="local"), clock=lambda: NOW)
+    assert snap_compare(app, terminal_size=(80, 24), run_before=ready)
