@@ -242,8 +242,21 @@ class Cache:
 
     @classmethod
     async def open(cls, path: Path) -> Cache:
-        """Open or create the cache at ``path`` (dir 0700, files 0600) and bring its schema up to date."""
-        path = Path(path)
+        """Open or create the cache at ``path`` (dir 0700, files 0600) and bring its schema up to date.
+
+        Cancelled, it lets the open finish and closes it before re-raising: aiosqlite's thread cannot be
+        interrupted, and a connection left to it would outlive the event loop (and keep the process alive).
+        """
+        opening = asyncio.ensure_future(cls._open(Path(path)))
+        try:
+            return await asyncio.shield(opening)
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                await (await opening).close()
+            raise
+
+    @classmethod
+    async def _open(cls, path: Path) -> Cache:
         try:
             if not path.parent.exists():
                 path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -261,12 +274,12 @@ class Cache:
         cache = cls(path, conn)
         try:
             await cache._setup()
-        except CacheError:
-            await conn.close()
-            raise
         except sqlite3.DatabaseError as exc:
             await conn.close()
             raise CacheError(f"{path}: not a usable batchtui cache ({exc})") from exc
+        except BaseException:
+            await conn.close()
+            raise
         for suffix in ("-wal", "-shm"):
             sidecar = path.with_name(path.name + suffix)
             with contextlib.suppress(OSError):

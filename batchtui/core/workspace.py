@@ -27,10 +27,16 @@ class Workspace:
 
     @classmethod
     async def open(cls, profile: Profile, *, cache_dir: Path | None = None, max_retries: int = 2) -> Workspace:
-        """Open the profile's cache (creating it) and an API client; nothing goes over the network yet."""
+        """Open the profile's cache (creating it) and an API client; nothing goes over the network yet.
+
+        If it fails or is cancelled, nothing is left open (the cache's connection thread included)."""
         folder = cache_dir or profile.cache_dir()
         cache = await Cache.open(folder / "cache.db")
-        return cls(profile, BatchService(profile, max_retries=max_retries), cache, folder)
+        try:
+            return cls(profile, BatchService(profile, max_retries=max_retries), cache, folder)
+        except BaseException:
+            await cache.close()
+            raise
 
     async def close(self) -> None:
         await self.service.aclose()

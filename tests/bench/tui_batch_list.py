@@ -7,6 +7,9 @@ update reaches the (headless) driver, after turning it into terminal output as a
 
 "key→paint" runs from the key event to the paint showing the new rows, so it includes Textual's frame
 pacing (at most 60 updates a second); "key handler" is the screen's own work for the keystroke.
+"full GC" is one full pass of Python's cyclic garbage collector in the app after the typing and a sync that
+re-read every batch: the pause that can land on any keystroke. After the first paint both apps freeze the
+start-up heap as BatchtuiApp does (`--no-freeze`: as it did before).
 Run: .venv/bin/python tests/bench/tui_batch_list.py [--sizes 0 1000 10000] [--query review] [--repeat 3]
 """
 
@@ -28,6 +31,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
 from batchtui.core.batch_filter import SearchIndex, description
+from batchtui.tui.app import freeze_startup_heap, keep_unchanged
 from batchtui.tui.format import ago, literal, status_badge
 from batchtui.tui.screens.batches import BatchesScreen
 from batchtui.tui.sync_status import SyncStatus
@@ -110,8 +114,9 @@ class BenchApp(App[None]):
     batches: reactive[tuple[Batch, ...]] = reactive((), always_update=True)
     sync_status: reactive[SyncStatus] = reactive(SyncStatus("synced", NOW - 12))
 
-    def __init__(self, screen_type: type[Screen], batches: tuple[Batch, ...], clock: PaintClock) -> None:
+    def __init__(self, screen_type: type[Screen], batches: tuple[Batch, ...], clock: PaintClock, freeze: bool) -> None:
         super().__init__()
+        self.freeze = freeze
         self.screen_type = screen_type
         self.initial = batches
         self.paint = clock
@@ -130,6 +135,8 @@ class BenchApp(App[None]):
         self.handed_over_at = time.perf_counter()
         self.batches = self.initial
         self.push_screen(self.screen_type())
+        if self.freeze:
+            self.call_after_refresh(freeze_startup_heap)  # what BatchtuiApp.start does once the cache is shown
 
 
 def table_cells(batch: Batch) -> list:
@@ -188,15 +195,14 @@ def timed(cls: type, name: str, spent: list[float], clock: PaintClock) -> Callab
 
 
 async def measure(screen_type: type[Screen], widget: type, batches: tuple[Batch, ...], query: str,
-                  freeze: bool = False) -> dict:
-    gc.collect()  # the last run's garbage is not this run's cost
-    if freeze:
-        gc.freeze()  # what an app can do after loading batches: the cyclic GC stops rescanning them
+                  freeze: bool = True) -> dict:
+    gc.unfreeze()  # the last run's app, frozen at its start-up, is garbage now: not this run's cost
+    gc.collect()
     clock = PaintClock()
     restore = clock.wrap_render_line(widget)
     handler: list[float] = []
     untime = timed(screen_type, "_apply" if screen_type is BatchesScreen else "fill", handler, clock)
-    app = BenchApp(screen_type, batches, clock)
+    app = BenchApp(screen_type, batches, clock, freeze)
     try:
         async with app.run_test(size=SIZE) as pilot:
             first_paint = await clock.wait() - app.handed_over_at
@@ -216,10 +222,15 @@ async def measure(screen_type: type[Screen], widget: type, batches: tuple[Batch,
                 keystrokes.append(await clock.wait() - started)
                 work.append(sum(handler))
             shown = len(app.screen.query_one(widget).rows)
+            app.batches = keep_unchanged(app.batches, [b.model_copy() for b in batches])  # a sync re-read them all
+            await pilot.pause()
+            started = time.perf_counter()
+            gc.collect()
+            full_gc = time.perf_counter() - started
     finally:
         restore()
         untime()
-    return {"first_paint": first_paint, "keys": keystrokes, "work": work, "shown": shown}
+    return {"first_paint": first_paint, "keys": keystrokes, "work": work, "shown": shown, "full_gc": full_gc}
 
 
 def ms(seconds: float) -> str:
@@ -231,13 +242,13 @@ async def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[0, 1_000, 10_000])
     parser.add_argument("--query", default="review")
     parser.add_argument("--repeat", type=int, default=3, help="runs per cell; medians are reported")
-    parser.add_argument("--gc-freeze", action="store_true", help="gc.freeze() the loaded batches before each run")
+    parser.add_argument("--no-freeze", action="store_true", help="skip the app's gc.freeze() after start-up")
     args = parser.parse_args()
 
     print(f"Textual headless, {SIZE[0]}x{SIZE[1]}; search typed one key at a time: {args.query!r}; "
-          f"medians of {args.repeat} runs, worst of all keystrokes{'; gc.freeze()' if args.gc_freeze else ''}\n")
+          f"medians of {args.repeat} runs, worst of all keystrokes{'; no gc.freeze()' if args.no_freeze else ''}\n")
     header = (f"{'batches':>8}  {'widget':<10} {'first paint':>12} {'key→paint':>12} {'worst':>10} "
-              f"{'key handler':>12} {'worst':>10} {'shown':>7}")
+              f"{'key handler':>12} {'worst':>10} {'shown':>7} {'full GC':>10}")
     print(header)
     print("-" * len(header))
     await measure(BatchesScreen, BatchList, make_batches(50), args.query)  # warm imports and caches
@@ -245,12 +256,14 @@ async def main() -> None:
         batches = make_batches(count)
         for name, screen_type, widget in (("BatchList", BatchesScreen, BatchList),
                                           ("DataTable", DataTableScreen, DataTable)):
-            runs = [await measure(screen_type, widget, batches, args.query, args.gc_freeze) for _ in range(args.repeat)]
+            runs = [await measure(screen_type, widget, batches, args.query, freeze=not args.no_freeze)
+                    for _ in range(args.repeat)]
             paint = statistics.median(run["first_paint"] for run in runs)
             keys = [key for run in runs for key in run["keys"]]
             work = [spent for run in runs for spent in run["work"]]
             print(f"{count:>8,}  {name:<10} {ms(paint):>12} {ms(statistics.median(keys)):>12} "
-                  f"{ms(max(keys)):>10} {ms(statistics.median(work)):>12} {ms(max(work)):>10} {runs[0]['shown']:>7,}")
+                  f"{ms(max(keys)):>10} {ms(statistics.median(work)):>12} {ms(max(work)):>10} {runs[0]['shown']:>7,} "
+                  f"{ms(statistics.median(run['full_gc'] for run in runs)):>10}")
 
 
 if __name__ == "__main__":

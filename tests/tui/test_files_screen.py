@@ -24,7 +24,6 @@ from batchtui.tui.screens.upload import UploadScreen
 DEAD_URL = "http://127.0.0.1:9/v1"
 FIXED = 1_763_100_000.0
 USED_BY = 3
-ID = 6
 
 
 async def open_files(pilot) -> DataTable:
@@ -38,6 +37,11 @@ async def open_files(pilot) -> DataTable:
 
 def column(table: DataTable, index: int) -> list[str]:
     return [table.get_row_at(row)[index].plain for row in range(table.row_count)]
+
+
+def file_ids(table: DataTable) -> list[str]:
+    """The listed files' ids, top to bottom, from the row keys (a narrow terminal has no ID column)."""
+    return [key.value for key in table.rows]
 
 
 def status_line(app) -> str:
@@ -69,8 +73,8 @@ async def test_lists_files_with_the_batch_that_uses_them_and_filters_by_purpose(
         await wait_until(pilot, lambda: any(b.id == batch.id for b in app.batches), "batch synced")
         table = await open_files(pilot)
         assert table.row_count == 3
-        assert set(column(table, ID)) == {used.id, unused.id, batch.output_file_id}
-        usage = dict(zip(column(table, ID), column(table, USED_BY), strict=True))
+        assert set(file_ids(table)) == {used.id, unused.id, batch.output_file_id}
+        usage = dict(zip(file_ids(table), column(table, USED_BY), strict=True))
         assert usage[used.id] == f"{short_id(batch.id)} input"
         assert usage[batch.output_file_id] == f"{short_id(batch.id)} output"
         assert usage[unused.id] == "-"
@@ -78,14 +82,14 @@ async def test_lists_files_with_the_batch_that_uses_them_and_filters_by_purpose(
         assert created == sorted(created, reverse=True)
 
         await pilot.press("p")
-        assert set(column(table, ID)) == {used.id, unused.id}
+        assert set(file_ids(table)) == {used.id, unused.id}
         assert "2 of 3 files · purpose: batch" in status_line(app)
         await pilot.press("p")
-        assert column(table, ID) == [batch.output_file_id]
+        assert file_ids(table) == [batch.output_file_id]
         await pilot.press("p")
         assert table.row_count == 3 and "purpose: all" in status_line(app)
 
-        table.move_cursor(row=column(table, ID).index(used.id))
+        table.move_cursor(row=file_ids(table).index(used.id))
         await pilot.pause()
         detail = str(app.screen.query_one("#file-detail", Static).render())
         assert f"used by {batch.id} (input)" in detail
@@ -100,7 +104,7 @@ async def test_upload_through_the_modal(sandbox_profile, tmp_path, write_batch_f
         await upload_through_modal(pilot, path)
         await wait_until(pilot, lambda: isinstance(app.screen, FilesScreen), "modal closed")
         assert column(table, 0) == ["fresh.jsonl"]
-        new_id = column(table, ID)[0]
+        new_id = file_ids(table)[0]
         assert any(n.message == f"Uploaded fresh.jsonl as {new_id}" for n in app._notifications)
         assert new_id in {f.id for f in await app.workspace.service.list_files()}
 
@@ -153,12 +157,12 @@ async def test_delete_asks_first(sandbox_profile, tmp_path, write_batch_file):
     app = BatchtuiApp(sandbox_profile, cache_dir=tmp_path / "app")
     async with app.run_test() as pilot:
         table = await open_files(pilot)
-        assert column(table, ID) == [doomed.id]
+        assert file_ids(table) == [doomed.id]
         await pilot.press("x")
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "confirmation asked")
         await pilot.press("n")
         await pilot.pause()
-        assert column(table, ID) == [doomed.id]
+        assert file_ids(table) == [doomed.id]
         await pilot.press("x")
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "confirmation asked")
         await pilot.press("y")
@@ -234,13 +238,13 @@ async def test_files_deleted_elsewhere_leave_the_list(sandbox_profile, tmp_path,
     app = BatchtuiApp(sandbox_profile, cache_dir=tmp_path / "app")
     async with app.run_test() as pilot:
         table = await open_files(pilot)
-        assert column(table, ID) == [kept.id]
+        assert file_ids(table) == [kept.id]
         assert "1 file · purpose: all · synced at" in status_line(app)
         async with await Workspace.open(sandbox_profile, cache_dir=tmp_path / "elsewhere") as other:
             added = await other.upload(write_batch_file(1, "added.jsonl"))
         await pilot.press("r")
         await wait_until(pilot, lambda: table.row_count == 2, "refreshed")
-        assert set(column(table, ID)) == {kept.id, added.id}
+        assert set(file_ids(table)) == {kept.id, added.id}
 
 
 def sample_file(number: int, name: str, purpose: str = "batch", expires_in: int | None = 29 * 86400) -> FileObject:
@@ -257,7 +261,8 @@ def sample_file(number: int, name: str, purpose: str = "batch", expires_in: int 
     })
 
 
-def test_snapshot_files_screen(snap_compare, tmp_path, utc):
+def _files_snapshot_app(tmp_path) -> BatchtuiApp:
+    """An offline app whose cache holds five files, one used by a batch as input and one as output."""
     files = [
         sample_file(1, "sentiment_v3.jsonl"),
         sample_file(2, "batch_0003_output.jsonl", "batch_output"),
@@ -279,15 +284,22 @@ def test_snapshot_files_screen(snap_compare, tmp_path, utc):
             await cache.upsert_batches([batch], observed_at=FIXED)
 
     asyncio.run(fill())
-    app = BatchtuiApp(Profile(name="snapshot", base_url=DEAD_URL, api_key="sk-x"), cache_dir=tmp_path,
-                      clock=lambda: FIXED)
+    return BatchtuiApp(Profile(name="snapshot", base_url=DEAD_URL, api_key="sk-x"), cache_dir=tmp_path,
+                       clock=lambda: FIXED)
 
-    async def settle(pilot):
-        await open_files(pilot)
-        await pilot.app.workers.wait_for_complete()
-        await pilot.pause()
 
-    assert snap_compare(app, terminal_size=(100, 30), run_before=settle)
+async def _settle_files(pilot) -> None:
+    await open_files(pilot)
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+def test_snapshot_files_screen(snap_compare, tmp_path, utc):
+    assert snap_compare(_files_snapshot_app(tmp_path), terminal_size=(100, 30), run_before=_settle_files)
+
+
+def test_snapshot_files_screen_80x24(snap_compare, tmp_path, utc):
+    assert snap_compare(_files_snapshot_app(tmp_path), terminal_size=(80, 24), run_before=_settle_files)
 
 
 async def test_palette_commands_and_upload_progress(sandbox_profile, tmp_path):

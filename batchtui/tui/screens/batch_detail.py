@@ -83,7 +83,7 @@ class BatchDetailScreen(Screen):
             yield BatchSection(usage_table, id="detail-usage")
             yield BatchSection(errors_table, id="detail-errors")
             yield BatchFiles(id="detail-files")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#detail-header").border_title = "Batch"
@@ -207,13 +207,15 @@ class BatchDetailScreen(Screen):
     # -- actions ---------------------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Cancel only while the batch can still be cancelled; file actions only with a file highlighted."""
+        """Cancel only while the batch can still be cancelled; file actions only with a file highlighted.
+
+        Cancel and the error line are hidden, not dimmed, when they do not apply, so 80 columns hold the footer."""
         if action == "cancel_batch":
-            return True if self.batch is not None and self.batch.status in CANCELLABLE else None
+            return self.batch is not None and self.batch.status in CANCELLABLE
         if action in ("view_file", "download_file", "copy_file_id"):
             return True if self._selected_file() is not None else None
         if action == "open_error_line":
-            return True if self._error_line() is not None else None
+            return self._error_line() is not None
         if action == "copy_json":
             return True if self.batch is not None else None
         return True

@@ -48,6 +48,8 @@ class BatchesScreen(Screen):
         Binding("1", "group(0)", "Group", key_display="1-6"),
         *(Binding(str(n + 1), f"group({n})", STATUS_GROUPS[n].name, show=False) for n in range(1, 6)),
         Binding("escape", "close_search", "Close search"),
+        Binding("r", "app.refresh", "Refresh"),
+        Binding("f", "app.files", "Files"),
     ]
     COMMANDS = {ScreenCommands}
     PALETTE = (
@@ -79,7 +81,7 @@ class BatchesScreen(Screen):
         yield Input(id="search", placeholder="/ search id, metadata, endpoint, model, file name · enter: to the list",
                     compact=True)
         yield BatchList(id="batch-list", now=self.app.clock())
-        yield Footer()
+        yield Footer(compact=True)
 
     @property
     def batch_list(self) -> BatchList:

@@ -37,7 +37,7 @@ class FilePreviewScreen(ModalScreen[None]):
         with Vertical():
             yield Static(literal(f"{self.title_text} ({self.file_id}) · loading…"), id="preview-title")
             yield TextArea("", read_only=True, soft_wrap=False, show_line_numbers=True, id="preview")
-            yield Footer()
+            yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.query_one(TextArea).focus()

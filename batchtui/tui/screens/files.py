@@ -9,7 +9,7 @@ from pathlib import Path
 
 from openai.types import Batch, FileObject
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
@@ -26,8 +26,14 @@ from batchtui.tui.screens.results import AccountFile, ResultsScreen
 from batchtui.tui.screens.upload import UploadScreen
 
 COLUMNS = ("Filename", "Purpose", "Size", "Used by", "Created", "Expires", "ID")
+NARROW_COLUMNS = COLUMNS[:5]
+NARROW_WIDTH = 110
+"""Below this many columns the table drops Expires and ID (the line under it shows both) and clips more."""
 FIXED_PURPOSES = ("all", "batch", "batch_output")
 FILENAME_CHARS = 24
+NARROW_FILENAME_CHARS = 16
+PURPOSE_CHARS = 12
+FILE_KEYS = Binding.Group("File")
 WORKSPACE_WAIT_SECONDS = 10.0
 
 Usage = tuple[str, str]
@@ -75,17 +81,19 @@ def expires(expires_at: int | None, now: float) -> str:
     return f"in {span(expires_at - now)}" if expires_at > now else "expired"
 
 
-def file_cells(file: FileObject, usage: list[Usage], now: float) -> list[Text]:
-    """One table row; every cell a literal Text, since DataTable parses plain strings as markup."""
-    return [
-        literal(clip(file.filename, FILENAME_CHARS)),
-        literal(file.purpose),
+def file_cells(file: FileObject, usage: list[Usage], now: float, *, narrow: bool = False) -> list[Text]:
+    """One table row (the NARROW_COLUMNS when `narrow`); every cell a literal Text, since DataTable parses
+    plain strings as markup."""
+    cells = [
+        literal(clip(file.filename, NARROW_FILENAME_CHARS if narrow else FILENAME_CHARS)),
+        literal(clip(file.purpose, PURPOSE_CHARS)),
         literal(size(file.bytes)),
         literal(usage_summary(usage)),
         literal(created(file.created_at, now)),
         literal(expires(file.expires_at, now)),
         literal(file.id),
     ]
+    return cells[: len(NARROW_COLUMNS)] if narrow else cells
 
 
 def purpose_choices(files: Iterable[FileObject]) -> list[str]:
@@ -118,11 +126,11 @@ class FilesScreen(Screen):
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back"),
         Binding("u", "upload", "Upload"),
-        Binding("d", "download", "Download"),
-        Binding("x", "delete", "Delete"),
-        Binding("v", "view", "View"),
-        Binding("o", "open_results", "Results"),
-        Binding("y", "copy_id", "Copy id"),
+        Binding("v", "view", "View", group=FILE_KEYS),
+        Binding("o", "open_results", "Results", group=FILE_KEYS),
+        Binding("d", "download", "Download", group=FILE_KEYS),
+        Binding("y", "copy_id", "Copy id", group=FILE_KEYS),
+        Binding("x", "delete", "Delete", group=FILE_KEYS),
         Binding("p", "cycle_purpose", "Purpose"),
         Binding("r", "refresh", "Refresh"),
     ]
@@ -134,19 +142,32 @@ class FilesScreen(Screen):
         self._state = "loading"
         self._state_detail = ""
         self._synced_at: float | None = None
+        self._narrow: bool | None = None
 
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static(id="files-status")
         yield DataTable(id="files", cursor_type="row", zebra_stripes=True)
         yield Static(id="file-detail")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
-        self.query_one(DataTable).add_columns(*COLUMNS)
+        self._fit_columns(self.app.size.width)
         self.watch(self.app, "batches", lambda _: self.paint(), init=False)
-        self.paint()
         self.load()
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._fit_columns(event.size.width)
+
+    def _fit_columns(self, width: int) -> None:
+        """Lay the table out for the terminal's width: all columns, or NARROW_COLUMNS on a narrow terminal."""
+        narrow = width < NARROW_WIDTH
+        if narrow != self._narrow:
+            self._narrow = narrow
+            table = self.query_one(DataTable)
+            table.clear(columns=True)
+            table.add_columns(*(NARROW_COLUMNS if narrow else COLUMNS))
+            self.paint()
 
     # -- data -----------------------------------------------------------------------------------------
 
@@ -200,7 +221,7 @@ class FilesScreen(Screen):
         now = self.app.clock()
         table.clear()
         for file in self.visible_files():
-            table.add_row(*file_cells(file, usage.get(file.id, []), now), key=file.id)
+            table.add_row(*file_cells(file, usage.get(file.id, []), now, narrow=bool(self._narrow)), key=file.id)
         if keep is not None and keep in table.rows:
             table.move_cursor(row=table.get_row_index(keep), animate=False)
         elif table.row_count:
@@ -245,7 +266,9 @@ class FilesScreen(Screen):
             return
         usage = file_usage(self.app.batches).get(file.id, [])
         used = ", ".join(f"{batch_id} ({role})" for batch_id, role in usage) or "no batch"
-        detail.update(literal(f"{file.filename} · {file.id} · used by {used}"))
+        until = expires(file.expires_at, self.app.clock())
+        until = {"never": "never expires", "expired": "expired"}.get(until, f"expires {until}")
+        detail.update(literal(f"{file.filename} · {file.id} · {until} · used by {used}"))
 
     @on(DataTable.RowHighlighted)
     def _highlighted(self) -> None:
