@@ -12,6 +12,7 @@ from pathlib import Path
 from batchtui.core.config import Profile
 from batchtui.sandbox import SandboxConfig, SandboxServer
 from batchtui.tui.app import BatchtuiApp
+from batchtui.tui.screens.results import BatchResults, ResultsScreen
 
 HERE = Path(__file__).parent
 SIZE = (140, 40)
@@ -39,6 +40,14 @@ async def take(server: SandboxServer, cache_dir: Path) -> list[str]:
         completed = next(b for b in app.batches if b.status == "completed" and b.usage)
         app.open_batch(completed.id)
         await shoot("batch-detail-completed")
+        app.pop_screen()
+        with_failures = max((b for b in app.batches if b.status == "completed"), key=lambda b: b.request_counts.failed)
+        viewer = ResultsScreen(BatchResults(with_failures.id), with_failures.id)
+        app.push_screen(viewer)
+        while viewer.index is None or not viewer.index.complete:
+            await pilot.pause(0.1)
+        await pilot.press("n")
+        await shoot("results")
         app.pop_screen()
         app.action_files()
         await shoot("files")

@@ -116,3 +116,12 @@ def test_list_batches_offline_shows_the_cache(env, isolated_home, sandbox_url, w
 
 def test_version(env):
     assert batchtui("--version", env=env).stdout.strip() == __version__
+
+
+def test_view_names_a_missing_file_in_one_line(isolated_home, tmp_path):
+    env = {**os.environ, "BATCHTUI_HOME": str(isolated_home)}
+    done = batchtui("view", str(tmp_path / "nope.jsonl"), env=env, check=False)
+    assert done.returncode == 1 and done.stderr == f"batchtui: {tmp_path / 'nope.jsonl'}: no such file\n"
+    done = batchtui("view", env=env, check=False)
+    assert done.returncode == 1
+    assert done.stderr == "batchtui: view: name at least one file: OUTPUT, --input or --errors\n"

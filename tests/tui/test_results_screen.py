@@ -256,6 +256,11 @@ async def test_copy_each_kind_and_curl_replays_the_request_safely(tmp_path, copi
         assert orjson.loads(body)["messages"][0]["content"] == QUOTING
         assert "http://127.0.0.1:9/v1/chat/completions" in words
         assert "Copied curl command to the clipboard." in notes(app)
+        await pilot.press("c")  # the copy menu: the same keys, for a footer too narrow to list them
+        await wait_until(pilot, lambda: app.screen is not screen, "copy menu shown")
+        await pilot.press("a")
+        await app.workers.wait_for_complete()
+        assert copied[-1] == "fine" and app.screen is screen
 
 
 async def test_copy_falls_back_to_osc52(tmp_path, monkeypatch):

@@ -7,6 +7,7 @@ are known. The screen never reads a file itself: the index and the record reader
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -14,7 +15,9 @@ from pathlib import Path
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.message import Message
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import Footer, Header, Input, ProgressBar, Static
 from textual.worker import get_current_worker
 
@@ -27,11 +30,14 @@ from batchtui.core.result_search import search_rows
 from batchtui.core.results import Outcome, ResultFiles, ResultIndex, RowFilter, build_index
 from batchtui.tui.commands import ScreenCommands
 from batchtui.tui.screens.confirm import ConfirmScreen
+from batchtui.tui.screens.copy_menu import CopyChoice, CopyMenuScreen
 from batchtui.tui.screens.download_path import DownloadPathScreen
 from batchtui.tui.widgets.result_detail import ResultDetail
 from batchtui.tui.widgets.result_list import ResultList, row_label
 
 WORKSPACE_WAIT_SECONDS = 30.0
+DETAIL_DELAY_SECONDS = 0.06
+ROWS_REPAINT_SECONDS = 0.25
 FAILURES = frozenset({Outcome.FAILED, Outcome.UNREADABLE})
 FILTERS: dict[str, tuple[RowFilter, str]] = {
     "1": ("all", "all"),
@@ -39,7 +45,14 @@ FILTERS: dict[str, tuple[RowFilter, str]] = {
     "3": ("failed", "failed"),
     "4": ("stopped", "expired / cancelled"),
 }
-COPY_KEYS = Binding.Group("Copy")
+COPY_CHOICES: tuple[CopyChoice, ...] = (
+    ("y", "custom_id", "custom_id"),
+    ("p", "prompt", "prompt text"),
+    ("a", "answer", "answer text"),
+    ("P", "request", "request JSON"),
+    ("A", "response", "response JSON"),
+    ("C", "curl", "curl command"),
+)
 FILTER_KEYS = Binding.Group("Filter")
 
 
@@ -96,18 +109,14 @@ class ResultsScreen(Screen):
     BINDINGS = [
         Binding("escape", "back", "Back"),
         Binding("slash", "search", "Search", key_display="/"),
-        Binding("n", "next_failure", "Next failure"),
-        Binding("t", "toggle_raw", "Raw JSON"),
+        Binding("n", "next_failure", "Failure"),
+        Binding("t", "toggle_raw", "Raw"),
         Binding("1", "filter('1')", "All", group=FILTER_KEYS),
         Binding("2", "filter('2')", "Succeeded", group=FILTER_KEYS),
         Binding("3", "filter('3')", "Failed", group=FILTER_KEYS),
         Binding("4", "filter('4')", "Expired/cancelled", group=FILTER_KEYS),
-        Binding("y", "copy('custom_id')", "Copy custom_id", group=COPY_KEYS),
-        Binding("p", "copy('prompt')", "Copy prompt", group=COPY_KEYS),
-        Binding("a", "copy('answer')", "Copy answer", group=COPY_KEYS),
-        Binding("P", "copy('request')", "Copy request JSON", group=COPY_KEYS),
-        Binding("A", "copy('response')", "Copy response JSON", group=COPY_KEYS),
-        Binding("C", "copy('curl')", "Copy as curl", group=COPY_KEYS),
+        *(Binding(key, f"copy('{what}')", f"Copy {label}", show=False) for key, what, label in COPY_CHOICES),
+        Binding("c", "copy_menu", "Copy"),
         Binding("e", "export", "Export"),
     ]
     COMMANDS = {ScreenCommands}
@@ -119,13 +128,8 @@ class ResultsScreen(Screen):
         ("Show succeeded requests", "Only requests with a 2xx response", "filter('2')"),
         ("Show failed requests", "Only failed and unreadable requests", "filter('3')"),
         ("Show expired or cancelled requests", "Only requests the batch never ran", "filter('4')"),
-        ("Copy custom_id", "Copy the request's custom_id", "copy('custom_id')"),
-        ("Copy prompt", "Copy the prompt as text", "copy('prompt')"),
-        ("Copy answer", "Copy the answer as text", "copy('answer')"),
-        ("Copy request JSON", "Copy the input line", "copy('request')"),
-        ("Copy response JSON", "Copy the output or error line", "copy('response')"),
-        ("Copy as curl", "A curl command that replays this request ($OPENAI_API_KEY stays a variable)",
-         "copy('curl')"),
+        *((f"Copy {label}", f"Copy the request's {label} to the clipboard", f"copy('{what}')")
+          for _, what, label in COPY_CHOICES),
         ("Export rows", "Save the listed rows as CSV or JSONL", "export"),
     )
 
@@ -140,6 +144,8 @@ class ResultsScreen(Screen):
         self.hits: list[int] | None = None
         self._state = "Opening…"
         self._search_state = ""
+        self._detail_timer: Timer | None = None
+        self._rows_painted_at = 0.0
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -149,7 +155,7 @@ class ResultsScreen(Screen):
         yield ResultDetail(id="results-detail")
         yield Input(placeholder="search custom_id, prompt and answer text · enter searches · escape stops",
                     id="results-search")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.query_one(ProgressBar).display = False
@@ -213,20 +219,41 @@ class ResultsScreen(Screen):
         worker = get_current_worker()
         try:
             index = build_index(files, store_dir=store, cancelled=lambda: worker.is_cancelled,
-                                on_rows=lambda index: self.app.call_from_thread(self._rows_known, index))
+                                on_rows=lambda index: self.post_message(self.RowsKnown(index)))
         except BatchtuiError as exc:
             if not worker.is_cancelled:
                 self.app.call_from_thread(self._set_state, f"Cannot index: {exc}", True)
             return
         if not worker.is_cancelled:
-            self.app.call_from_thread(self._rows_known, index)
+            self.post_message(self.RowsKnown(index))
 
-    def _rows_known(self, index: ResultIndex) -> None:
-        """The index has more rows (or has finished): list them, and jump to `start_line` once it is there."""
+    class RowsKnown(Message):
+        """The index being built has more rows, or has finished (posted from the build thread)."""
+
+        def __init__(self, index: ResultIndex) -> None:
+            super().__init__()
+            self.index = index
+
+    class SearchProgress(Message):
+        """A search found more hits or finished (posted from the search thread)."""
+
+        def __init__(self, hits: list[int], done: int, total: int) -> None:
+            super().__init__()
+            self.hits, self.done, self.total = hits, done, total
+
+    def on_results_screen_rows_known(self, message: RowsKnown) -> None:
+        """List the rows known so far (at most every ROWS_REPAINT_SECONDS while building, so the UI leaves the
+        build thread the CPU), and jump to `start_line` once it is there."""
+        index = message.index
         first = self.index is None
+        now = time.monotonic()
+        if not first and not index.complete and now - self._rows_painted_at < ROWS_REPAINT_SECONDS:
+            return
+        self._rows_painted_at = now
         self.index = index
         if index.complete:
             self._set_state("")
+            self._show_detail(self.query_one(ResultList).cursor_row)  # its row may have been joined since
         else:
             self._set_state(f"Indexing… {len(index):,} requests so far")
         listing = self.query_one(ResultList)
@@ -273,8 +300,14 @@ class ResultsScreen(Screen):
         self._list_rows()
 
     def on_result_list_highlighted(self, event: ResultList.Highlighted) -> None:
+        """Draw the request in the pane once the cursor rests, so holding a key only repaints the list."""
+        if self._detail_timer is not None:
+            self._detail_timer.stop()
+        self._detail_timer = self.set_timer(DETAIL_DELAY_SECONDS, partial(self._show_detail, event.row))
+
+    def _show_detail(self, row: int | None) -> None:
         if self.index is not None:
-            self.query_one(ResultDetail).show(self.index, event.row)
+            self.query_one(ResultDetail).show(self.index, row)
 
     def action_toggle_raw(self) -> None:
         detail = self.query_one(ResultDetail)
@@ -340,14 +373,15 @@ class ResultsScreen(Screen):
 
         def progress(hits: list[int], done: int) -> None:
             if not worker.is_cancelled:
-                self.app.call_from_thread(self._search_progress, list(hits), done, len(rows))
+                self.post_message(self.SearchProgress(list(hits), done, len(rows)))
 
         search_rows(index, rows, query, progress=progress, cancelled=lambda: worker.is_cancelled)
 
-    def _search_progress(self, hits: list[int], done: int, total: int) -> None:
+    def on_results_screen_search_progress(self, message: SearchProgress) -> None:
         if self.hits is None:
             return
-        self.hits = hits
+        self.hits = message.hits
+        done, total = message.done, message.total
         self._search_state = "" if done >= total else f" (searching {done * 100 // max(total, 1)}%)"
         self._list_rows()
 
@@ -377,9 +411,12 @@ class ResultsScreen(Screen):
         return self.query_one(ResultList).cursor_row if self.index is not None else None
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in ("copy", "export", "next_failure", "toggle_raw"):
+        if action in ("copy", "copy_menu", "export", "next_failure", "toggle_raw"):
             return True if self._selected() is not None else None
         return True
+
+    def action_copy_menu(self) -> None:
+        self.app.push_screen(CopyMenuScreen(COPY_CHOICES), lambda what: self.action_copy(what) if what else None)
 
     def action_copy(self, what: str) -> None:
         row = self._selected()
@@ -408,8 +445,7 @@ class ResultsScreen(Screen):
         if not text:
             self.notify(f"This request has no {what} to copy.", severity="warning", markup=False)
             return
-        label = {"request": "request JSON", "response": "response JSON", "curl": "curl command"}.get(what, what)
-        self.app.copy(text, label)
+        self.app.copy(text, next(label for _, kind, label in COPY_CHOICES if kind == what))
 
     # -- export ---------------------------------------------------------------------------------------
 

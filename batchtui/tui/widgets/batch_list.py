@@ -7,23 +7,20 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from openai.types import Batch
-from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
 from rich.style import Style
 from textual import events
 from textual.binding import Binding, BindingType
-from textual.geometry import Size
 from textual.message import Message
-from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from batchtui.core.batch_filter import ACTIVE_STATUSES, SortKey, description
 from batchtui.core.cache import ProgressObservation
 from batchtui.core.progress import batch_progress
-from batchtui.tui.format import ago, duration, literal, short_id, status_badge
+from batchtui.tui.format import ago, duration, fit, literal, short_id, status_badge
+from batchtui.tui.widgets.cursor_list import CursorList
 
 _END_FIELDS = ("completed_at", "failed_at", "expired_at", "cancelled_at")
-_MAX_CACHED_STRIPS = 2_000
 
 
 @dataclass(frozen=True)
@@ -76,21 +73,12 @@ def _narrow(column: Column) -> Column:
     return Column(column.key, column.title, width, column.priority, column.align)
 
 
-def _fit(text: str, width: int, align: str = "left") -> str:
-    """`text` in exactly `width` cells: truncated with an ellipsis, or padded."""
-    length = cell_len(text)
-    if length > width:
-        return set_cell_size(text, width - 1) + "…" if width > 0 else ""
-    pad = " " * (width - length)
-    return pad + text if align == "right" else text + pad
-
-
 def _end_time(batch: Batch) -> float | None:
     times = [getattr(batch, name) for name in _END_FIELDS if getattr(batch, name, None)]
     return max(times) if times else None
 
 
-class BatchList(ScrollView, can_focus=True):
+class BatchList(CursorList):
     """One row per batch under a fixed header; keyboard cursor, mouse click, in-place updates.
 
     Give it rows with `set_rows`; the cursor and scroll position stay on the same batch id. A row is
@@ -98,15 +86,7 @@ class BatchList(ScrollView, can_focus=True):
     theme or observations change.
     """
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("enter", "select", "Open"),
-        Binding("up,k", "cursor_up", "Up", show=False),
-        Binding("down,j", "cursor_down", "Down", show=False),
-        Binding("pageup", "page_up", "Page up", show=False),
-        Binding("pagedown", "page_down", "Page down", show=False),
-        Binding("home,g", "first", "First", show=False),
-        Binding("end,G", "last", "Last", show=False),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("enter", "select", "Open")]
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
         "batch-list--header",
@@ -160,12 +140,9 @@ class BatchList(ScrollView, can_focus=True):
                  classes: str | None = None) -> None:
         super().__init__(name=name, id=id, classes=classes)
         self._rows: list[Batch] = []
-        self._cursor = 0
         self._now = now
         self._observations: Mapping[str, Sequence[ProgressObservation]] = {}
         self._sort_key: SortKey = "created"
-        self._strips: dict[tuple[str, bool], tuple[Batch, Strip]] = {}
-        self._styles: dict[str, Style] | None = None
         self._layout: tuple[int, list[Column]] | None = None
         self.empty_message = "No batches."
         """Shown under the header when there are no rows (set by the screen: why there are none)."""
@@ -177,8 +154,8 @@ class BatchList(ScrollView, can_focus=True):
         return self._rows
 
     @property
-    def cursor(self) -> int:
-        return self._cursor
+    def row_count(self) -> int:
+        return len(self._rows)
 
     @property
     def cursor_id(self) -> str | None:
@@ -192,23 +169,23 @@ class BatchList(ScrollView, can_focus=True):
         self._rows = list(rows)
         kept = self._position(old_id) if old_id is not None else None
         self._cursor = kept if kept is not None else max(0, min(self._cursor, len(self._rows) - 1))
-        self._update_virtual_size()
+        self.update_virtual_size()
         if kept is not None:
             self.scroll_to(y=max(0, self._cursor - on_screen), animate=False)
-        self._scroll_cursor_into_view()
+        self.scroll_cursor_into_view()
         self.refresh()
 
     def set_now(self, now: float) -> None:
         """Move the clock relative times and ETAs are shown against."""
         if int(now) != int(self._now):
-            self._strips.clear()
+            self.strips.clear()
             self.refresh()
         self._now = now
 
     def set_observations(self, observations: Mapping[str, Sequence[ProgressObservation]]) -> None:
         """Recorded progress per batch id, for rate and ETA."""
         self._observations = observations
-        self._strips.clear()
+        self.strips.clear()
         self.refresh()
 
     def set_sort_key(self, sort_key: SortKey) -> None:
@@ -221,7 +198,7 @@ class BatchList(ScrollView, can_focus=True):
         index = self._position(batch_id)
         if index is None:
             return False
-        self._set_cursor(index)
+        self.set_cursor(index)
         return True
 
     def _position(self, batch_id: str) -> int | None:
@@ -233,42 +210,20 @@ class BatchList(ScrollView, can_focus=True):
 
     # --- keys and mouse
 
-    def action_cursor_up(self) -> None:
-        self._set_cursor(self._cursor - 1)
-
-    def action_cursor_down(self) -> None:
-        self._set_cursor(self._cursor + 1)
-
-    def action_page_up(self) -> None:
-        self._set_cursor(self._cursor - self._page_height())
-
-    def action_page_down(self) -> None:
-        self._set_cursor(self._cursor + self._page_height())
-
-    def action_first(self) -> None:
-        self._set_cursor(0)
-
-    def action_last(self) -> None:
-        self._set_cursor(len(self._rows) - 1)
-
     def action_select(self) -> None:
         if self._rows:
             self.post_message(self.Selected(self._rows[self._cursor].id))
 
     async def _on_click(self, event: events.Click) -> None:
         offset = event.get_content_offset(self)
-        if offset is None:
-            return
-        if offset.y == 0:
+        if offset is not None and offset.y == 0:
             self._header_clicked(offset.x)
             return
-        index = round(self.scroll_y) + offset.y - 1
-        if not 0 <= index < len(self._rows):
-            return
+        index = self.clicked_row(event)
         if index == self._cursor:
             self.action_select()
-        else:
-            self._set_cursor(index)
+        elif index is not None:
+            self.set_cursor(index)
 
     def _header_clicked(self, x: int) -> None:
         position = 1
@@ -277,58 +232,6 @@ class BatchList(ScrollView, can_focus=True):
                 self.post_message(self.SortClicked(SORT_COLUMNS[column.key]))
             position += column.width + 1
 
-    def _page_height(self) -> int:
-        return max(1, self.scrollable_content_region.height - 1)
-
-    def _set_cursor(self, index: int) -> None:
-        if not self._rows:
-            return
-        self._cursor = max(0, min(index, len(self._rows) - 1))
-        self._scroll_cursor_into_view()
-        self.refresh()
-
-    def _scroll_cursor_into_view(self) -> None:
-        visible = self._page_height()
-        top = round(self.scroll_y)
-        if self._cursor < top:
-            self.scroll_to(y=self._cursor, animate=False)
-        elif self._cursor >= top + visible:
-            self.scroll_to(y=self._cursor - visible + 1, animate=False)
-
-    def _update_virtual_size(self) -> None:
-        """Resize the scrollable area; a full layout only when the scrollbar appears or goes."""
-        size = Size(self.scrollable_content_region.width, len(self._rows) + 1)
-        if size == self.virtual_size:
-            return
-        height = self.size.height
-        if (self.virtual_size.height > height) == (size.height > height):
-            self.set_reactive(BatchList.virtual_size, size)
-        else:
-            self.virtual_size = size
-        self._scroll_update(size)
-
-    # --- rendering
-
-    def notify_style_update(self) -> None:
-        super().notify_style_update()
-        self._styles = None
-        self._strips.clear()
-
-    def _on_focus(self, event: events.Focus) -> None:
-        self._styles = None
-        self._strips.clear()
-        self.refresh()
-
-    def _on_blur(self, event: events.Blur) -> None:
-        self._styles = None
-        self._strips.clear()
-        self.refresh()
-
-    def _on_resize(self, event: events.Resize) -> None:
-        self._strips.clear()
-        self._update_virtual_size()
-        self._scroll_cursor_into_view()
-
     def _columns(self) -> list[Column]:
         width = self.scrollable_content_region.width
         if self._layout is None or self._layout[0] != width:
@@ -336,9 +239,9 @@ class BatchList(ScrollView, can_focus=True):
         return self._layout[1]
 
     def _style(self, name: str) -> Style:
-        if self._styles is None:
+        if self.styles_cache is None:
             base = self.rich_style
-            self._styles = {
+            self.styles_cache = {
                 "base": base,
                 "header": self.get_component_rich_style("batch-list--header"),
                 "cursor": self.get_component_rich_style("batch-list--cursor"),
@@ -347,7 +250,7 @@ class BatchList(ScrollView, can_focus=True):
                 "failed": self.get_component_rich_style("batch-list--failed", partial=True),
                 "risk": self.get_component_rich_style("batch-list--risk", partial=True),
             }
-        return self._styles[name]
+        return self.styles_cache[name]
 
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width
@@ -357,19 +260,15 @@ class BatchList(ScrollView, can_focus=True):
         if index >= len(self._rows):
             if not self._rows and y == 1:
                 style = self._style("base") + self._style("dim")
-                return Strip([Segment(_fit(" " + literal(self.empty_message).plain, width), style)], width)
+                return Strip([Segment(fit(" " + literal(self.empty_message).plain, width), style)], width)
             return Strip.blank(width, self._style("base"))
         batch = self._rows[index]
         on_cursor = index == self._cursor
         key = (batch.id, on_cursor)
-        cached = self._strips.get(key)
+        cached = self.strips.get(key)
         if cached is not None and cached[0] is batch and cached[1].cell_length == width:
             return cached[1]
-        if len(self._strips) > _MAX_CACHED_STRIPS:
-            self._strips.clear()
-        strip = self._row_strip(batch, width, on_cursor)
-        self._strips[key] = (batch, strip)
-        return strip
+        return self.cache_strip(key, (batch, self._row_strip(batch, width, on_cursor)))[1]
 
     def _header_strip(self, width: int) -> Strip:
         style = self._style("header")
@@ -378,7 +277,7 @@ class BatchList(ScrollView, can_focus=True):
             title = column.title
             if SORT_COLUMNS.get(column.key) == self._sort_key:
                 title += " ▼"
-            segments.append(Segment(_fit(title, column.width, column.align) + " ", style))
+            segments.append(Segment(fit(title, column.width, column.align) + " ", style))
         return Strip(segments).adjust_cell_length(width, style)
 
     def _row_strip(self, batch: Batch, width: int, on_cursor: bool) -> Strip:
@@ -393,26 +292,26 @@ class BatchList(ScrollView, can_focus=True):
         key, width = column.key, column.width
         now = self._now
         if key == "id":
-            return [Segment(_fit(literal(short_id(batch.id, width)).plain, width), base)]
+            return [Segment(fit(literal(short_id(batch.id, width)).plain, width), base)]
         if key == "status":
             badge = status_badge(batch.status)
-            return [Segment(_fit(badge.plain, width), base + Style.parse(str(badge.style)))]
+            return [Segment(fit(badge.plain, width), base + Style.parse(str(badge.style)))]
         if key == "description":
-            return [Segment(_fit(literal(description(batch)).plain, width), base)]
+            return [Segment(fit(literal(description(batch)).plain, width), base)]
         if key == "endpoint":
-            return [Segment(_fit(literal(batch.endpoint.removeprefix("/v1/")).plain, width), base)]
+            return [Segment(fit(literal(batch.endpoint.removeprefix("/v1/")).plain, width), base)]
         if key == "model":
-            return [Segment(_fit(literal(batch.model or "-").plain, width), base + self._style("dim"))]
+            return [Segment(fit(literal(batch.model or "-").plain, width), base + self._style("dim"))]
         if key == "progress":
             return self._progress_cell(batch, width, base)
         if key == "created":
-            return [Segment(_fit(ago(batch.created_at, now), width, "right"), base + self._style("dim"))]
+            return [Segment(fit(ago(batch.created_at, now), width, "right"), base + self._style("dim"))]
         if key == "elapsed":
             if batch.status in ACTIVE_STATUSES:
-                return [Segment(_fit(duration(now - batch.created_at), width, "right"), base)]
+                return [Segment(fit(duration(now - batch.created_at), width, "right"), base)]
             end = _end_time(batch)
             text = duration(end - batch.created_at) if end else "-"
-            return [Segment(_fit(text, width, "right"), base + self._style("dim"))]
+            return [Segment(fit(text, width, "right"), base + self._style("dim"))]
         if key == "eta":
             return self._eta_cell(batch, width, base)
         return [Segment(" " * width, base)]
@@ -420,7 +319,7 @@ class BatchList(ScrollView, can_focus=True):
     def _progress_cell(self, batch: Batch, width: int, base: Style) -> list[Segment]:
         counts = batch.request_counts
         if not counts or not counts.total:
-            return [Segment(_fit("-", width), base + self._style("dim"))]
+            return [Segment(fit("-", width), base + self._style("dim"))]
         bar_width = 7 if width >= 21 else 4
         done = counts.completed + counts.failed
         filled = min(bar_width, round(done / counts.total * bar_width))
@@ -432,7 +331,7 @@ class BatchList(ScrollView, can_focus=True):
         room = width - bar_width - 1
         text_len = sum(len(text) for text, _ in numbers)
         if text_len > room:
-            return [*segments, Segment(_fit(f"{done}/{counts.total}", room), base)]
+            return [*segments, Segment(fit(f"{done}/{counts.total}", room), base)]
         segments.extend(Segment(text, style) for text, style in numbers)
         segments.append(Segment(" " * (room - text_len), base))
         return segments
@@ -442,8 +341,8 @@ class BatchList(ScrollView, can_focus=True):
             return [Segment(" " * width, base)]
         progress = batch_progress(batch, self._observations.get(batch.id, ()), self._now)
         if progress.eta is None:
-            return [Segment(_fit("…", width, "right"), base + self._style("dim"))]
+            return [Segment(fit("…", width, "right"), base + self._style("dim"))]
         text = duration(progress.eta - self._now)
         if progress.at_risk:
-            return [Segment(_fit(f"⚠ {text}", width, "right"), base + self._style("risk"))]
-        return [Segment(_fit(text, width, "right"), base)]
+            return [Segment(fit(f"⚠ {text}", width, "right"), base + self._style("risk"))]
+        return [Segment(fit(text, width, "right"), base)]

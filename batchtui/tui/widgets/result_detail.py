@@ -43,7 +43,8 @@ def heading(title: str, detail: str = "") -> Text:
     """A section title on a line of its own, after a blank line, with its detail dimmed beside it."""
     text = Text.assemble("\n", (f"▌{title}", "bold"))
     if detail:
-        text.append("  " + printable(detail), style="dim")
+        text.append("  ")
+        text.append(printable(detail), style="dim")
     return text
 
 
@@ -112,8 +113,8 @@ def detail_renderable(index: ResultIndex, row: int, raw: bool) -> RenderableType
     request, response = index.input_line(row), index.output_line(row)
     where = [f"{kind} line {number}" for kind in ("input", "output", "error")
              if (number := index.line_number(row, kind)) is not None]
-    top = Text.assemble((printable(row_label(index, row)), "bold"), "  ", (index.status_label(row), "bold"),
-                        ("   " + " · ".join(where), "dim"))
+    top = Text.assemble((printable(row_label(index, row)), "bold"), "  ", (index.status_label(row), "bold"), "   ",
+                        (" · ".join(where), "dim"))
     if raw:
         return Group(top, *raw_section("Request", request), *raw_section("Response", response))
     parts: list[RenderableType] = [top]

@@ -12,18 +12,15 @@ from typing import ClassVar
 from rich.segment import Segment
 from rich.style import Style
 from textual import events
-from textual.binding import Binding, BindingType
-from textual.geometry import Size
 from textual.message import Message
-from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from batchtui.core.records import answer_text, first_line, prompt_text
 from batchtui.core.results import Outcome, ResultIndex
 from batchtui.core.text import printable
 from batchtui.tui.format import fit
+from batchtui.tui.widgets.cursor_list import MAX_CACHED_STRIPS, CursorList
 
-_MAX_CACHED_STRIPS = 2_000
 _CELL_CHARS = 300
 """Enough of a prompt's first line for any column, cut before escaping so a 1 MB line costs what 300 chars do."""
 
@@ -67,17 +64,8 @@ def layout(width: int) -> tuple[int, int, int, int, int]:
     return id_width, status, tokens, prompt, rest - prompt
 
 
-class ResultList(ScrollView, can_focus=True):
+class ResultList(CursorList):
     """Requests under a fixed header, with a keyboard cursor; `show` sets which index rows are listed."""
-
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("up,k", "cursor_up", "Up", show=False),
-        Binding("down,j", "cursor_down", "Down", show=False),
-        Binding("pageup", "page_up", "Page up", show=False),
-        Binding("pagedown", "page_down", "Page down", show=False),
-        Binding("home,g", "first", "Top", show=False),
-        Binding("end,G", "last", "Bottom", show=False),
-    ]
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
         "result-list--header",
@@ -124,10 +112,7 @@ class ResultList(ScrollView, can_focus=True):
         super().__init__(id=id)
         self.index: ResultIndex | None = None
         self._rows: Sequence[int] = ()
-        self._cursor = 0
-        self._strips: dict[tuple[int, bool], Strip] = {}
         self._texts: dict[int, tuple[str, str]] = {}
-        self._styles: dict[str, Style] | None = None
         self.empty_message = "No requests."
         """Shown under the header when no row is listed (set by the screen: why there are none)."""
 
@@ -136,8 +121,8 @@ class ResultList(ScrollView, can_focus=True):
         return self._rows
 
     @property
-    def cursor(self) -> int:
-        return self._cursor
+    def row_count(self) -> int:
+        return len(self._rows)
 
     @property
     def cursor_row(self) -> int | None:
@@ -147,29 +132,27 @@ class ResultList(ScrollView, can_focus=True):
     def show(self, index: ResultIndex, rows: Sequence[int]) -> None:
         """List `rows` of `index`; the cursor stays on the same request when it is still listed."""
         old = self.cursor_row if index is self.index else None
-        if index is not self.index:
-            self._texts.clear()
         self.index = index
         self._rows = rows
         kept = self._position(old) if old is not None else None
         self._cursor = kept if kept is not None else max(0, min(self._cursor, len(rows) - 1))
         self.rows_changed()
-        self._update_virtual_size()
-        self._scroll_cursor_into_view()
-        self.post_message(self.Highlighted(self.cursor_row))
+        self.scroll_cursor_into_view()
+        if self.cursor_row != old or old is None:
+            self.post_message(self.Highlighted(self.cursor_row))
 
     def rows_changed(self) -> None:
         """The index learned more about its rows (a build joined them): paint them again."""
-        self._strips.clear()
+        self.strips.clear()
         self._texts.clear()
-        self._update_virtual_size()
+        self.update_virtual_size()
         self.refresh()
 
     def move_to_row(self, row: int) -> bool:
         """Put the cursor on index row `row` if it is listed."""
         position = self._position(row)
         if position is not None:
-            self._set_cursor(position)
+            self.set_cursor(position)
         return position is not None
 
     def _position(self, row: int) -> int | None:
@@ -180,85 +163,26 @@ class ResultList(ScrollView, can_focus=True):
         except ValueError:
             return None
 
-    # --- keys
-
-    def action_cursor_up(self) -> None:
-        self._set_cursor(self._cursor - 1)
-
-    def action_cursor_down(self) -> None:
-        self._set_cursor(self._cursor + 1)
-
-    def action_page_up(self) -> None:
-        self._set_cursor(self._cursor - self._page_height())
-
-    def action_page_down(self) -> None:
-        self._set_cursor(self._cursor + self._page_height())
-
-    def action_first(self) -> None:
-        self._set_cursor(0)
-
-    def action_last(self) -> None:
-        self._set_cursor(len(self._rows) - 1)
-
-    async def _on_click(self, event: events.Click) -> None:
-        offset = event.get_content_offset(self)
-        if offset is not None and offset.y > 0:
-            self._set_cursor(round(self.scroll_y) + offset.y - 1)
-
-    def _page_height(self) -> int:
-        return max(1, self.scrollable_content_region.height - 1)
-
-    def _set_cursor(self, position: int) -> None:
-        if not self._rows:
-            return
-        position = max(0, min(position, len(self._rows) - 1))
-        if position == self._cursor:
-            return
-        self._cursor = position
-        self._scroll_cursor_into_view()
-        self.refresh()
+    def cursor_moved(self) -> None:
         self.post_message(self.Highlighted(self.cursor_row))
 
-    def _scroll_cursor_into_view(self) -> None:
-        visible = self._page_height()
-        top = round(self.scroll_y)
-        if self._cursor < top:
-            self.scroll_to(y=self._cursor, animate=False, immediate=True)
-        elif self._cursor >= top + visible:
-            self.scroll_to(y=self._cursor - visible + 1, animate=False, immediate=True)
-
-    def _update_virtual_size(self) -> None:
-        size = Size(self.scrollable_content_region.width, len(self._rows) + 1)
-        if size != self.virtual_size:
-            self.virtual_size = size
+    async def _on_click(self, event: events.Click) -> None:
+        row = self.clicked_row(event)
+        if row is not None:
+            self.set_cursor(row)
 
     # --- rendering
 
-    def notify_style_update(self) -> None:
-        super().notify_style_update()
-        self._styles = None
-        self._strips.clear()
-
-    def _on_focus(self, event: events.Focus) -> None:
-        self.notify_style_update()
-        self.refresh()
-
-    def _on_blur(self, event: events.Blur) -> None:
-        self.notify_style_update()
-        self.refresh()
-
-    def _on_resize(self, event: events.Resize) -> None:
-        self._strips.clear()
-        self._update_virtual_size()
-        self._scroll_cursor_into_view()
-
     def _style(self, name: str) -> Style:
-        if self._styles is None:
-            self._styles = {"base": self.rich_style, "header": self.get_component_rich_style("result-list--header"),
-                            "cursor": self.get_component_rich_style("result-list--cursor")}
+        if self.styles_cache is None:
+            self.styles_cache = {
+                "base": self.rich_style,
+                "header": self.get_component_rich_style("result-list--header"),
+                "cursor": self.get_component_rich_style("result-list--cursor"),
+            }
             for part in ("dim", "ok", "failed", "stopped"):
-                self._styles[part] = self.get_component_rich_style(f"result-list--{part}", partial=True)
-        return self._styles[name]
+                self.styles_cache[part] = self.get_component_rich_style(f"result-list--{part}", partial=True)
+        return self.styles_cache[name]
 
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width
@@ -272,12 +196,11 @@ class ResultList(ScrollView, can_focus=True):
             return Strip.blank(width, self._style("base"))
         on_cursor = position == self._cursor
         key = (self._rows[position], on_cursor)
-        strip = self._strips.get(key)
+        strip = self.strips.get(key)
         if strip is None or strip.cell_length != width:
-            if len(self._strips) > _MAX_CACHED_STRIPS:
-                self._strips.clear()
+            if len(self._texts) > MAX_CACHED_STRIPS:
                 self._texts.clear()
-            strip = self._strips[key] = self._row_strip(self.index, key[0], width, on_cursor)
+            strip = self.cache_strip(key, self._row_strip(self.index, key[0], width, on_cursor))
         return strip
 
     def _header_strip(self, width: int) -> Strip:
