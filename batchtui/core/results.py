@@ -71,6 +71,8 @@ class BuildCancelled(BatchtuiError):
 
 REPORT_EVERY = 2_000
 """Lines read between two calls of `on_rows` and `cancelled`."""
+FIRST_REPORT = 100
+"""The first rows are reported sooner: a screenful is all a viewer needs to paint."""
 
 _KINDS: tuple[FileKind, ...] = ("input", "output", "error")
 _FILTERS: dict[str, frozenset[int]] = {
@@ -469,7 +471,7 @@ class _Builder:
             offs.append(start)
             lens.append(end - start)
             numbers.append(number)
-            if len(ids) == REPORT_EVERY:
+            if len(ids) == (FIRST_REPORT if index._n == 0 else REPORT_EVERY):
                 flush()
                 _release(buf, end)
                 self._next_chunk()

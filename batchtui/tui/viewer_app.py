@@ -10,8 +10,11 @@ from textual.binding import Binding
 
 from batchtui.core.config import Profile
 from batchtui.core.results import ResultFiles
+from batchtui.tui.app import freeze_startup_heap
 from batchtui.tui.clipboard import copy_text
 from batchtui.tui.screens.results import LocalFiles, ResultsScreen
+
+FREEZE_AFTER_SECONDS = 1.0
 
 
 class ViewerApp(App[None]):
@@ -31,6 +34,7 @@ class ViewerApp(App[None]):
         shown = self.files.output or self.files.errors or self.files.input
         self.sub_title = shown.name if shown else ""
         self.push_screen(ResultsScreen(LocalFiles(self.files), shown.name if shown else "results"))
+        self.set_timer(FREEZE_AFTER_SECONDS, freeze_startup_heap)  # once the first rows are painted
 
     def copy(self, text: str, what: str) -> None:
         """Copy to the clipboard and tell the user what was copied."""

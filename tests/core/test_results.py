@@ -18,6 +18,7 @@ from batchtui.core.client import BatchService
 from batchtui.core.config import Profile
 from batchtui.core.errors import BatchtuiError
 from batchtui.core.results import (
+    FIRST_REPORT,
     REPORT_EVERY,
     BuildCancelled,
     Outcome,
@@ -295,7 +296,8 @@ def test_progress_and_cancellation(tmp_path, write_batch_file):
         seen.append((len(index), index.complete, len(index.rows("succeeded"))))
 
     build_index(ResultFiles(path, output), on_rows=on_rows).close()
-    assert seen[0] == (REPORT_EVERY, False, 0)
+    assert seen[0] == (FIRST_REPORT, False, 0)  # a screenful first, then REPORT_EVERY lines at a time
+    assert seen[1] == (FIRST_REPORT + REPORT_EVERY, False, 0)
     assert [n for n, _, _ in seen] == sorted(n for n, _, _ in seen)
     assert [done for _, done, _ in seen] == [False] * (len(seen) - 1) + [True]
     assert seen[-1] == (count, True, count) and seen[-2][2] > 0
@@ -303,7 +305,7 @@ def test_progress_and_cancellation(tmp_path, write_batch_file):
     reports: list[ResultIndex] = []
     with pytest.raises(BuildCancelled):
         build_index(ResultFiles(path, output), on_rows=reports.append, cancelled=lambda: bool(reports))
-    assert len(reports) == 1 and len(reports[0]) == REPORT_EVERY and not reports[0].complete
+    assert len(reports) == 1 and len(reports[0]) == FIRST_REPORT and not reports[0].complete
     assert reports[0].input_line(0) is None  # closed
 
 

@@ -38,6 +38,7 @@ from batchtui.tui.widgets.result_list import ResultList, row_label
 WORKSPACE_WAIT_SECONDS = 30.0
 DETAIL_DELAY_SECONDS = 0.06
 ROWS_REPAINT_SECONDS = 0.25
+SEARCH_REPAINT_SECONDS = 0.25
 FAILURES = frozenset({Outcome.FAILED, Outcome.UNREADABLE})
 FILTERS: dict[str, tuple[RowFilter, str]] = {
     "1": ("all", "all"),
@@ -98,7 +99,7 @@ class ResultsScreen(Screen):
     """Open with a ResultSource; `start_line` puts the cursor on the request from that input line."""
 
     DEFAULT_CSS = """
-    ResultsScreen #results-status { height: 1; padding: 0 1; background: $boost; }
+    ResultsScreen #results-status { height: 1; width: 1fr; padding: 0 1; background: $boost; }
     ResultsScreen #results-status.-error { color: $error; }
     ResultsScreen #results-progress { height: 1; padding: 0 1; }
     ResultsScreen ResultList { height: 45%; }
@@ -342,7 +343,8 @@ class ResultsScreen(Screen):
             parts.append(f"search '{self.query_text}': {len(self.hits):,} hits{self._search_state}")
         if self._state:
             parts.append(self._state)
-        self.query_one("#results-status", Static).update(" · ".join(parts))
+        # One line of fixed size: no layout pass (which costs tens of ms) on each update during a search.
+        self.query_one("#results-status", Static).update(" · ".join(parts), layout=False)
 
     # -- search ---------------------------------------------------------------------------------------
 
@@ -370,10 +372,17 @@ class ResultsScreen(Screen):
     @work(thread=True, exclusive=True, group="results-search", exit_on_error=False)
     def _run_search(self, index: ResultIndex, rows: list[int], query: str) -> None:
         worker = get_current_worker()
+        posted = [0.0, 0]  # when, and with how many hits
 
         def progress(hits: list[int], done: int) -> None:
-            if not worker.is_cancelled:
-                self.post_message(self.SearchProgress(list(hits), done, len(rows)))
+            """Post the first hits at once, then at most every SEARCH_REPAINT_SECONDS: each repaint costs the UI
+            a frame of work."""
+            now = time.monotonic()
+            due = (hits and not posted[1]) or done == len(rows) or now - posted[0] >= SEARCH_REPAINT_SECONDS
+            if worker.is_cancelled or not due:
+                return
+            posted[:] = [now, len(hits)]
+            self.post_message(self.SearchProgress(list(hits), done, len(rows)))
 
         search_rows(index, rows, query, progress=progress, cancelled=lambda: worker.is_cancelled)
 
