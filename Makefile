@@ -25,6 +25,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python tests/bench/sandbox_throughput.py
+	cd tests/bench && ../../$(BIN)/python result_index.py && ../../$(BIN)/python tui_results.py
 
 screenshots: $(STAMP)
 	$(BIN)/python screenshots/make_screenshots.py

@@ -147,6 +147,15 @@ def prompt_text(line: bytes | None) -> str:
     return "\n".join(f"{m.role}: {_message_text(m)}" for m in view.messages)
 
 
+def last_message_text(line: bytes | None) -> str:
+    """The text of the prompt's last message: what tells requests apart in a one-line list column, where a
+    shared system prompt would say the same on every row."""
+    view = read_request(line)
+    if isinstance(view, Unreadable) or not view.messages:
+        return ""
+    return _message_text(view.messages[-1])
+
+
 def answer_text(line: bytes | None) -> str:
     """The answer as plain text: messages and tool calls, then any refusal; for embeddings and
     moderations, the notes that summarise them."""

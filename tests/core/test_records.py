@@ -29,6 +29,7 @@ from batchtui.core.records import (
     Unreadable,
     answer_text,
     first_line,
+    last_message_text,
     pretty_json,
     prompt_text,
     read_request,
@@ -463,3 +464,11 @@ def test_no_json_makes_a_reader_raise(body, error):
 @given(st.binary(max_size=300))
 def test_no_bytes_make_a_reader_raise(line):
     check_line(line)
+
+
+def test_last_message_text_tells_requests_apart():
+    line = orjson.dumps({"custom_id": "a", "method": "POST", "url": "/v1/chat/completions", "body": {
+        "model": "m", "messages": [{"role": "system", "content": "Same for all."},
+                                   {"role": "user", "content": [{"type": "text", "text": "Item 7."}]}]}})
+    assert last_message_text(line) == "Item 7."
+    assert last_message_text(b"not json") == "" and last_message_text(None) == ""

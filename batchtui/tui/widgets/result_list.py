@@ -15,7 +15,7 @@ from textual import events
 from textual.message import Message
 from textual.strip import Strip
 
-from batchtui.core.records import answer_text, first_line, prompt_text
+from batchtui.core.records import answer_text, first_line, last_message_text
 from batchtui.core.results import Outcome, ResultIndex
 from batchtui.core.text import printable
 from batchtui.tui.format import fit
@@ -48,11 +48,12 @@ def _cell_text(text: str) -> str:
 
 
 def row_texts(index: ResultIndex, row: int) -> tuple[str, str]:
-    """The first line of the prompt and of the answer (or of the raw line, when it cannot be read)."""
+    """The first line of the prompt's last message and of the answer (or of the raw line, when it cannot be
+    read)."""
     if index.outcome(row) == Outcome.UNREADABLE:
         raw = index.input_line(row) or index.output_line(row) or b""
         return _cell_text(raw[:_CELL_CHARS].decode("utf-8", errors="replace")), ""
-    return _cell_text(prompt_text(index.input_line(row))), _cell_text(answer_text(index.output_line(row)))
+    return _cell_text(last_message_text(index.input_line(row))), _cell_text(answer_text(index.output_line(row)))
 
 
 def layout(width: int) -> tuple[int, int, int, int, int]:
