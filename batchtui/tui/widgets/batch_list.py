@@ -89,9 +89,6 @@ class BatchList(CursorList):
     BINDINGS: ClassVar[list[BindingType]] = [Binding("enter", "select", "Open")]
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
-        "batch-list--header",
-        "batch-list--cursor",
-        "batch-list--dim",
         "batch-list--bar",
         "batch-list--failed",
         "batch-list--risk",
@@ -99,23 +96,6 @@ class BatchList(CursorList):
 
     DEFAULT_CSS = """
     BatchList {
-        height: 1fr;
-        overflow-x: hidden;
-        overflow-y: auto;
-        scrollbar-size-vertical: 1;
-        background: $surface;
-        color: $foreground;
-        & > .batch-list--header { text-style: bold; background: $panel; color: $foreground; }
-        & > .batch-list--cursor {
-            background: $block-cursor-blurred-background;
-            color: $block-cursor-blurred-foreground;
-        }
-        &:focus > .batch-list--cursor {
-            background: $block-cursor-background;
-            color: $block-cursor-foreground;
-            text-style: $block-cursor-text-style;
-        }
-        & > .batch-list--dim { color: $text-muted; }
         & > .batch-list--bar { color: $success; }
         & > .batch-list--failed { color: $error; }
         & > .batch-list--risk { color: $error; text-style: bold; }
@@ -240,16 +220,9 @@ class BatchList(CursorList):
 
     def _style(self, name: str) -> Style:
         if self.styles_cache is None:
-            base = self.rich_style
-            self.styles_cache = {
-                "base": base,
-                "header": self.get_component_rich_style("batch-list--header"),
-                "cursor": self.get_component_rich_style("batch-list--cursor"),
-                "dim": self.get_component_rich_style("batch-list--dim", partial=True),
-                "bar": self.get_component_rich_style("batch-list--bar", partial=True),
-                "failed": self.get_component_rich_style("batch-list--failed", partial=True),
-                "risk": self.get_component_rich_style("batch-list--risk", partial=True),
-            }
+            self.styles_cache = self.base_styles()
+            for part in ("bar", "failed", "risk"):
+                self.styles_cache[part] = self.get_component_rich_style(f"batch-list--{part}", partial=True)
         return self.styles_cache[name]
 
     def render_line(self, y: int) -> Strip:

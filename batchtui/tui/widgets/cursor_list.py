@@ -33,6 +33,30 @@ class CursorList(ScrollView, can_focus=True):
         Binding("end,G", "last", "Bottom", show=False),
     ]
 
+    COMPONENT_CLASSES: ClassVar[set[str]] = {"cursor-list--header", "cursor-list--cursor", "cursor-list--dim"}
+
+    DEFAULT_CSS = """
+    CursorList {
+        height: 1fr;
+        overflow-x: hidden;
+        overflow-y: auto;
+        scrollbar-size-vertical: 1;
+        background: $surface;
+        color: $foreground;
+        & > .cursor-list--header { text-style: bold; background: $panel; color: $foreground; }
+        & > .cursor-list--cursor {
+            background: $block-cursor-blurred-background;
+            color: $block-cursor-blurred-foreground;
+        }
+        &:focus > .cursor-list--cursor {
+            background: $block-cursor-background;
+            color: $block-cursor-foreground;
+            text-style: $block-cursor-text-style;
+        }
+        & > .cursor-list--dim { color: $text-muted; }
+    }
+    """
+
     def __init__(self, *, name: str | None = None, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(name=name, id=id, classes=classes)
         self._cursor = 0
@@ -136,6 +160,15 @@ class CursorList(ScrollView, can_focus=True):
         self.strips.clear()
         self.update_virtual_size()
         self.scroll_cursor_into_view()
+
+    def base_styles(self) -> dict[str, Style]:
+        """The styles every list uses: its own, the header's, the cursor row's and dim text (partial)."""
+        return {
+            "base": self.rich_style,
+            "header": self.get_component_rich_style("cursor-list--header"),
+            "cursor": self.get_component_rich_style("cursor-list--cursor"),
+            "dim": self.get_component_rich_style("cursor-list--dim", partial=True),
+        }
 
     def cache_strip(self, key: object, value: Any) -> Any:
         """Keep a rendered row (forgetting all once there are many, so memory stays bounded)."""

@@ -69,9 +69,6 @@ class ResultList(CursorList):
     """Requests under a fixed header, with a keyboard cursor; `show` sets which index rows are listed."""
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
-        "result-list--header",
-        "result-list--cursor",
-        "result-list--dim",
         "result-list--ok",
         "result-list--failed",
         "result-list--stopped",
@@ -79,23 +76,6 @@ class ResultList(CursorList):
 
     DEFAULT_CSS = """
     ResultList {
-        height: 1fr;
-        overflow-x: hidden;
-        overflow-y: auto;
-        scrollbar-size-vertical: 1;
-        background: $surface;
-        color: $foreground;
-        & > .result-list--header { text-style: bold; background: $panel; color: $foreground; }
-        & > .result-list--cursor {
-            background: $block-cursor-blurred-background;
-            color: $block-cursor-blurred-foreground;
-        }
-        &:focus > .result-list--cursor {
-            background: $block-cursor-background;
-            color: $block-cursor-foreground;
-            text-style: $block-cursor-text-style;
-        }
-        & > .result-list--dim { color: $text-muted; }
         & > .result-list--ok { color: $success; }
         & > .result-list--failed { color: $error; text-style: bold; }
         & > .result-list--stopped { color: $warning; }
@@ -176,12 +156,8 @@ class ResultList(CursorList):
 
     def _style(self, name: str) -> Style:
         if self.styles_cache is None:
-            self.styles_cache = {
-                "base": self.rich_style,
-                "header": self.get_component_rich_style("result-list--header"),
-                "cursor": self.get_component_rich_style("result-list--cursor"),
-            }
-            for part in ("dim", "ok", "failed", "stopped"):
+            self.styles_cache = self.base_styles()
+            for part in ("ok", "failed", "stopped"):
                 self.styles_cache[part] = self.get_component_rich_style(f"result-list--{part}", partial=True)
         return self.styles_cache[name]
 
