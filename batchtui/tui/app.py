@@ -30,6 +30,7 @@ from batchtui.tui.sync_status import SyncStatus
 ACTIVE_POLL_SECONDS = 5.0
 IDLE_POLL_SECONDS = 60.0
 MAX_BACKOFF_SECONDS = 300.0
+WORKSPACE_WAIT_SECONDS = 30.0
 
 
 def freeze_startup_heap() -> None:
@@ -106,6 +107,16 @@ class BatchtuiApp(App[None]):
             return
         self.call_after_refresh(freeze_startup_heap)
         await self._sync_pass()
+
+    async def wait_for_workspace(self) -> Workspace:
+        """The workspace once `start` has opened it: a screen opened during start-up waits here."""
+        waited = 0.0
+        while self.workspace is None:
+            if waited >= WORKSPACE_WAIT_SECONDS:
+                raise BatchtuiError("The cache is not open, so nothing can be loaded.")
+            await asyncio.sleep(0.05)
+            waited += 0.05
+        return self.workspace
 
     def action_refresh(self) -> None:
         if self.workspace is not None:

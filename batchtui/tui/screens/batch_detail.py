@@ -6,7 +6,6 @@ the cache are only touched in workers.
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 from openai.types import Batch, FileObject
@@ -20,7 +19,6 @@ from textual.widgets import Footer, Header, OptionList, Static
 
 from batchtui.core.cache import ACTIVE_STATUSES
 from batchtui.core.errors import BatchtuiError
-from batchtui.core.workspace import Workspace
 from batchtui.tui.commands import ScreenCommands
 from batchtui.tui.format import literal
 from batchtui.tui.screens.confirm import ConfirmScreen
@@ -33,7 +31,6 @@ from batchtui.tui.widgets.detail_progress import BatchProgressPanel
 from batchtui.tui.widgets.detail_sections import BatchSection, errors_table, header_table, usage_table
 
 CANCELLABLE = frozenset({"validating", "in_progress", "finalizing"})
-WORKSPACE_WAIT_SECONDS = 30.0
 
 COPY_KEYS = Binding.Group("Copy")
 FILE_KEYS = Binding.Group("File")
@@ -154,21 +151,11 @@ class BatchDetailScreen(Screen):
 
     # -- loading -------------------------------------------------------------------------------
 
-    async def _workspace(self) -> Workspace:
-        """The app's workspace; a detail opened while the app is still starting waits for it."""
-        waited = 0.0
-        while self.app.workspace is None:
-            if waited >= WORKSPACE_WAIT_SECONDS:
-                raise BatchtuiError("The cache is not open, so nothing can be loaded.")
-            await asyncio.sleep(0.05)
-            waited += 0.05
-        return self.app.workspace
-
     @work(exclusive=True, group="detail-load", exit_on_error=False)
     async def _load(self) -> None:
         """A batch not in the app's list yet: from the cache, else from the API."""
         try:
-            workspace = await self._workspace()
+            workspace = await self.app.wait_for_workspace()
             batch = await workspace.cache.get_batch(self.batch_id)
             if batch is None and self.batch is None:
                 batch = await workspace.fetch_batch(self.batch_id)
@@ -182,7 +169,7 @@ class BatchDetailScreen(Screen):
     @work(exclusive=True, group="detail-observations", exit_on_error=False)
     async def _load_observations(self) -> None:
         try:
-            workspace = await self._workspace()
+            workspace = await self.app.wait_for_workspace()
             observations = await workspace.observations(self.batch_id)
         except BatchtuiError as exc:
             self._note(f"No rate or ETA: {exc}")
@@ -196,7 +183,7 @@ class BatchDetailScreen(Screen):
         """Names and sizes of the batch's files: from the cache, else from the API."""
         files = self.query_one(BatchFiles)
         try:
-            workspace = await self._workspace()
+            workspace = await self.app.wait_for_workspace()
             for file in list(files.files):
                 if file.file_id not in self._file_infos:
                     self._file_infos[file.file_id] = await workspace.file_info(file.file_id)
@@ -238,7 +225,7 @@ class BatchDetailScreen(Screen):
     @work(exclusive=True, group="detail-cancel", exit_on_error=False)
     async def _run_cancel(self) -> None:
         try:
-            workspace = await self._workspace()
+            workspace = await self.app.wait_for_workspace()
             batch = await workspace.cancel_batch(self.batch_id)
         except BatchtuiError as exc:
             self.notify(str(exc), title="Cannot cancel", severity="error", markup=False)
@@ -266,7 +253,7 @@ class BatchDetailScreen(Screen):
     @work(exclusive=True, group="detail-refresh", exit_on_error=False)
     async def _run_refresh(self) -> None:
         try:
-            workspace = await self._workspace()
+            workspace = await self.app.wait_for_workspace()
             batch = await workspace.fetch_batch(self.batch_id)
         except BatchtuiError as exc:
             self.notify(str(exc), title="Cannot refresh", severity="error", markup=False)
@@ -339,7 +326,7 @@ class BatchDetailScreen(Screen):
 
         progress(0, 1)
         try:
-            workspace = await self._workspace()
+            workspace = await self.app.wait_for_workspace()
             saved = await workspace.download_file(file.file_id, dest, progress=progress)
         except BatchtuiError as exc:
             self.notify(str(exc), title="Download failed", severity="error", markup=False)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 from collections.abc import Iterable
 from pathlib import Path
@@ -16,7 +15,6 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
 from batchtui.core.errors import BatchtuiError, UnreachableError
-from batchtui.core.workspace import Workspace
 from batchtui.tui.commands import ScreenCommands
 from batchtui.tui.format import clip, literal, short_id, size
 from batchtui.tui.screens.confirm import ConfirmScreen
@@ -34,7 +32,6 @@ FILENAME_CHARS = 24
 NARROW_FILENAME_CHARS = 16
 PURPOSE_CHARS = 12
 FILE_KEYS = Binding.Group("File")
-WORKSPACE_WAIT_SECONDS = 10.0
 
 Usage = tuple[str, str]
 """(batch id, role) where role is input, output or error."""
@@ -171,22 +168,11 @@ class FilesScreen(Screen):
 
     # -- data -----------------------------------------------------------------------------------------
 
-    async def _workspace(self) -> Workspace | None:
-        """The app opens the workspace in its own worker; wait for it briefly."""
-        for _ in range(int(WORKSPACE_WAIT_SECONDS / 0.05)):
-            if self.app.workspace is not None:
-                break
-            await asyncio.sleep(0.05)
-        return self.app.workspace
-
     @work(exclusive=True, group="files-load", exit_on_error=False)
     async def load(self) -> None:
         """Paint from the cache, then list from the API (forgetting files deleted elsewhere)."""
-        workspace = await self._workspace()
-        if workspace is None:
-            self._set_state("error", "the cache is not open")
-            return
         try:
+            workspace = await self.app.wait_for_workspace()
             self.set_files(await workspace.files())
         except BatchtuiError as exc:
             self._set_state("error", str(exc))

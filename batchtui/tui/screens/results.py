@@ -6,7 +6,6 @@ are known. The screen never reads a file itself: the index and the record reader
 
 from __future__ import annotations
 
-import asyncio
 import time
 from dataclasses import dataclass
 from functools import partial
@@ -35,7 +34,6 @@ from batchtui.tui.screens.download_path import DownloadPathScreen
 from batchtui.tui.widgets.result_detail import ResultDetail
 from batchtui.tui.widgets.result_list import ResultList, row_label
 
-WORKSPACE_WAIT_SECONDS = 30.0
 DETAIL_DELAY_SECONDS = 0.06
 ROWS_REPAINT_SECONDS = 0.25
 SEARCH_REPAINT_SECONDS = 0.25
@@ -190,7 +188,7 @@ class ResultsScreen(Screen):
         source = self.source
         if isinstance(source, LocalFiles):
             return source.files, index_dir()
-        workspace = await self._workspace()
+        workspace = await self.app.wait_for_workspace()
         self._set_state("Fetching files…")
         if isinstance(source, BatchResults):
             batch = await workspace.cache.get_batch(source.batch_id) or await workspace.fetch_batch(source.batch_id)
@@ -200,15 +198,6 @@ class ResultsScreen(Screen):
                                              progress=self._download_progress)
             files = ResultFiles(**{"errors" if source.kind == "error" else source.kind: path})
         return files, workspace.index_dir()
-
-    async def _workspace(self):
-        waited = 0.0
-        while getattr(self.app, "workspace", None) is None:
-            if waited >= WORKSPACE_WAIT_SECONDS:
-                raise BatchtuiError("The cache is not open, so no file can be fetched.")
-            await asyncio.sleep(0.05)
-            waited += 0.05
-        return self.app.workspace
 
     def _download_progress(self, done: int, total: int) -> None:
         bar = self.query_one(ProgressBar)
@@ -225,7 +214,9 @@ class ResultsScreen(Screen):
             if not worker.is_cancelled:
                 self.app.call_from_thread(self._set_state, f"Cannot index: {exc}", True)
             return
-        if not worker.is_cancelled:
+        if worker.is_cancelled:  # the screen has gone: nobody will close it
+            index.close()
+        else:
             self.post_message(self.RowsKnown(index))
 
     class RowsKnown(Message):
