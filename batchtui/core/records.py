@@ -30,7 +30,7 @@ _SHORT = 200
 PartKind = Literal["text", "image", "audio", "file", "other"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Part:
     """One piece of a message; media are described (URL, or kind and size when inline), never inlined."""
 
@@ -38,7 +38,7 @@ class Part:
     text: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Message:
     """A message, input item or answer; `name` is the author's name, a tool call id or a choice number."""
 
@@ -49,7 +49,7 @@ class Message:
     """Each call as `name(arguments)`."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RequestView:
     """A request line: its messages (or inputs) and the other body parameters as compact JSON text."""
 
@@ -62,7 +62,7 @@ class RequestView:
     params: tuple[tuple[str, str], ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ResponseView:
     """A result line: the answer, its usage, or why there is none; `notes` carry what is not a message
     (embeddings, moderation results, reasoning summaries, other output items)."""
@@ -82,7 +82,7 @@ class ResponseView:
     notes: tuple[str, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Unreadable:
     """A line that is missing or not a JSON object, with a short reason to show instead."""
 
