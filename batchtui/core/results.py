@@ -21,14 +21,16 @@ import contextlib
 import enum
 import hashlib
 import mmap
+import operator
 import os
 import re
 import sys
 import tempfile
 from array import array
 from bisect import bisect_left
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, fields
+from itertools import repeat
 from pathlib import Path
 from typing import Any, Literal
 
@@ -327,24 +329,42 @@ def _release(buf: bytes | mmap.mmap, end: int) -> None:
             buf.madvise(mmap.MADV_DONTNEED, 0, end - end % mmap.PAGESIZE)
 
 
-def _lines(buf: bytes | mmap.mmap) -> Iterator[tuple[int, int, int]]:
-    """(1-based line number, start, end) of each non-blank line; end excludes the newline."""
-    pos, number, size, find = 0, 0, len(buf), buf.find
-    if buf[:3] == b"\xef\xbb\xbf":
-        pos = 3
+def _line_chunks(buf: bytes | mmap.mmap, first: int) -> Iterator[tuple[int, list[int], list[int]]]:
+    """(number of the chunk's first line, starts, ends) for `first` lines, then REPORT_EVERY at a time; a line's
+    end excludes its newline, and blank lines are included. A UTF-8 byte order mark is skipped."""
+    pos, number, size, find = (3 if buf[:3] == b"\xef\xbb\xbf" else 0), 1, len(buf), buf.find
+    limit = first
     while pos < size:
-        end = find(b"\n", pos)
-        if end < 0:
-            end = size
-        number += 1
-        if buf[pos] == 123 or buf[pos:end].strip():  # 123: "{"
-            yield number, pos, end
-        pos = end + 1
+        starts, ends = [], []
+        while pos < size and len(ends) < limit:
+            end = find(b"\n", pos)
+            end = size if end < 0 else end
+            starts.append(pos)
+            ends.append(end)
+            pos = end + 1
+        yield number, starts, ends
+        number += len(ends)
+        limit = REPORT_EVERY
 
 
-def _ends_object(buf: bytes | mmap.mmap, start: int, end: int) -> bool:
-    """Whether the line ends with "}" (before trailing whitespace): a cheap guard against cut-off lines."""
-    return buf[max(start, end - 8) : end].rstrip().endswith(b"}")
+def _heads(pattern: re.Pattern[bytes], buf: bytes | mmap.mmap, starts: list[int], ends: list[int]) -> list[Any] | None:
+    """The pattern matched at every line's start, or None unless it matches all lines and each ends with "}"."""
+    matches = list(map(pattern.match, repeat(buf), starts, ends))
+    last_bytes = bytes(map(buf.__getitem__, map(operator.sub, ends, repeat(1))))
+    return None if None in matches or last_bytes.count(b"}") != len(ends) else matches
+
+
+def _decoded(raw: Iterable[bytes]) -> list[str] | None:
+    """Custom ids as text, decoded in one go (the quick scan's ids hold no newline); None if one is not UTF-8."""
+    try:
+        return b"\n".join(raw).decode().split("\n")
+    except UnicodeDecodeError:
+        return None
+
+
+def _vouched(m: re.Match[bytes] | None, buf: bytes | mmap.mmap, start: int, end: int) -> bool:
+    """Whether a quick match of a line's head can be trusted: the line also ends the object (not cut off)."""
+    return m is not None and buf[max(start, end - 8) : end].rstrip().endswith(b"}")
 
 
 def _parse(buf: bytes | mmap.mmap, start: int, end: int) -> dict[str, Any] | None:
@@ -359,17 +379,23 @@ def _parse(buf: bytes | mmap.mmap, start: int, end: int) -> dict[str, Any] | Non
 def _read_input(buf: bytes | mmap.mmap, start: int, end: int) -> str | None:
     """An input line's custom_id; None when the line is unreadable."""
     m = _INPUT_HEAD.match(buf, start, end)
-    if m is not None and (buf[end - 1] == 125 or _ends_object(buf, start, end)):  # 125: "}"
-        try:
-            return m.group(1).decode()
-        except UnicodeDecodeError:
-            return None
+    if _vouched(m, buf, start, end):
+        ids = _decoded([m.group(1)])
+        return None if ids is None else ids[0]
     obj = _parse(buf, start, end)
     return None if obj is None else obj["custom_id"]
 
 
 def _int(value: object, limit: int) -> int | None:
     return value if type(value) is int and 0 <= value < limit else None
+
+
+def _total_tokens(buf: bytes | mmap.mmap, start: int, end: int) -> int:
+    """usage.total_tokens of a 2xx line, looked for near its end first; -1 when it has none."""
+    at = buf.rfind(b'"total_tokens"', max(start, end - _TOKENS_TAIL), end)
+    at = buf.rfind(b'"total_tokens"', start, end) if at < 0 else at
+    m = _TOKENS.match(buf, at, end) if at >= 0 else None
+    return int(m.group(1)) if m else -1
 
 
 def _read_result(buf: bytes | mmap.mmap, start: int, end: int) -> _Read | None:
@@ -379,15 +405,9 @@ def _read_result(buf: bytes | mmap.mmap, start: int, end: int) -> _Read | None:
     other key orders, escapes the scan cannot vouch for) are parsed in full.
     """
     m = _OUTPUT_HEAD.match(buf, start, end)
-    if m is not None and (buf[end - 1] == 125 or _ends_object(buf, start, end)):
-        try:
-            cid = m.group(1).decode()
-        except UnicodeDecodeError:
-            return None
-        at = buf.rfind(b'"total_tokens"', max(start, end - _TOKENS_TAIL), end)
-        at = buf.rfind(b'"total_tokens"', start, end) if at < 0 else at
-        tokens = _TOKENS.match(buf, at, end) if at >= 0 else None
-        return cid, Outcome.OK, int(m.group(2)), None, int(tokens.group(1)) if tokens else -1
+    if _vouched(m, buf, start, end):
+        ids = _decoded([m.group(1)])
+        return None if ids is None else (ids[0], Outcome.OK, int(m.group(2)), None, _total_tokens(buf, start, end))
     obj = _parse(buf, start, end)
     if obj is None:
         return None
@@ -406,15 +426,22 @@ def _read_result(buf: bytes | mmap.mmap, start: int, end: int) -> _Read | None:
     return obj["custom_id"], _STOPPED.get(code or "", Outcome.FAILED), 0, code, -1
 
 
+_group = re.Match.group
+
+
 class _Builder:
     """Fills a ResultIndex: input rows first, then each result line joined onto its row, a chunk at a time.
 
-    A chunk's values are gathered in lists and added to the arrays in bulk, which is what makes building fast.
+    This runs once per line of up to 300 MB of files, so a chunk of common lines (the layout OpenAI writes) is
+    read with no Python code per line: the regexes, decoding and joins are mapped over the whole chunk in C.
+    A chunk holding any other line (blank, cut off, an error, other key order, a reused custom_id) is read
+    line by line instead, parsing in full each line the quick scan cannot vouch for.
     """
 
     def __init__(self, index: ResultIndex, on_rows: Callable[[ResultIndex], None] | None,
                  cancelled: Callable[[], bool]) -> None:
         self.index = index
+        self.cols = index._cols
         self.on_rows = on_rows
         self.cancelled = cancelled
         self.waiting: dict[str, int] = {}  # custom_id -> input row with no result yet
@@ -423,11 +450,19 @@ class _Builder:
 
     def run(self) -> None:
         bufs = self.index._bufs
-        if bufs[0] is not None:
-            self._input(bufs[0])
-        for kind in (1, 2):
-            if bufs[kind] is not None:
-                self._results(kind, bufs[kind])
+        for kind, buf in enumerate(bufs):
+            if buf is None:
+                continue
+            read_chunk = self._input_chunk if kind == 0 else self._result_chunk
+            for number, starts, ends in _line_chunks(buf, FIRST_REPORT if len(self.index) == 0 else REPORT_EVERY):
+                read_chunk(kind, buf, number, starts, ends)
+                self.index._n = len(self.index._ids)
+                if kind == 0:
+                    self.index._n_input = self.index._n
+                _release(buf, ends[-1])
+                self._report()
+                if self.cancelled():
+                    raise BuildCancelled("Building the result index was cancelled.")
         self.index.complete = True
         self._report()
 
@@ -435,107 +470,90 @@ class _Builder:
         if self.on_rows is not None:
             self.on_rows(self.index)
 
-    def _next_chunk(self) -> None:
-        self._report()
-        if self.cancelled():
-            raise BuildCancelled("Building the result index was cancelled.")
+    def _input_chunk(self, _: int, buf: bytes | mmap.mmap, number: int, starts: list[int], ends: list[int]) -> None:
+        cols, ids, waiting = self.cols, self.index._ids, self.waiting
+        heads = _heads(_INPUT_HEAD, buf, starts, ends)
+        new = _decoded(map(_group, heads, repeat(1))) if heads is not None else None
+        if new is None or len(set(new)) < len(new) or not waiting.keys().isdisjoint(new):
+            self._input_lines(buf, number, starts, ends)
+            return
+        waiting.update(zip(new, range(len(ids), len(ids) + len(new)), strict=True))
+        cols.in_off.extend(starts)
+        cols.in_len.extend(map(operator.sub, ends, starts))
+        cols.in_line.extend(range(number, number + len(new)))
+        cols.result.extend(repeat(-1, len(new)))
+        cols.outcome.extend(repeat(Outcome.PENDING, len(new)))
+        ids.extend(new)
 
-    def _input(self, buf: bytes | mmap.mmap) -> None:
-        index, cols, waiting = self.index, self.index._cols, self.waiting
-        ids: list[str] = []
-        outcomes, offs, lens, numbers = bytearray(), [], [], []
-
-        def flush() -> None:
-            cols.in_off.extend(offs)
-            cols.in_len.extend(lens)
-            cols.in_line.extend(numbers)
-            cols.result.extend([-1] * len(ids))
-            cols.outcome.extend(outcomes)
-            index._ids.extend(ids)
-            index._n = index._n_input = len(index._ids)
-            for chunk in (ids, offs, lens, numbers, outcomes):
-                chunk.clear()
-
-        for number, start, end in _lines(buf):
+    def _input_lines(self, buf: bytes | mmap.mmap, number: int, starts: list[int], ends: list[int]) -> None:
+        cols, ids = self.cols, self.index._ids
+        for line, start, end in zip(range(number, number + len(ends)), starts, ends, strict=True):
+            if not buf[start:end].strip():
+                continue
             cid = _read_input(buf, start, end)
-            if cid is None:
-                outcomes.append(Outcome.UNREADABLE)
-            else:
-                outcomes.append(Outcome.PENDING)
-                row = index._n + len(ids)
-                if cid in waiting:
-                    self.duplicates.setdefault(cid, []).append(row)
+            if cid is not None:
+                if cid in self.waiting:
+                    self.duplicates.setdefault(cid, []).append(len(ids))
                 else:
-                    waiting[cid] = row
+                    self.waiting[cid] = len(ids)
+            cols.in_off.append(start)
+            cols.in_len.append(end - start)
+            cols.in_line.append(line)
+            cols.result.append(-1)
+            cols.outcome.append(Outcome.PENDING if cid is not None else Outcome.UNREADABLE)
             ids.append(cid or "")
-            offs.append(start)
-            lens.append(end - start)
-            numbers.append(number)
-            if len(ids) == (FIRST_REPORT if index._n == 0 else REPORT_EVERY):
-                flush()
-                _release(buf, end)
-                self._next_chunk()
-        flush()
-        _release(buf, len(buf))
 
-    def _results(self, kind: int, buf: bytes | mmap.mmap) -> None:
-        index, cols = self.index, self.index._cols
-        offs, lens, numbers, statuses, codes, tokens = [], [], [], [], [], []
-        joined: list[tuple[int, int, int]] = []  # (row, result, outcome)
-        new_ids: list[str] = []
-        new_results: list[int] = []
-        new_outcomes = bytearray()
+    def _result_chunk(self, kind: int, buf: bytes | mmap.mmap, number: int, starts: list[int], ends: list[int]) -> None:
+        heads = _heads(_OUTPUT_HEAD, buf, starts, ends)
+        new = _decoded(map(_group, heads, repeat(1))) if heads is not None else None
+        if heads is None or new is None or not self.duplicates.keys().isdisjoint(new):
+            self._result_lines(kind, buf, number, starts, ends)
+            return
+        tails = map(max, starts, map(operator.sub, ends, repeat(_TOKENS_TAIL)))
+        found = list(map(buf.rfind, repeat(b'"total_tokens"'), tails, ends))
+        usages = None if -1 in found else list(map(_TOKENS.match, repeat(buf), found, ends))
+        if usages is None or None in usages:
+            self._result_lines(kind, buf, number, starts, ends)
+            return
+        cols, first = self.cols, len(self.cols.off)
+        cols.kind.extend(repeat(kind, len(new)))
+        cols.off.extend(starts)
+        cols.len.extend(map(operator.sub, ends, starts))
+        cols.line.extend(range(number, number + len(new)))
+        cols.status.extend(map(int, map(_group, heads, repeat(2))))
+        cols.code.extend(repeat(-1, len(new)))
+        cols.tokens.extend(map(int, map(_group, usages, repeat(1))))
+        for k, (cid, row) in enumerate(zip(new, map(self.waiting.pop, new, repeat(None)), strict=True), first):
+            self._place(cid, row, k, Outcome.OK)
 
-        def flush() -> None:
-            cols.off.extend(offs)
-            cols.len.extend(lens)
-            cols.line.extend(numbers)
-            cols.status.extend(statuses)
-            cols.code.extend(codes)
-            cols.tokens.extend(tokens)
-            cols.kind.extend(bytes([kind]) * len(offs))
-            for row, k, outcome in joined:
-                cols.result[row] = k
-                cols.outcome[row] = outcome
-            zeros = [0] * len(new_ids)
-            for col in (cols.in_off, cols.in_len, cols.in_line):
-                col.extend(zeros)
-            cols.result.extend(new_results)
-            cols.outcome.extend(new_outcomes)
-            index._ids.extend(new_ids)
-            index._n = len(index._ids)
-            for chunk in (offs, lens, numbers, statuses, codes, tokens, joined, new_ids, new_results, new_outcomes):
-                chunk.clear()
-
-        for number, start, end in _lines(buf):
-            k = len(cols.off) + len(offs)
+    def _result_lines(self, kind: int, buf: bytes | mmap.mmap, number: int, starts: list[int], ends: list[int]) -> None:
+        cols = self.cols
+        for line, start, end in zip(range(number, number + len(ends)), starts, ends, strict=True):
+            if not buf[start:end].strip():
+                continue
             read = _read_result(buf, start, end)
-            offs.append(start)
-            lens.append(end - start)
-            numbers.append(number)
-            if read is None:
-                statuses.append(0)
-                codes.append(-1)
-                tokens.append(-1)
-                row, cid, outcome = None, "", Outcome.UNREADABLE
-            else:
-                cid, outcome, status, code, count = read
-                statuses.append(status)
-                codes.append(-1 if code is None else self._code_number(code))
-                tokens.append(count)
-                row = self._claim(cid)
-            if row is None:
-                new_ids.append(cid)
-                new_results.append(k)
-                new_outcomes.append(outcome)
-            else:
-                joined.append((row, k, outcome))
-            if len(offs) == REPORT_EVERY:
-                flush()
-                _release(buf, end)
-                self._next_chunk()
-        flush()
-        _release(buf, len(buf))
+            cid, outcome, status, code, tokens = read or ("", Outcome.UNREADABLE, 0, None, -1)
+            cols.kind.append(kind)
+            cols.off.append(start)
+            cols.len.append(end - start)
+            cols.line.append(line)
+            cols.status.append(status)
+            cols.code.append(-1 if code is None else self._code_number(code))
+            cols.tokens.append(tokens)
+            self._place(cid, None if read is None else self._claim(cid), len(cols.off) - 1, outcome)
+
+    def _place(self, cid: str, row: int | None, k: int, outcome: Outcome) -> None:
+        """Point the row awaiting this result at it, or add a row for a result with no input line."""
+        cols = self.cols
+        if row is None:
+            for col in (cols.in_off, cols.in_len, cols.in_line):
+                col.append(0)
+            cols.result.append(k)
+            cols.outcome.append(outcome)
+            self.index._ids.append(cid)
+        else:
+            cols.result[row] = k
+            cols.outcome[row] = outcome
 
     def _claim(self, cid: str) -> int | None:
         """The input row waiting for this custom_id's result, if any (rows sharing an id are served in order)."""
