@@ -6,6 +6,7 @@ are known. The screen never reads a file itself: the index and the record reader
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass
 from functools import partial
@@ -36,6 +37,8 @@ from batchtui.tui.widgets.result_list import ResultList, row_label
 
 DETAIL_DELAY_SECONDS = 0.06
 ROWS_REPAINT_SECONDS = 0.25
+FIRST_PAINT_WAIT_SECONDS = 1.0
+"""Longest the index build waits for the first rows to be painted before it goes on."""
 SEARCH_REPAINT_SECONDS = 0.25
 FAILURES = frozenset({Outcome.FAILED, Outcome.UNREADABLE})
 FILTERS: dict[str, tuple[RowFilter, str]] = {
@@ -145,6 +148,7 @@ class ResultsScreen(Screen):
         self._search_state = ""
         self._detail_timer: Timer | None = None
         self._rows_painted_at = 0.0
+        self._first_rows_painted = threading.Event()
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -163,6 +167,7 @@ class ResultsScreen(Screen):
         self._open()
 
     def on_unmount(self) -> None:
+        self._first_rows_painted.set()
         if self.index is not None:
             self.index.close()
 
@@ -207,9 +212,14 @@ class ResultsScreen(Screen):
     @work(thread=True, exclusive=True, group="results-index", exit_on_error=False)
     def _build(self, files: ResultFiles, store: Path) -> None:
         worker = get_current_worker()
+
+        def on_rows(index: ResultIndex) -> None:
+            self.post_message(self.RowsKnown(index))
+            # The first rows are painted before the build goes on: it would hold the GIL the first frame needs.
+            self._first_rows_painted.wait(FIRST_PAINT_WAIT_SECONDS)
+
         try:
-            index = build_index(files, store_dir=store, cancelled=lambda: worker.is_cancelled,
-                                on_rows=lambda index: self.post_message(self.RowsKnown(index)))
+            index = build_index(files, store_dir=store, cancelled=lambda: worker.is_cancelled, on_rows=on_rows)
         except BatchtuiError as exc:
             if not worker.is_cancelled:
                 self.app.call_from_thread(self._set_state, f"Cannot index: {exc}", True)
@@ -249,6 +259,8 @@ class ResultsScreen(Screen):
         else:
             self._set_state(f"Indexing… {len(index):,} requests so far")
         listing = self.query_one(ResultList)
+        if first:
+            self.call_after_refresh(self._first_rows_painted.set)
         if first or self.hits is None:
             self._list_rows()
         else:
