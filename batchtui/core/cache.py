@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import os
 import sqlite3
+import time
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +45,9 @@ _Model = TypeVar("_Model", Batch, FileObject)
 _T = TypeVar("_T")
 _ACTIVE_SQL = ", ".join(f"'{status}'" for status in sorted(ACTIVE_STATUSES))
 _TERMINAL_SQL = ", ".join(f"'{status}'" for status in sorted(TERMINAL_STATUSES))
+
+_RETRY_OF = "json_extract(raw, '$.metadata.retry_of')"
+"""The batch a batch retries (metadata set by `batchtui retry-batch`), as the index on it spells it."""
 
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (
@@ -105,6 +109,19 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )
         """,
         "CREATE INDEX downloads_by_batch ON downloads (batch_id)",
+    ),
+    (
+        # Where a file uploaded from here came from, so a batch's results can be joined back to the data
+        # its input file was made from (the manifest beside it).
+        """
+        CREATE TABLE uploads (
+            file_id TEXT PRIMARY KEY,
+            path TEXT NOT NULL,
+            bytes INTEGER NOT NULL,
+            uploaded_at REAL NOT NULL
+        )
+        """,
+        f"CREATE INDEX batches_by_retry_of ON batches ({_RETRY_OF}) WHERE {_RETRY_OF} IS NOT NULL",
     ),
 )
 """Schema migrations in order; applying entry ``i`` moves the file to ``user_version = i + 1``."""
@@ -511,6 +528,32 @@ class Cache:
             (batch_id,),
         )
         return [_download(row) for row in rows]
+
+    async def retries_of(self, batch_id: str) -> list[Batch]:
+        """Batches made to retry this one's failed requests, and their own retries in turn, oldest first."""
+        rows = await self._fetchall(
+            f"""
+            WITH RECURSIVE chain (id) AS (
+                SELECT ? UNION SELECT batches.id FROM batches JOIN chain ON {_RETRY_OF} = chain.id
+            )
+            SELECT raw FROM batches WHERE id IN (SELECT id FROM chain) AND id != ? ORDER BY created_at, id
+            """,
+            (batch_id, batch_id),
+        )
+        return [_load(Batch, row[0]) for row in rows]
+
+    async def record_upload(self, file_id: str, path: Path, size: int) -> None:
+        """Remember which local file an upload came from."""
+        async with self._write():
+            await self._conn.execute(
+                "INSERT OR REPLACE INTO uploads (file_id, path, bytes, uploaded_at) VALUES (?, ?, ?, ?)",
+                (file_id, str(path.absolute()), size, time.time()),
+            )
+
+    async def upload_source(self, file_id: str) -> Path | None:
+        """The local file an upload came from, if it was uploaded from here."""
+        rows = await self._fetchall("SELECT path FROM uploads WHERE file_id = ?", (file_id,))
+        return Path(rows[0][0]) if rows else None
 
     async def get_meta(self, key: str) -> str | None:
         """A bookkeeping value, or None."""

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
-import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -18,6 +16,7 @@ from typing import Any
 
 import orjson
 
+from batchtui.core.atomic import atomic_file
 from batchtui.core.errors import BatchtuiError
 from batchtui.core.records import answer_text, prompt_text
 
@@ -120,31 +119,16 @@ def _write(
     progress: Progress | None,
     cancelled: Callable[[], bool],
 ) -> int:
-    with _writing(dest.parent):
-        fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
-    tmp = Path(tmp_name)
     written = 0
-    try:
-        with open(fd, "wb", buffering=1 << 20) as out:
-            with _writing(dest):
-                out.write(header)
-            for row in rows:
-                if cancelled():
-                    raise ExportCancelled(f"Export to {dest} cancelled; nothing was written.")
-                data = line(row)
-                with _writing(dest):
-                    out.write(data)
-                written += 1
-                if progress and written % _PROGRESS_EVERY == 0:
-                    progress(written, total)
-            with _writing(dest):
-                out.flush()
-                os.fsync(out.fileno())
-        with _writing(dest):
-            os.replace(tmp, dest)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with _writing(dest), atomic_file(dest) as out:
+        out.write(header)
+        for row in rows:
+            if cancelled():
+                raise ExportCancelled(f"Export to {dest} cancelled; nothing was written.")
+            out.write(line(row))
+            written += 1
+            if progress and written % _PROGRESS_EVERY == 0:
+                progress(written, total)
     if progress:
         progress(written, total)
     return written
@@ -152,7 +136,7 @@ def _write(
 
 @contextmanager
 def _writing(path: Path) -> Iterator[None]:
-    """Turn a file system error into one line naming `path`; errors of the rows' source pass as they are."""
+    """Turn a file system error into one line naming `path`."""
     try:
         yield
     except OSError as exc:

@@ -52,11 +52,19 @@ class Outcome(enum.IntEnum):
 
 @dataclass(frozen=True)
 class ResultFiles:
-    """A batch's files as they are on disk; any of them may be absent (a lone output file works too)."""
+    """A batch's files as they are on disk; any of them may be absent (a lone output file works too).
+
+    `retries` are the output and error files of later batches that retried some of these requests, oldest
+    first: a row shows its latest attempt's result."""
 
     input: Path | None = None
     output: Path | None = None
     errors: Path | None = None
+    retries: tuple[ResultFiles, ...] = ()
+
+    def paths(self) -> list[Path | None]:
+        """Every file slot in index order: input, output, errors, then each retry's output and errors."""
+        return [self.input, self.output, self.errors, *(p for r in self.retries for p in (r.output, r.errors))]
 
 
 RowFilter = Literal["all", "succeeded", "failed", "stopped"]
@@ -77,6 +85,7 @@ FIRST_REPORT = 100
 """The first rows are reported sooner: a screenful is all a viewer needs to paint."""
 
 _KINDS: tuple[FileKind, ...] = ("input", "output", "error")
+"""What each file slot is; slots past these are retries' output and error files, in turn."""
 _FILTERS: dict[str, frozenset[int]] = {
     "succeeded": frozenset({Outcome.OK}),
     "failed": frozenset({Outcome.FAILED, Outcome.UNREADABLE}),
@@ -95,7 +104,7 @@ _TOKENS = re.compile(rb'"total_tokens"\s*+:\s*+(\d{1,15})\b')
 _TOKENS_TAIL = 1024
 """Bytes at a line's end looked at for usage first; a line without it there is searched back to its start."""
 
-_MAGIC = b"BTRIDX03"
+_MAGIC = b"BTRIDX04"
 """Start of a stored index file; the last two digits are the format version."""
 
 _Read = tuple[str, int, int, str | None, int]
@@ -111,7 +120,8 @@ class _Columns:
     in_len: array[int] = field(default_factory=lambda: array("q"))
     in_line: array[int] = field(default_factory=lambda: array("q"))
     result: array[int] = field(default_factory=lambda: array("q"))  # position in the result arrays, -1 none
-    kind: bytearray = field(default_factory=bytearray)  # 1 output file, 2 error file
+    attempt: bytearray = field(default_factory=bytearray)  # 1 the batch itself, 2 its first retry, ...; 0 none
+    kind: bytearray = field(default_factory=bytearray)  # file slot: 1 output file, 2 error file, 3.. retries'
     off: array[int] = field(default_factory=lambda: array("q"))
     len: array[int] = field(default_factory=lambda: array("q"))
     line: array[int] = field(default_factory=lambda: array("q"))
@@ -120,7 +130,7 @@ class _Columns:
     tokens: array[int] = field(default_factory=lambda: array("q"))
 
 
-_ROW_COLUMNS = frozenset({"outcome", "in_off", "in_len", "in_line", "result"})
+_ROW_COLUMNS = frozenset({"outcome", "in_off", "in_len", "in_line", "result", "attempt"})
 
 
 class ResultIndex:
@@ -135,11 +145,12 @@ class ResultIndex:
         self._ids: list[str] = []
         self._codes: list[str] = []
         self._cols = _Columns()
-        self._bufs: list[Any] = [None, None, None]
-        self._fds: list[int | None] = [None, None, None]
-        self._stats: list[tuple[str, int, int] | None] = [None, None, None]
+        paths = files.paths()
+        self._bufs: list[Any] = [None] * len(paths)
+        self._fds: list[int | None] = [None] * len(paths)
+        self._stats: list[tuple[str, int, int] | None] = [None] * len(paths)
         try:
-            for kind, path in enumerate((files.input, files.output, files.errors)):
+            for kind, path in enumerate(paths):
                 if path is not None:
                     self._fds[kind], self._bufs[kind], self._stats[kind] = _open(path)
         except BaseException:
@@ -178,6 +189,10 @@ class ResultIndex:
         value = self._cols.tokens[k] if k >= 0 else -1
         return None if value < 0 else value
 
+    def attempt(self, row: int) -> int:
+        """Which attempt the row's result comes from: 1 the batch itself, 2 its first retry, ...; 0 no result."""
+        return self._cols.attempt[row]
+
     def input_line(self, row: int) -> bytes | None:
         c = self._cols
         return self._read(0, c.in_off[row], c.in_len[row]) if c.in_line[row] else None
@@ -194,7 +209,7 @@ class ResultIndex:
         if kind == "input":
             return c.in_line[row] or None
         k = c.result[row]
-        return c.line[k] if k >= 0 and c.kind[k] == _KINDS.index(kind) else None
+        return c.line[k] if k >= 0 and _slot_kind(c.kind[k]) == kind else None
 
     def unreadable_where(self, row: int) -> tuple[str, int] | None:
         """Which file and line an unreadable row is, e.g. ("output", 17); None for other rows."""
@@ -204,7 +219,7 @@ class ResultIndex:
         if c.in_line[row]:
             return "input", c.in_line[row]
         k = c.result[row]
-        return _KINDS[c.kind[k]], c.line[k]
+        return _slot_kind(c.kind[k]), c.line[k]
 
     def row_of_input_line(self, line_number: int) -> int | None:
         """The row of the input file's line `line_number` (1-based); None for a blank or absent line."""
@@ -227,8 +242,8 @@ class ResultIndex:
 
     def close(self) -> None:
         """Release the files; lines read afterwards are None."""
-        bufs, self._bufs = self._bufs, [None, None, None]
-        fds, self._fds = self._fds, [None, None, None]
+        bufs, self._bufs = self._bufs, [None] * len(self._bufs)
+        fds, self._fds = self._fds, [None] * len(self._fds)
         for buf in bufs:
             if isinstance(buf, mmap.mmap):
                 buf.close()
@@ -300,6 +315,10 @@ class ResultIndex:
         self._cols, self._ids, self._codes, self._n_input = cols, ids, codes, header["input_rows"]
         self._n, self.complete, self.loaded_from_store = header["rows"], True, True
         return True
+
+
+def _slot_kind(slot: int) -> FileKind:
+    return _KINDS[slot] if slot < len(_KINDS) else _KINDS[1 + (slot - 1) % 2]
 
 
 def _typecode(col: bytearray | array[int]) -> str:
@@ -447,6 +466,12 @@ class _Builder:
         self.waiting: dict[str, int] = {}  # custom_id -> input row with no result yet
         self.duplicates: dict[str, list[int]] = {}  # later input rows reusing a custom_id, in order
         self.code_numbers: dict[str, int] = {}
+        self.latest: dict[str, int] = {}  # custom_id -> its row, once retries' results are read
+
+    @staticmethod
+    def attempt_of(kind: int) -> int:
+        """The attempt a result file slot holds: 1 for the batch's own output and errors, 2 its first retry..."""
+        return (kind - 1) // 2 + 1
 
     def run(self) -> None:
         bufs = self.index._bufs
@@ -454,6 +479,8 @@ class _Builder:
             if buf is None:
                 continue
             read_chunk = self._input_chunk if kind == 0 else self._result_chunk
+            if self.attempt_of(kind) > 1 and not self.latest:
+                self.latest = {cid: row for row, cid in reversed(list(enumerate(self.index._ids)))}
             for number, starts, ends in _line_chunks(buf, FIRST_REPORT if len(self.index) == 0 else REPORT_EVERY):
                 read_chunk(kind, buf, number, starts, ends)
                 self.index._n = len(self.index._ids)
@@ -482,6 +509,7 @@ class _Builder:
         cols.in_len.extend(map(operator.sub, ends, starts))
         cols.in_line.extend(range(number, number + len(new)))
         cols.result.extend(repeat(-1, len(new)))
+        cols.attempt.extend(repeat(0, len(new)))
         cols.outcome.extend(repeat(Outcome.PENDING, len(new)))
         ids.extend(new)
 
@@ -500,6 +528,7 @@ class _Builder:
             cols.in_len.append(end - start)
             cols.in_line.append(line)
             cols.result.append(-1)
+            cols.attempt.append(0)
             cols.outcome.append(Outcome.PENDING if cid is not None else Outcome.UNREADABLE)
             ids.append(cid or "")
 
@@ -523,8 +552,9 @@ class _Builder:
         cols.status.extend(map(int, map(_group, heads, repeat(2))))
         cols.code.extend(repeat(-1, len(new)))
         cols.tokens.extend(map(int, map(_group, usages, repeat(1))))
-        for k, (cid, row) in enumerate(zip(new, map(self.waiting.pop, new, repeat(None)), strict=True), first):
-            self._place(cid, row, k, Outcome.OK)
+        rows = map(self.waiting.pop, new, repeat(None)) if kind <= 2 else map(self.latest.get, new)
+        for k, (cid, row) in enumerate(zip(new, rows, strict=True), first):
+            self._place(cid, row, k, Outcome.OK, kind)
 
     def _result_lines(self, kind: int, buf: bytes | mmap.mmap, number: int, starts: list[int], ends: list[int]) -> None:
         cols = self.cols
@@ -540,23 +570,31 @@ class _Builder:
             cols.status.append(status)
             cols.code.append(-1 if code is None else self._code_number(code))
             cols.tokens.append(tokens)
-            self._place(cid, None if read is None else self._claim(cid), len(cols.off) - 1, outcome)
+            self._place(cid, None if read is None else self._claim(cid, kind), len(cols.off) - 1, outcome, kind)
 
-    def _place(self, cid: str, row: int | None, k: int, outcome: Outcome) -> None:
-        """Point the row awaiting this result at it, or add a row for a result with no input line."""
+    def _place(self, cid: str, row: int | None, k: int, outcome: Outcome, kind: int) -> None:
+        """Point the row awaiting this result at it (a retry's result replaces an earlier attempt's), or add a
+        row for a result with no input line."""
         cols = self.cols
         if row is None:
             for col in (cols.in_off, cols.in_len, cols.in_line):
                 col.append(0)
             cols.result.append(k)
+            cols.attempt.append(self.attempt_of(kind))
             cols.outcome.append(outcome)
+            if self.latest and cid:
+                self.latest.setdefault(cid, len(self.index._ids))
             self.index._ids.append(cid)
         else:
             cols.result[row] = k
+            cols.attempt[row] = self.attempt_of(kind)
             cols.outcome[row] = outcome
 
-    def _claim(self, cid: str) -> int | None:
-        """The input row waiting for this custom_id's result, if any (rows sharing an id are served in order)."""
+    def _claim(self, cid: str, kind: int) -> int | None:
+        """The row this result belongs to: for the batch's own files, the input row waiting for the custom_id
+        (rows sharing an id are served in order); for a retry's, the custom_id's row whatever it holds."""
+        if kind > 2:
+            return self.latest.get(cid)
         row = self.waiting.pop(cid, None)
         later = self.duplicates.get(cid)
         if row is not None and later:
@@ -573,7 +611,7 @@ class _Builder:
 
 def store_path(store_dir: Path, files: ResultFiles) -> Path:
     """Where the stored index of these files lives: one file per set of paths, replaced when they change."""
-    names = [str(Path(p).absolute()) if p else "" for p in (files.input, files.output, files.errors)]
+    names = [str(Path(p).absolute()) if p else "" for p in files.paths()]
     return store_dir / (hashlib.sha256("\0".join(names).encode()).hexdigest()[:32] + ".idx")
 
 

@@ -4,16 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Collection
 from pathlib import Path
 
 from openai.types import Batch, FileObject
 
-from batchtui.core.cache import Cache, DownloadedFile, ProgressObservation
+from batchtui.core.cache import ACTIVE_STATUSES, Cache, DownloadedFile, ProgressObservation
 from batchtui.core.client import BatchService, Progress
 from batchtui.core.config import Profile
 from batchtui.core.downloads import cached_name, download_once, download_results
-from batchtui.core.results import ResultFiles
+from batchtui.core.errors import BatchtuiError
+from batchtui.core.results import ResultFiles, build_index
+from batchtui.core.retry import RETRY_KINDS, RETRY_OF, RetryKind, rows_to_retry, write_retry_file
 from batchtui.core.sync import SyncResult, sync_batches
+
+
+class RetryRefused(BatchtuiError):
+    """A retry would send requests again that an earlier retry has not finished with."""
 
 
 class Workspace:
@@ -93,6 +100,7 @@ class Workspace:
         """Upload a batch input file and note it in the cache."""
         uploaded = await self.service.upload(path, progress=progress)
         await self.cache.upsert_files([uploaded])
+        await self.cache.record_upload(uploaded.id, path, uploaded.bytes)
         return uploaded
 
     async def delete_file(self, file_id: str) -> None:
@@ -122,11 +130,40 @@ class Workspace:
     async def batch_result_files(self, batch: Batch, *, progress: Progress | None = None) -> ResultFiles:
         """A batch's input, output and error files as local paths for the result viewer: streamed into the
         cache the first time, read from there after (no network)."""
-        records = await download_results(
-            self.service, self.cache, batch, self.cache_dir / "files", progress=progress, with_input=True
-        )
+        folder = self.cache_dir / "files"
+        records = await download_results(self.service, self.cache, batch, folder, progress=progress, with_input=True)
         paths = {record.kind: record.path for record in records}
-        return ResultFiles(input=paths.get("input"), output=paths.get("output"), errors=paths.get("error"))
+        retries = []
+        for retry in await self.cache.retries_of(batch.id):
+            got = {r.kind: r.path for r in await download_results(self.service, self.cache, retry, folder,
+                                                                    progress=progress)}
+            if got:
+                retries.append(ResultFiles(output=got.get("output"), errors=got.get("error")))
+        return ResultFiles(input=paths.get("input"), output=paths.get("output"), errors=paths.get("error"),
+                           retries=tuple(retries))
+
+    async def retry_batch(
+        self, batch: Batch, only: Collection[RetryKind] = tuple(RETRY_KINDS), *, progress: Progress | None = None
+    ) -> Batch:
+        """Send again, as a new batch, the requests of `batch` whose latest attempt failed, expired or was
+        cancelled (as `only` says): their original input lines, uploaded and started with metadata
+        `retry_of` = this batch, so the result viewer shows each request's latest attempt."""
+        running = [b.id for b in await self.cache.retries_of(batch.id) if b.status in ACTIVE_STATUSES]
+        if running:
+            raise RetryRefused(f"Retry {running[0]} of {batch.id} is still running: wait for it, or cancel it.")
+        files = await self.batch_result_files(batch, progress=progress)
+        index = await asyncio.to_thread(build_index, files, store_dir=self.index_dir())
+        try:
+            rows = rows_to_retry(index, only)
+            dest = self.cache_dir / "retries" / f"{batch.id}-retry-{int(time.time())}.jsonl"
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            count = await asyncio.to_thread(write_retry_file, index, rows, dest)
+        finally:
+            index.close()
+        uploaded = await self.upload(dest, progress=progress)
+        about = (batch.metadata or {}).get("description") or batch.id
+        metadata = {RETRY_OF: batch.id, "description": f"Retry of {about}: {count:,} requests"[:512]}
+        return await self.start_batch(uploaded.id, batch.endpoint, metadata=metadata)
 
     async def file_copy(
         self, file_id: str, kind: str, *, batch_id: str | None = None, progress: Progress | None = None

@@ -352,7 +352,7 @@ async def test_migrates_version_1_file(tmp_path: Path) -> None:
     conn.close()
 
     async with await Cache.open(path) as cache:
-        assert await cache.schema_version() == SCHEMA_VERSION == 2
+        assert await cache.schema_version() == SCHEMA_VERSION == 3
         assert (await cache.get_batch("batch_old")).model_dump_json(exclude_unset=True) == raw
         assert await cache.get_meta("last_sync") == "42"
         assert await cache.active_batch_ids() == ["batch_old"]
@@ -492,3 +492,30 @@ async def test_uncreatable_path_is_refused(tmp_path: Path) -> None:
     with pytest.raises(CacheError) as info:
         await Cache.open(blocker / "cache.db")
     assert str(blocker / "cache.db") in str(info.value)
+
+
+async def test_retries_of_follows_the_chain_oldest_first(cache: Cache) -> None:
+    await cache.upsert_batches(
+        [
+            make_batch("batch_root"),
+            make_batch("batch_second", created_at=T0 + 20, metadata={"retry_of": "batch_first"}),
+            make_batch("batch_first", created_at=T0 + 10, metadata={"retry_of": "batch_root"}),
+            make_batch("batch_other", created_at=T0 + 30, metadata={"retry_of": "batch_unrelated"}),
+            make_batch("batch_plain", created_at=T0 + 40, metadata={"description": "no retry"}),
+        ],
+        observed_at=1.0,
+    )
+    assert [b.id for b in await cache.retries_of("batch_root")] == ["batch_first", "batch_second"]
+    assert [b.id for b in await cache.retries_of("batch_first")] == ["batch_second"]
+    assert await cache.retries_of("batch_second") == []
+    plan = await cache._fetchall(
+        "EXPLAIN QUERY PLAN SELECT id FROM batches WHERE json_extract(raw, '$.metadata.retry_of') = 'x'"
+    )
+    assert "batches_by_retry_of" in " ".join(str(tuple(row)) for row in plan)
+
+
+async def test_upload_source_is_remembered(cache: Cache, tmp_path: Path) -> None:
+    source = tmp_path / "batch.jsonl"
+    assert await cache.upload_source("file-abc") is None
+    await cache.record_upload("file-abc", source, 12)
+    assert await cache.upload_source("file-abc") == source
