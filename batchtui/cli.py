@@ -22,6 +22,7 @@ from batchtui.core.cache import ACTIVE_STATUSES
 from batchtui.core.client import BATCH_ENDPOINTS
 from batchtui.core.config import Profile, resolve_profile
 from batchtui.core.errors import BatchtuiError
+from batchtui.core.retry import RETRY_KINDS, RetryKind
 from batchtui.core.text import printable
 from batchtui.core.workspace import Workspace
 
@@ -283,6 +284,35 @@ def cancel_batch(batch_id: str, /, *, json: JsonOption = False, profile: Profile
         _print_json(batch.model_dump(mode="json"))
     else:
         print(f"{batch.id}: {batch.status}")
+
+
+@app.command
+def retry_batch(
+    batch_id: str,
+    /,
+    *,
+    only: Annotated[list[RetryKind] | None, Parameter(
+        help="Which requests to send again: failed, expired, cancelled (repeatable; default: all three).",
+        consume_multiple=True)] = None,
+    json: JsonOption = False,
+    profile: ProfileOption = None,
+) -> None:
+    """Send again, as a new batch linked by metadata retry_of, the requests whose latest attempt failed,
+    expired or was cancelled; prints the new batch id."""
+    kinds = only or list(RETRY_KINDS)
+    bar = _ProgressLine("retry")
+
+    async def work(workspace: Workspace) -> Batch:
+        try:
+            return await workspace.retry_batch(await workspace.fetch_batch(batch_id), kinds, progress=bar)
+        finally:
+            bar.finish()
+
+    batch = _run(work, profile)
+    if json:
+        _print_json(batch.model_dump(mode="json"))
+    else:
+        print(batch.id)
 
 
 @app.command

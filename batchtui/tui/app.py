@@ -18,6 +18,7 @@ from textual.timer import Timer
 
 from batchtui.core.config import Profile
 from batchtui.core.errors import BatchtuiError, UnreachableError
+from batchtui.core.retry import RetryKind
 from batchtui.core.text import printable
 from batchtui.core.workspace import Workspace
 from batchtui.tui.clipboard import copy_text
@@ -25,6 +26,7 @@ from batchtui.tui.format import short_id
 from batchtui.tui.screens.batch_detail import BatchDetailScreen
 from batchtui.tui.screens.batches import BatchesScreen
 from batchtui.tui.screens.files import FilesScreen
+from batchtui.tui.screens.retry import RetryScreen
 from batchtui.tui.sync_status import SyncStatus
 
 ACTIVE_POLL_SECONDS = 5.0
@@ -172,6 +174,31 @@ class BatchtuiApp(App[None]):
 
     def open_batch(self, batch_id: str) -> None:
         self.push_screen(BatchDetailScreen(batch_id))
+
+    def retry_batch(self, batch_id: str) -> None:
+        """Ask which requests to send again, then start the retry batch and open it."""
+
+        def answered(kinds: list[RetryKind] | None) -> None:
+            if kinds:
+                self._run_retry(batch_id, kinds)
+
+        self.push_screen(RetryScreen(batch_id), answered)
+
+    @work(group="retry", exit_on_error=False)
+    async def _run_retry(self, batch_id: str, kinds: list[RetryKind]) -> None:
+        self.notify(f"Preparing a retry of {batch_id}…", markup=False)
+        try:
+            workspace = await self.wait_for_workspace()
+            batch = await workspace.cache.get_batch(batch_id) or await workspace.fetch_batch(batch_id)
+            retry = await workspace.retry_batch(batch, kinds)
+        except BatchtuiError as exc:
+            self.notify(str(exc), title="Cannot retry", severity="error", markup=False)
+            return
+        self.batches = (retry, *self.batches)
+        counts = retry.request_counts
+        size = f"{counts.total:,} requests" if counts and counts.total else "the requests"
+        self.notify(f"Started {retry.id} to retry {size} of {batch_id}.", title="Retry", markup=False)
+        self.open_batch(retry.id)
 
     def action_files(self) -> None:
         if not isinstance(self.screen, FilesScreen):

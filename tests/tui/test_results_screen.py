@@ -357,3 +357,38 @@ def test_snapshot_viewer_80x24_failed_filter(snap_compare, tmp_path, utc):
 
     app = ViewerApp(files, Profile(name="local"), clock=lambda: NOW)
     assert snap_compare(app, terminal_size=(80, 24), run_before=ready)
+
+
+async def test_retry_from_the_detail_and_the_viewer_shows_latest_attempts(tmp_path):
+    from batchtui.tui.screens.batch_detail import BatchDetailScreen
+    from batchtui.tui.screens.retry import RetryScreen
+
+    with SandboxServer(SandboxConfig(speed=1000, fail_rate=0.4)) as server:
+        profile = Profile(name="t", base_url=server.base_url, api_key="sk-test")
+        async with await Workspace.open(profile, cache_dir=tmp_path / "setup") as ws:
+            root = await wait_status(ws, (await start(ws, chat_lines(60), tmp_path / "in.jsonl")).id, {"completed"})
+        failed = root.request_counts.failed
+        assert failed > 0
+        app = BatchtuiApp(profile, cache_dir=tmp_path / "app")
+        async with app.run_test(size=(120, 40)) as pilot:
+            await open_detail(pilot, root.id)
+            await pilot.press("R")
+            await wait_until(pilot, lambda: isinstance(app.screen, RetryScreen), "the retry modal")
+            await pilot.click("#retry-expired")  # untick one kind: only failed and cancelled are asked for
+            await pilot.press("ctrl+s")
+            await wait_until(pilot, lambda: isinstance(app.screen, BatchDetailScreen)
+                             and app.screen.batch_id != root.id and app.screen.batch is not None, "the retry's detail")
+            retry = app.screen.batch
+            assert retry.metadata["retry_of"] == root.id and retry.request_counts.total in (0, failed)
+            async with await Workspace.open(profile, cache_dir=tmp_path / "setup") as ws:
+                await wait_status(ws, retry.id, {"completed"})
+            await pilot.press("r")  # refresh the retry's detail, then open the first batch's results from it
+            app.push_screen(ResultsScreen(BatchResults(root.id), root.id))
+            screen = await indexed(pilot)
+            assert [screen.index.attempt(r) for r in range(60)].count(2) == failed
+            rows = shown_rows(screen)
+            assert [" ×2 " in line for line in rows] == [screen.index.attempt(r) == 2 for r in range(len(rows))]
+            await pilot.press("R")
+            await wait_until(pilot, lambda: isinstance(app.screen, RetryScreen), "the retry modal from the viewer")
+            await pilot.press("escape")
+            assert isinstance(app.screen, ResultsScreen)

@@ -17,7 +17,7 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Header, OptionList, Static
 
-from batchtui.core.cache import ACTIVE_STATUSES
+from batchtui.core.cache import ACTIVE_STATUSES, TERMINAL_STATUSES
 from batchtui.core.errors import BatchtuiError
 from batchtui.tui.commands import ScreenCommands
 from batchtui.tui.format import literal
@@ -44,6 +44,7 @@ class BatchDetailScreen(Screen):
         Binding("r", "refresh_batch", "Refresh"),
         Binding("o", "open_results", "Results"),
         Binding("l", "open_error_line", "Error line"),
+        Binding("R", "retry", "Retry failed"),
         Binding("y", "copy_id", "Copy batch id", group=COPY_KEYS),
         Binding("Y", "copy_json", "Copy batch JSON", group=COPY_KEYS),
         Binding("v", "view_file", "View file", group=FILE_KEYS),
@@ -203,6 +204,8 @@ class BatchDetailScreen(Screen):
             return True if self._selected_file() is not None else None
         if action == "open_error_line":
             return self._error_line() is not None
+        if action == "retry":
+            return self._retryable()
         if action == "copy_json":
             return True if self.batch is not None else None
         return True
@@ -237,6 +240,17 @@ class BatchDetailScreen(Screen):
         """The first input line a validation error names, if any."""
         errors = (self.batch.errors.data if self.batch and self.batch.errors else None) or []
         return next((error.line for error in errors if error.line), None)
+
+    def _retryable(self) -> bool:
+        """Whether the batch has ended with requests that failed, expired or were cancelled."""
+        batch = self.batch
+        if batch is None or batch.status not in TERMINAL_STATUSES or batch.error_file_id is None:
+            return False
+        return batch.status in ("expired", "cancelled") or bool(batch.request_counts and batch.request_counts.failed)
+
+    def action_retry(self) -> None:
+        if self._retryable():
+            self.app.retry_batch(self.batch_id)
 
     def action_open_results(self) -> None:
         self.app.push_screen(ResultsScreen(BatchResults(self.batch_id), self.batch_id))

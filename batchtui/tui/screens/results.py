@@ -120,6 +120,7 @@ class ResultsScreen(Screen):
         *(Binding(key, f"copy('{what}')", f"Copy {label}", show=False) for key, what, label in COPY_CHOICES),
         Binding("c", "copy_menu", "Copy"),
         Binding("e", "export", "Export"),
+        Binding("R", "retry", "Retry failed", show=False),
     ]
     COMMANDS = {ScreenCommands}
     PALETTE = (
@@ -425,7 +426,14 @@ class ResultsScreen(Screen):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ("copy", "copy_menu", "export", "next_failure", "toggle_raw"):
             return True if self._selected() is not None else None
+        if action == "retry":
+            return isinstance(self.source, BatchResults)
         return True
+
+    def action_retry(self) -> None:
+        """Send again the requests whose latest attempt failed (the app asks which kinds)."""
+        if isinstance(self.source, BatchResults):
+            self.app.retry_batch(self.source.batch_id)
 
     def action_copy_menu(self) -> None:
         self.app.push_screen(CopyMenuScreen(COPY_CHOICES), lambda what: self.action_copy(what) if what else None)

@@ -113,6 +113,8 @@ def detail_renderable(index: ResultIndex, row: int, raw: bool) -> RenderableType
     request, response = index.input_line(row), index.output_line(row)
     where = [f"{kind} line {number}" for kind in ("input", "output", "error")
              if (number := index.line_number(row, kind)) is not None]
+    if index.attempt(row) > 1:
+        where.append(f"attempt {index.attempt(row)}: the latest retry's result")
     top = Text.assemble((printable(row_label(index, row)), "bold"), "  ", (index.status_label(row), "bold"), "   ",
                         (" · ".join(where), "dim"))
     if raw:

@@ -43,6 +43,12 @@ def row_label(index: ResultIndex, row: int) -> str:
     return index.custom_id(row)
 
 
+def status_text(index: ResultIndex, row: int) -> str:
+    """The status word, with how many attempts it took when the row was retried ("ok ×2")."""
+    attempt = index.attempt(row)
+    return index.status_label(row) + (f" ×{attempt}" if attempt > 1 else "")
+
+
 def _cell_text(text: str) -> str:
     return printable(first_line(text[:_CELL_CHARS]))
 
@@ -198,7 +204,7 @@ class ResultList(CursorList):
         status_style = base + self._style(OUTCOME_STYLES[index.outcome(row)])
         segments = [
             Segment(" " + fit(printable(row_label(index, row)), id_width) + " ", base),
-            Segment(fit(index.status_label(row), status_width) + " ", status_style),
+            Segment(fit(status_text(index, row), status_width) + " ", status_style),
             Segment(fit("" if tokens is None else f"{tokens:,}", tokens_width, "right") + " ", dim),
             Segment(fit(texts[0], prompt_width) + " ", base),
             Segment(fit(texts[1], answer_width), dim),
