@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,8 +19,11 @@ import orjson
 from batchtui.core.atomic import atomic_file
 from batchtui.core.errors import BatchtuiError
 from batchtui.core.records import answer_text, prompt_text
+from batchtui.core.results import ResultIndex
 
 CSV_COLUMNS = ("custom_id", "status", "error", "prompt", "answer", "tokens")
+DATA_RESULT_COLUMNS = ("status", "answer", "tokens")
+"""What a CSV joined to the batch's data adds after the data's own columns."""
 _PROGRESS_EVERY = 500
 
 
@@ -44,7 +47,23 @@ class ExportRow:
     tokens: int | None
 
 
+@dataclass(frozen=True)
+class DataJoin:
+    """The data file a batch file was made from (make-batch-file's manifest): its columns and each
+    custom_id's values, so an export can give the researcher's table back with the answers beside it."""
+
+    columns: list[str]
+    values: Mapping[str, Mapping[str, Any]]
+
+
 Progress = Callable[[int, int], None]
+
+
+def export_rows(index: ResultIndex, rows: Iterable[int]) -> Iterator[ExportRow]:
+    """The rows of an index as exports take them (lines are read as the export goes)."""
+    for row in rows:
+        yield ExportRow(index.custom_id(row), index.status_label(row), index.error_code(row) or "",
+                        index.input_line(row), index.output_line(row), index.tokens(row))
 
 
 def export_csv(
@@ -54,8 +73,12 @@ def export_csv(
     total: int,
     progress: Progress | None = None,
     cancelled: Callable[[], bool] = lambda: False,
+    data: DataJoin | None = None,
 ) -> int:
-    """Write rows as CSV (UTF-8, a header, full prompt and answer text); returns the rows written."""
+    """Write rows as CSV (UTF-8, a header, full prompt and answer text); returns the rows written.
+
+    With `data`, each row is the data file's row for its custom_id (empty cells if it has none) followed by
+    status, answer and tokens; a result column whose name the data already uses is prefixed "batch_"."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
 
@@ -69,7 +92,16 @@ def export_csv(
         tokens = "" if row.tokens is None else row.tokens
         return encode((row.custom_id, row.status, row.error, *_texts(row), tokens))
 
-    return _write(rows, dest, encode(CSV_COLUMNS), line, total, progress, cancelled)
+    def joined_line(row: ExportRow) -> bytes:
+        assert data is not None
+        values = data.values.get(row.custom_id, {})
+        cells = [_cell(values.get(column)) for column in data.columns]
+        return encode((*cells, row.status, answer_text(row.output_line), "" if row.tokens is None else row.tokens))
+
+    if data is None:
+        return _write(rows, dest, encode(CSV_COLUMNS), line, total, progress, cancelled)
+    header = [*data.columns, *(f"batch_{c}" if c in data.columns else c for c in DATA_RESULT_COLUMNS)]
+    return _write(rows, dest, encode(header), joined_line, total, progress, cancelled)
 
 
 def export_jsonl(
@@ -93,6 +125,13 @@ def export_jsonl(
         return orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE)
 
     return _write(rows, dest, b"", line, total, progress, cancelled)
+
+
+def _cell(value: Any) -> str:
+    """A data value as a CSV cell: text as it is, other JSON values (numbers, lists) as JSON, none as empty."""
+    if value is None:
+        return ""
+    return value if isinstance(value, str) else orjson.dumps(value).decode()
 
 
 def _texts(row: ExportRow) -> tuple[str, str]:

@@ -9,14 +9,19 @@ from pathlib import Path
 
 from openai.types import Batch, FileObject
 
+from batchtui.core.batch_file import data_rows_by_custom_id, load_manifest, manifest_path
 from batchtui.core.cache import ACTIVE_STATUSES, Cache, DownloadedFile, ProgressObservation
 from batchtui.core.client import BatchService, Progress
 from batchtui.core.config import Profile
 from batchtui.core.downloads import cached_name, download_once, download_results
 from batchtui.core.errors import BatchtuiError
+from batchtui.core.export import DataJoin
 from batchtui.core.results import ResultFiles, build_index
 from batchtui.core.retry import RETRY_KINDS, RETRY_OF, RetryKind, rows_to_retry, write_retry_file
 from batchtui.core.sync import SyncResult, sync_batches
+
+_MAX_RETRY_DEPTH = 100
+"""Links followed from a retry back to its first batch (metadata is free text: a loop must end)."""
 
 
 class RetryRefused(BatchtuiError):
@@ -174,6 +179,28 @@ class Workspace:
             self.service, self.cache, file_id, dest, kind=kind, batch_id=batch_id, progress=progress
         )
         return record.path
+
+    async def data_join(
+        self, batch: Batch, *, manifest: Path | None = None, data: Path | None = None
+    ) -> DataJoin | None:
+        """The data rows a batch's requests were made from, to export results beside them: read through the
+        manifest that make-batch-file wrote beside the file uploaded from here (a retry uses its first batch's),
+        or the `manifest` given; `data` stands in for a data file that has moved. None when there is none."""
+        if manifest is None:
+            root = batch
+            for _ in range(_MAX_RETRY_DEPTH):
+                parent = (root.metadata or {}).get(RETRY_OF)
+                found = await self.cache.get_batch(parent) if parent else None
+                if found is None:
+                    break
+                root = found
+            source = await self.cache.upload_source(root.input_file_id)
+            manifest = manifest_path(source) if source is not None else None
+            if manifest is None or not manifest.is_file():
+                return None
+        loaded = load_manifest(manifest)
+        columns, rows = await asyncio.to_thread(data_rows_by_custom_id, loaded, data)
+        return DataJoin(columns, {custom_id: row.values for custom_id, row in rows.items()})
 
     def index_dir(self) -> Path:
         """Where result indexes are kept, so re-opening a batch's results needs no rescan."""

@@ -1,0 +1,223 @@
+"""Reading the rows of a data file (CSV, JSONL or XLSX) one at a time, numbered as the user sees them.
+
+Rows stream from the file, so a large file never sits in memory whole. A row the reader could not make
+sense of (a JSONL line that is not an object, a CSV row with more fields than the header) still comes
+back, with `error` saying why, so the caller decides whether it stops the run or is skipped.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import datetime as dt
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from batchtui.core.errors import BatchtuiError
+
+CSV_SUFFIXES = (".csv",)
+JSONL_SUFFIXES = (".jsonl", ".ndjson")
+XLSX_SUFFIXES = (".xlsx",)
+XLSX_HINT = "pip install 'batchtui[xlsx]'"
+
+
+class DataFileError(BatchtuiError):
+    """The data file cannot be read at all; the message names the file and, when known, the line."""
+
+
+class RowError(BatchtuiError):
+    """One row cannot become a request; the message is the reason alone, without the file or row."""
+
+
+@dataclass(frozen=True, slots=True)
+class DataRow:
+    """One data row: `number` as the user sees it (CSV: 1 = the first row after the header; JSONL: the
+    line; XLSX: the sheet row) and its values by column."""
+
+    number: int
+    values: dict[str, Any]
+    line: int | None = None
+    """CSV only: the physical line where the row starts (quoted fields may span lines)."""
+    error: str | None = None
+    """Why the reader could not use this row, if it could not."""
+
+
+def read_columns(path: Path) -> list[str]:
+    """The data's column names: the CSV or XLSX header, or every key the JSONL objects use, in order."""
+    if _kind(path) in JSONL_SUFFIXES:
+        keys: dict[str, None] = {}
+        for row in _jsonl_rows(path):
+            keys.update(dict.fromkeys(row.values))
+        return list(keys)
+    with _table(path) as table:
+        return [name for name in _header(path, table) if name]
+
+
+def read_rows(path: Path) -> Iterator[DataRow]:
+    """Each data row in file order; blank lines and empty sheet rows are not rows."""
+    if _kind(path) in JSONL_SUFFIXES:
+        yield from _jsonl_rows(path)
+        return
+    with _table(path) as table:
+        header = _header(path, table)
+        width = len(header)
+        for number, line, cells in table:
+            values = {name: cell for name, cell in zip(header, cells, strict=False) if name}
+            error = None
+            if len(cells) > width and any(cell != "" for cell in cells[width:]):
+                error = f"{len(cells)} fields, but the header has {width}"
+            yield DataRow(number, values, line, error)
+
+
+def default_id_column(columns: Iterable[str]) -> str | None:
+    """The column custom_ids come from when none is named: `id`, else `ID`, else none (row numbers)."""
+    names = set(columns)
+    return next((name for name in ("id", "ID") if name in names), None)
+
+
+def id_text(row: DataRow, id_column: str | None) -> str:
+    """The row's id as written in the data (the row number when there is no id column); may be empty."""
+    if id_column is None:
+        return str(row.number)
+    value = row.values.get(id_column)
+    return "" if value is None else as_text(value)
+
+
+def custom_id_for(row: DataRow, id_column: str | None) -> str:
+    """The row's custom_id, `id_<value>`; raises RowError when the id is missing or blank."""
+    text = id_text(row, id_column)
+    if not text.strip():
+        raise RowError(f"empty id in column {id_column!r}")
+    return f"id_{text}"
+
+
+def as_text(value: Any) -> str:
+    """A value as text: a string as is, anything else as its compact JSON."""
+    return value if isinstance(value, str) else orjson.dumps(value).decode()
+
+
+def _kind(path: Path) -> str:
+    suffix = path.suffix.lower()
+    if suffix not in CSV_SUFFIXES + JSONL_SUFFIXES + XLSX_SUFFIXES:
+        raise DataFileError(f"{path.name}: unknown data file type {path.suffix!r}; use .csv, .jsonl, .ndjson or .xlsx.")
+    return suffix
+
+
+Table = Iterator[tuple[int, int | None, list[Any]]]
+"""Non-blank rows of a CSV or XLSX file as (row number, CSV start line, cells), the header first."""
+
+
+@contextmanager
+def _table(path: Path) -> Iterator[Table]:
+    rows = _csv_table(path) if path.suffix.lower() in CSV_SUFFIXES else _xlsx_table(path)
+    try:
+        with _reading(path):
+            yield rows
+    finally:
+        rows.close()
+
+
+def _header(path: Path, table: Table) -> list[str]:
+    """The header's names, stripped ("" for an unnamed column); a name used twice is an error."""
+    first = next(table, None)
+    if first is None:
+        raise DataFileError(f"{path.name}: the file is empty; the first row must name the columns.")
+    names = [as_text(cell).strip() for cell in first[2]]
+    seen: set[str] = set()
+    for name in names:
+        if name and name in seen:
+            raise DataFileError(f"{path.name} header: column {name!r} appears twice.")
+        seen.add(name)
+    return names
+
+
+def _csv_table(path: Path) -> Table:
+    csv.field_size_limit(2**31 - 1)
+    with open(path, newline="", encoding="utf-8-sig") as fh:
+        reader = csv.reader(fh)
+        start, number = 1, 0
+        try:
+            for cells in reader:
+                line, start = start, reader.line_num + 1
+                if cells:
+                    yield number, line, cells
+                    number += 1
+        except UnicodeDecodeError:
+            line = _first_non_utf8_line(path)
+            raise DataFileError(f"{path.name} line {line}: not UTF-8 text; save it as UTF-8.") from None
+        except csv.Error as exc:
+            raise DataFileError(f"{path.name} line {reader.line_num}: cannot read the CSV ({exc}).") from None
+
+
+def _first_non_utf8_line(path: Path) -> int:
+    """The line of the first byte that is not UTF-8 (text is decoded in blocks, so the reader cannot tell)."""
+    with open(path, "rb") as fh:
+        for number, line in enumerate(fh, start=1):
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError:
+                return number
+    return 0
+
+
+def _xlsx_table(path: Path) -> Table:
+    try:
+        import openpyxl
+    except ImportError:
+        raise DataFileError(f"Reading {path.name} needs openpyxl: {XLSX_HINT}") from None
+    try:
+        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except OSError:
+        raise
+    except Exception as exc:
+        raise DataFileError(f"{path.name}: not a readable Excel workbook ({exc}).") from None
+    try:
+        for number, cells in enumerate(book.worksheets[0].iter_rows(min_row=1, values_only=True), start=1):
+            if any(cell is not None for cell in cells):
+                yield number, None, [_cell(cell) for cell in cells]
+    finally:
+        book.close()
+
+
+def _cell(value: Any) -> Any:
+    """A sheet cell as data: empty as "", dates and times as ISO 8601 text, other values as they are."""
+    if value is None:
+        return ""
+    if isinstance(value, dt.date | dt.time):
+        return value.isoformat()
+    return value
+
+
+def _jsonl_rows(path: Path) -> Iterator[DataRow]:
+    with _reading(path), open(path, "rb") as fh:
+        for number, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                values = orjson.loads(line.removeprefix(codecs.BOM_UTF8) if number == 1 else line)
+            except orjson.JSONDecodeError as exc:
+                yield DataRow(number, {}, error=f"not valid JSON ({exc.msg})")
+                continue
+            if isinstance(values, dict):
+                yield DataRow(number, values)
+            else:
+                yield DataRow(number, {}, error=f"not a JSON object but {_json_kind(values)}")
+
+
+def _json_kind(value: Any) -> str:
+    kinds = {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}
+    return kinds.get(type(value), "a number")
+
+
+@contextmanager
+def _reading(path: Path) -> Iterator[None]:
+    """Turn a file system error into one line naming `path`."""
+    try:
+        yield
+    except OSError as exc:
+        raise DataFileError(f"Cannot read {path}: {exc.strerror or exc}.") from None
