@@ -11,20 +11,27 @@ import functools
 import json
 import sys
 from collections.abc import Awaitable, Callable
+from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 from cyclopts import App, Parameter
 from openai.types import Batch
 
 from batchtui import __version__
+from batchtui.core.batch_file import make_batch_file as make_batch_file_from
 from batchtui.core.cache import ACTIVE_STATUSES
 from batchtui.core.client import BATCH_ENDPOINTS
 from batchtui.core.config import Profile, resolve_profile
 from batchtui.core.errors import BatchtuiError
+from batchtui.core.export import export_csv, export_jsonl, export_rows
+from batchtui.core.results import build_index
 from batchtui.core.retry import RETRY_KINDS, RetryKind
 from batchtui.core.text import printable
 from batchtui.core.workspace import Workspace
+
+if TYPE_CHECKING:  # validate and split load genai-prices' data (a third of a second): only where used
+    from batchtui.core.validate import ValidationReport
 
 T = TypeVar("T")
 ProfileOption = Annotated[str | None, Parameter(help="Profile from config.toml (default: the OPENAI_* variables).")]
@@ -284,6 +291,168 @@ def cancel_batch(batch_id: str, /, *, json: JsonOption = False, profile: Profile
         _print_json(batch.model_dump(mode="json"))
     else:
         print(f"{batch.id}: {batch.status}")
+
+
+def _usd(amount: Decimal) -> str:
+    return f"${amount:,.2f}" if amount >= 1 else f"${amount:.4f}"
+
+
+def _report_lines(report: ValidationReport) -> list[str]:
+    """A validation report for people: what the file holds, what it may cost, then each problem."""
+    name = report.path.name if report.path else "input"
+    what = f"{report.requests:,} requests" + (f" to {report.endpoint}" if report.endpoint else "")
+    lines = [f"{name}: {what}" + (f", model {printable(report.model)}" if report.model else "")]
+    lines.append(f"  input tokens: about {report.input_tokens:,} ({report.token_method})")
+    if report.output_ceiling is not None:
+        unbounded = report.lines_without_ceiling
+        lines.append(f"  output tokens: at most {report.output_ceiling:,}"
+                     + (f" ({unbounded:,} requests set no max_tokens)" if unbounded else ""))
+    if report.cost is not None:
+        cost = report.cost
+        lines.append(f"  cost at batch prices: about {_usd(cost.total_usd)} (input {_usd(cost.input_usd)}, "
+                     f"output {_usd(cost.output_usd)}; {cost.basis})")
+    elif report.no_price_reason:
+        lines.append(f"  cost: {report.no_price_reason}")
+    if report.ok:
+        lines.append("  no problems found")
+        return lines
+    lines.append(f"{report.problems_total:,} problem{'s' if report.problems_total != 1 else ''}:")
+    lines += [printable(problem.describe(name)) for problem in report.problems]
+    if report.problems_total > len(report.problems):
+        lines.append(f"... and {report.problems_total - len(report.problems):,} more")
+    return lines
+
+
+@app.command
+def validate(
+    file: Path,
+    /,
+    *,
+    endpoint: Annotated[str | None, Parameter(help="The batch endpoint (default: the url of the lines).")] = None,
+    json: JsonOption = False,
+) -> None:
+    """Check a batch input file offline, as OpenAI will, and estimate its tokens and cost.
+
+    Exit status: 0 no problems, 1 problems found, 2 the file could not be read."""
+    from batchtui.core.validate import validate_file
+
+    if endpoint is not None and endpoint not in BATCH_ENDPOINTS:
+        print(f"batchtui: --endpoint {endpoint}: not a batch endpoint ({', '.join(BATCH_ENDPOINTS)})", file=sys.stderr)
+        raise SystemExit(2)
+    bar = _ProgressLine(f"validating {file.name}")
+    try:
+        report = validate_file(file, endpoint=endpoint, progress=bar)
+    except BatchtuiError as exc:
+        bar.finish()
+        print(f"batchtui: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    bar.finish()
+    if json:
+        _print_json(report.to_dict())
+    else:
+        print("\n".join(_report_lines(report)))
+    raise SystemExit(0 if report.ok else 1)
+
+
+@app.command
+def make_batch_file(
+    template: Annotated[Path, Parameter(help="A request body (or whole request line) as JSON with {{Column}} "
+                                             "placeholders.")],
+    data: Annotated[Path, Parameter(help="The rows: .csv (header row), .jsonl or .xlsx.")],
+    /,
+    *,
+    output: Annotated[Path | None, Parameter(name=["-o", "--output"], help="Default: DATA.batch.jsonl.")] = None,
+    id_column: Annotated[str | None, Parameter(help="The column of custom_ids (default: id/ID, else row number).")
+                         ] = None,
+    endpoint: Annotated[str | None, Parameter(help="Default: told by the body (messages, input, prompt).")] = None,
+    model: Annotated[str | None, Parameter(help="Set body.model on every request.")] = None,
+    skip_bad_rows: Annotated[bool, Parameter(negative=(), help="List and skip bad rows instead of stopping.")] = False,
+    split: Annotated[bool, Parameter(negative=(), help="Cut an over-limit file into parts within the API's limits.")
+                     ] = False,
+) -> None:
+    """Make a batch input file from a prompt template and a data file; prints the file (or parts) written."""
+    from batchtui.core.split import split_file
+
+    out = output or data.with_suffix(".batch.jsonl")
+    if out.resolve() in (data.resolve(), template.resolve()):
+        _fail(f"{out}: the output would overwrite an input file; name another with -o")
+    bar = _ProgressLine(f"writing {out.name}")
+    try:
+        made = make_batch_file_from(template, data, out, id_column=id_column, endpoint=endpoint, model=model,
+                                    skip_bad_rows=skip_bad_rows, progress=bar)
+        bar.finish()
+        parts = split_file(made.out) if split else [made.out]
+    except BatchtuiError as exc:
+        bar.finish()
+        _fail(str(exc))
+    for skipped in made.skipped:
+        print(f"batchtui: skipped {data.name} row {skipped.row} (id {printable(skipped.id)}): "
+              f"{printable(skipped.reason)}", file=sys.stderr)
+    summary = f"{made.rows:,} requests to {made.endpoint}" + (f", {len(made.skipped):,} rows skipped"
+                                                               if made.skipped else "")
+    print(f"batchtui: {summary}; manifest {made.manifest}", file=sys.stderr)
+    for part in parts:
+        print(part)
+
+
+@app.command(name="split")
+def split_command(
+    file: Path,
+    /,
+    *,
+    max_lines: Annotated[int, Parameter(help="Requests per part at most.")] = 50_000,
+    max_bytes: Annotated[int, Parameter(help="Bytes per part at most.")] = 200 * 1024 * 1024,
+) -> None:
+    """Cut a batch input file into parts (FILE.part-001.jsonl, ...) that each stay within the limits (by default
+    the API's: 50,000 requests and 200 MB)."""
+    from batchtui.core.split import split_file
+
+    try:
+        parts = split_file(file, max_lines=max_lines, max_bytes=max_bytes)
+    except BatchtuiError as exc:
+        _fail(str(exc))
+    for part in parts:
+        print(part)
+
+
+@app.command
+def export_results(
+    batch_id: str,
+    /,
+    *,
+    output: Annotated[Path, Parameter(name=["-o", "--output"], help="A .csv or .jsonl file.")],
+    data: Annotated[Path | None, Parameter(help="The data file, if it moved since make-batch-file.")] = None,
+    manifest: Annotated[Path | None, Parameter(help="make-batch-file's manifest, if the input file was not "
+                                                    "uploaded from here.")] = None,
+    profile: ProfileOption = None,
+) -> None:
+    """Export every request of a batch with its answer (the latest retry's, if retried). For a batch made by
+    make-batch-file, CSV rows are the data file's rows with status, answer and tokens after them."""
+    bar = _ProgressLine(f"exporting {output.name}")
+
+    async def work(workspace: Workspace) -> int:
+        batch = await workspace.fetch_batch(batch_id)
+        files = await workspace.batch_result_files(batch, progress=bar)
+        joined = None
+        if output.suffix.lower() != ".jsonl":
+            joined = await workspace.data_join(batch, manifest=manifest, data=data)
+            if joined is None and (manifest or data):
+                raise UsageError(f"{batch_id}: no make-batch-file manifest found for its input file; "
+                                 "pass --manifest")
+        index = await asyncio.to_thread(build_index, files, store_dir=workspace.index_dir())
+        try:
+            rows = range(len(index))
+            if output.suffix.lower() == ".jsonl":
+                return await asyncio.to_thread(export_jsonl, export_rows(index, rows), output, total=len(rows),
+                                               progress=bar)
+            return await asyncio.to_thread(export_csv, export_rows(index, rows), output, total=len(rows),
+                                           progress=bar, data=joined)
+        finally:
+            index.close()
+            bar.finish()
+
+    written = _run(work, profile)
+    print(f"batchtui: exported {written:,} requests to {output}", file=sys.stderr)
 
 
 @app.command

@@ -4,38 +4,19 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 
 import pytest
+from cli_helpers import batchtui, sandbox_process
 
 from batchtui import __version__
 
 
-def batchtui(*args: str, env: dict[str, str], check: bool = True) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run(
-        [sys.executable, "-m", "batchtui", *args], env=env, capture_output=True, text=True, timeout=120
-    )
-    if check:
-        assert done.returncode == 0, done.stderr
-    return done
-
-
 @pytest.fixture(scope="module")
-def sandbox_url(tmp_path_factory) -> Iterator[str]:
+def sandbox_url() -> Iterator[str]:
     """`batchtui sandbox` in its own process, on a free port, killed after the module."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "batchtui", "sandbox", "--port", "0", "--speed", "1000"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
-    try:
-        url = process.stdout.readline().strip()
-        assert url.startswith("http://127.0.0.1:") and url.endswith("/v1"), process.stderr.read()
+    with sandbox_process() as url:
         yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ from textual.worker import get_current_worker
 
 from batchtui.core.curl import curl_command
 from batchtui.core.errors import BatchtuiError
-from batchtui.core.export import ExportRow, export_csv, export_jsonl
+from batchtui.core.export import DataJoin, export_csv, export_jsonl, export_rows
 from batchtui.core.paths import index_dir
 from batchtui.core.records import answer_text, prompt_text
 from batchtui.core.result_search import search_rows
@@ -483,26 +483,38 @@ class ResultsScreen(Screen):
             return
         if dest.exists():
             self.app.push_screen(ConfirmScreen(f"{dest} already exists. Replace it?", "Replace"),
-                                 lambda yes: self._run_export(self.index, rows, dest) if yes else None)
+                                 lambda yes: self._prepare_export(self.index, rows, dest) if yes else None)
         else:
-            self._run_export(self.index, rows, dest)
+            self._prepare_export(self.index, rows, dest)
 
-    @work(thread=True, exclusive=True, group="results-export", exit_on_error=False)
-    def _run_export(self, index: ResultIndex, rows: list[int], dest: Path) -> None:
+    @work(exclusive=True, group="results-export", exit_on_error=False)
+    async def _prepare_export(self, index: ResultIndex, rows: list[int], dest: Path) -> None:
+        """A CSV of a batch made by make-batch-file gets the data's columns: find them, then export."""
+        data = None
+        if isinstance(self.source, BatchResults) and dest.suffix.lower() != ".jsonl":
+            try:
+                workspace = await self.app.wait_for_workspace()
+                batch = await workspace.cache.get_batch(self.source.batch_id)
+                data = await workspace.data_join(batch) if batch is not None else None
+            except BatchtuiError as exc:
+                self.notify(f"{exc} Exporting without the data's columns.", title="Data file", severity="warning",
+                            markup=False)
+        self._run_export(index, rows, dest, data)
+
+    @work(thread=True, exclusive=True, group="results-export-write", exit_on_error=False)
+    def _run_export(self, index: ResultIndex, rows: list[int], dest: Path, data: DataJoin | None) -> None:
         worker = get_current_worker()
-        write = export_jsonl if dest.suffix.lower() == ".jsonl" else export_csv
-        export_rows = (
-            ExportRow(index.custom_id(row), index.status_label(row), index.error_code(row) or "",
-                      index.input_line(row), index.output_line(row), index.tokens(row))
-            for row in rows
-        )
 
         def progress(done: int, total: int) -> None:
             self.app.call_from_thread(self._download_progress, done, total)
 
         try:
-            written = write(export_rows, dest, total=len(rows), cancelled=lambda: worker.is_cancelled,
-                            progress=progress)
+            if dest.suffix.lower() == ".jsonl":
+                written = export_jsonl(export_rows(index, rows), dest, total=len(rows),
+                                       cancelled=lambda: worker.is_cancelled, progress=progress)
+            else:
+                written = export_csv(export_rows(index, rows), dest, total=len(rows),
+                                     cancelled=lambda: worker.is_cancelled, progress=progress, data=data)
         except BatchtuiError as exc:
             self.app.call_from_thread(self.notify, str(exc), title="Export failed", severity="error", markup=False)
             return
