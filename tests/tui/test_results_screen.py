@@ -392,3 +392,30 @@ async def test_retry_from_the_detail_and_the_viewer_shows_latest_attempts(tmp_pa
             await wait_until(pilot, lambda: isinstance(app.screen, RetryScreen), "the retry modal from the viewer")
             await pilot.press("escape")
             assert isinstance(app.screen, ResultsScreen)
+
+
+async def test_csv_export_of_a_made_batch_gives_the_data_back_with_answers(sandbox_profile, tmp_path):
+    from batchtui.core.batch_file import make_batch_file
+
+    example = Path(__file__).parents[2] / "examples" / "reviews"
+    made = make_batch_file(example / "template.json", example / "reviews.csv", tmp_path / "reviews.jsonl")
+    cache = tmp_path / "cache"  # the app's own: it remembers where the upload came from
+    async with await Workspace.open(sandbox_profile, cache_dir=cache) as ws:
+        uploaded = await ws.upload(made.out)
+        batch = await wait_status(ws, (await ws.start_batch(uploaded.id, made.endpoint)).id, {"completed"})
+    app = BatchtuiApp(sandbox_profile, cache_dir=cache)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_results(pilot, batch.id)
+        await pilot.press("e")
+        await wait_until(pilot, lambda: app.screen is not screen, "export asks where")
+        app.screen.query_one("Input").value = str(tmp_path / "answers.csv")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: (tmp_path / "answers.csv").exists(), "answers.csv written")
+        await app.workers.wait_for_complete()
+    with (tmp_path / "answers.csv").open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    with (example / "reviews.csv").open(newline="", encoding="utf-8") as handle:
+        data = list(csv.DictReader(handle))
+    assert list(rows[0]) == [*data[0], "status", "answer", "tokens"]
+    assert [{k: row[k] for k in data[0]} for row in rows] == data
+    assert all(row["status"] == "ok" and row["answer"] and int(row["tokens"]) > 0 for row in rows)
