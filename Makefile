@@ -25,6 +25,8 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python tests/bench/sandbox_throughput.py
+	$(BIN)/python tests/bench/make_batch_file.py
+	$(BIN)/python tests/bench/validate_file.py
 	cd tests/bench && ../../$(BIN)/python result_index.py && ../../$(BIN)/python tui_results.py
 
 screenshots: $(STAMP)

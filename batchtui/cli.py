@@ -294,7 +294,7 @@ def cancel_batch(batch_id: str, /, *, json: JsonOption = False, profile: Profile
 
 
 def _usd(amount: Decimal) -> str:
-    return f"${amount:,.2f}" if amount >= 1 else f"${amount:.4f}"
+    return f"${amount:,.2f}" if amount >= Decimal("0.01") else f"${amount:.6f}"
 
 
 def _report_lines(report: ValidationReport) -> list[str]:
