@@ -90,7 +90,7 @@ def _description(batch: Batch) -> str:
 
 
 class _ProgressLine:
-    """A one-line byte counter on stderr, drawn only when stderr is a terminal."""
+    """A one-line byte counter on stderr, drawn only when stderr is a terminal; `with` it to end the line."""
 
     def __init__(self, label: str) -> None:
         self.label = label
@@ -101,7 +101,10 @@ class _ProgressLine:
             share = 100 * done // total
             print(f"\r{self.label} {share:3d}% ({done / 1e6:.1f} of {total / 1e6:.1f} MB)", end="", file=sys.stderr)
 
-    def finish(self) -> None:
+    def __enter__(self) -> _ProgressLine:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
         if self.enabled:
             print(file=sys.stderr)
 
@@ -195,13 +198,10 @@ def upload_batch_file(file: Path, /, *, json: JsonOption = False, profile: Profi
     """Upload a .jsonl batch input file; prints its file id."""
     if not file.is_file():
         _fail(f"{file}: no such file")
-    bar = _ProgressLine(f"uploading {file.name}")
 
     async def work(workspace: Workspace):
-        try:
+        with _ProgressLine(f"uploading {file.name}") as bar:
             return await workspace.upload(file, progress=bar)
-        finally:
-            bar.finish()
 
     uploaded = _run(work, profile)
     if json:
@@ -264,11 +264,8 @@ def get_batch_results(
         while wait and batch.status in ACTIVE_STATUSES:
             await asyncio.sleep(poll_seconds)
             batch = await workspace.fetch_batch(batch_id)
-        bar = _ProgressLine("downloading")
-        try:
+        with _ProgressLine("downloading") as bar:
             return batch, await workspace.fetch_results(batch, output_dir, progress=bar)
-        finally:
-            bar.finish()
 
     batch, files = _run(work, profile)
     if json:
@@ -339,14 +336,12 @@ def validate(
     if endpoint is not None and endpoint not in BATCH_ENDPOINTS:
         print(f"batchtui: --endpoint {endpoint}: not a batch endpoint ({', '.join(BATCH_ENDPOINTS)})", file=sys.stderr)
         raise SystemExit(2)
-    bar = _ProgressLine(f"validating {file.name}")
     try:
-        report = validate_file(file, endpoint=endpoint, progress=bar)
+        with _ProgressLine(f"validating {file.name}") as bar:
+            report = validate_file(file, endpoint=endpoint, progress=bar)
     except BatchtuiError as exc:
-        bar.finish()
         print(f"batchtui: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
-    bar.finish()
     if json:
         _print_json(report.to_dict())
     else:
@@ -376,14 +371,12 @@ def make_batch_file(
     out = output or data.with_suffix(".batch.jsonl")
     if out.resolve() in (data.resolve(), template.resolve()):
         _fail(f"{out}: the output would overwrite an input file; name another with -o")
-    bar = _ProgressLine(f"writing {out.name}")
     try:
-        made = make_batch_file_from(template, data, out, id_column=id_column, endpoint=endpoint, model=model,
-                                    skip_bad_rows=skip_bad_rows, progress=bar)
-        bar.finish()
+        with _ProgressLine(f"writing {out.name}") as bar:
+            made = make_batch_file_from(template, data, out, id_column=id_column, endpoint=endpoint, model=model,
+                                        skip_bad_rows=skip_bad_rows, progress=bar)
         parts = split_file(made.out) if split else [made.out]
     except BatchtuiError as exc:
-        bar.finish()
         _fail(str(exc))
     for skipped in made.skipped:
         print(f"batchtui: skipped {data.name} row {skipped.row} (id {printable(skipped.id)}): "
@@ -428,9 +421,11 @@ def export_results(
 ) -> None:
     """Export every request of a batch with its answer (the latest retry's, if retried). For a batch made by
     make-batch-file, CSV rows are the data file's rows with status, answer and tokens after them."""
-    bar = _ProgressLine(f"exporting {output.name}")
-
     async def work(workspace: Workspace) -> int:
+        with _ProgressLine(f"exporting {output.name}") as bar:
+            return await export(workspace, bar)
+
+    async def export(workspace: Workspace, bar: _ProgressLine) -> int:
         batch = await workspace.fetch_batch(batch_id)
         files = await workspace.batch_result_files(batch, progress=bar)
         joined = None
@@ -449,7 +444,6 @@ def export_results(
                                            progress=bar, data=joined)
         finally:
             index.close()
-            bar.finish()
 
     written = _run(work, profile)
     print(f"batchtui: exported {written:,} requests to {output}", file=sys.stderr)
@@ -469,13 +463,10 @@ def retry_batch(
     """Send again, as a new batch linked by metadata retry_of, the requests whose latest attempt failed,
     expired or was cancelled; prints the new batch id."""
     kinds = only or list(RETRY_KINDS)
-    bar = _ProgressLine("retry")
 
     async def work(workspace: Workspace) -> Batch:
-        try:
+        with _ProgressLine("retry") as bar:
             return await workspace.retry_batch(await workspace.fetch_batch(batch_id), kinds, progress=bar)
-        finally:
-            bar.finish()
 
     batch = _run(work, profile)
     if json:

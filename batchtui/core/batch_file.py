@@ -12,8 +12,8 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable, Mapping
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,7 +31,7 @@ from batchtui.core.datasets import (
     read_columns,
     read_rows,
 )
-from batchtui.core.errors import BatchtuiError
+from batchtui.core.errors import BatchtuiError, file_errors
 from batchtui.core.records import CHAT, COMPLETIONS, EMBEDDINGS, RESPONSES
 from batchtui.core.templates import Renderer, Template, load_template, parse_template
 
@@ -180,7 +180,7 @@ def make_batch_file(
     digest, done = hashlib.sha256(), 0
     with ExitStack() as cleanup:
         staged = _stage(out, cleanup)
-        with _writing(out), open(staged, "wb", buffering=1 << 20) as fh:
+        with file_errors(BatchFileError, "write", out), open(staged, "wb", buffering=1 << 20) as fh:
             for row in read_rows(data_path):
                 if cancelled():
                     raise BatchFileCancelled(f"Making {out.name} was cancelled; nothing was written.")
@@ -208,11 +208,11 @@ def make_batch_file(
             created_at=datetime.now(UTC),
         )
         staged_manifest = _stage(manifest_file, cleanup)
-        with _writing(manifest_file), open(staged_manifest, "wb") as fh:
+        with file_errors(BatchFileError, "write", manifest_file), open(staged_manifest, "wb") as fh:
             fh.write(manifest.to_json())
             fh.flush()
             os.fsync(fh.fileno())
-        with _writing(out):
+        with file_errors(BatchFileError, "write", out):
             os.replace(staged, out)
             try:
                 os.replace(staged_manifest, manifest_file)
@@ -368,7 +368,7 @@ def _why_none(skipped: list[SkippedRow]) -> str:
 
 def _stage(dest: Path, cleanup: ExitStack) -> Path:
     """A new temp file beside `dest`, removed when `cleanup` closes unless it was renamed by then."""
-    with _writing(dest):
+    with file_errors(BatchFileError, "write", dest):
         fd, name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
     os.close(fd)
     staged = Path(name)
@@ -383,11 +383,3 @@ def _sha256(path: Path) -> str:
     except OSError as exc:
         raise DataFileError(f"Cannot read {path}: {exc.strerror or exc}.") from None
 
-
-@contextmanager
-def _writing(path: Path) -> Iterator[None]:
-    """Turn a file system error into one line naming `path`."""
-    try:
-        yield
-    except OSError as exc:
-        raise BatchFileError(f"Cannot write {path}: {exc.strerror or exc}.") from None

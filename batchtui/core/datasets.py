@@ -18,7 +18,7 @@ from typing import Any
 
 import orjson
 
-from batchtui.core.errors import BatchtuiError
+from batchtui.core.errors import BatchtuiError, file_errors
 
 CSV_SUFFIXES = (".csv",)
 JSONL_SUFFIXES = (".jsonl", ".ndjson")
@@ -116,7 +116,7 @@ Table = Iterator[tuple[int, int | None, list[Any]]]
 def _table(path: Path) -> Iterator[Table]:
     rows = _csv_table(path) if path.suffix.lower() in CSV_SUFFIXES else _xlsx_table(path)
     try:
-        with _reading(path):
+        with file_errors(DataFileError, "read", path):
             yield rows
     finally:
         rows.close()
@@ -194,7 +194,7 @@ def _cell(value: Any) -> Any:
 
 
 def _jsonl_rows(path: Path) -> Iterator[DataRow]:
-    with _reading(path), open(path, "rb") as fh:
+    with file_errors(DataFileError, "read", path), open(path, "rb") as fh:
         for number, line in enumerate(fh, start=1):
             if not line.strip():
                 continue
@@ -213,11 +213,3 @@ def _json_kind(value: Any) -> str:
     kinds = {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}
     return kinds.get(type(value), "a number")
 
-
-@contextmanager
-def _reading(path: Path) -> Iterator[None]:
-    """Turn a file system error into one line naming `path`."""
-    try:
-        yield
-    except OSError as exc:
-        raise DataFileError(f"Cannot read {path}: {exc.strerror or exc}.") from None

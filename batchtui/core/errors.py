@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import openai
 
@@ -72,3 +75,13 @@ def translate_api_error(exc: openai.OpenAIError, base_url: str) -> ApiError:
     if exc.status_code >= 500:
         return ServerError(f"The API had an error ({exc.status_code}); try again later: {detail}")
     return BadRequestError(f"The API rejected the request ({exc.status_code}): {detail}")
+
+
+@contextmanager
+def file_errors(error: type[BatchtuiError], verb: str, path: Path) -> Iterator[None]:
+    """Turn a file system error in the block into `error`: one line naming the file, e.g.
+    "Cannot write answers.csv: No space left on device."."""
+    try:
+        yield
+    except OSError as exc:
+        raise error(f"Cannot {verb} {path}: {exc.strerror or exc}.") from None

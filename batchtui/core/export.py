@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ from typing import Any
 import orjson
 
 from batchtui.core.atomic import atomic_file
-from batchtui.core.errors import BatchtuiError
+from batchtui.core.errors import BatchtuiError, file_errors
 from batchtui.core.records import answer_text, prompt_text
 from batchtui.core.results import ResultIndex
 
@@ -159,7 +158,7 @@ def _write(
     cancelled: Callable[[], bool],
 ) -> int:
     written = 0
-    with _writing(dest), atomic_file(dest) as out:
+    with file_errors(ExportError, "write", dest), atomic_file(dest) as out:
         out.write(header)
         for row in rows:
             if cancelled():
@@ -172,11 +171,3 @@ def _write(
         progress(written, total)
     return written
 
-
-@contextmanager
-def _writing(path: Path) -> Iterator[None]:
-    """Turn a file system error into one line naming `path`."""
-    try:
-        yield
-    except OSError as exc:
-        raise ExportError(f"Cannot write {path}: {exc.strerror or exc}.") from None

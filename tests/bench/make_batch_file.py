@@ -11,11 +11,10 @@ import argparse
 import csv
 import random
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import orjson
+from timing import best
 
 from batchtui.core.batch_file import make_batch_file
 
@@ -54,13 +53,6 @@ def baseline(data: Path, out: Path) -> None:
             sink.write(orjson.dumps(line, option=orjson.OPT_APPEND_NEWLINE))
 
 
-def best(runs: int, fn: Callable[[], object]) -> float:
-    times = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
 
 
 def main() -> None:

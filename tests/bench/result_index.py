@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import json
 import mmap
-import os
 import re
 import subprocess
 import sys
@@ -25,20 +24,15 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).parent))
 from result_files import make_result_files  # noqa: E402
+from timing import best, raw_read  # noqa: E402
 
-from batchtui.core.results import ResultFiles, ResultIndex, build_index  # noqa: E402
+from batchtui.core.results import ResultFiles, build_index  # noqa: E402
 
 
 def paths_of(files: ResultFiles) -> list[Path]:
     return [p for p in (files.input, files.output, files.errors) if p is not None]
 
 
-def raw_read(files: ResultFiles) -> None:
-    with open(os.devnull, "wb", buffering=0) as sink:
-        for path in paths_of(files):
-            with open(path, "rb", buffering=0) as fh:
-                while chunk := fh.read(1 << 20):
-                    sink.write(chunk)
 
 
 def parse_all(loads: Callable[[bytes], object], files: ResultFiles) -> int:
@@ -49,15 +43,6 @@ def parse_all(loads: Callable[[bytes], object], files: ResultFiles) -> int:
     return len(parsed)
 
 
-def best(runs: int, fn: Callable[[], object]) -> float:
-    times = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - t0)
-        if isinstance(result, ResultIndex):
-            result.close()
-    return min(times)
 
 
 def first_rows(files: ResultFiles) -> float:
@@ -116,18 +101,18 @@ def main() -> None:
             print(f"generated {args.requests:,} requests in {time.perf_counter() - t0:.1f} s")
         sizes = [p.stat().st_size / 1e6 for p in paths_of(files)]
         store = Path(scratch) / "store"
-        raw_read(files)  # warm the page cache
+        raw_read(paths_of(files))  # warm the page cache
 
-        raw = best(3, lambda: raw_read(files))
+        raw = best(3, lambda: raw_read(paths_of(files)))
         rows = [
             ("raw read, 1 MB chunks to /dev/null", raw),
             ("json.loads of every line (baseline)", best(1, lambda: parse_all(json.loads, files))),
             ("orjson.loads of every line (baseline)", best(1, lambda: parse_all(orjson.loads, files))),
             ("per-line floor: find + 1 regex match a line", best(3, lambda: line_floor(files))),
-            ("index build, no store", best(3, lambda: build_index(files))),
+            ("index build, no store", best(3, lambda: build_index(files).close())),
             ("first rows shown (first on_rows call)", first_rows(files)),
-            ("index build + store write", best(1, lambda: build_index(files, store_dir=store))),
-            ("index re-open from store", best(5, lambda: build_index(files, store_dir=store))),
+            ("index build + store write", best(1, lambda: build_index(files, store_dir=store).close())),
+            ("index re-open from store", best(5, lambda: build_index(files, store_dir=store).close())),
         ]
         child = subprocess.run([sys.executable, __file__, "--memory-of", str(folder)], capture_output=True, check=True)
         mem = json.loads(child.stdout)

@@ -9,13 +9,12 @@ Run: .venv/bin/python tests/bench/validate_file.py [--lines 50000] [--dir DIR (f
 from __future__ import annotations
 
 import argparse
-import os
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import orjson
+from timing import best, raw_read
 
 from batchtui.core.split import split_file
 from batchtui.core.validate import MAX_BYTES, validate_file
@@ -47,10 +46,6 @@ def make_file(path: Path, lines: int) -> None:
             out.write(orjson.dumps(request) + b"\n")
 
 
-def raw_read(path: Path) -> None:
-    with open(path, "rb", buffering=0) as fh, open(os.devnull, "wb", buffering=0) as sink:
-        while chunk := fh.read(1 << 20):
-            sink.write(chunk)
 
 
 def parse_all(path: Path) -> int:
@@ -58,13 +53,6 @@ def parse_all(path: Path) -> int:
         return sum(1 for line in fh if isinstance(orjson.loads(line), dict))
 
 
-def best(runs: int, fn: Callable[[], object]) -> float:
-    times = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
 
 
 def main() -> None:
@@ -79,12 +67,12 @@ def main() -> None:
             t0 = time.perf_counter()
             make_file(path, args.lines)
             print(f"generated {args.lines:,} requests in {time.perf_counter() - t0:.1f} s")
-        raw_read(path)  # warm the page cache
+        raw_read([path])  # warm the page cache
         report = validate_file(path)
         assert report.ok, report.problems[:3]
         baseline = best(3, lambda: parse_all(path))
         rows = [
-            ("raw read, 1 MB chunks to /dev/null", best(3, lambda: raw_read(path))),
+            ("raw read, 1 MB chunks to /dev/null", best(3, lambda: raw_read([path]))),
             ("orjson.loads of every line (baseline)", baseline),
             ("validate_file", best(3, lambda: validate_file(path))),
             ("split_file, within limits (nothing written)", best(3, lambda: split_file(path))),

@@ -1,0 +1,520 @@
+"""The new-batch screen: pick a batch file (or a template and a data file), read its validation report and
+the first requests, fill in endpoint and metadata, then upload it and start the batch.
+
+Making and validating the file run in a thread (a 200 MB file takes a second or two); picking another file
+cancels the check under way. Uploading and creating the batch run in an async worker.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.widget import Widget
+from textual.widgets import (
+    Button,
+    Checkbox,
+    DirectoryTree,
+    Footer,
+    Header,
+    Input,
+    Label,
+    ProgressBar,
+    RadioButton,
+    RadioSet,
+    Select,
+    Static,
+)
+from textual.worker import get_current_worker
+
+from batchtui.core.batch_file import BatchFileCancelled, MadeBatchFile, make_batch_file
+from batchtui.core.client import BATCH_ENDPOINTS
+from batchtui.core.datasets import CSV_SUFFIXES, JSONL_SUFFIXES, XLSX_SUFFIXES
+from batchtui.core.errors import BatchtuiError
+from batchtui.core.records import RequestView, read_request
+from batchtui.core.text import printable
+from batchtui.core.validate import ValidateCancelled, ValidationReport, validate_file
+from batchtui.core.workspace import Workspace
+from batchtui.tui.commands import ScreenCommands
+from batchtui.tui.format import literal
+from batchtui.tui.widgets.result_detail import request_section
+
+BATCH_FILE_SUFFIXES = frozenset({".jsonl"})
+TEMPLATE_SUFFIXES = frozenset({".json", ".txt"})
+DATA_SUFFIXES = frozenset(CSV_SUFFIXES + JSONL_SUFFIXES + XLSX_SUFFIXES)
+PREVIEW_REQUESTS = 3
+PREVIEW_BYTES = 1 << 20
+"""The preview reads only this much of the file: the first requests of a 200 MB file cost what a small one does."""
+MAX_METADATA_PAIRS = 16
+MAX_KEY_CHARS = 64
+MAX_VALUE_CHARS = 512
+WINDOWS = ("24h",)
+"""Completion windows the Batch API accepts."""
+
+
+class SourceTree(DirectoryTree):
+    """A directory tree of folders and files with the given suffixes, hiding dotfiles."""
+
+    def __init__(self, path: Path, suffixes: frozenset[str], *, id: str | None = None) -> None:
+        super().__init__(path, id=id)
+        self.suffixes = suffixes
+
+    def filter_paths(self, paths: Iterable[Path]) -> Iterable[Path]:
+        return [path for path in paths if not path.name.startswith(".")
+                and (path.suffix.lower() in self.suffixes or _is_dir(path))]
+
+
+def _is_dir(path: Path) -> bool:
+    try:
+        return path.is_dir()
+    except OSError:
+        return False
+
+
+@dataclass(frozen=True)
+class Source:
+    """What to check: a batch file, or the template and data to make it from first."""
+
+    batch_file: Path
+    template: Path | None = None
+    data: Path | None = None
+
+
+@dataclass(frozen=True)
+class CheckedFile:
+    """A batch file after its check: the report, its first request lines, and how it was made (if it was)."""
+
+    source: Source
+    report: ValidationReport
+    preview: list[bytes]
+    made: MadeBatchFile | None
+
+
+def existing_file(text: str, what: str) -> Path:
+    """The file a path field names; a BatchtuiError says what is missing or wrong."""
+    if not text.strip():
+        raise BatchtuiError(f"Pick the {what}: type its path and press enter, or choose it in the tree.")
+    path = Path(text.strip()).expanduser()
+    if not path.exists():
+        raise BatchtuiError(f"{path}: no such file")
+    if path.is_dir():
+        raise BatchtuiError(f"{path} is a folder; pick a file in it.")
+    return path
+
+
+def parse_metadata(description: str, pairs: str) -> dict[str, str]:
+    """The batch's metadata from the description and "key=value, key2=value2"; ValueError says what is wrong,
+    within OpenAI's limits (16 pairs, keys up to 64 characters, values up to 512)."""
+    metadata = {"description": description.strip()} if description.strip() else {}
+    for part in pairs.split(","):
+        if not part.strip():
+            continue
+        key, equals, value = (text.strip() for text in part.partition("="))
+        if not equals or not key:
+            raise ValueError(f"'{part.strip()}' is not key=value")
+        if key in metadata:
+            raise ValueError(f"'{key}' is given twice" + (" (the Description field sets it)"
+                                                          if key == "description" else ""))
+        if len(key) > MAX_KEY_CHARS:
+            raise ValueError(f"key '{key[:20]}…' is over {MAX_KEY_CHARS} characters")
+        if len(value) > MAX_VALUE_CHARS:
+            raise ValueError(f"the value of '{key}' is over {MAX_VALUE_CHARS} characters")
+        metadata[key] = value
+    if len(description.strip()) > MAX_VALUE_CHARS:
+        raise ValueError(f"the description is over {MAX_VALUE_CHARS} characters")
+    if len(metadata) > MAX_METADATA_PAIRS:
+        raise ValueError(f"{len(metadata)} pairs with the description; at most {MAX_METADATA_PAIRS}")
+    return metadata
+
+
+def first_lines(path: Path, count: int = PREVIEW_REQUESTS) -> list[bytes]:
+    """The first `count` request lines of the file, read from its first PREVIEW_BYTES only."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(PREVIEW_BYTES)
+    except OSError:
+        return []
+    if len(head) == PREVIEW_BYTES:
+        head = head[: head.rfind(b"\n") + 1]
+    return [line for line in head.split(b"\n") if line.strip()][:count]
+
+
+def usd(amount: Decimal) -> str:
+    return f"${amount:,.2f}" if amount >= 1 else f"${amount:.4f}"
+
+
+def plural(count: int, noun: str) -> str:
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
+
+
+def report_renderable(checked: CheckedFile) -> RenderableType:
+    """The validation report, as the CLI's `validate` words it: figures first, then every problem."""
+    report, made, source = checked.report, checked.made, checked.source
+    facts = Table.grid(padding=(0, 1))
+    facts.add_column(style="dim", no_wrap=True)
+    facts.add_column()
+    rows = [("file", source.batch_file.name), ("requests", f"{report.requests:,}"),
+            ("endpoint", report.endpoint or "-"), ("model", report.model or "-"),
+            ("input", f"about {report.input_tokens:,} tokens ({report.token_method})")]
+    if made is not None and source.template is not None and source.data is not None:
+        rows.insert(1, ("made", f"from {source.template.name} and {source.data.name}; manifest {made.manifest.name}"))
+    if report.output_ceiling is not None:
+        unbounded = report.lines_without_ceiling
+        rows.append(("output", f"at most {report.output_ceiling:,} tokens"
+                               + (f" ({plural(unbounded, 'request')} set no max_tokens)" if unbounded else "")))
+    if report.cost is not None:
+        cost = report.cost
+        rows.append(("cost", f"about {usd(cost.total_usd)} at batch prices (input {usd(cost.input_usd)}, "
+                             f"output {usd(cost.output_usd)}; {cost.basis})"))
+    elif report.no_price_reason:
+        rows.append(("cost", report.no_price_reason))
+    for name, value in rows:
+        facts.add_row(name, literal(value))
+    if report.ok:
+        return Group(facts, Text("\n✓ no problems found", style="bold green"))
+    lines = [Text(f"\n{plural(report.problems_total, 'problem')}:", style="bold red")]
+    for problem in report.problems:
+        where = "file" if problem.line is None else f"line {problem.line}"
+        lines.append(Text.assemble((where, "bold"), ": ", (problem.code, "red"), ": ", printable(problem.message)))
+    if report.problems_total > len(report.problems):
+        lines.append(Text(f"… and {report.problems_total - len(report.problems):,} more", style="dim"))
+    return Group(facts, *lines)
+
+
+def preview_renderable(lines: list[bytes]) -> RenderableType:
+    """The first requests as the result viewer shows them, each under its number and custom_id."""
+    if not lines:
+        return Text("No request lines to preview.", style="dim")
+    parts: list[RenderableType] = []
+    for number, line in enumerate(lines, 1):
+        view = read_request(line)
+        custom_id = view.custom_id if isinstance(view, RequestView) else None
+        parts.append(Text.assemble("\n" if number > 1 else "", (f"{number} · ", "dim"),
+                                   literal(custom_id or "(no custom_id)", "bold")))
+        parts.extend(request_section(view))
+    return Group(*parts)
+
+
+def field(label: str, widget: Widget, classes: str = "") -> Horizontal:
+    """A form row: a label, then the widget."""
+    return Horizontal(Label(label), widget, classes=f"field {classes}")
+
+
+class NewBatchScreen(Screen):
+    """Check a batch file, then upload it and start a batch; lands on the new batch's detail."""
+
+    CSS_PATH = "new_batch.tcss"
+    TITLE = "New batch"
+    AUTO_FOCUS = "#jsonl-path"
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "Back"),
+        Binding("ctrl+s", "submit", "Submit"),
+    ]
+    COMMANDS = {ScreenCommands}
+    PALETTE = (("Submit the batch", "Upload the checked file and start the batch", "submit"),)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.checked: CheckedFile | None = None
+        self._run = 0
+        self._checking = False
+        self._submitting = ""
+        """What submitting is doing now ("Uploading x…"), or "" when it is not."""
+        self._default_output = ""
+        self._uploads: dict[tuple[Path, int, int], str] = {}
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal(id="new-columns"):
+            with Vertical(id="new-left"):
+                with Vertical(id="new-form"):
+                    yield RadioSet(RadioButton("JSONL file", True, id="mode-jsonl"),
+                                   RadioButton("Template + data", id="mode-template"), id="new-mode", compact=True)
+                    yield field("File", Input(placeholder="batch file (.jsonl)", id="jsonl-path", compact=True),
+                                "jsonl-only")
+                    yield field("Template", Input(placeholder=".json or .txt with {{column}}", id="template-path",
+                                                  compact=True), "template-only")
+                    yield field("Data", Input(placeholder=".csv, .jsonl, .ndjson or .xlsx", id="data-path",
+                                              compact=True), "template-only")
+                    yield field("Output", Input(placeholder="batch file to write", id="output-path", compact=True),
+                                "template-only")
+                    yield SourceTree(Path("."), BATCH_FILE_SUFFIXES, id="new-tree")
+                    yield field("Endpoint", Select(((e, e) for e in BATCH_ENDPOINTS), prompt="from the file",
+                                                   id="endpoint", compact=True))
+                    yield field("Window", Select(((w, w) for w in WINDOWS), value=WINDOWS[0], allow_blank=False,
+                                                 disabled=True, id="window", compact=True))
+                    yield field("Description", Input(placeholder="shown in the batch list", id="description",
+                                                     compact=True))
+                    yield field("Metadata", Input(placeholder="key=value, key2=value2", id="metadata", compact=True))
+                    yield Static(id="metadata-error")
+                yield Static(id="submit-note")
+                with Horizontal(id="new-actions"):
+                    yield Checkbox("Submit anyway", id="anyway", compact=True)
+                    yield Button("Submit ^s", id="submit", variant="primary", compact=True)
+                yield ProgressBar(id="upload-progress", show_eta=False)
+            with Vertical(id="new-output"):
+                with VerticalScroll(id="report"):
+                    yield Static(id="report-body")
+                    yield ProgressBar(id="check-progress", show_eta=False)
+                with VerticalScroll(id="preview"):
+                    yield Static(id="preview-body")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self.query_one("#report").border_title = "Validation"
+        self.query_one("#preview").border_title = f"Preview · first {PREVIEW_REQUESTS} requests"
+        self._check()
+
+    def on_unmount(self) -> None:
+        self._run += 1  # a check finishing after the screen closed has nowhere to show
+
+    @property
+    def template_mode(self) -> bool:
+        return self.has_class("-template")
+
+    # --- choosing the source
+
+    @on(RadioSet.Changed, "#new-mode")
+    def _mode_changed(self, event: RadioSet.Changed) -> None:
+        template = event.pressed.id == "mode-template"
+        self.set_class(template, "-template")
+        tree = self.query_one(SourceTree)
+        tree.suffixes = TEMPLATE_SUFFIXES | DATA_SUFFIXES if template else BATCH_FILE_SUFFIXES
+        tree.reload()
+        self._check()
+
+    @on(DirectoryTree.FileSelected)
+    def _picked(self, event: DirectoryTree.FileSelected) -> None:
+        if not self.template_mode:
+            target = "#jsonl-path"
+        else:
+            target = "#template-path" if event.path.suffix.lower() in TEMPLATE_SUFFIXES else "#data-path"
+        self.query_one(target, Input).value = str(event.path)
+        self._check()
+
+    @on(Input.Submitted, "#jsonl-path, #template-path, #data-path, #output-path")
+    def _entered(self) -> None:
+        self._check()
+
+    @on(Input.Changed, "#data-path")
+    def _follow_data(self, event: Input.Changed) -> None:
+        """The output is DATA.batch.jsonl beside the data (as make-batch-file writes) until the user names another."""
+        output = self.query_one("#output-path", Input)
+        data = Path(event.value.strip())
+        if data.name and output.value in ("", self._default_output):
+            self._default_output = output.value = str(data.with_suffix(".batch.jsonl"))
+
+    @on(Select.Changed, "#endpoint")
+    def _endpoint_changed(self, event: Select.Changed) -> None:
+        """An endpoint other than the file's: check the file again for it (a template's file is made for it)."""
+        if isinstance(event.value, str) and self.checked and event.value != self.checked.report.endpoint:
+            self._check(event.value)
+        else:
+            self._update_submit()
+
+    def _source(self) -> Source:
+        field_text = {name: self.query_one(f"#{name}", Input).value for name in
+                      ("jsonl-path", "template-path", "data-path", "output-path")}
+        if not self.template_mode:
+            return Source(existing_file(field_text["jsonl-path"], "batch file (.jsonl)"))
+        template = existing_file(field_text["template-path"], "template (.json or .txt)")
+        data = existing_file(field_text["data-path"], "data file (.csv, .jsonl, .ndjson or .xlsx)")
+        if not field_text["output-path"].strip():
+            raise BatchtuiError("Output: name the batch file to write.")
+        out = Path(field_text["output-path"].strip()).expanduser()
+        if out.resolve() in (data.resolve(), template.resolve()):
+            raise BatchtuiError(f"{out}: the output would overwrite an input file; name another.")
+        return Source(out, template, data)
+
+    # --- checking
+
+    def _check(self, endpoint: str | None = None) -> None:
+        """Check the source the fields name (for `endpoint`, else the file's own), cancelling any check under way;
+        or say what is missing."""
+        self._run += 1
+        self.workers.cancel_group(self, "check")
+        self.checked = None
+        self.query_one("#anyway").display = False
+        try:
+            source = self._source()
+        except BatchtuiError as exc:
+            self._checking = False
+            self._show(literal(str(exc), "dim"))
+        else:
+            self._checking = True
+            making = f"Making {source.batch_file.name} from {source.data.name}, then validating it…" if source.data \
+                else f"Validating {source.batch_file.name}…"
+            self._show(literal(making))
+            self.check(self._run, source, endpoint)
+        self._update_submit()
+
+    @work(thread=True, group="check", exit_on_error=False)
+    def check(self, run: int, source: Source, endpoint: str | None) -> None:
+        worker = get_current_worker()
+
+        def cancelled() -> bool:
+            return worker.is_cancelled
+
+        def progress(done: int, total: int) -> None:
+            self.app.call_from_thread(self._check_progress, run, done, total)
+
+        try:
+            made = None
+            if source.template is not None and source.data is not None:
+                made = make_batch_file(source.template, source.data, source.batch_file, endpoint=endpoint,
+                                       progress=progress, cancelled=cancelled)
+            report = validate_file(source.batch_file, endpoint=endpoint, progress=progress, cancelled=cancelled)
+        except (BatchFileCancelled, ValidateCancelled):
+            return
+        except BatchtuiError as exc:
+            self.app.call_from_thread(self._check_failed, run, str(exc))
+            return
+        checked = CheckedFile(source, report, first_lines(source.batch_file), made)
+        self.app.call_from_thread(self._checked, run, checked)
+
+    def _check_progress(self, run: int, done: int, total: int) -> None:
+        """Rows made (total 0) or bytes validated; the bar shows only for files big enough to report progress."""
+        if run == self._run and not (total and done >= total):
+            bar = self.query_one("#check-progress", ProgressBar)
+            bar.display = True
+            bar.update(total=total or None, progress=done)
+
+    def _checked(self, run: int, checked: CheckedFile) -> None:
+        if run != self._run:
+            return
+        self._checking = False
+        self.checked = checked
+        self._show(report_renderable(checked), preview_renderable(checked.preview))
+        endpoint = checked.report.endpoint
+        self.query_one("#endpoint", Select).value = endpoint if endpoint in BATCH_ENDPOINTS else Select.BLANK
+        anyway = self.query_one("#anyway", Checkbox)
+        anyway.value = False
+        anyway.display = not checked.report.ok
+        self._update_submit()
+
+    def _check_failed(self, run: int, message: str) -> None:
+        if run == self._run:
+            self._checking = False
+            self._show(literal(message, "red"))
+            self._update_submit()
+
+    def _show(self, report: RenderableType, preview: RenderableType = "") -> None:
+        self.query_one("#check-progress").display = False
+        self.query_one("#report-body", Static).update(report)
+        self.query_one("#preview-body", Static).update(preview)
+
+    # --- the form
+
+    @on(Input.Changed, "#description, #metadata")
+    def _metadata_changed(self) -> None:
+        error = self._metadata_error()
+        message = self.query_one("#metadata-error", Static)
+        message.update(literal(error))
+        message.display = bool(error)
+        self.query_one("#metadata").set_class(bool(error), "-invalid")
+        self._update_submit()
+
+    def _metadata(self) -> dict[str, str]:
+        return parse_metadata(self.query_one("#description", Input).value, self.query_one("#metadata", Input).value)
+
+    def _metadata_error(self) -> str:
+        try:
+            self._metadata()
+        except ValueError as exc:
+            return f"Metadata: {exc}."
+        return ""
+
+    @on(Checkbox.Changed, "#anyway")
+    def _update_submit(self) -> None:
+        """Enable Submit, or say beside it why it is blocked."""
+        blocked = self._blocker()
+        report = self.checked.report if self.checked else None
+        if blocked:
+            note = blocked
+        elif report and not report.ok:
+            note = f"Submitting with {plural(report.problems_total, 'problem')}: the API will likely fail the batch."
+        else:
+            note = "Ready: Submit uploads the file and starts the batch."
+        self.query_one("#submit-note", Static).update(literal(note))
+        self.query_one("#submit-note").set_class(bool(blocked), "-blocked")
+        self.query_one("#submit", Button).disabled = bool(blocked)
+
+    def _blocker(self) -> str:
+        """Why the batch cannot be submitted now, or "" when it can."""
+        if self._submitting:
+            return self._submitting
+        if self._checking:
+            return "Wait for the check to finish."
+        if self.checked is None:
+            return "Nothing to submit yet: pick a file that can be checked."
+        if error := self._metadata_error():
+            return error
+        if not isinstance(self.query_one("#endpoint", Select).value, str):
+            return "Choose the endpoint."
+        report = self.checked.report
+        if not report.ok and not self.query_one("#anyway", Checkbox).value:
+            return f"{plural(report.problems_total, 'problem')}: fix the file, or tick Submit anyway."
+        return ""
+
+    # --- submitting
+
+    @on(Button.Pressed, "#submit")
+    def action_submit(self) -> None:
+        if blocked := self._blocker():
+            self.notify(blocked, title="Cannot submit yet", severity="warning", markup=False)
+            return
+        assert self.checked is not None
+        endpoint = self.query_one("#endpoint", Select).value
+        assert isinstance(endpoint, str)
+        self.submit(self.checked.source.batch_file, endpoint, self._metadata())
+
+    @work(group="submit", exit_on_error=False)
+    async def submit(self, path: Path, endpoint: str, metadata: dict[str, str]) -> None:
+        self.query_one("#upload-progress", ProgressBar).update(total=None, progress=0)
+        self._set_submitting(f"Uploading {path.name}…")
+        try:
+            workspace = await self.app.wait_for_workspace()
+            file_id = await self._upload(workspace, path)
+            self._set_submitting("Creating the batch…")
+            batch = await workspace.start_batch(file_id, endpoint, metadata=metadata or None)
+        except (BatchtuiError, OSError) as exc:
+            self._set_submitting("")
+            self.notify(str(exc), title="Cannot submit", severity="error", markup=False)
+            return
+        self.app.batches = (batch, *self.app.batches)
+        self.app.notify(f"Started {batch.id} from {path.name}.", title="New batch", markup=False)
+        self.dismiss()
+        self.app.open_batch(batch.id)
+
+    async def _upload(self, workspace: Workspace, path: Path) -> str:
+        """The file's id on the API, uploading it unless this very file went up on an earlier try."""
+        stat = path.stat()
+        key = (path.resolve(), stat.st_size, stat.st_mtime_ns)
+        if key not in self._uploads:
+            self._uploads[key] = (await workspace.upload(path, progress=self._upload_progress)).id
+        return self._uploads[key]
+
+    def _set_submitting(self, doing: str) -> None:
+        """Say what submitting is doing (the form is locked meanwhile), or "" when it stopped."""
+        self._submitting = doing
+        self.query_one("#new-form").disabled = bool(doing)
+        self.query_one("#upload-progress").display = bool(doing)
+        self._update_submit()
+
+    def _upload_progress(self, done: int, total: int) -> None:
+        """Called as bytes go out; on the event loop in practice, but safe from a thread too."""
+        if threading.get_ident() == self.app._thread_id:
+            self.query_one("#upload-progress", ProgressBar).update(total=max(total, 1), progress=done)
+        else:
+            self.app.call_from_thread(self._upload_progress, done, total)
