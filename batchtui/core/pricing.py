@@ -19,9 +19,10 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from genai_prices import Usage, calc_price
-from genai_prices.types import ModelInfo, PriceCalculation
+if TYPE_CHECKING:
+    from genai_prices.types import ModelInfo, PriceCalculation
 
 APPROXIMATION = "approximation: 4 characters per token"
 _CHARS_PER_TOKEN = 4
@@ -59,6 +60,8 @@ def price_of(
 ) -> Cost | None:
     """The batch price of this usage for an OpenAI model as of `at` (default now), or None when genai-prices
     has no price for the model. `input_tokens` includes `cached_tokens`, as in OpenAI's usage."""
+    from genai_prices import Usage, calc_price  # its price data takes a third of a second to load: only when used
+
     at = at or datetime.now(UTC)
 
     def calc(usage: Usage) -> PriceCalculation:

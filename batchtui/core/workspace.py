@@ -19,6 +19,7 @@ from batchtui.core.export import DataJoin
 from batchtui.core.results import ResultFiles, build_index
 from batchtui.core.retry import RETRY_KINDS, RETRY_OF, RetryKind, rows_to_retry, write_retry_file
 from batchtui.core.sync import SyncResult, sync_batches
+from batchtui.core.validate import validate_file
 
 _MAX_RETRY_DEPTH = 100
 """Links followed from a retry back to its first batch (metadata is free text: a loop must end)."""
@@ -165,6 +166,10 @@ class Workspace:
             count = await asyncio.to_thread(write_retry_file, index, rows, dest)
         finally:
             index.close()
+        report = await asyncio.to_thread(validate_file, dest, endpoint=batch.endpoint)
+        if not report.ok:
+            dest.unlink(missing_ok=True)
+            raise RetryRefused(f"The retry file would fail validation: {report.problems[0].describe(dest)}")
         uploaded = await self.upload(dest, progress=progress)
         about = (batch.metadata or {}).get("description") or batch.id
         metadata = {RETRY_OF: batch.id, "description": f"Retry of {about}: {count:,} requests"[:512]}
