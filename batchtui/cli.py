@@ -11,7 +11,6 @@ import functools
 import json
 import sys
 from collections.abc import Awaitable, Callable
-from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
@@ -290,26 +289,14 @@ def cancel_batch(batch_id: str, /, *, json: JsonOption = False, profile: Profile
         print(f"{batch.id}: {batch.status}")
 
 
-def _usd(amount: Decimal) -> str:
-    return f"${amount:,.2f}" if amount >= Decimal("0.01") else f"${amount:.6f}"
-
-
 def _report_lines(report: ValidationReport) -> list[str]:
     """A validation report for people: what the file holds, what it may cost, then each problem."""
+    from batchtui.core.validate import report_figures
+
     name = report.path.name if report.path else "input"
     what = f"{report.requests:,} requests" + (f" to {report.endpoint}" if report.endpoint else "")
     lines = [f"{name}: {what}" + (f", model {printable(report.model)}" if report.model else "")]
-    lines.append(f"  input tokens: about {report.input_tokens:,} ({report.token_method})")
-    if report.output_ceiling is not None:
-        unbounded = report.lines_without_ceiling
-        lines.append(f"  output tokens: at most {report.output_ceiling:,}"
-                     + (f" ({unbounded:,} requests set no max_tokens)" if unbounded else ""))
-    if report.cost is not None:
-        cost = report.cost
-        lines.append(f"  cost at batch prices: about {_usd(cost.total_usd)} (input {_usd(cost.input_usd)}, "
-                     f"output {_usd(cost.output_usd)}; {cost.basis})")
-    elif report.no_price_reason:
-        lines.append(f"  cost: {report.no_price_reason}")
+    lines += [f"  {label}: {text}" for label, text in report_figures(report)]
     if report.ok:
         lines.append("  no problems found")
         return lines

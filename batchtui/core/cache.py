@@ -49,6 +49,9 @@ _TERMINAL_SQL = ", ".join(f"'{status}'" for status in sorted(TERMINAL_STATUSES))
 _RETRY_OF = "json_extract(raw, '$.metadata.retry_of')"
 """The batch a batch retries (metadata set by `batchtui retry-batch`), as the index on it spells it."""
 
+_LOG_BATCH_FIELD = "metadata -> 'batch' ->> '{key}'"
+"""A field of an llm_logs row's metadata.batch, spelled as queries spell it so that its index serves them."""
+
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (
         """
@@ -122,6 +125,47 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )
         """,
         f"CREATE INDEX batches_by_retry_of ON batches ({_RETRY_OF}) WHERE {_RETRY_OF} IS NOT NULL",
+    ),
+    (
+        # Every request of an imported batch as a row (batchtui.core.llm_logs). The view `llm_logs` shows the
+        # columns users query; the table also keeps batch_id and custom_id as real columns for the upsert. The
+        # metadata JSON comes before the large request and response texts, so a scan reads it from the row's
+        # first page. The expression indexes serve queries written with Postgres' JSON operators (SQLite 3.38+).
+        """
+        CREATE TABLE llm_log_rows (
+            id INTEGER PRIMARY KEY,
+            batch_id TEXT NOT NULL,
+            custom_id TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            metadata TEXT NOT NULL,
+            request TEXT,
+            response TEXT,
+            UNIQUE (batch_id, custom_id)
+        )
+        """,
+        *(
+            (
+                f"CREATE INDEX llm_log_rows_by_{key} ON llm_log_rows ({_LOG_BATCH_FIELD.format(key=key)})"
+                for key in ("batch_id", "custom_id")
+            )
+            if sqlite3.sqlite_version_info >= (3, 38)
+            else ()
+        ),
+        """
+        CREATE VIEW llm_logs AS
+        SELECT id, request, response, metadata, created_at, updated_at FROM llm_log_rows
+        """,
+        """
+        CREATE TABLE llm_log_imports (
+            batch_id TEXT PRIMARY KEY,
+            signature TEXT NOT NULL,
+            rows INTEGER NOT NULL,
+            with_response INTEGER NOT NULL,
+            skipped INTEGER NOT NULL,
+            imported_at REAL NOT NULL
+        )
+        """,
     ),
 )
 """Schema migrations in order; applying entry ``i`` moves the file to ``user_version = i + 1``."""

@@ -55,6 +55,11 @@ class Cost:
     """Where the batch rate comes from: "batch price" or "standard price less the 50% batch discount"."""
 
 
+def usd(amount: Decimal) -> str:
+    """An amount for people: cents for a dollar or more, six decimals below a cent (a small batch's cost)."""
+    return f"${amount:,.2f}" if amount >= Decimal("0.01") else f"${amount:.6f}"
+
+
 def price_of(
     model: str, input_tokens: int, output_tokens: int, cached_tokens: int = 0, *, at: datetime | None = None
 ) -> Cost | None:

@@ -20,7 +20,7 @@ import orjson
 
 from batchtui.core.client import BATCH_ENDPOINTS
 from batchtui.core.errors import BatchtuiError
-from batchtui.core.pricing import Cost, TokenCounter, price_of, token_counter
+from batchtui.core.pricing import Cost, TokenCounter, price_of, token_counter, usd
 from batchtui.core.records import CHAT, EMBEDDINGS, MODERATIONS, RESPONSES
 
 MAX_LINES = 50_000
@@ -126,6 +126,24 @@ class ValidationReport:
             },
             "no_price_reason": self.no_price_reason,
         }
+
+
+def report_figures(report: ValidationReport) -> list[tuple[str, str]]:
+    """The report's estimates as (label, text), worded once for the CLI and the TUI: input tokens, the output
+    ceiling, and the cost at batch prices (or why there is none)."""
+    figures = [("input tokens", f"about {report.input_tokens:,} ({report.token_method})")]
+    if report.output_ceiling is not None:
+        unbounded = report.lines_without_ceiling
+        figures.append(("output tokens", f"at most {report.output_ceiling:,}"
+                        + (f" ({unbounded:,} request{'s' if unbounded != 1 else ''} set no max_tokens)"
+                           if unbounded else "")))
+    if report.cost is not None:
+        cost = report.cost
+        figures.append(("cost", f"about {usd(cost.total_usd)} at batch prices (input {usd(cost.input_usd)}, "
+                                f"output {usd(cost.output_usd)}; {cost.basis})"))
+    elif report.no_price_reason:
+        figures.append(("cost", report.no_price_reason))
+    return figures
 
 
 def validate_file(

@@ -16,6 +16,15 @@ from batchtui.core.config import Profile
 from batchtui.core.downloads import cached_name, download_once, download_results
 from batchtui.core.errors import BatchtuiError
 from batchtui.core.export import DataJoin
+from batchtui.core.llm_logs import (
+    ImportProgress,
+    ImportResult,
+    LogSource,
+    align_retries,
+    import_batch,
+    last_import,
+    signature,
+)
 from batchtui.core.results import ResultFiles, build_index
 from batchtui.core.retry import RETRY_KINDS, RETRY_OF, RetryKind, rows_to_retry, write_retry_file
 from batchtui.core.sync import SyncResult, sync_batches
@@ -115,8 +124,42 @@ class Workspace:
         await self.cache.forget_file(file_id)
 
     async def start_batch(self, input_file_id: str, endpoint: str, *, metadata: dict[str, str] | None = None) -> Batch:
-        """Create a batch over an uploaded file and note it in the cache."""
-        return await self._remember(await self.service.create(input_file_id, endpoint, metadata=metadata))
+        """Create a batch over an uploaded file and note it in the cache; a file uploaded from here also puts its
+        requests in llm_logs at once (responses NULL until the batch is imported again)."""
+        batch = await self._remember(await self.service.create(input_file_id, endpoint, metadata=metadata))
+        await self._log_uploaded_requests(batch)
+        return batch
+
+    async def _log_uploaded_requests(self, batch: Batch) -> None:
+        """Import the batch's rows from the local file its input was uploaded from, if that file is unchanged;
+        this is a convenience, so any failure is skipped."""
+        try:
+            source = await self.cache.upload_source(batch.input_file_id)
+            info = await self.cache.get_file(batch.input_file_id)
+            if source is None or info is None or source.stat().st_size != info.bytes:
+                return
+            await import_batch(self.cache, LogSource(batch, ResultFiles(input=source), input_file=info,
+                                                     provider=self.profile.kind))
+        except Exception:  # noqa: BLE001 - starting the batch must not fail because of its log rows
+            return
+
+    async def import_batch(
+        self, batch: Batch | str, *, progress: ImportProgress | None = None, force: bool = False
+    ) -> ImportResult:
+        """Put every request of the batch (a cached Batch, or an id to fetch) into llm_logs, with its latest
+        attempt's response; files are downloaded into the cache once. A batch unchanged since its last import is
+        not read again unless `force`. `progress` gets bytes downloaded, then bytes imported."""
+        if isinstance(batch, str):
+            batch = await self.fetch_batch(batch)
+        retries = await self.cache.retries_of(batch.id)
+        if not force:
+            last = await asyncio.to_thread(last_import, self.cache.path, batch.id)
+            if last is not None and last[0] == signature(batch, retries, self.profile.kind):
+                return last[1]
+        files = await self.batch_result_files(batch, progress=progress)
+        source = LogSource(batch, files, input_file=await self.file_info(batch.input_file_id),
+                           retries=align_retries(files, retries), provider=self.profile.kind)
+        return await import_batch(self.cache, source, store_dir=self.index_dir(), progress=progress, force=force)
 
     async def cancel_batch(self, batch_id: str) -> Batch:
         """Ask the API to cancel; finished lines stay in the batch's output file."""

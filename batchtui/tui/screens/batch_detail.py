@@ -44,7 +44,7 @@ class BatchDetailScreen(Screen):
         Binding("r", "refresh_batch", "Refresh"),
         Binding("o", "open_results", "Results"),
         Binding("l", "open_error_line", "Error line"),
-        Binding("R", "retry", "Retry failed"),
+        Binding("R", "retry", "Retry failed", show=False),
         Binding("y", "copy_id", "Copy batch id", group=COPY_KEYS),
         Binding("Y", "copy_json", "Copy batch JSON", group=COPY_KEYS),
         Binding("v", "view_file", "View file", group=FILE_KEYS),

@@ -22,6 +22,7 @@ from batchtui.core.batch_filter import (
 from batchtui.core.errors import BatchtuiError
 from batchtui.tui.commands import ScreenCommands
 from batchtui.tui.format import literal
+from batchtui.tui.screens.new_batch import NewBatchScreen
 from batchtui.tui.sync_status import SyncStatus
 from batchtui.tui.widgets.batch_list import BatchList
 
@@ -50,11 +51,13 @@ class BatchesScreen(Screen):
         Binding("escape", "close_search", "Close search"),
         Binding("r", "app.refresh", "Refresh"),
         Binding("f", "app.files", "Files"),
+        Binding("n", "new_batch", "New batch", show=False),  # the 80-column footer is full: ? and ctrl+p list it
     ]
     COMMANDS = {ScreenCommands}
     PALETTE = (
         ("Search batches", "Filter by id, metadata, endpoint, model or input file name", "search"),
         ("Sort batches", "Cycle the sort: created, status, progress", "cycle_sort"),
+        ("New batch", "Check a JSONL file (or make one from a template and data), then start a batch", "new_batch"),
         *((f"Show {group.name} batches", f"Only the {group.name} group", f"group({n})")
           for n, group in enumerate(STATUS_GROUPS)),
     )
@@ -225,6 +228,9 @@ class BatchesScreen(Screen):
         self.batch_list.focus()
 
     # --- opening
+
+    def action_new_batch(self) -> None:
+        self.app.push_screen(NewBatchScreen())
 
     @on(BatchList.Selected)
     def _open(self, event: BatchList.Selected) -> None:

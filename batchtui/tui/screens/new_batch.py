@@ -10,7 +10,6 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
-from decimal import Decimal
 from pathlib import Path
 
 from rich.console import Group, RenderableType
@@ -44,7 +43,7 @@ from batchtui.core.datasets import CSV_SUFFIXES, JSONL_SUFFIXES, XLSX_SUFFIXES
 from batchtui.core.errors import BatchtuiError
 from batchtui.core.records import RequestView, read_request
 from batchtui.core.text import printable
-from batchtui.core.validate import ValidateCancelled, ValidationReport, validate_file
+from batchtui.core.validate import ValidateCancelled, ValidationReport, report_figures, validate_file
 from batchtui.core.workspace import Workspace
 from batchtui.tui.commands import ScreenCommands
 from batchtui.tui.format import literal
@@ -113,6 +112,14 @@ def existing_file(text: str, what: str) -> Path:
     return path
 
 
+def shown_path(path: Path) -> str:
+    """`path` relative to the current directory when it is inside it, as short as it can be in a narrow field."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
 def parse_metadata(description: str, pairs: str) -> dict[str, str]:
     """The batch's metadata from the description and "key=value, key2=value2"; ValueError says what is wrong,
     within OpenAI's limits (16 pairs, keys up to 64 characters, values up to 512)."""
@@ -150,46 +157,32 @@ def first_lines(path: Path, count: int = PREVIEW_REQUESTS) -> list[bytes]:
     return [line for line in head.split(b"\n") if line.strip()][:count]
 
 
-def usd(amount: Decimal) -> str:
-    return f"${amount:,.2f}" if amount >= 1 else f"${amount:.4f}"
-
-
 def plural(count: int, noun: str) -> str:
     return f"{count:,} {noun}{'' if count == 1 else 's'}"
 
 
 def report_renderable(checked: CheckedFile) -> RenderableType:
-    """The validation report, as the CLI's `validate` words it: figures first, then every problem."""
+    """The validation report in the words of the CLI's `validate`: the verdict, the figures, then every problem."""
     report, made, source = checked.report, checked.made, checked.source
     facts = Table.grid(padding=(0, 1))
     facts.add_column(style="dim", no_wrap=True)
     facts.add_column()
     rows = [("file", source.batch_file.name), ("requests", f"{report.requests:,}"),
-            ("endpoint", report.endpoint or "-"), ("model", report.model or "-"),
-            ("input", f"about {report.input_tokens:,} tokens ({report.token_method})")]
+            ("endpoint", report.endpoint or "-"), ("model", report.model or "-")]
     if made is not None and source.template is not None and source.data is not None:
         rows.insert(1, ("made", f"from {source.template.name} and {source.data.name}; manifest {made.manifest.name}"))
-    if report.output_ceiling is not None:
-        unbounded = report.lines_without_ceiling
-        rows.append(("output", f"at most {report.output_ceiling:,} tokens"
-                               + (f" ({plural(unbounded, 'request')} set no max_tokens)" if unbounded else "")))
-    if report.cost is not None:
-        cost = report.cost
-        rows.append(("cost", f"about {usd(cost.total_usd)} at batch prices (input {usd(cost.input_usd)}, "
-                             f"output {usd(cost.output_usd)}; {cost.basis})"))
-    elif report.no_price_reason:
-        rows.append(("cost", report.no_price_reason))
+    rows += report_figures(report)
     for name, value in rows:
         facts.add_row(name, literal(value))
     if report.ok:
-        return Group(facts, Text("\n✓ no problems found", style="bold green"))
-    lines = [Text(f"\n{plural(report.problems_total, 'problem')}:", style="bold red")]
+        return Group(Text("✓ no problems found", style="bold green"), facts)
+    lines = [Text(f"✗ {plural(report.problems_total, 'problem')} (listed below)", style="bold red"), facts, Text()]
     for problem in report.problems:
         where = "file" if problem.line is None else f"line {problem.line}"
         lines.append(Text.assemble((where, "bold"), ": ", (problem.code, "red"), ": ", printable(problem.message)))
     if report.problems_total > len(report.problems):
         lines.append(Text(f"… and {report.problems_total - len(report.problems):,} more", style="dim"))
-    return Group(facts, *lines)
+    return Group(*lines)
 
 
 def preview_renderable(lines: list[bytes]) -> RenderableType:
@@ -300,7 +293,9 @@ class NewBatchScreen(Screen):
             target = "#jsonl-path"
         else:
             target = "#template-path" if event.path.suffix.lower() in TEMPLATE_SUFFIXES else "#data-path"
-        self.query_one(target, Input).value = str(event.path)
+        self.query_one(target, Input).value = shown_path(event.path)
+        if target == "#data-path":
+            self._follow_data(shown_path(event.path))
         self._check()
 
     @on(Input.Submitted, "#jsonl-path, #template-path, #data-path, #output-path")
@@ -308,10 +303,13 @@ class NewBatchScreen(Screen):
         self._check()
 
     @on(Input.Changed, "#data-path")
-    def _follow_data(self, event: Input.Changed) -> None:
+    def _data_changed(self, event: Input.Changed) -> None:
+        self._follow_data(event.value)
+
+    def _follow_data(self, data_text: str) -> None:
         """The output is DATA.batch.jsonl beside the data (as make-batch-file writes) until the user names another."""
         output = self.query_one("#output-path", Input)
-        data = Path(event.value.strip())
+        data = Path(data_text.strip())
         if data.name and output.value in ("", self._default_output):
             self._default_output = output.value = str(data.with_suffix(".batch.jsonl"))
 
@@ -353,9 +351,10 @@ class NewBatchScreen(Screen):
             self._show(literal(str(exc), "dim"))
         else:
             self._checking = True
-            making = f"Making {source.batch_file.name} from {source.data.name}, then validating it…" if source.data \
-                else f"Validating {source.batch_file.name}…"
-            self._show(literal(making))
+            doing = f"Validating {source.batch_file.name}…"
+            if source.data is not None:
+                doing = f"Making {source.batch_file.name} from {source.data.name}, then validating it…"
+            self._show(literal(doing))
             self.check(self._run, source, endpoint)
         self._update_submit()
 
@@ -441,7 +440,7 @@ class NewBatchScreen(Screen):
         blocked = self._blocker()
         report = self.checked.report if self.checked else None
         if blocked:
-            note = blocked
+            note = "Fix the metadata above." if blocked == self._metadata_error() else blocked
         elif report and not report.ok:
             note = f"Submitting with {plural(report.problems_total, 'problem')}: the API will likely fail the batch."
         else:

@@ -1,0 +1,255 @@
+"""Read-only SQL over the cache: the `batchtui sql` command and the app's SQL screen.
+
+A query runs on its own connection opened with `mode=ro` and `PRAGMA query_only=ON`, behind an authorizer that
+refuses every statement that could write, attach a file or change a setting; the statement must also start with
+SELECT, WITH, VALUES, EXPLAIN or PRAGMA. Any one of these alone keeps the cache intact; together they also give
+a clear refusal ("DELETE is refused: ...") instead of SQLite's "not authorized".
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import sqlite3
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote
+
+from batchtui.core.errors import BatchtuiError
+
+__all__ = ["EXAMPLE_QUERIES", "QueryResult", "ReadOnlyQueryError", "open_readonly", "run_readonly_query",
+           "stream_readonly_query"]
+
+Value = int | float | str | bytes | None
+
+
+class ReadOnlyQueryError(BatchtuiError):
+    """The query was refused (it would write) or failed; the message is SQLite's, on one line."""
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    """Column names and rows of a query; `truncated` when rows past the limit were left out."""
+
+    columns: list[str]
+    rows: list[tuple[Value, ...]]
+    truncated: bool = False
+
+
+EXAMPLE_QUERIES: list[tuple[str, str]] = [
+    (
+        "Requests whose custom_id starts with 'person' (Postgres JSON operators work as written)",
+        "SELECT metadata -> 'batch' ->> 'custom_id', request -> 'body' ->> 'temperature'\n"
+        "FROM llm_logs\n"
+        "WHERE metadata -> 'batch' ->> 'custom_id' LIKE 'person%'",
+    ),
+    (
+        "Failed requests with their prompts",
+        "SELECT metadata -> 'batch' ->> 'batch_id' AS batch_id,\n"
+        "       metadata -> 'batch' ->> 'custom_id' AS custom_id,\n"
+        "       metadata -> 'error' ->> 'code' AS error_code,\n"
+        "       metadata -> 'error' ->> 'message' AS error,\n"
+        "       coalesce(request ->> '$.body.messages[#-1].content', request -> 'body' ->> 'input',\n"
+        "                request -> 'body' ->> 'prompt') AS prompt\n"
+        "FROM llm_logs\n"
+        "WHERE metadata ->> 'error' IS NOT NULL\n"
+        "ORDER BY created_at DESC\n"
+        "LIMIT 200",
+    ),
+    (
+        "Token use and cost by model",
+        "SELECT metadata ->> 'model' AS model,\n"
+        "       count(*) AS requests,\n"
+        "       sum(metadata -> 'usage' ->> 'prompt_tokens') AS prompt_tokens,\n"
+        "       sum(metadata -> 'usage' ->> 'completion_tokens') AS completion_tokens,\n"
+        "       sum(metadata -> 'usage' ->> 'total_tokens') AS total_tokens,\n"
+        "       round(sum(metadata -> 'cost' ->> 'total_cost'), 4) AS cost_usd\n"
+        "FROM llm_logs\n"
+        "GROUP BY 1\n"
+        "ORDER BY total_tokens DESC",
+    ),
+    (
+        "Slowest batches (completed_at - created_at)",
+        "SELECT id, model, total AS requests,\n"
+        "       datetime(created_at, 'unixepoch') AS created,\n"
+        "       (raw ->> 'completed_at') - created_at AS seconds,\n"
+        "       printf('%d:%02d:%02d', ((raw ->> 'completed_at') - created_at) / 3600,\n"
+        "              ((raw ->> 'completed_at') - created_at) % 3600 / 60,\n"
+        "              ((raw ->> 'completed_at') - created_at) % 60) AS took,\n"
+        "       description\n"
+        "FROM batches\n"
+        "WHERE raw ->> 'completed_at' IS NOT NULL\n"
+        "ORDER BY seconds DESC\n"
+        "LIMIT 20",
+    ),
+    (
+        "Answers that mention a word ('refund')",
+        "SELECT metadata -> 'batch' ->> 'batch_id' AS batch_id,\n"
+        "       metadata -> 'batch' ->> 'custom_id' AS custom_id,\n"
+        "       coalesce(response -> 'body' -> 'choices' -> 0 -> 'message' ->> 'content',\n"
+        "                response ->> '$.body.output[#-1].content[0].text',\n"
+        "                response -> 'body' -> 'choices' -> 0 ->> 'text') AS answer\n"
+        "FROM llm_logs\n"
+        "WHERE answer LIKE '%refund%'\n"
+        "LIMIT 200",
+    ),
+    (
+        "Requests, answers and cost by batch",
+        "SELECT metadata -> 'batch' ->> 'batch_id' AS batch_id,\n"
+        "       min(created_at) AS created_at,\n"
+        "       count(*) AS requests,\n"
+        "       count(response) AS with_response,\n"
+        "       sum(metadata ->> 'error' IS NOT NULL) AS errors,\n"
+        "       round(sum(metadata -> 'cost' ->> 'total_cost'), 4) AS cost_usd\n"
+        "FROM llm_logs\n"
+        "GROUP BY 1\n"
+        "ORDER BY created_at DESC",
+    ),
+]
+"""(title, SQL) pairs to start from; each runs on the cache as it is."""
+
+_QUERY_START = frozenset({"SELECT", "WITH", "VALUES", "EXPLAIN", "PRAGMA"})
+_LEADING = re.compile(r"(?:\s+|--[^\n]*(?:\n|$)|/\*.*?(?:\*/|$)|\()*", re.DOTALL)
+_WORD = re.compile(r"[A-Za-z_]+")
+
+_READ_PRAGMAS = frozenset({
+    "table_info", "table_xinfo", "table_list", "index_list", "index_info", "index_xinfo", "foreign_key_list",
+    "database_list", "collation_list", "function_list", "module_list", "pragma_list", "compile_options",
+    "user_version", "schema_version", "application_id", "page_size", "page_count", "freelist_count",
+    "encoding", "journal_mode", "foreign_keys", "query_only", "data_version",
+})
+"""Pragmas a query may read; one given a value (`PRAGMA user_version = 5`) is refused unless it names a table."""
+_PRAGMAS_WITH_TABLE = frozenset({
+    "table_info", "table_xinfo", "table_list", "index_list", "index_info", "index_xinfo", "foreign_key_list",
+})
+_ALLOWED = frozenset({sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, sqlite3.SQLITE_FUNCTION, sqlite3.SQLITE_RECURSIVE})
+_SCHEMA_TABLES = frozenset({"sqlite_master", "sqlite_schema", "sqlite_temp_master", "sqlite_temp_schema"})
+"""SQLite itself asks to update these while it sets up a table-valued function (json_each, pragma_table_info)."""
+_REFUSED_WORDS = {
+    sqlite3.SQLITE_INSERT: "INSERT",
+    sqlite3.SQLITE_UPDATE: "UPDATE",
+    sqlite3.SQLITE_DELETE: "DELETE",
+    sqlite3.SQLITE_ATTACH: "ATTACH",
+    sqlite3.SQLITE_DETACH: "DETACH",
+    sqlite3.SQLITE_TRANSACTION: "a transaction",
+    sqlite3.SQLITE_SAVEPOINT: "SAVEPOINT",
+    sqlite3.SQLITE_ANALYZE: "ANALYZE",
+    sqlite3.SQLITE_REINDEX: "REINDEX",
+    sqlite3.SQLITE_ALTER_TABLE: "ALTER TABLE",
+}
+
+
+def _words_of(action: int) -> str:
+    name = next((n for n in dir(sqlite3) if n.startswith(("SQLITE_CREATE_", "SQLITE_DROP_"))
+                 and getattr(sqlite3, n) == action), None)
+    return _REFUSED_WORDS.get(action) or (name.removeprefix("SQLITE_").replace("_", " ") if name else "this statement")
+
+
+class _Guard:
+    """The connection's authorizer: lets reads through, remembers the first thing it refused."""
+
+    def __init__(self) -> None:
+        self.refused: str | None = None
+
+    def __call__(self, action: int, arg1: str | None, arg2: str | None, _db: str | None, _src: str | None) -> int:
+        if action in _ALLOWED:
+            return sqlite3.SQLITE_OK
+        if action == sqlite3.SQLITE_UPDATE and arg1 in _SCHEMA_TABLES:
+            return sqlite3.SQLITE_OK  # a table-valued function's setup; a real write is stopped by mode=ro anyway
+        if action == sqlite3.SQLITE_PRAGMA:
+            name = (arg1 or "").lower()
+            if name in _READ_PRAGMAS and (arg2 is None or name in _PRAGMAS_WITH_TABLE):
+                return sqlite3.SQLITE_OK
+            what = f"PRAGMA {name}" + (" with a value" if arg2 is not None else "")
+        else:
+            what = _words_of(action)
+        self.refused = self.refused or what
+        return sqlite3.SQLITE_DENY
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def _first_word(sql: str) -> str:
+    start = _LEADING.match(sql)
+    word = _WORD.match(sql, start.end() if start else 0)
+    return word.group().upper() if word else ""
+
+
+@contextlib.contextmanager
+def open_readonly(db_path: Path, *, cancelled: Callable[[], bool] | None = None) -> Iterator[sqlite3.Connection]:
+    """A connection that can only read the database at `db_path` (which must exist); closed on exit."""
+    path = Path(db_path)
+    if not path.is_file():
+        raise ReadOnlyQueryError(f"{path}: no such database")
+    try:
+        conn = sqlite3.connect(f"file:{quote(str(path.absolute()))}?mode=ro", uri=True, isolation_level=None,
+                               check_same_thread=False, timeout=10)
+    except sqlite3.Error as exc:
+        raise ReadOnlyQueryError(f"{path}: cannot open ({_one_line(str(exc))})") from exc
+    try:
+        conn.execute("PRAGMA query_only = ON")
+        if cancelled is not None:
+            conn.set_progress_handler(lambda: 1 if cancelled() else 0, 10_000)
+        yield conn
+    except sqlite3.Error as exc:
+        raise ReadOnlyQueryError(_one_line(str(exc))) from exc
+    finally:
+        conn.close()
+
+
+@contextlib.contextmanager
+def stream_readonly_query(
+    db_path: Path, sql: str, *, cancelled: Callable[[], bool] | None = None
+) -> Iterator[tuple[list[str], Iterator[tuple[Value, ...]]]]:
+    """(column names, rows as they are read) of one read-only query; the rows must be read inside the `with`.
+
+    Raises ReadOnlyQueryError for a statement that would write or does not parse, with one line saying why."""
+    word = _first_word(sql)
+    if not word:
+        raise ReadOnlyQueryError("empty query: write a SELECT statement")
+    if word not in _QUERY_START:
+        raise ReadOnlyQueryError(f"{word} is refused: the cache is read-only here; run SELECT queries "
+                                 "(or WITH, VALUES, EXPLAIN, PRAGMA)")
+    with open_readonly(db_path, cancelled=cancelled) as conn:
+        guard = _Guard()
+        conn.set_authorizer(guard)
+        try:
+            cursor = conn.execute(sql)
+        except sqlite3.Error as exc:
+            if guard.refused is not None:
+                raise ReadOnlyQueryError(f"{guard.refused} is refused: the cache is read-only here; "
+                                         "run SELECT queries") from exc
+            raise ReadOnlyQueryError(_query_error(exc)) from exc
+        columns = [d[0] for d in cursor.description or ()]
+
+        def rows() -> Iterator[tuple[Value, ...]]:
+            try:
+                while batch := cursor.fetchmany(500):
+                    yield from batch
+            except sqlite3.Error as exc:
+                raise ReadOnlyQueryError(_query_error(exc)) from exc
+
+        yield columns, rows()
+
+
+def _query_error(exc: sqlite3.Error) -> str:
+    text = _one_line(str(exc))
+    return "query interrupted" if text == "interrupted" else text
+
+
+def run_readonly_query(
+    db_path: Path, sql: str, *, limit: int | None = None, cancelled: Callable[[], bool] | None = None
+) -> QueryResult:
+    """Run one query on a read-only connection and return at most `limit` rows (blocking: run it in a thread).
+
+    `cancelled()` is checked while SQLite works, to interrupt a long query ("query interrupted")."""
+    with stream_readonly_query(db_path, sql, cancelled=cancelled) as (columns, rows):
+        taken: list[tuple[Value, ...]] = []
+        for row in rows:
+            if limit is not None and len(taken) >= limit:
+                return QueryResult(columns, taken, truncated=True)
+            taken.append(row)
+    return QueryResult(columns, taken)
