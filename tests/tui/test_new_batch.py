@@ -292,3 +292,68 @@ async def test_a_failed_submit_keeps_the_form(write_batch_file, tmp_path):
         assert isinstance(app.screen, NewBatchScreen) and not screen.query_one("#new-form").disabled
         assert screen.query_one("#description", Input).value == "keep me"
         assert not screen.query_one("#submit", Button).disabled
+
+
+async def test_template_to_answers_with_a_retry_chain_in_the_app(tmp_path, monkeypatch):
+    import csv
+
+    from batchtui.sandbox import SandboxConfig, SandboxServer
+    from batchtui.tui.screens.results import BatchResults, ResultsScreen
+    from batchtui.tui.screens.retry import RetryScreen
+
+    monkeypatch.chdir(tmp_path)
+    shutil.copy(EXAMPLES / "template.json", tmp_path / "template.json")
+    with (tmp_path / "items.csv").open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["id", "product", "review", "max_tokens"])
+        writer.writerows([f"r{i:03d}", f"product {i}", f'"{i}", fine,\nreally', 80] for i in range(40))
+
+    async def finished(pilot, detail: BatchDetailScreen) -> None:
+        for _ in range(300):
+            if detail.batch is not None and detail.batch.status == "completed":
+                return
+            await pilot.press("r")
+            await pilot.pause(0.1)
+        raise AssertionError(f"{detail.batch_id} never completed")
+
+    with SandboxServer(SandboxConfig(speed=1000, fail_rate=0.4)) as server:
+        app = BatchtuiApp(Profile(name="t", base_url=server.base_url, api_key="sk-test"), cache_dir=tmp_path / "app")
+        async with app.run_test(size=(120, 40)) as pilot:
+            screen = await open_new_batch(pilot)
+            await pilot.click("#mode-template")
+            screen.query_one("#template-path", Input).value = "template.json"
+            await enter_path(pilot, screen, "#data-path", "items.csv")
+            await checked(pilot, screen)
+            assert screen.checked.report.ok
+            await pilot.press("ctrl+s")
+            root = await submitted(pilot)
+            await finished(pilot, root)
+            failed = root.batch.request_counts.failed
+            assert 0 < failed < 40
+
+            await pilot.press("R")
+            await wait_until(pilot, lambda: isinstance(app.screen, RetryScreen), "the retry modal")
+            await pilot.press("ctrl+s")
+            await wait_until(pilot, lambda: isinstance(app.screen, BatchDetailScreen)
+                             and app.screen.batch_id != root.batch_id and app.screen.batch is not None, "the retry")
+            retry = app.screen
+            assert retry.batch.metadata["retry_of"] == root.batch_id
+            await finished(pilot, retry)
+
+            app.push_screen(ResultsScreen(BatchResults(root.batch_id), root.batch_id))
+            await wait_until(pilot, lambda: isinstance(app.screen, ResultsScreen), "the viewer")
+            viewer = app.screen
+            await wait_until(pilot, lambda: viewer.index is not None and viewer.index.complete, "indexed", tries=600)
+            assert sum(viewer.index.attempt(r) == 2 for r in range(40)) == failed
+            await pilot.press("e")
+            await wait_until(pilot, lambda: app.screen is not viewer, "export asks where")
+            app.screen.query_one(Input).value = str(tmp_path / "answers.csv")
+            await pilot.press("enter")
+            await wait_until(pilot, lambda: (tmp_path / "answers.csv").exists(), "answers.csv written")
+            await app.workers.wait_for_complete()
+    with (tmp_path / "answers.csv").open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    with (tmp_path / "items.csv").open(newline="") as handle:
+        data = list(csv.DictReader(handle))
+    assert [{k: row[k] for k in data[0]} for row in rows] == data
+    assert sum(row["status"] == "ok" for row in rows) == 40 - failed
