@@ -6,15 +6,21 @@ Run: make screenshots
 from __future__ import annotations
 
 import asyncio
+import os
+import shutil
 import tempfile
 from pathlib import Path
+
+from textual.widgets import Input
 
 from batchtui.core.config import Profile
 from batchtui.sandbox import SandboxConfig, SandboxServer
 from batchtui.tui.app import BatchtuiApp
+from batchtui.tui.screens.new_batch import NewBatchScreen
 from batchtui.tui.screens.results import BatchResults, ResultsScreen
 
-HERE = Path(__file__).parent
+HERE = Path(__file__).parent.absolute()
+EXAMPLE = HERE.parent / "examples" / "reviews"
 SIZE = (140, 40)
 SETTLE_SECONDS = 1.5
 
@@ -51,12 +57,34 @@ async def take(server: SandboxServer, cache_dir: Path) -> list[str]:
         app.pop_screen()
         app.action_files()
         await shoot("files")
+        app.pop_screen()
+        await new_batch_from_the_example(pilot)
+        await shoot("new-batch")
     return written
+
+
+async def new_batch_from_the_example(pilot) -> None:
+    """The new batch screen on the README's example, checked (run from a folder holding copies of it)."""
+    await pilot.press("n")
+    screen = pilot.app.screen
+    assert isinstance(screen, NewBatchScreen)
+    await pilot.click("#mode-template")
+    screen.query_one("#template-path", Input).value = "template.json"
+    data = screen.query_one("#data-path", Input)
+    data.value = "reviews.csv"
+    data.focus()
+    await pilot.press("enter")
+    while screen.checked is None:
+        await pilot.pause(0.1)
+    screen.query_one("#description", Input).value = "reviews, November"
 
 
 def main() -> None:
     with tempfile.TemporaryDirectory() as home, SandboxServer(SandboxConfig(seed_demo=True)) as server:
-        names = asyncio.run(take(server, Path(home)))
+        for name in ("template.json", "reviews.csv"):
+            shutil.copy(EXAMPLE / name, Path(home) / name)
+        os.chdir(home)
+        names = asyncio.run(take(server, Path(home) / "cache"))
     print("wrote", ", ".join(f"screenshots/{name}.svg" for name in names))
 
 
