@@ -41,6 +41,7 @@ __all__ = [
     "batch_cost",
     "batch_stats",
     "cost_note",
+    "cost_notes",
     "expected_finish",
     "size_band",
 ]
@@ -437,6 +438,21 @@ def cost_note(batch: Batch) -> str:
     if cost is None:
         return f"no price for {batch.model or 'an unknown model'}"
     return usd(cost.total_usd)
+
+
+def cost_notes(batches: Iterable[Batch]) -> dict[str, str]:
+    """`cost_note` of many batches at once (for a list of 10,000), priced from each model's rates per million
+    tokens instead of a price_of call (half a millisecond) per batch; batches with no tokens are left out."""
+    book, notes = _PriceBook(), {}
+    for batch in batches:
+        usage = batch.usage
+        if usage is None or not (usage.input_tokens or usage.output_tokens):
+            continue
+        cached = _cached_tokens(usage)
+        tokens = (usage.input_tokens, usage.output_tokens, cached)
+        total = book.total(batch.model, *tokens, int(batch.created_at // _DAY), [(*tokens, batch.created_at)])
+        notes[batch.id] = usd(total) if total is not None else f"no price for {batch.model or 'an unknown model'}"
+    return notes
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from textual.timer import Timer
 from batchtui.core.config import Profile
 from batchtui.core.errors import BatchtuiError, UnreachableError
 from batchtui.core.retry import RetryKind
+from batchtui.core.stats import cost_notes
 from batchtui.core.text import printable
 from batchtui.core.workspace import Workspace
 from batchtui.tui.clipboard import copy_text
@@ -70,6 +71,8 @@ class BatchtuiApp(App[None]):
 
     batches: reactive[tuple[Batch, ...]] = reactive((), always_update=True)
     sync_status: reactive[SyncStatus] = reactive(SyncStatus())
+    costs: reactive[dict[str, str]] = reactive(dict, always_update=True)
+    """Each batch's cost at batch prices as the list shows it, by id (computed in a thread after each change)."""
 
     def __init__(
         self,
@@ -166,6 +169,16 @@ class BatchtuiApp(App[None]):
                         markup=False)
             if self.bell_on_change:
                 self.bell()
+
+    def watch_batches(self, batches: tuple[Batch, ...]) -> None:
+        self._price_batches(batches)
+
+    @work(thread=True, exclusive=True, group="prices", exit_on_error=False)
+    def _price_batches(self, batches: tuple[Batch, ...]) -> None:
+        """Each batch's cost for the list, in a thread: the first call loads genai-prices' data (a third of a
+        second), which also makes the detail's costs cheap to draw afterwards."""
+        costs = cost_notes(batches)
+        self.call_from_thread(setattr, self, "costs", costs)
 
     def adopt_batch(self, batch: Batch) -> None:
         """A screen fetched a fresher copy of a batch (refresh, cancel): every screen shows it."""

@@ -26,6 +26,7 @@ from batchtui.core.stats import (
     batch_cost,
     batch_stats,
     cost_note,
+    cost_notes,
     expected_finish,
     size_band,
 )
@@ -416,3 +417,12 @@ async def test_stats_over_the_sandbox_demo_account():
     for batch in batches:
         expectation = expected_finish(batch, batches)
         assert (expectation is not None) == (batch.status in ACTIVE_STATUSES)
+
+
+def test_cost_notes_of_many_batches_agree_with_cost_note_of_each():
+    models = ("gpt-4o-mini", "gpt-4.1", "my-own-model", "gpt-5.4")
+    batches = [completed(f"m{i}", D + i * 3_600, models[i % 4], CHAT, 100, (60, 600, 60), (1000 + i, i % 500, 500))
+               for i in range(40)]  # fmt: skip
+    notes = cost_notes(batches)
+    assert notes == {b.id: cost_note(b) for b in batches}
+    assert notes["m2"] == "no price for my-own-model"

@@ -247,7 +247,9 @@ def test_layout_fits_and_keeps_the_essentials(width):
     keys = [c.key for c in columns]
     assert keys[:3] == ["id", "status", "description"] and "progress" in keys and "eta" in keys
     if width >= 140:
-        assert len(columns) == 9
+        assert len(columns) >= 9
+    if width >= 200:
+        assert keys[-1] == "cost" and len(columns) == 10
 
 
 def _snapshot_app(tmp_path) -> BatchtuiApp:

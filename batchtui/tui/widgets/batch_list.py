@@ -46,6 +46,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("created", "Created", 11, 60, "right"),
     Column("elapsed", "Took", 8, 50, "right"),
     Column("eta", "ETA", 8, 70, "right"),
+    Column("cost", "Cost", 10, 45, "right"),
 )
 
 SORT_COLUMNS: dict[str, SortKey] = {"created": "created", "status": "status", "progress": "progress"}
@@ -122,6 +123,7 @@ class BatchList(CursorList):
         self._rows: list[Batch] = []
         self._now = now
         self._observations: Mapping[str, Sequence[ProgressObservation]] = {}
+        self._costs: Mapping[str, str] = {}
         self._sort_key: SortKey = "created"
         self._layout: tuple[int, list[Column]] | None = None
         self.empty_message = "No batches."
@@ -165,6 +167,12 @@ class BatchList(CursorList):
     def set_observations(self, observations: Mapping[str, Sequence[ProgressObservation]]) -> None:
         """Recorded progress per batch id, for rate and ETA."""
         self._observations = observations
+        self.strips.clear()
+        self.refresh()
+
+    def set_costs(self, costs: Mapping[str, str]) -> None:
+        """Each batch's cost at batch prices as shown ("$1.23", "no price for <model>"), by batch id."""
+        self._costs = costs
         self.strips.clear()
         self.refresh()
 
@@ -287,6 +295,10 @@ class BatchList(CursorList):
             return [Segment(fit(text, width, "right"), base + self._style("dim"))]
         if key == "eta":
             return self._eta_cell(batch, width, base)
+        if key == "cost":
+            note = self._costs.get(batch.id, "")
+            style = base + self._style("dim") if note.startswith("no price") else base
+            return [Segment(fit(note.replace("no price for ", "no price: "), width, "right"), style)]
         return [Segment(" " * width, base)]
 
     def _progress_cell(self, batch: Batch, width: int, base: Style) -> list[Segment]:
