@@ -407,3 +407,22 @@ def test_timeline_of_an_unknown_status_is_literal():
     timeline.batch, timeline.now = odd, NOW
     text = plain(timeline.render())
     assert "[red]paused\\x1b[2J" in text and "\x1b" not in text
+
+
+async def test_a_running_batch_gets_a_finish_time_from_similar_past_batches(tmp_path, utc):
+    history = [fixed_batch(id=f"batch_past{i}", created_at=CREATED - 86_400 * (i + 1),
+                           in_progress_at=CREATED - 86_400 * (i + 1) + 60,
+                           finalizing_at=CREATED - 86_400 * (i + 1) + 60 + 3_000 + 600 * i,
+                           completed_at=CREATED - 86_400 * (i + 1) + 60 + 3_000 + 600 * i + 60)
+               for i in range(3)]  # in progress + finalizing took 51, 61 and 71 minutes: the median is 61
+    running = fixed_batch(status="in_progress", in_progress_at=NOW - 600, finalizing_at=None, completed_at=None,
+                          output_file_id=None, error_file_id=None, usage=None)
+    async with await Cache.open(tmp_path / "cache.db") as cache:
+        await cache.upsert_batches([*history, running], observed_at=NOW)
+    app = BatchtuiApp(Profile(name="t", base_url=DEAD_URL, api_key="sk-x"), cache_dir=tmp_path, clock=lambda: NOW)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await wait_until(pilot, lambda: len(app.batches) == 4, "cache loaded")
+        screen = await open_detail(pilot, FIXED_ID)
+        text = plain(screen.query_one(BatchProgressPanel).render())
+        assert "similar batches say done by" in text and "(in 51m)" in text
+        assert "3 past batches, same model and size band" in text

@@ -19,6 +19,7 @@ from textual.widgets import Footer, Header, OptionList, Static
 
 from batchtui.core.cache import ACTIVE_STATUSES, TERMINAL_STATUSES
 from batchtui.core.errors import BatchtuiError
+from batchtui.core.stats import expected_finish
 from batchtui.tui.commands import ScreenCommands
 from batchtui.tui.format import literal
 from batchtui.tui.screens.confirm import ConfirmScreen
@@ -119,6 +120,8 @@ class BatchDetailScreen(Screen):
         timeline = self.query_one(BatchTimeline)
         timeline.batch, timeline.now = batch, now
         progress = self.query_one(BatchProgressPanel)
+        active = batch.status in ACTIVE_STATUSES
+        progress.expected = expected_finish(batch, self.app.batches) if active else None
         progress.batch, progress.now = batch, now
         files = batch_files(batch)
         self.query_one(BatchFiles).show_files(

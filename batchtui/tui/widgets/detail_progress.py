@@ -12,6 +12,7 @@ from textual.widget import Widget
 
 from batchtui.core.cache import ACTIVE_STATUSES, ProgressObservation
 from batchtui.core.progress import Progress, batch_progress
+from batchtui.core.stats import Expectation
 from batchtui.tui.format import clock, duration
 
 BAR_WIDTH = (10, 60)
@@ -48,6 +49,8 @@ class BatchProgressPanel(Widget):
     batch: reactive[Batch | None] = reactive(None, layout=True)
     observations: reactive[tuple[ProgressObservation, ...]] = reactive(())
     now: reactive[float] = reactive(0.0)
+    expected: reactive[Expectation | None] = reactive(None)
+    """When similar past batches of the account say this one should finish (None: no history, or finished)."""
 
     def set_observations(self, observations: Sequence[ProgressObservation]) -> None:
         self.observations = tuple(observations)
@@ -66,7 +69,20 @@ class BatchProgressPanel(Widget):
             (f"{completed:,}", "green"), " completed · ", (f"{failed:,}", "red" if failed else ""), " failed · ",
             (f"{total:,}", "bold"), " total",
         )
-        return Group(bar, tally, self._pace(batch, progress))
+        lines = [bar, tally, self._pace(batch, progress)]
+        if self.expected is not None and batch.status in ACTIVE_STATUSES:
+            lines.append(self._history(self.expected))
+        return Group(*lines)
+
+    def _history(self, expected: Expectation) -> Text:
+        """The finish that the account's own history predicts, beside the observed-rate ETA above."""
+        late = expected.finish_at < self.now
+        when = "overdue: similar batches had finished by " if late else "similar batches say done by "
+        return Text.assemble(
+            when, (clock(expected.finish_at), "bold"),
+            ("" if late else f" (in {duration(expected.finish_at - self.now)})", "dim"),
+            (f" · {expected.similar:,} past batch{'es' if expected.similar != 1 else ''}, {expected.basis}", "dim"),
+        )
 
     def _pace(self, batch: Batch, progress: Progress) -> Text:
         if batch.status not in ACTIVE_STATUSES:
