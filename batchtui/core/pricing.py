@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -85,6 +85,16 @@ def price_of(
         factor, basis = _BATCH_DISCOUNT, "standard price less the 50% batch discount"
     parts = [(full.input_price - cached) * factor, cached * factor, full.output_price * factor]
     return Cost(*parts, total_usd=sum(parts, Decimal(0)), basis=basis)
+
+
+def usage_cost(model: str | None, usage: Mapping[str, int]) -> Cost | None:
+    """The batch price of one response's usage, as chat (prompt/completion tokens) or responses (input/output)
+    bodies report it, with cached tokens from its details; None without a model or a price."""
+    if not model:
+        return None
+    prompt = usage.get("prompt_tokens", usage.get("input_tokens", 0))
+    completion = usage.get("completion_tokens", usage.get("output_tokens", 0))
+    return price_of(model, prompt, completion, min(usage.get("cached_tokens", 0), prompt))
 
 
 def _has_batch_price(model: ModelInfo, at: datetime) -> bool:

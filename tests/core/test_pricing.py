@@ -110,3 +110,13 @@ def test_tiktoken_counts_when_its_file_is_where_tiktoken_reads_it(tmp_path, monk
 class FakeEncoding:
     def encode_ordinary(self, text: str) -> list[int]:
         return list(range(len(text.split())))
+
+
+def test_usage_cost_reads_chat_and_responses_usage():
+    from batchtui.core.pricing import price_of, usage_cost
+
+    chat = {"prompt_tokens": 1_000, "completion_tokens": 200, "total_tokens": 1_200, "cached_tokens": 400}
+    responses = {"input_tokens": 1_000, "output_tokens": 200, "total_tokens": 1_200, "cached_tokens": 400}
+    expected = price_of("gpt-4o-mini", 1_000, 200, 400)
+    assert usage_cost("gpt-4o-mini", chat) == usage_cost("gpt-4o-mini", responses) == expected
+    assert usage_cost("my-own-model", chat) is None and usage_cost(None, chat) is None

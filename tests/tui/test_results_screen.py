@@ -105,7 +105,7 @@ async def test_completed_batch_joins_each_request_with_its_response(sandbox_prof
             assert prompt_text(index.input_line(row)).endswith(f"Summarise item {row}.")
         text = detail_text(screen)
         assert "row-0" in text and "Summarise item 0." in text and "assistant:" in text
-        assert "finish_reason stop" in text and "total_tokens" in text
+        assert "finish_reason stop" in text and "total_tokens" in text and "at batch prices" in text
         await pilot.press("t")
         raw = detail_text(screen)
         assert '"custom_id": "row-0"' in raw and '"status_code": 200' in raw

@@ -13,6 +13,7 @@ from textual.containers import VerticalScroll
 from textual.reactive import reactive
 from textual.widgets import Static
 
+from batchtui.core.pricing import usage_cost, usd
 from batchtui.core.records import (
     Message,
     RequestView,
@@ -91,7 +92,13 @@ def response_section(view: ResponseView | Unreadable) -> list[RenderableType]:
     lines.extend(shown(note, "italic") for note in view.notes)
     if view.usage:
         lines.append(heading("Usage"))
-        lines.append(Text(" · ".join(f"{printable(name)} {value:,}" for name, value in view.usage)))
+        usage = Text(" · ".join(f"{printable(name)} {value:,}" for name, value in view.usage))
+        cost = usage_cost(view.model, dict(view.usage))
+        if cost is not None:
+            usage.append(f" · cost {usd(cost.total_usd)} at batch prices", style="dim")
+        elif view.model:
+            usage.append(f" · no price for {printable(view.model)}", style="dim")
+        lines.append(usage)
     if view.error_code or view.error_message:
         lines.append(heading("Error"))
         lines.append(Text.assemble((printable(view.error_code or "error"), "bold red"), ": ",
