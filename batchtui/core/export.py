@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -124,6 +124,25 @@ def export_jsonl(
         return orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE)
 
     return _write(rows, dest, b"", line, total, progress, cancelled)
+
+
+def export_table_csv(columns: Sequence[str], rows: Iterable[Sequence[Any]], dest: Path) -> int:
+    """Write a query's columns and rows as CSV (NULL as an empty cell, bytes as hex), whole or not at all;
+    returns the rows written."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    written = 0
+    with file_errors(ExportError, "write", dest), atomic_file(dest) as out:
+        writer.writerow(columns)
+        for row in rows:
+            writer.writerow(["" if v is None else v.hex() if isinstance(v, bytes) else v for v in row])
+            written += 1
+            if buffer.tell() > 1 << 20:
+                out.write(buffer.getvalue().encode("utf-8", errors="replace"))
+                buffer.seek(0)
+                buffer.truncate()
+        out.write(buffer.getvalue().encode("utf-8", errors="replace"))
+    return written
 
 
 def _cell(value: Any) -> str:

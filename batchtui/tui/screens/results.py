@@ -29,8 +29,8 @@ from batchtui.core.records import answer_text, prompt_text
 from batchtui.core.result_search import search_rows
 from batchtui.core.results import Outcome, ResultFiles, ResultIndex, RowFilter, build_index
 from batchtui.tui.commands import ScreenCommands
+from batchtui.tui.screens.choice_menu import Choice, ChoiceMenuScreen
 from batchtui.tui.screens.confirm import ConfirmScreen
-from batchtui.tui.screens.copy_menu import CopyChoice, CopyMenuScreen
 from batchtui.tui.screens.download_path import DownloadPathScreen
 from batchtui.tui.widgets.result_detail import ResultDetail
 from batchtui.tui.widgets.result_list import ResultList, row_label
@@ -47,7 +47,7 @@ FILTERS: dict[str, tuple[RowFilter, str]] = {
     "3": ("failed", "failed"),
     "4": ("stopped", "expired / cancelled"),
 }
-COPY_CHOICES: tuple[CopyChoice, ...] = (
+COPY_CHOICES: tuple[Choice, ...] = (
     ("y", "custom_id", "custom_id"),
     ("p", "prompt", "prompt text"),
     ("a", "answer", "answer text"),
@@ -436,7 +436,8 @@ class ResultsScreen(Screen):
             self.app.retry_batch(self.source.batch_id)
 
     def action_copy_menu(self) -> None:
-        self.app.push_screen(CopyMenuScreen(COPY_CHOICES), lambda what: self.action_copy(what) if what else None)
+        self.app.push_screen(ChoiceMenuScreen("Copy to the clipboard", COPY_CHOICES),
+                             lambda what: self.action_copy(what) if what else None)
 
     def action_copy(self, what: str) -> None:
         row = self._selected()

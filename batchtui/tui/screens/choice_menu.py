@@ -1,4 +1,4 @@
-"""Pick what to copy from a list, for screens with more copy keys than a footer can show."""
+"""Pick one of a few choices from a list: what to copy (more copy keys than a footer can show), an example."""
 
 from __future__ import annotations
 
@@ -9,28 +9,30 @@ from textual.screen import ModalScreen
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
-CopyChoice = tuple[str, str, str]
-"""(key, what, label): pressing `key` here (or on the screen behind) copies `what`."""
+Choice = tuple[str, str, str]
+"""(key, what, label): pressing `key` (or choosing the label) dismisses the menu with `what`."""
 
 
-class CopyMenuScreen(ModalScreen[str | None]):
+class ChoiceMenuScreen(ModalScreen[str | None]):
     """Dismisses with the chosen `what`, or None on escape."""
 
     DEFAULT_CSS = """
-    CopyMenuScreen { align: center middle; }
-    CopyMenuScreen > Vertical { width: 44; height: auto; border: thick $primary; background: $surface; }
-    CopyMenuScreen #copy-title { padding: 0 1; text-style: bold; }
-    CopyMenuScreen OptionList { height: auto; border: none; }
+    ChoiceMenuScreen { align: center middle; }
+    ChoiceMenuScreen > Vertical { width: auto; min-width: 44; max-width: 90%; height: auto; border: thick $primary;
+                                  background: $surface; }
+    ChoiceMenuScreen #choice-title { padding: 0 1; text-style: bold; }
+    ChoiceMenuScreen OptionList { height: auto; width: auto; border: none; }
     """
     BINDINGS = [Binding("escape", "dismiss(None)", "Close")]
 
-    def __init__(self, choices: tuple[CopyChoice, ...]) -> None:
+    def __init__(self, title: str, choices: tuple[Choice, ...]) -> None:
         super().__init__()
+        self.title_text = title
         self.choices = choices
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Static("Copy to the clipboard", id="copy-title")
+            yield Static(self.title_text, id="choice-title", markup=False)
             yield OptionList(*(Option(f"{key}  {label}", id=what) for key, what, label in self.choices), markup=False)
 
     def on_key(self, event) -> None:
