@@ -116,8 +116,9 @@ def test_snapshot_sql_screen(snap_compare, tmp_path, utc):
         await wait_until(pilot, lambda: isinstance(app.screen, SqlScreen), "SQL screen")
         screen = app.screen
         await pilot.pause()
-        await run(pilot, screen, "SELECT id, status, model, metadata ->> 'description' AS description\n"
-                                 "FROM batches ORDER BY id")
+        await run(pilot, screen, "SELECT id, status, model, raw -> 'request_counts' ->> 'total' AS requests,\n"
+                                 "       description FROM batches ORDER BY id")
+        assert screen.result is not None and len(screen.result.rows) == len(MIXED)
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=(100, 24), run_before=query)

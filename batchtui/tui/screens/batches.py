@@ -23,6 +23,8 @@ from batchtui.core.errors import BatchtuiError
 from batchtui.tui.commands import ScreenCommands
 from batchtui.tui.format import literal
 from batchtui.tui.screens.new_batch import NewBatchScreen
+from batchtui.tui.screens.sql import SqlScreen
+from batchtui.tui.screens.stats import StatsScreen
 from batchtui.tui.sync_status import SyncStatus
 from batchtui.tui.widgets.batch_list import BatchList
 
@@ -52,12 +54,16 @@ class BatchesScreen(Screen):
         Binding("r", "app.refresh", "Refresh"),
         Binding("f", "app.files", "Files"),
         Binding("n", "new_batch", "New batch", show=False),  # the 80-column footer is full: ? and ctrl+p list it
+        Binding("S", "stats", "Statistics", show=False),
+        Binding("Q", "sql", "SQL", show=False),
     ]
     COMMANDS = {ScreenCommands}
     PALETTE = (
         ("Search batches", "Filter by id, metadata, endpoint, model or input file name", "search"),
         ("Sort batches", "Cycle the sort: created, status, progress", "cycle_sort"),
         ("New batch", "Check a JSONL file (or make one from a template and data), then start a batch", "new_batch"),
+        ("Batch statistics", "Turnaround and phase times, outcome shares, tokens and cost per day", "stats"),
+        ("Query with SQL", "Read-only SQL over the cache: batches, files and every request in llm_logs", "sql"),
         *((f"Show {group.name} batches", f"Only the {group.name} group", f"group({n})")
           for n, group in enumerate(STATUS_GROUPS)),
     )
@@ -93,6 +99,7 @@ class BatchesScreen(Screen):
     def on_mount(self) -> None:
         self.watch(self.app, "batches", self.show_batches)
         self.watch(self.app, "sync_status", self.show_status)
+        self.watch(self.app, "costs", self.batch_list.set_costs)
         self.set_interval(1.0, self._tick)
 
     def _tick(self) -> None:
@@ -231,6 +238,12 @@ class BatchesScreen(Screen):
 
     def action_new_batch(self) -> None:
         self.app.push_screen(NewBatchScreen())
+
+    def action_stats(self) -> None:
+        self.app.push_screen(StatsScreen())
+
+    def action_sql(self) -> None:
+        self.app.push_screen(SqlScreen())
 
     @on(BatchList.Selected)
     def _open(self, event: BatchList.Selected) -> None:
