@@ -12,7 +12,7 @@ import json
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 
 from cyclopts import App, Parameter
 from openai.types import Batch
@@ -24,12 +24,14 @@ from batchtui.core.client import BATCH_ENDPOINTS
 from batchtui.core.config import Profile, resolve_profile
 from batchtui.core.errors import BatchtuiError
 from batchtui.core.export import export_csv, export_jsonl, export_rows
+from batchtui.core.pricing import usd
 from batchtui.core.results import build_index
 from batchtui.core.retry import RETRY_KINDS, RetryKind
 from batchtui.core.text import printable
 from batchtui.core.workspace import Workspace
 
-if TYPE_CHECKING:  # validate and split load genai-prices' data (a third of a second): only where used
+if TYPE_CHECKING:
+    from batchtui.core.stats import BatchStats
     from batchtui.core.validate import ValidationReport
 
 T = TypeVar("T")
@@ -460,6 +462,282 @@ def retry_batch(
         _print_json(batch.model_dump(mode="json"))
     else:
         print(batch.id)
+
+
+class _ImportLine:
+    """'importing 2/5 batch_x  40%' on stderr, drawn only when stderr is a terminal; `with` it to end the line."""
+
+    def __init__(self, batches: int) -> None:
+        self.batches = batches
+        self.number = 0
+        self.label = ""
+        self.enabled = sys.stderr.isatty()
+        self.drawn = 0
+
+    def start(self, batch_id: str) -> None:
+        self.number += 1
+        count = f"{self.number}/{self.batches} " if self.batches > 1 else ""
+        self.label = f"importing {count}{batch_id}"
+        self(0, 0)
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.enabled:
+            text = f"{self.label} {100 * done // total if total else 0:3d}%"
+            print(f"\r{text:<{self.drawn}}", end="", file=sys.stderr)
+            self.drawn = max(self.drawn, len(text))
+
+    def say(self, text: str) -> None:
+        """Print a line of output, clearing the progress line first so the two never share a line."""
+        if self.enabled and self.drawn:
+            print(f"\r{'':<{self.drawn}}\r", end="", file=sys.stderr, flush=True)
+            self.drawn = 0
+        print(text, flush=True)
+
+    def __enter__(self) -> _ImportLine:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self.enabled and self.drawn:
+            print(file=sys.stderr)
+
+
+@app.command
+def import_batch(
+    batch_id: Annotated[str | None, Parameter(help="The batch whose requests to import.")] = None,
+    /,
+    *,
+    all_batches: Annotated[bool, Parameter(name="--all", negative=(), help="Every batch in the cache (refreshed "
+                                           "first) that has an input file.")] = False,
+    since: Annotated[str | None, Parameter(help="With --all: only batches created on or after this day "
+                                                "(YYYY-MM-DD, local time).")] = None,
+    force: Annotated[bool, Parameter(negative=(), help="Read batches again even if unchanged since their last "
+                                                       "import.")] = False,
+    json: JsonOption = False,
+    profile: ProfileOption = None,
+) -> None:
+    """Put every request of a batch into the cache's llm_logs table, one row each with its response (the latest
+    retry's), to query with `batchtui sql`; prints each batch's count of requests."""
+    from dataclasses import asdict
+
+    from batchtui.core.llm_logs import ImportResult
+
+    if (batch_id is None) == (not all_batches):
+        _fail("import-batch: name a BATCH_ID or give --all (not both)")
+    cutoff = None
+    if since is not None:
+        if not all_batches:
+            _fail("import-batch: --since goes with --all")
+        try:
+            cutoff = dt.datetime.combine(dt.date.fromisoformat(since), dt.time()).timestamp()
+        except ValueError:
+            _fail(f"--since '{since}': expected a day as YYYY-MM-DD")
+
+    def report(line: _ImportLine, result: ImportResult) -> None:
+        if not json:
+            line.say(f"{result.batch_id}: {result.rows:,} requests, {result.with_response:,} with a response"
+                     + (" (unchanged)" if result.unchanged else ""))
+
+    async def work(workspace: Workspace) -> tuple[list[ImportResult], list[str]]:
+        if batch_id is not None:
+            with _ImportLine(1) as line:
+                line.start(batch_id)
+                result = await workspace.import_batch(batch_id, progress=line, force=force)
+                report(line, result)
+            return [result], []
+        try:
+            await workspace.refresh()
+        except BatchtuiError as exc:
+            print(f"batchtui: importing cached batches only: {exc}", file=sys.stderr)
+        batches = [b for b in reversed(await workspace.batches())
+                   if b.input_file_id and (cutoff is None or (b.created_at or 0) >= cutoff)]
+        results, failures = [], []
+        with _ImportLine(len(batches)) as line:
+            for batch in batches:
+                line.start(batch.id)
+                try:
+                    results.append(await workspace.import_batch(batch, progress=line, force=force))
+                except BatchtuiError as exc:
+                    failures.append(f"{batch.id}: {exc}")
+                    continue
+                report(line, results[-1])
+        return results, failures
+
+    results, failures = _run(work, profile)
+    if json:
+        _print_json([asdict(result) for result in results])
+    for failure in failures:
+        print(f"batchtui: {failure}", file=sys.stderr)
+    if failures:
+        raise SystemExit(1)
+
+
+def _sql_value(value: object) -> object:
+    """A value for CSV or JSON output: blobs as hex, the rest as they are."""
+    return value.hex() if isinstance(value, bytes) else value
+
+
+def _sql_cell(value: object, width: int) -> str:
+    """A value as a table shows it: literally, control characters escaped, cut to `width` characters."""
+    from rich.cells import cell_len, set_cell_size
+
+    if value is None:
+        text = "NULL"
+    elif isinstance(value, bytes):
+        text = "x'" + value.hex() + "'"
+    else:
+        text = printable(str(value))
+    if width and cell_len(text) > width:
+        text = set_cell_size(text, width - 1) + "…"
+    return text
+
+
+def _sql_table(columns: list[str], rows: list[tuple[Any, ...]], width: int) -> list[str]:
+    """Aligned columns under a header, numbers on the right, and a count of rows."""
+    from rich.cells import cell_len
+
+    head = [_sql_cell(name, width) for name in columns]
+    cells = [[_sql_cell(value, width) for value in row] for row in rows]
+    sizes = [max([cell_len(head[i]), *(cell_len(row[i]) for row in cells)]) for i in range(len(columns))]
+    numeric = [all(isinstance(row[i], int | float) for row in rows if row[i] is not None) and
+               any(row[i] is not None for row in rows) for i in range(len(columns))]
+
+    def line(texts: list[str], right: list[bool]) -> str:
+        padded = [" " * (size - cell_len(text)) + text if r else text + " " * (size - cell_len(text))
+                  for text, size, r in zip(texts, sizes, right, strict=True)]
+        return "  ".join(padded).rstrip()
+
+    out = [line(head, numeric), "  ".join("-" * size for size in sizes)]
+    out += [line(row, numeric) for row in cells]
+    out.append(f"({len(rows):,} row{'' if len(rows) == 1 else 's'})")
+    return out
+
+
+@app.command
+def sql(
+    query: Annotated[str | None, Parameter(help="One SELECT statement, e.g. over llm_logs or batches.")] = None,
+    /,
+    *,
+    output_format: Annotated[Literal["table", "csv", "json"], Parameter(
+        name="--format", help="table (aligned, for reading), csv, or json (an array of objects).")] = "table",
+    width: Annotated[int, Parameter(help="Table format: cut values to this many characters (0: never).")] = 80,
+    examples: Annotated[bool, Parameter(negative=(), help="Print example queries and exit.")] = False,
+    profile: ProfileOption = None,
+) -> None:
+    """Query the local cache with SQL, read-only: llm_logs (one row per imported request, with JSON columns
+    request, response and metadata; Postgres' -> and ->> operators work), batches, files, observations."""
+    import csv
+    import os
+
+    from batchtui.core.cache import SCHEMA_VERSION
+    from batchtui.core.sql import EXAMPLE_QUERIES, ReadOnlyQueryError, open_readonly, stream_readonly_query
+
+    if examples:
+        for title, example in EXAMPLE_QUERIES:
+            print(f"-- {title}\n{example};\n")
+        return
+    if query is None:
+        _fail("sql: give a query, e.g. batchtui sql \"SELECT count(*) FROM llm_logs\" (--examples shows more)")
+    try:
+        path = resolve_profile(profile).cache_dir() / "cache.db"
+    except BatchtuiError as exc:
+        _fail(str(exc))
+    if not path.is_file():
+        _fail(f"no cache at {path} yet: run `batchtui list-batches` or `batchtui import-batch` first")
+    try:
+        with open_readonly(path) as conn:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version < SCHEMA_VERSION:  # made by an older batchtui: bring it up to date (our own write, not the query's)
+            asyncio.run(_upgrade_cache(path))
+        with stream_readonly_query(path, query) as (columns, rows):
+            if output_format == "table":
+                print("\n".join(_sql_table(columns, list(rows), width)))
+            elif output_format == "csv":
+                writer = csv.writer(sys.stdout, lineterminator="\n")
+                writer.writerow(columns)
+                writer.writerows([_sql_value(v) for v in row] for row in rows)
+            else:
+                print("[", end="")
+                for n, row in enumerate(rows):
+                    item = {name: _sql_value(v) for name, v in zip(columns, row, strict=True)}
+                    print(("," if n else "") + "\n  " + json.dumps(item, ensure_ascii=False), end="")
+                print("\n]")
+    except (ReadOnlyQueryError, BatchtuiError) as exc:
+        _fail(str(exc))
+    except BrokenPipeError:  # the reader went away (e.g. `| head`): stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise SystemExit(0) from None
+
+
+def _span(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    minutes, secs = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h {minutes:02d}m" if hours else f"{minutes}m {secs:02d}s" if minutes else f"{secs}s"
+
+
+def _stats_lines(stats: BatchStats) -> list[str]:
+    """The stats for people: counts, outcome shares, the percentile tables, then tokens and cost per day."""
+    since = f" since {stats.since:%Y-%m-%d}" if stats.since else ""
+    lines = [f"{stats.batches:,} batches{since}: {stats.finished:,} finished, {stats.active:,} active; "
+             + ", ".join(f"{name} {share:.0%}" for name, share in stats.shares.items())]
+    rate = stats.lines_per_minute
+    lines.append(f"lines per minute: p50 {rate.p50 or 0:,.0f} · p90 {rate.p90 or 0:,.0f} · max {rate.max or 0:,.0f}")
+    tables = [("turnaround", {"all": stats.turnaround}), ("phase", stats.phases), ("model", stats.by_model),
+              ("endpoint", stats.by_endpoint), ("size band", stats.by_size_band)]
+    for title, groups in tables:
+        lines.append("")
+        lines.append(f"{title:<28} {'batches':>8} {'p50':>9} {'p90':>9} {'max':>9}")
+        for name, p in groups.items():
+            lines.append(f"{printable(name)[:28]:<28} {p.count:>8,} {_span(p.p50):>9} {_span(p.p90):>9} "
+                         f"{_span(p.max):>9}")
+    days = [day for day in stats.per_day if day.batches]
+    if days:
+        lines += ["", f"{'day':<12} {'batches':>8} {'input tokens':>14} {'output tokens':>14} {'cost':>12}"]
+        for day in days:
+            cost = usd(day.cost_usd) if day.cost_usd is not None else "no price"
+            lines.append(f"{day.date:%Y-%m-%d}   {day.batches:>8,} {day.input_tokens:>14,} {day.output_tokens:>14,} "
+                         f"{cost:>12}")
+    if stats.unpriced_models:
+        lines.append("no price for " + ", ".join(printable(m) for m in stats.unpriced_models)
+                     + " (their tokens are not in the costs)")
+    return lines
+
+
+@app.command
+def stats(
+    *,
+    since: Annotated[str | None, Parameter(help="Only batches created on or after this day (YYYY-MM-DD).")] = None,
+    json: JsonOption = False,
+    profile: ProfileOption = None,
+) -> None:
+    """How long the account's batches really take (turnaround and each phase, p50 / p90 / max by model, endpoint
+    and size band), how they ended, and tokens and cost per day at batch prices."""
+    from batchtui.core.stats import batch_stats
+
+    try:
+        start = dt.datetime.strptime(since, "%Y-%m-%d").replace(tzinfo=dt.UTC) if since else None
+    except ValueError:
+        _fail(f"--since {since}: expected a day as YYYY-MM-DD")
+
+    async def work(workspace: Workspace) -> list[Batch]:
+        try:
+            await workspace.refresh()
+        except BatchtuiError as exc:
+            print(f"batchtui: counting cached batches only: {exc}", file=sys.stderr)
+        return await workspace.batches()
+
+    figures = batch_stats(_run(work, profile), since=start)
+    if json:
+        _print_json(figures.to_dict())
+    else:
+        print("\n".join(_stats_lines(figures)))
+
+
+async def _upgrade_cache(path: Path) -> None:
+    from batchtui.core.cache import Cache
+
+    await (await Cache.open(path)).close()
 
 
 @app.command

@@ -11,13 +11,15 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from textual.widgets import Input
+from textual.widgets import Input, TextArea
 
 from batchtui.core.config import Profile
+from batchtui.core.sql import EXAMPLE_QUERIES
 from batchtui.sandbox import SandboxConfig, SandboxServer
 from batchtui.tui.app import BatchtuiApp
 from batchtui.tui.screens.new_batch import NewBatchScreen
 from batchtui.tui.screens.results import BatchResults, ResultsScreen
+from batchtui.tui.screens.sql import SqlScreen
 
 HERE = Path(__file__).parent.absolute()
 EXAMPLE = HERE.parent / "examples" / "reviews"
@@ -60,7 +62,27 @@ async def take(server: SandboxServer, cache_dir: Path) -> list[str]:
         app.pop_screen()
         await new_batch_from_the_example(pilot)
         await shoot("new-batch")
+        app.pop_screen()
+        await pilot.press("S")
+        await shoot("stats")
+        app.pop_screen()
+        await sql_by_model(pilot, with_failures.id)
+        await shoot("sql")
     return written
+
+
+async def sql_by_model(pilot, batch_id: str) -> None:
+    """The SQL screen after importing a batch and running the token use and cost by model example."""
+    await pilot.app.workspace.import_batch(batch_id)
+    await pilot.press("Q")
+    screen = pilot.app.screen
+    assert isinstance(screen, SqlScreen)
+    editor = screen.query_one(TextArea)
+    editor.text = next(sql for title, sql in EXAMPLE_QUERIES if title.startswith("Token use"))
+    editor.focus()
+    await pilot.press("ctrl+r")
+    while screen.result is None:
+        await pilot.pause(0.1)
 
 
 async def new_batch_from_the_example(pilot) -> None:

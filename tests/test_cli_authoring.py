@@ -124,3 +124,16 @@ def test_split_prints_the_parts(env, tmp_path, example):
     assert b"".join(Path(p).read_bytes() for p in parts) == batch_file.read_bytes()
     made = batchtui("make-batch-file", str(template), str(data), "-o", str(tmp_path / "s.jsonl"), "--split", env=env)
     assert made.stdout.split() == [str(tmp_path / "s.jsonl")]  # within the limits: one file, not cut
+
+
+def test_stats_of_the_account(env, tmp_path, write_batch_file):
+    file_id = batchtui("upload-batch-file", str(write_batch_file(30)), env=env).stdout.strip()
+    batch_id = batchtui("start-batch", file_id, env=env).stdout.strip()
+    batchtui("get-batch-results", batch_id, "--wait", "--poll-seconds", "0.1", "-o", str(tmp_path), env=env)
+    figures = json.loads(batchtui("stats", "--json", env=env).stdout)
+    assert figures["batches"] >= 1 and figures["outcomes"]["completed"] >= 1
+    assert figures["turnaround_seconds"]["count"] >= 1 and figures["per_day"]
+    text = batchtui("stats", "--since", "2020-01-01", env=env).stdout
+    assert "turnaround" in text and "gpt-4o-mini" in text and "completed" in text
+    bad = batchtui("stats", "--since", "yesterday", env=env, check=False)
+    assert bad.returncode == 1 and bad.stderr.strip() == "batchtui: --since yesterday: expected a day as YYYY-MM-DD"
