@@ -3,7 +3,9 @@
 Importing a batch unfurls its input file into one row per request (custom_id) and fills in each request's
 response from the output and error files, the latest retry's when the batch was retried: the rows come from the
 batch's ResultIndex, which already joins the files and follows retries. A request with no result yet has a NULL
-response; importing the batch again when it has finished fills it in.
+response; importing the batch again when it has finished fills it in. A batch that failed validation has only its
+input: its rows keep a NULL response, and the line its error names carries that error. Expired and cancelled
+requests have a NULL response too (their result line has none) and their error in the metadata.
 
 One import is one write transaction on its own connection to the cache file (WAL mode lets the app keep
 reading meanwhile): an import that fails or is cancelled leaves the rows as they were. Rows are upserted by
@@ -285,40 +287,50 @@ def _usage(body: dict[str, Any], model: str | None) -> tuple[dict[str, Any] | No
     }, cached
 
 
+@dataclass(frozen=True)
+class _Rates:
+    """A model's batch prices per token: uncached input, cached input, output."""
+
+    input: Decimal
+    cached: Decimal
+    output: Decimal
+    basis: str
+
+
+_TIERED = "tiered"
+
+
 class _Prices:
     """Batch prices per token, looked up once per model: `price_of` takes ~0.2 ms, too long for 50,000 rows.
 
     OpenAI's prices are linear in tokens; a model whose price per token differs between 1,000 and 1,000,000
-    tokens has tiers, and each of its rows is priced by `price_of` itself."""
+    tokens has tiers (e.g. above 272k input tokens), and each of its rows is priced by `price_of` itself."""
 
     def __init__(self, at: datetime) -> None:
         self.at = at
-        self._rates: dict[str, tuple[Decimal, Decimal, Decimal, str] | None | bool] = {}
+        self._rates: dict[str, _Rates | str | None] = {}
 
     def cost(self, model: str, prompt: int, completion: int, cached: int) -> Cost | None:
-        rates = self._rates.get(model)
-        if rates is None and model not in self._rates:
-            rates = self._rates[model] = self._lookup(model)
-        if rates is None:
-            return None
-        if rates is True:
-            return price_of(model, prompt, completion, cached, at=self.at)
-        assert isinstance(rates, tuple)
-        per_input, per_cached, per_output, basis = rates
-        parts = ((prompt - cached) * per_input, cached * per_cached, completion * per_output)
-        return Cost(*parts, total_usd=sum(parts, Decimal(0)), basis=basis)
+        if model not in self._rates:
+            self._rates[model] = self._lookup(model)
+        rates = self._rates[model]
+        if not isinstance(rates, _Rates):
+            return price_of(model, prompt, completion, cached, at=self.at) if rates == _TIERED else None
+        parts = ((prompt - cached) * rates.input, cached * rates.cached, completion * rates.output)
+        return Cost(*parts, total_usd=sum(parts, Decimal(0)), basis=rates.basis)
 
-    def _lookup(self, model: str) -> tuple[Decimal, Decimal, Decimal, str] | None | bool:
-        def rates(tokens: int) -> tuple[Decimal, Decimal, Decimal, str] | None:
+    def _lookup(self, model: str) -> _Rates | str | None:
+        def rates(tokens: int) -> _Rates | None:
             plain, cached, output = (price_of(model, i, o, c, at=self.at)
                                      for i, o, c in ((tokens, 0, 0), (tokens, 0, tokens), (0, tokens, 0)))
             if plain is None or cached is None or output is None:
                 return None
-            return plain.input_usd / tokens, cached.cached_usd / tokens, output.output_usd / tokens, plain.basis
+            return _Rates(plain.input_usd / tokens, cached.cached_usd / tokens, output.output_usd / tokens,
+                          plain.basis)
 
         try:
             big = rates(_MILLION)
-            return big if big is None or big == rates(_SMALL) else True
+            return big if big is None or big == rates(_SMALL) else _TIERED
         except Exception:  # noqa: BLE001 - a surprise in genai-prices' data leaves the cost null, not the import
             return None
 

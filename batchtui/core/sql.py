@@ -110,6 +110,11 @@ EXAMPLE_QUERIES: list[tuple[str, str]] = [
 """(title, SQL) pairs to start from; each runs on the cache as it is."""
 
 _QUERY_START = frozenset({"SELECT", "WITH", "VALUES", "EXPLAIN", "PRAGMA"})
+_WRITE_START = frozenset({
+    "INSERT", "REPLACE", "UPDATE", "DELETE", "UPSERT", "CREATE", "DROP", "ALTER", "ATTACH", "DETACH", "VACUUM",
+    "REINDEX", "ANALYZE", "BEGIN", "COMMIT", "END", "ROLLBACK", "SAVEPOINT", "RELEASE",
+})
+"""Statements refused before SQLite sees them; any other word that is not a query's gets SQLite's own error."""
 _LEADING = re.compile(r"(?:\s+|--[^\n]*(?:\n|$)|/\*.*?(?:\*/|$)|\()*", re.DOTALL)
 _WORD = re.compile(r"[A-Za-z_]+")
 
@@ -161,7 +166,7 @@ class _Guard:
             name = (arg1 or "").lower()
             if name in _READ_PRAGMAS and (arg2 is None or name in _PRAGMAS_WITH_TABLE):
                 return sqlite3.SQLITE_OK
-            what = f"PRAGMA {name}" + (" with a value" if arg2 is not None else "")
+            what = f"PRAGMA {name}" + (f" = {arg2}" if arg2 is not None else "")
         else:
             what = _words_of(action)
         self.refused = self.refused or what
@@ -210,19 +215,17 @@ def stream_readonly_query(
     word = _first_word(sql)
     if not word:
         raise ReadOnlyQueryError("empty query: write a SELECT statement")
-    if word not in _QUERY_START:
-        raise ReadOnlyQueryError(f"{word} is refused: the cache is read-only here; run SELECT queries "
-                                 "(or WITH, VALUES, EXPLAIN, PRAGMA)")
+    if word in _WRITE_START:
+        raise ReadOnlyQueryError(_refusal(word))
     with open_readonly(db_path, cancelled=cancelled) as conn:
         guard = _Guard()
         conn.set_authorizer(guard)
         try:
             cursor = conn.execute(sql)
         except sqlite3.Error as exc:
-            if guard.refused is not None:
-                raise ReadOnlyQueryError(f"{guard.refused} is refused: the cache is read-only here; "
-                                         "run SELECT queries") from exc
-            raise ReadOnlyQueryError(_query_error(exc)) from exc
+            raise ReadOnlyQueryError(_refusal(guard.refused) if guard.refused else _query_error(exc)) from exc
+        if word not in _QUERY_START:
+            raise ReadOnlyQueryError(_refusal(word))
         columns = [d[0] for d in cursor.description or ()]
 
         def rows() -> Iterator[tuple[Value, ...]]:
@@ -233,6 +236,11 @@ def stream_readonly_query(
                 raise ReadOnlyQueryError(_query_error(exc)) from exc
 
         yield columns, rows()
+
+
+def _refusal(what: str) -> str:
+    return (f"{what} is refused: the cache can only be read here "
+            "(SELECT, WITH, VALUES, EXPLAIN or a read-only PRAGMA)")
 
 
 def _query_error(exc: sqlite3.Error) -> str:

@@ -1,0 +1,109 @@
+"""`batchtui import-batch` and `batchtui sql` as a script runs them, against a sandbox process that fails some
+requests."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from cli_helpers import batchtui, sandbox_process
+
+ISSUE_QUERY = (
+    "SELECT metadata -> 'batch' ->> 'custom_id', request -> 'body' ->> 'temperature' FROM llm_logs "
+    "WHERE metadata -> 'batch' ->> 'custom_id' LIKE 'person%'"
+)
+
+
+@pytest.fixture(scope="module")
+def failing_sandbox_url() -> Iterator[str]:
+    with sandbox_process("--fail-rate", "0.3") as url:
+        yield url
+
+
+@pytest.fixture
+def env(failing_sandbox_url, isolated_home) -> dict[str, str]:
+    return {**os.environ, "OPENAI_BASE_URL": failing_sandbox_url, "OPENAI_API_KEY": "sk-test",
+            "BATCHTUI_HOME": str(isolated_home)}
+
+
+def people(path: Path, count: int) -> Path:
+    path.write_text("".join(json.dumps({
+        "custom_id": f"person-{i}", "method": "POST", "url": "/v1/chat/completions",
+        "body": {"model": "gpt-4o-mini", "temperature": 0.7, "messages": [{"role": "user", "content": f"Hi {i}"}]},
+    }) + "\n" for i in range(count)))
+    return path
+
+
+def cache_files(home: Path) -> dict[str, bytes]:
+    """The cache database and its WAL's content, byte for byte (an empty WAL holds nothing)."""
+    (db,) = home.rglob("cache.db")
+    return {p.name: p.read_bytes() for p in db.parent.iterdir()
+            if p.name == "cache.db" or (p.name == "cache.db-wal" and p.stat().st_size)}
+
+
+def test_import_a_batch_and_query_it_in_three_formats(env, tmp_path, isolated_home):
+    file_id = batchtui("upload-batch-file", str(people(tmp_path / "people.jsonl", 30)), env=env).stdout.strip()
+    batch_id = batchtui("start-batch", file_id, env=env).stdout.strip()
+    pending = batchtui("sql", "SELECT count(*) AS n, count(response) AS answered FROM llm_logs", "--format", "json",
+                       env=env)
+    assert json.loads(pending.stdout) == [{"n": 30, "answered": 0}]  # from the moment of upload
+    batchtui("get-batch-results", batch_id, "--wait", "--poll-seconds", "0.1", "-o", str(tmp_path / "raw"), env=env)
+
+    imported = batchtui("import-batch", batch_id, env=env)
+    assert imported.stdout == f"{batch_id}: 30 requests, 30 with a response\n"
+    again = batchtui("import-batch", "--all", "--since", "2000-01-01", "--json", env=env)
+    assert [(r["batch_id"], r["rows"], r["unchanged"]) for r in json.loads(again.stdout)] == [(batch_id, 30, True)]
+    assert batchtui("import-batch", "--all", "--since", "2999-01-01", "--json", env=env).stdout.strip() == "[]"
+
+    table = batchtui("sql", ISSUE_QUERY, env=env).stdout.splitlines()
+    assert table[0].split() == ["metadata", "->", "'batch'", "->>", "'custom_id'", "request", "->", "'body'", "->>",
+                                "'temperature'"]
+    assert set(table[1]) == {"-", " "} and table[-1] == "(30 rows)"
+    assert sorted(line.split() for line in table[2:-1]) == sorted([f"person-{i}", "0.7"] for i in range(30))
+
+    as_csv = list(csv.reader(io.StringIO(batchtui("sql", ISSUE_QUERY, "--format", "csv", env=env).stdout)))
+    assert as_csv[0] == ["metadata -> 'batch' ->> 'custom_id'", "request -> 'body' ->> 'temperature'"]
+    assert sorted(as_csv[1:]) == sorted([f"person-{i}", "0.7"] for i in range(30))
+
+    as_json = json.loads(batchtui("sql", "SELECT metadata ->> 'status' AS status, count(*) AS n, "
+                                         "sum(response IS NOT NULL) AS answered FROM llm_logs GROUP BY 1 ORDER BY 1",
+                                  "--format", "json", env=env).stdout)
+    counts = {row["status"]: row["n"] for row in as_json}
+    assert set(counts) == {"failed", "ok"} and sum(counts.values()) == 30 and counts["failed"] > 0
+    assert all(row["answered"] == row["n"] for row in as_json)
+
+    shown = batchtui("sql", "SELECT 'a' || char(27) || '[31m' || char(10) || 'b' AS odd, NULL AS missing",
+                     env=env).stdout.splitlines()
+    assert shown[2].split() == ["a\\x1b[31m\\nb", "NULL"] and "\x1b" not in "".join(shown)
+
+
+def test_sql_refuses_writes_and_leaves_the_cache_as_it_was(env, tmp_path, isolated_home):
+    batchtui("upload-batch-file", str(people(tmp_path / "people.jsonl", 3)), env=env)
+    before = cache_files(isolated_home)
+    for statement, word in [("DELETE FROM llm_logs", "DELETE"), ("DROP TABLE batches", "DROP"),
+                            ("WITH x AS (SELECT 1) DELETE FROM batches", "DELETE"),
+                            ("PRAGMA user_version = 0", "PRAGMA user_version = 0")]:
+        refused = batchtui("sql", statement, env=env, check=False)
+        assert refused.returncode == 1 and refused.stdout == ""
+        assert refused.stderr.startswith(f"batchtui: {word} is refused") and refused.stderr.count("\n") == 1
+    assert cache_files(isolated_home) == before
+    bad = batchtui("sql", "SELECT nope FROM batches", env=env, check=False)
+    assert (bad.returncode, bad.stderr) == (1, "batchtui: no such column: nope\n")
+
+
+def test_usage_errors_are_one_line(env, tmp_path):
+    for args, words in [(("import-batch",), "name a BATCH_ID or give --all"),
+                        (("import-batch", "batch_x", "--all"), "name a BATCH_ID or give --all"),
+                        (("import-batch", "batch_x", "--since", "2024-01-01"), "--since goes with --all"),
+                        (("import-batch", "--all", "--since", "yesterday"), "expected a day as YYYY-MM-DD"),
+                        (("sql", "SELECT 1"), "no cache at")]:
+        done = batchtui(*args, env=env, check=False)
+        assert done.returncode == 1 and done.stderr.startswith("batchtui: ") and words in done.stderr, done.stderr
+        assert done.stderr.count("\n") == 1
+    examples = batchtui("sql", "--examples", env=env).stdout
+    assert "LIKE 'person%'" in examples and "-- Slowest batches" in examples
