@@ -173,7 +173,7 @@ class BatchtuiApp(App[None]):
     def watch_batches(self, batches: tuple[Batch, ...]) -> None:
         self._price_batches(batches)
 
-    @work(thread=True, exclusive=True, group="prices", exit_on_error=False)
+    @work(thread=True, exclusive=True, group="prices", exit_on_error=False, description="price the batches")
     def _price_batches(self, batches: tuple[Batch, ...]) -> None:
         """Each batch's cost for the list, in a thread: the first call loads genai-prices' data (a third of a
         second), which also makes the detail's costs cheap to draw afterwards."""

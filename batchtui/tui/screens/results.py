@@ -373,7 +373,8 @@ class ResultsScreen(Screen):
         self._list_rows()
         self._run_search(self.index, list(self._filtered_rows()), query)
 
-    @work(thread=True, exclusive=True, group="results-search", exit_on_error=False)
+    @work(thread=True, exclusive=True, group="results-search", exit_on_error=False,
+           description="search the rows")  # not a repr of every row
     def _run_search(self, index: ResultIndex, rows: list[int], query: str) -> None:
         worker = get_current_worker()
         posted = [0.0, 0]  # when, and with how many hits
@@ -488,7 +489,8 @@ class ResultsScreen(Screen):
         else:
             self._prepare_export(self.index, rows, dest)
 
-    @work(exclusive=True, group="results-export", exit_on_error=False)
+    @work(exclusive=True, group="results-export", exit_on_error=False,
+           description="prepare the export")  # not a repr of every row
     async def _prepare_export(self, index: ResultIndex, rows: list[int], dest: Path) -> None:
         """A CSV of a batch made by make-batch-file gets the data's columns: find them, then export."""
         data = None
@@ -502,7 +504,8 @@ class ResultsScreen(Screen):
                             markup=False)
         self._run_export(index, rows, dest, data)
 
-    @work(thread=True, exclusive=True, group="results-export-write", exit_on_error=False)
+    @work(thread=True, exclusive=True, group="results-export-write", exit_on_error=False,
+           description="write the export")  # not a repr of every row
     def _run_export(self, index: ResultIndex, rows: list[int], dest: Path, data: DataJoin | None) -> None:
         worker = get_current_worker()
 
