@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Collection
+from decimal import Decimal
 from pathlib import Path
 
+import orjson
 from openai.types import Batch, FileObject
 
 from batchtui.core.batch_file import data_rows_by_custom_id, load_manifest, manifest_path
@@ -25,11 +27,14 @@ from batchtui.core.llm_logs import (
     last_import,
     signature,
 )
+from batchtui.core.pricing import Cost
 from batchtui.core.results import ResultFiles, build_index
 from batchtui.core.retry import RETRY_KINDS, RETRY_OF, RetryKind, rows_to_retry, write_retry_file
 from batchtui.core.sync import SyncResult, sync_batches
 from batchtui.core.validate import validate_file
 
+_ESTIMATE = "estimate:"
+"""The meta key prefix of a batch's cost estimate at start."""
 _MAX_RETRY_DEPTH = 100
 """Links followed from a retry back to its first batch (metadata is free text: a loop must end)."""
 
@@ -123,12 +128,30 @@ class Workspace:
         await self.service.delete_file(file_id)
         await self.cache.forget_file(file_id)
 
-    async def start_batch(self, input_file_id: str, endpoint: str, *, metadata: dict[str, str] | None = None) -> Batch:
-        """Create a batch over an uploaded file and note it in the cache; a file uploaded from here also puts its
-        requests in llm_logs at once (responses NULL until the batch is imported again)."""
+    async def start_batch(
+        self, input_file_id: str, endpoint: str, *, metadata: dict[str, str] | None = None, estimate: Cost | None = None
+    ) -> Batch:
+        """Create a batch over an uploaded file and note it in the cache, with validation's cost `estimate` if
+        there is one (the detail compares it with the actual); a file uploaded from here also puts its requests in
+        llm_logs at once (responses NULL until the batch is imported again)."""
         batch = await self._remember(await self.service.create(input_file_id, endpoint, metadata=metadata))
+        if estimate is not None:
+            fields = {"input_usd": estimate.input_usd, "cached_usd": estimate.cached_usd,
+                      "output_usd": estimate.output_usd, "total_usd": estimate.total_usd, "basis": estimate.basis}
+            text = orjson.dumps({key: str(value) for key, value in fields.items()}).decode()
+            await self.cache.set_meta(_ESTIMATE + batch.id, text)
         await self._log_uploaded_requests(batch)
         return batch
+
+    async def batch_estimate(self, batch_id: str) -> Cost | None:
+        """The cost validation estimated when the batch was started from here (output at its max_tokens
+        ceiling), or None."""
+        raw = await self.cache.get_meta(_ESTIMATE + batch_id)
+        if raw is None:
+            return None
+        fields = orjson.loads(raw)
+        return Cost(*(Decimal(fields[k]) for k in ("input_usd", "cached_usd", "output_usd", "total_usd")),
+                    basis=fields["basis"])
 
     async def _log_uploaded_requests(self, batch: Batch) -> None:
         """Import the batch's rows from the local file its input was uploaded from, if that file is unchanged;

@@ -84,6 +84,9 @@ async def test_jsonl_file_submits_with_metadata(sandbox_profile, write_batch_fil
         await pilot.press("ctrl+s")
         detail = await submitted(pilot)
         assert detail.batch_id in [b.id for b in app.batches]
+        usage = detail.query_one("#detail-usage", Static)
+        await wait_until(pilot, lambda: detail.estimate is not None and usage.display, "the estimate shown")
+        assert detail.estimate == screen.checked.report.cost and "estimated" in plain(usage)
         assert f"Started {detail.batch_id} from requests.jsonl." in notes(app)
     async with await Workspace.open(sandbox_profile, cache_dir=tmp_path / "check") as ws:
         batch = await ws.fetch_batch(detail.batch_id)

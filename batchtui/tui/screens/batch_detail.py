@@ -19,6 +19,7 @@ from textual.widgets import Footer, Header, OptionList, Static
 
 from batchtui.core.cache import ACTIVE_STATUSES, TERMINAL_STATUSES
 from batchtui.core.errors import BatchtuiError
+from batchtui.core.pricing import Cost
 from batchtui.core.stats import expected_finish
 from batchtui.tui.commands import ScreenCommands
 from batchtui.tui.format import literal
@@ -69,6 +70,8 @@ class BatchDetailScreen(Screen):
         super().__init__()
         self.batch_id = batch_id
         self.batch: Batch | None = None
+        self.estimate: Cost | None = None
+        """Validation's cost estimate at start, when the batch was started from here."""
         self._file_infos: dict[str, FileObject] = {}
         self._ticker: Timer | None = None
 
@@ -79,7 +82,7 @@ class BatchDetailScreen(Screen):
             yield BatchSection(lambda batch: header_table(batch, self.app.clock()), id="detail-header")
             yield BatchTimeline(id="detail-timeline")
             yield BatchProgressPanel(id="detail-progress")
-            yield BatchSection(usage_table, id="detail-usage")
+            yield BatchSection(lambda batch: usage_table(batch, self.estimate), id="detail-usage")
             yield BatchSection(errors_table, id="detail-errors")
             yield BatchFiles(id="detail-files")
         yield Footer(compact=True)
@@ -88,7 +91,7 @@ class BatchDetailScreen(Screen):
         self.query_one("#detail-header").border_title = "Batch"
         self.query_one("#detail-timeline").border_title = "Timeline"
         self.query_one("#detail-progress").border_title = "Progress"
-        self.query_one("#detail-usage").border_title = "Usage (tokens)"
+        self.query_one("#detail-usage").border_title = "Usage and cost"
         self.query_one("#detail-errors").border_title = "Errors"
         self.query_one("#detail-files").border_title = "Files · v view · d download · i copy id"
         self.query_one("#detail-usage").display = False
@@ -99,6 +102,7 @@ class BatchDetailScreen(Screen):
         self.watch(self.app, "batches", self._on_batches)
         if self.batch is None:
             self._load()
+        self._load_estimate()
 
     # -- showing -------------------------------------------------------------------------------
 
@@ -169,6 +173,16 @@ class BatchDetailScreen(Screen):
             return
         if self.batch is None and batch is not None:
             self._show(batch)
+
+    @work(exclusive=True, group="detail-estimate", exit_on_error=False)
+    async def _load_estimate(self) -> None:
+        """Validation's cost estimate, kept when the batch was started from here, to show beside the actual."""
+        try:
+            self.estimate = await (await self.app.wait_for_workspace()).batch_estimate(self.batch_id)
+        except BatchtuiError:
+            return
+        if self.estimate is not None and self.batch is not None:
+            self.query_one("#detail-usage", BatchSection).show_batch(self.batch)
 
     @work(exclusive=True, group="detail-observations", exit_on_error=False)
     async def _load_observations(self) -> None:

@@ -41,6 +41,7 @@ from batchtui.core.batch_file import BatchFileCancelled, MadeBatchFile, make_bat
 from batchtui.core.client import BATCH_ENDPOINTS
 from batchtui.core.datasets import CSV_SUFFIXES, JSONL_SUFFIXES, XLSX_SUFFIXES
 from batchtui.core.errors import BatchtuiError
+from batchtui.core.pricing import Cost
 from batchtui.core.records import RequestView, read_request
 from batchtui.core.text import printable
 from batchtui.core.validate import ValidateCancelled, ValidationReport, report_figures, validate_file
@@ -476,17 +477,18 @@ class NewBatchScreen(Screen):
         assert self.checked is not None
         endpoint = self.query_one("#endpoint", Select).value
         assert isinstance(endpoint, str)
-        self.submit(self.checked.source.batch_file, endpoint, self._metadata())
+        self.submit(self.checked.source.batch_file, endpoint, self._metadata(), self.checked.report.cost)
 
     @work(group="submit", exit_on_error=False)
-    async def submit(self, path: Path, endpoint: str, metadata: dict[str, str]) -> None:
+    async def submit(self, path: Path, endpoint: str, metadata: dict[str, str], estimate: Cost | None) -> None:
         self.query_one("#upload-progress", ProgressBar).update(total=None, progress=0)
         self._set_submitting(f"Uploading {path.name}…")
         try:
             workspace = await self.app.wait_for_workspace()
             file_id = await self._upload(workspace, path)
             self._set_submitting("Creating the batch…")
-            batch = await workspace.start_batch(file_id, endpoint, metadata=metadata or None)
+            batch = await workspace.start_batch(file_id, endpoint, metadata=metadata or None,
+                                                estimate=estimate)
         except (BatchtuiError, OSError) as exc:
             self._set_submitting("")
             self.notify(str(exc), title="Cannot submit", severity="error", markup=False)

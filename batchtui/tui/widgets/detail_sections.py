@@ -13,7 +13,7 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
-from batchtui.core.pricing import usd
+from batchtui.core.pricing import Cost, usd
 from batchtui.core.stats import batch_cost, cost_note
 from batchtui.tui.format import ago, clock, literal, status_badge
 
@@ -38,27 +38,35 @@ def header_table(batch: Batch, now: float) -> RenderableType:
     return Group(title, grid)
 
 
-def usage_table(batch: Batch) -> RenderableType | None:
-    """Token counts and what they cost at batch prices, or None for a batch the API reports no usage for."""
+def usage_table(batch: Batch, estimate: Cost | None = None) -> RenderableType | None:
+    """Token counts and what they cost at batch prices, beside validation's estimate when the batch was started
+    from here; None while there is neither."""
     usage = batch.usage
-    if usage is None:
+    if usage is None and estimate is None:
         return None
-    cached = getattr(usage.input_tokens_details, "cached_tokens", None)
-    reasoning = getattr(usage.output_tokens_details, "reasoning_tokens", None)
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="dim", no_wrap=True)
     for _ in range(5):
         grid.add_column(justify="right", no_wrap=True)
     grid.add_row("", *(Text(label, style="dim") for label in ("input", "cached", "output", "reasoning", "total")))
-    grid.add_row("tokens", *(_tokens(value) for value in (usage.input_tokens, cached, usage.output_tokens, reasoning,
-                                                          usage.total_tokens)))
-    cost = batch_cost(batch)
-    if cost is not None:
-        grid.add_row("cost", Text(usd(cost.input_usd)), Text(usd(cost.cached_usd)), Text(usd(cost.output_usd)), "",
-                     Text(usd(cost.total_usd), style="bold"))
-    elif usage.total_tokens:
-        grid.add_row("cost", literal(cost_note(batch) or "no price", "dim"))
+    if usage is not None:
+        cached = getattr(usage.input_tokens_details, "cached_tokens", None)
+        reasoning = getattr(usage.output_tokens_details, "reasoning_tokens", None)
+        grid.add_row("tokens", *(_tokens(value) for value in (usage.input_tokens, cached, usage.output_tokens,
+                                                              reasoning, usage.total_tokens)))
+        cost = batch_cost(batch)
+        if cost is not None:
+            grid.add_row("cost", *_costs(cost, "bold"))
+        elif usage.total_tokens:
+            grid.add_row("cost", literal(cost_note(batch) or "no price", "dim"))
+    if estimate is not None:
+        grid.add_row("estimated", *_costs(estimate, ""))
     return grid
+
+
+def _costs(cost: Cost, total_style: str) -> tuple[Text, ...]:
+    return (Text(usd(cost.input_usd)), Text(usd(cost.cached_usd)), Text(usd(cost.output_usd)), Text(""),
+            Text(usd(cost.total_usd), style=total_style))
 
 
 def _tokens(value: int | None) -> Text:
