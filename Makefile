@@ -27,6 +27,8 @@ bench: $(STAMP)
 	$(BIN)/python tests/bench/sandbox_throughput.py
 	$(BIN)/python tests/bench/make_batch_file.py
 	$(BIN)/python tests/bench/validate_file.py
+	$(BIN)/python tests/bench/stats.py
+	$(BIN)/python tests/bench/import_batch.py
 	cd tests/bench && ../../$(BIN)/python result_index.py && ../../$(BIN)/python tui_results.py
 
 screenshots: $(STAMP)
