@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -57,3 +58,19 @@ def write_batch_file(tmp_path):
         return path
 
     return write
+
+
+@pytest.fixture(scope="module")
+def failing_sandbox_url() -> Iterator[str]:
+    """`batchtui sandbox` in its own process that fails 30% of requests, for the CLI tests of a module."""
+    from cli_helpers import sandbox_process
+
+    with sandbox_process("--fail-rate", "0.3") as url:
+        yield url
+
+
+@pytest.fixture
+def failing_cli_env(failing_sandbox_url, isolated_home) -> dict[str, str]:
+    """Environment for `batchtui` processes against the failing sandbox, with this test's home."""
+    return {**os.environ, "OPENAI_BASE_URL": failing_sandbox_url, "OPENAI_API_KEY": "sk-test",
+            "BATCHTUI_HOME": str(isolated_home)}

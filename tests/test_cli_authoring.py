@@ -5,27 +5,18 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cli_helpers import batchtui, sandbox_process
+from cli_helpers import batchtui
 
 EXAMPLE = Path(__file__).parent.parent / "examples" / "reviews"
 
 
-@pytest.fixture(scope="module")
-def failing_sandbox_url() -> Iterator[str]:
-    with sandbox_process("--fail-rate", "0.3") as url:
-        yield url
-
-
 @pytest.fixture
-def env(failing_sandbox_url, isolated_home) -> dict[str, str]:
-    return {**os.environ, "OPENAI_BASE_URL": failing_sandbox_url, "OPENAI_API_KEY": "sk-test",
-            "BATCHTUI_HOME": str(isolated_home)}
+def env(failing_cli_env) -> dict[str, str]:
+    return failing_cli_env
 
 
 @pytest.fixture

@@ -6,12 +6,10 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cli_helpers import batchtui, sandbox_process
+from cli_helpers import batchtui
 
 ISSUE_QUERY = (
     "SELECT metadata -> 'batch' ->> 'custom_id', request -> 'body' ->> 'temperature' FROM llm_logs "
@@ -19,16 +17,9 @@ ISSUE_QUERY = (
 )
 
 
-@pytest.fixture(scope="module")
-def failing_sandbox_url() -> Iterator[str]:
-    with sandbox_process("--fail-rate", "0.3") as url:
-        yield url
-
-
 @pytest.fixture
-def env(failing_sandbox_url, isolated_home) -> dict[str, str]:
-    return {**os.environ, "OPENAI_BASE_URL": failing_sandbox_url, "OPENAI_API_KEY": "sk-test",
-            "BATCHTUI_HOME": str(isolated_home)}
+def env(failing_cli_env) -> dict[str, str]:
+    return failing_cli_env
 
 
 def people(path: Path, count: int) -> Path:

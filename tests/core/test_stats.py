@@ -9,6 +9,7 @@ from decimal import Decimal
 
 import pytest
 from openai.types import Batch
+from stats_batches import completed, make_batch, usage
 
 from batchtui.core.cache import ACTIVE_STATUSES, TERMINAL_STATUSES
 from batchtui.core.client import BatchService
@@ -40,44 +41,6 @@ NOW = D + 4 * DAY + 12 * H
 CHAT, RESPONSES, EMBEDDINGS = "/v1/chat/completions", "/v1/responses", "/v1/embeddings"
 
 
-def make_batch(batch_id: str, status: str, created_at: int, *, model: str | None = "gpt-4o-mini", **fields) -> Batch:
-    data: dict[str, object] = {
-        "id": batch_id,
-        "object": "batch",
-        "endpoint": CHAT,
-        "input_file_id": f"file-in-{batch_id}",
-        "completion_window": "24h",
-        "status": status,
-        "created_at": created_at,
-        "expires_at": created_at + DAY,
-        "model": model,
-        "request_counts": {"total": 0, "completed": 0, "failed": 0},
-        **fields,
-    }
-    return Batch.model_validate(data)
-
-
-def usage(input_tokens: int, cached: int, output: int) -> dict[str, object]:
-    return {
-        "input_tokens": input_tokens,
-        "input_tokens_details": {"cached_tokens": cached},
-        "output_tokens": output,
-        "output_tokens_details": {"reasoning_tokens": 0},
-        "total_tokens": input_tokens + output,
-    }
-
-
-def completed(batch_id, created, model, endpoint, total, phases, tokens, *, failed=0) -> Batch:
-    """A completed batch whose validating, in_progress and finalizing phases last `phases` seconds."""
-    validating, in_progress, finalizing = phases
-    started = created + validating
-    return make_batch(
-        batch_id, "completed", created, model=model, endpoint=endpoint,
-        in_progress_at=started, finalizing_at=started + in_progress,
-        completed_at=started + in_progress + finalizing,
-        request_counts={"total": total, "completed": total - failed, "failed": failed},
-        usage=usage(*tokens),
-    )  # fmt: skip
 
 
 MINI, G41, EMB, OWN = "gpt-4o-mini", "gpt-4.1", "text-embedding-3-small", "my-own-model"

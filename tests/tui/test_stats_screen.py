@@ -6,9 +6,9 @@ import asyncio
 import io
 from datetime import UTC, date, datetime, timedelta, timezone
 
-from openai.types import Batch
 from pilot_helpers import fill_cache, wait_for_rows, wait_until
 from rich.console import Console
+from stats_batches import completed, make_batch, usage
 
 from batchtui.core.config import Profile
 from batchtui.core.pricing import usd
@@ -37,43 +37,6 @@ CHAT, RESPONSES, EMBEDDINGS = "/v1/chat/completions", "/v1/responses", "/v1/embe
 MINI, G41, EMB, OWN = "gpt-4o-mini", "gpt-4.1", "text-embedding-3-small", "my-own-model"
 
 
-def make_batch(batch_id: str, status: str, created_at: int, *, model: str | None = MINI, **fields) -> Batch:
-    return Batch.model_validate({
-        "id": batch_id,
-        "object": "batch",
-        "endpoint": CHAT,
-        "input_file_id": f"file-in-{batch_id}",
-        "completion_window": "24h",
-        "status": status,
-        "created_at": created_at,
-        "expires_at": created_at + DAY,
-        "model": model,
-        "request_counts": {"total": 0, "completed": 0, "failed": 0},
-        **fields,
-    })
-
-
-def usage(input_tokens: int, cached: int, output: int) -> dict[str, object]:
-    return {
-        "input_tokens": input_tokens,
-        "input_tokens_details": {"cached_tokens": cached},
-        "output_tokens": output,
-        "output_tokens_details": {"reasoning_tokens": 0},
-        "total_tokens": input_tokens + output,
-    }
-
-
-def completed(batch_id, created, model, endpoint, total, phases, tokens, *, failed=0) -> Batch:
-    """A completed batch whose validating, in_progress and finalizing phases last `phases` seconds."""
-    validating, in_progress, finalizing = phases
-    started = created + validating
-    return make_batch(
-        batch_id, "completed", created, model=model, endpoint=endpoint,
-        in_progress_at=started, finalizing_at=started + in_progress,
-        completed_at=started + in_progress + finalizing,
-        request_counts={"total": total, "completed": total - failed, "failed": failed},
-        usage=usage(*tokens),
-    )  # fmt: skip
 
 
 # The seeded account of tests/core/test_stats.py, plus one batch from 50 days before the others.
