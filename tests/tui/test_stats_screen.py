@@ -8,7 +8,18 @@ from datetime import UTC, date, datetime, timedelta, timezone
 
 from pilot_helpers import fill_cache, wait_for_rows, wait_until
 from rich.console import Console
-from stats_batches import completed, make_batch, usage
+from stats_batches import (
+    CHAT,
+    COMPLETED,
+    DAY,
+    G41,
+    MINI,
+    OTHERS,
+    RESPONSES,
+    D,
+    H,
+    completed,
+)
 
 from batchtui.core.config import Profile
 from batchtui.core.pricing import usd
@@ -28,52 +39,14 @@ from batchtui.tui.screens.stats import (
 )
 
 DEAD_URL = "http://127.0.0.1:9/v1"
-D = int(datetime(2025, 6, 2, tzinfo=UTC).timestamp())
-H = 3600
-DAY = 86_400
 NOW = D + 9 * DAY + 12 * H
 """2025-06-11 12:00 UTC: the last 7 days start 2025-06-05 (c9, a1 and a2); 30 days hold all but the old batch."""
-CHAT, RESPONSES, EMBEDDINGS = "/v1/chat/completions", "/v1/responses", "/v1/embeddings"
-MINI, G41, EMB, OWN = "gpt-4o-mini", "gpt-4.1", "text-embedding-3-small", "my-own-model"
+EMBEDDINGS = "/v1/embeddings"
 
 
 
 
 # The seeded account of tests/core/test_stats.py, plus one batch from 50 days before the others.
-# fmt: off
-COMPLETED = [
-    #         id     created          model endpoint    total   phases (s)          tokens (in, cached, out)
-    completed("c1",  D + 1 * H,       MINI, CHAT,       60,     (60, 120, 60),      (12_000, 2_000, 3_000)),
-    completed("c2",  D + 2 * H,       MINI, CHAT,       90,     (60, 540, 60),      (18_000, 0, 4_500), failed=10),
-    completed("c3",  D + 3 * H,       MINI, CHAT,       600,    (120, 1680, 200),   (120_000, 30_000, 60_000)),
-    completed("c4",  D + DAY + 1 * H, MINI, CHAT,       800,    (100, 3600, 200),   (160_000, 0, 80_000)),
-    completed("c5",  D + DAY + 2 * H, MINI, CHAT,       5000,   (300, 6900, 600),   (1_000_000, 0, 500_000)),
-    completed("c6",  D + DAY + 3 * H, G41,  RESPONSES,  300,    (45, 1155, 300),    (90_000, 0, 30_000)),
-    completed("c7",  D + DAY + 4 * H, G41,  RESPONSES,  2000,   (200, 10600, 1200), (600_000, 100_000, 200_000)),
-    completed("c8",  D + DAY + 5 * H, EMB,  EMBEDDINGS, 20_000, (600, 28800, 600),  (4_000_000, 0, 0)),
-    completed("c9",  D + 3 * DAY + H, OWN,  CHAT,       40,     (10, 30, 5),        (8_000, 0, 2_000)),
-    completed("c10", D + DAY + 6 * H, MINI, CHAT,       50_000, (900, 80000, 3100), (10_000_000, 0, 5_000_000)),
-]
-# fmt: on
-OTHERS = [
-    make_batch("f1", "failed", D + 4 * H, failed_at=D + 4 * H + 30),
-    make_batch("f2", "failed", D + DAY + 7 * H, model=G41, failed_at=D + DAY + 7 * H + 20),
-    make_batch(
-        "e1", "expired", D + DAY + 8 * H, model=G41,
-        in_progress_at=D + DAY + 8 * H + 60, expired_at=D + 2 * DAY + 8 * H,
-        request_counts={"total": 100, "completed": 60, "failed": 0}, usage=usage(30_000, 0, 10_000),
-    ),
-    make_batch(
-        "x1", "cancelled", D + DAY + 9 * H,
-        in_progress_at=D + DAY + 9 * H + 30, cancelling_at=D + DAY + 9 * H + 600, cancelled_at=D + DAY + 9 * H + 900,
-        request_counts={"total": 400, "completed": 100, "failed": 0}, usage=usage(20_000, 0, 5_000),
-    ),
-    make_batch(
-        "a1", "in_progress", D + 3 * DAY + 2 * H, in_progress_at=D + 3 * DAY + 2 * H + 100,
-        request_counts={"total": 700, "completed": 100, "failed": 0},
-    ),
-    make_batch("a2", "validating", D + 3 * DAY + 3 * H),
-]  # fmt: skip
 OLD = completed("old", D - 50 * DAY, MINI, CHAT, 10, (5, 50, 5), (1_000, 0, 500))
 ACCOUNT = [*COMPLETED, *OTHERS, OLD]
 
