@@ -13,6 +13,7 @@ from stats_batches import (
     CHAT,
     COMPLETED,
     DAY,
+    EMBEDDINGS,
     OTHERS,
     RESPONSES,
     D,
@@ -46,7 +47,6 @@ from batchtui.sandbox import SandboxConfig, SandboxServer
 
 DAY0 = datetime(2025, 6, 2, tzinfo=UTC)
 NOW = D + 4 * DAY + 12 * H
-EMBEDDINGS = "/v1/embeddings"
 
 
 

@@ -41,7 +41,6 @@ from batchtui.tui.screens.stats import (
 DEAD_URL = "http://127.0.0.1:9/v1"
 NOW = D + 9 * DAY + 12 * H
 """2025-06-11 12:00 UTC: the last 7 days start 2025-06-05 (c9, a1 and a2); 30 days hold all but the old batch."""
-EMBEDDINGS = "/v1/embeddings"
 
 
 
