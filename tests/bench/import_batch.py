@@ -20,7 +20,7 @@ from pathlib import Path
 from openai.types import Batch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from result_files import make_result_files  # noqa: E402
+from result_files import result_files_in  # noqa: E402
 from timing import best, raw_read  # noqa: E402
 
 from batchtui.core.cache import Cache  # noqa: E402
@@ -76,13 +76,8 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch, tempfile.TemporaryDirectory(dir=args.db_dir) as dbs:
         folder = args.dir or Path(scratch) / "batch"
-        names = [folder / n for n in ("input.jsonl", "output.jsonl", "errors.jsonl")]
-        if all(p.exists() for p in names):
-            files = ResultFiles(*names)
-        else:
-            t0 = time.perf_counter()
-            files = make_result_files(folder, args.requests)
-            print(f"generated {args.requests:,} requests in {time.perf_counter() - t0:.1f} s")
+        files = result_files_in(folder, args.requests)
+        names = [p for p in (files.input, files.output, files.errors) if p is not None]
         sizes = [p.stat().st_size / 1e6 for p in names]
         raw_read(names)  # warm the page cache
         source = LogSource(batch_of(args.requests), files)

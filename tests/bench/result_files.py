@@ -8,6 +8,7 @@ The same `n` and `seed` always give the same files.
 from __future__ import annotations
 
 import random
+import time
 from pathlib import Path
 
 import orjson
@@ -78,4 +79,15 @@ def make_result_files(folder: Path, n: int, *, fail_share: float = 0.02, seed: i
             }
             line["response"] = {"status_code": 200, "request_id": f"req_{i:032x}", "body": answer}
             out.write(orjson.dumps(line) + b"\n")
+    return files
+
+
+def result_files_in(folder: Path, requests: int) -> ResultFiles:
+    """The batch's files in `folder`: reused when they are there (generating 300 MB takes a while), else made."""
+    names = [folder / n for n in ("input.jsonl", "output.jsonl", "errors.jsonl")]
+    if all(p.exists() for p in names):
+        return ResultFiles(*names)
+    t0 = time.perf_counter()
+    files = make_result_files(folder, requests)
+    print(f"generated {requests:,} requests in {time.perf_counter() - t0:.1f} s")
     return files

@@ -23,7 +23,7 @@ from pathlib import Path
 import orjson
 
 sys.path.insert(0, str(Path(__file__).parent))
-from result_files import make_result_files  # noqa: E402
+from result_files import result_files_in  # noqa: E402
 from timing import best, raw_read  # noqa: E402
 
 from batchtui.core.results import ResultFiles, build_index  # noqa: E402
@@ -92,13 +92,7 @@ def main() -> None:
         return
     with tempfile.TemporaryDirectory() as scratch:
         folder = args.dir or Path(scratch) / "batch"
-        names = [folder / n for n in ("input.jsonl", "output.jsonl", "errors.jsonl")]
-        if all(p.exists() for p in names):
-            files = ResultFiles(*names)
-        else:
-            t0 = time.perf_counter()
-            files = make_result_files(folder, args.requests)
-            print(f"generated {args.requests:,} requests in {time.perf_counter() - t0:.1f} s")
+        files = result_files_in(folder, args.requests)
         sizes = [p.stat().st_size / 1e6 for p in paths_of(files)]
         store = Path(scratch) / "store"
         raw_read(paths_of(files))  # warm the page cache

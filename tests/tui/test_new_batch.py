@@ -39,6 +39,19 @@ def plain(widget: Static) -> str:
     return console.file.getvalue()
 
 
+def offline_app(tmp_path: Path) -> BatchtuiApp:
+    """An app whose API cannot be reached: checking a file needs no network."""
+    return BatchtuiApp(Profile(name="offline", base_url=DEAD_URL, api_key="sk-x"), cache_dir=tmp_path / "app")
+
+
+async def checked_jsonl(pilot, path: Path | str) -> NewBatchScreen:
+    """The new batch screen once it has checked the JSONL file at `path`."""
+    screen = await open_new_batch(pilot)
+    await enter_path(pilot, screen, "#jsonl-path", path)
+    await checked(pilot, screen)
+    return screen
+
+
 async def open_new_batch(pilot) -> NewBatchScreen:
     await wait_until(pilot, lambda: isinstance(pilot.app.screen, BatchesScreen), "batch list shown")
     await pilot.press("n")
@@ -133,7 +146,7 @@ async def test_template_errors_are_shown(tmp_path):
     template.write_text('{"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "{{missing}}"}]}')
     data = tmp_path / "rows.csv"
     data.write_text("id,text\n1,hello\n")
-    app = BatchtuiApp(Profile(name="offline", base_url=DEAD_URL, api_key="sk-x"), cache_dir=tmp_path / "app")
+    app = offline_app(tmp_path)
     async with app.run_test(size=(100, 32)) as pilot:
         screen = await open_new_batch(pilot)
         await pilot.click("#mode-template")
@@ -149,9 +162,7 @@ async def test_problems_block_submit_until_overridden(sandbox_profile, tmp_path)
     path.write_text(request("a") + request("b") + request("a"))
     app = BatchtuiApp(sandbox_profile, cache_dir=tmp_path / "app")
     async with app.run_test(size=(80, 24)) as pilot:
-        screen = await open_new_batch(pilot)
-        await enter_path(pilot, screen, "#jsonl-path", path)
-        await checked(pilot, screen)
+        screen = await checked_jsonl(pilot, path)
         report = plain(screen.query_one("#report-body", Static))
         assert "✗ 1 problem (listed below)" in report
         assert "line 3: duplicate_custom_id: duplicate custom_id 'a'" in report
@@ -173,11 +184,9 @@ async def test_problems_block_submit_until_overridden(sandbox_profile, tmp_path)
 async def test_hostile_text_is_shown_literally(tmp_path):
     path = tmp_path / "hostile.jsonl"
     path.write_text(request(HOSTILE_ID, HOSTILE_TEXT) + request(HOSTILE_ID))
-    app = BatchtuiApp(Profile(name="offline", base_url=DEAD_URL, api_key="sk-x"), cache_dir=tmp_path / "app")
+    app = offline_app(tmp_path)
     async with app.run_test(size=(100, 32)) as pilot:
-        screen = await open_new_batch(pilot)
-        await enter_path(pilot, screen, "#jsonl-path", path)
-        await checked(pilot, screen)
+        screen = await checked_jsonl(pilot, path)
         report = plain(screen.query_one("#report-body", Static))
         preview = plain(screen.query_one("#preview-body", Static))
     assert "duplicate custom_id '[b]x[/]\\x1b[2J'" in report
@@ -188,11 +197,9 @@ async def test_hostile_text_is_shown_literally(tmp_path):
 
 async def test_bad_metadata_is_shown_inline_and_blocks_submit(write_batch_file, tmp_path):
     path = write_batch_file(2)
-    app = BatchtuiApp(Profile(name="offline", base_url=DEAD_URL, api_key="sk-x"), cache_dir=tmp_path / "app")
+    app = offline_app(tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
-        screen = await open_new_batch(pilot)
-        await enter_path(pilot, screen, "#jsonl-path", path)
-        await checked(pilot, screen)
+        screen = await checked_jsonl(pilot, path)
         metadata = screen.query_one("#metadata", Input)
         metadata.focus()
         await pilot.press(*"team=ml,oops")
@@ -256,11 +263,9 @@ def test_snapshot_report_and_preview(snap_compare, tmp_path, monkeypatch, utc):
 
 async def test_another_endpoint_checks_the_file_again(write_batch_file, tmp_path):
     path = write_batch_file(2)
-    app = BatchtuiApp(Profile(name="offline", base_url=DEAD_URL, api_key="sk-x"), cache_dir=tmp_path / "app")
+    app = offline_app(tmp_path)
     async with app.run_test(size=(100, 32)) as pilot:
-        screen = await open_new_batch(pilot)
-        await enter_path(pilot, screen, "#jsonl-path", path)
-        await checked(pilot, screen)
+        screen = await checked_jsonl(pilot, path)
         screen.query_one("#endpoint").value = "/v1/embeddings"
         await wait_until(pilot, lambda: screen.checked is not None and not screen.checked.report.ok, "checked again")
         assert screen.checked.report.endpoint == "/v1/embeddings"
@@ -271,7 +276,7 @@ async def test_another_endpoint_checks_the_file_again(write_batch_file, tmp_path
 async def test_picking_another_file_cancels_the_check_under_way(write_batch_file, tmp_path):
     big = write_batch_file(30_000, name="big.jsonl")
     small = write_batch_file(2, name="small.jsonl")
-    app = BatchtuiApp(Profile(name="offline", base_url=DEAD_URL, api_key="sk-x"), cache_dir=tmp_path / "app")
+    app = offline_app(tmp_path)
     async with app.run_test(size=(100, 32)) as pilot:
         screen = await open_new_batch(pilot)
         await enter_path(pilot, screen, "#jsonl-path", big)
@@ -284,11 +289,9 @@ async def test_picking_another_file_cancels_the_check_under_way(write_batch_file
 
 async def test_a_failed_submit_keeps_the_form(write_batch_file, tmp_path):
     path = write_batch_file(2)
-    app = BatchtuiApp(Profile(name="offline", base_url=DEAD_URL, api_key="sk-x"), cache_dir=tmp_path / "app")
+    app = offline_app(tmp_path)
     async with app.run_test(size=(100, 32)) as pilot:
-        screen = await open_new_batch(pilot)
-        await enter_path(pilot, screen, "#jsonl-path", path)
-        await checked(pilot, screen)
+        screen = await checked_jsonl(pilot, path)
         screen.query_one("#description", Input).value = "keep me"
         await pilot.press("ctrl+s")
         await wait_until(pilot, lambda: any(n.title == "Cannot submit" for n in app._notifications), "the error")
