@@ -269,7 +269,8 @@ def batch_stats(
     by_band: defaultdict[str, list[int]] = defaultdict(list)
     rates: list[float] = []
     day_batches: dict[int, int] = {}
-    # (day, model, UTC day) -> [input, cached, output tokens, [(input, output, cached, created_at)] if priced per batch]
+    # (day, model, UTC day) -> [input, cached, output tokens, [(input, output, cached, created_at, requests done)]
+    # if priced per batch]
     usage_groups: dict[tuple[int, str | None, int], list[Any]] = {}
     book = _PriceBook()
     per_batch: dict[str | None, bool] = {}
@@ -307,7 +308,9 @@ def batch_stats(
                 if one_by_one is None:
                     one_by_one = per_batch[model] = book.per_batch(model, created)
                 if one_by_one:
-                    group[3].append((input_tokens, output_tokens, cached, created))
+                    counts = fields["request_counts"]
+                    group[3].append((input_tokens, output_tokens, cached, created,
+                                     max(counts.completed if counts is not None else 0, 1)))
 
         completed_at = fields["completed_at"]
         if status != "completed" or completed_at is None or completed_at < created:
@@ -425,8 +428,35 @@ def batch_cost(batch: Batch) -> Cost | None:
     usage = batch.usage
     if usage is None or not batch.model:
         return None
-    at = datetime.fromtimestamp(batch.created_at, UTC)
-    return price_of(batch.model, usage.input_tokens, usage.output_tokens, _cached_tokens(usage), at=at)
+    tokens = (usage.input_tokens, usage.output_tokens, _cached_tokens(usage))
+    if _flat_prices(batch.model):
+        return price_of(batch.model, *tokens, at=datetime.fromtimestamp(batch.created_at, UTC))
+    return _tiered_cost(batch.model, *tokens, batch.created_at, _requests_done(batch))
+
+
+def _requests_done(batch: Batch) -> int:
+    counts = batch.request_counts
+    return max(counts.completed if counts is not None else 0, 1)
+
+
+def _tiered_cost(model: str, input_tokens: int, output_tokens: int, cached: int, at: int, requests: int,
+                 ) -> Cost | None:
+    """A batch's cost for a model whose rate depends on the size of a request (say, twice the rate past 272k input
+    tokens): the tier applies to each request, not to the batch's sum, so the batch is priced as `requests`
+    requests of its average usage (rounded down to whole tokens, a fraction of a cent per batch)."""
+    each = price_of(model, input_tokens // requests, output_tokens // requests,
+                    min(cached, input_tokens) // requests, at=datetime.fromtimestamp(at, UTC))
+    if each is None:
+        return None
+    parts = [each.input_usd * requests, each.cached_usd * requests, each.output_usd * requests]
+    return Cost(*parts, total_usd=sum(parts, Decimal(0)), basis=each.basis)
+
+
+@lru_cache(maxsize=256)
+def _flat_prices(model: str) -> bool:
+    """Whether the model's price per token is the same however big a request is (or it has no price)."""
+    plan = _price_plan(model, int(time.time()))
+    return plan is None or plan[1]
 
 
 def cost_note(batch: Batch) -> str:
@@ -450,7 +480,8 @@ def cost_notes(batches: Iterable[Batch]) -> dict[str, str]:
             continue
         cached = _cached_tokens(usage)
         tokens = (usage.input_tokens, usage.output_tokens, cached)
-        total = book.total(batch.model, *tokens, int(batch.created_at // _DAY), [(*tokens, batch.created_at)])
+        total = book.total(batch.model, *tokens, int(batch.created_at // _DAY),
+                           [(*tokens, batch.created_at, _requests_done(batch))])
         notes[batch.id] = usd(total) if total is not None else f"no price for {batch.model or 'an unknown model'}"
     return notes
 
@@ -471,7 +502,7 @@ class _PriceBook:
     A model whose prices are flat per token is priced from its rates per million tokens, looked up once for each
     period between the dates its prices change (genai-prices' start-date constraints), times the group's tokens.
     A model with tiered or time-of-day prices, or whose price data is not in the expected shape, is priced batch by
-    batch with price_of (memoised across calls)."""
+    batch as `batch_cost` does, request by request (memoised across calls)."""
 
     def __init__(self) -> None:
         self._plans: dict[str, tuple[list[int], bool] | None] = {}
@@ -489,17 +520,18 @@ class _PriceBook:
         output_tokens: int,
         cached: int,
         utc_day: int,
-        batches: Sequence[tuple[int, int, int, int]] = (),
+        batches: Sequence[tuple[int, int, int, int, int]] = (),
     ) -> Decimal | None:
         """The cost of a group of batches of one model created on one UTC day (days since the epoch), from their
-        summed tokens; a model priced per batch needs each batch's (input, output, cached, created_at)."""
+        summed tokens; a model priced per batch needs each batch's (input, output, cached, created_at, requests
+        done)."""
         midday = utc_day * _DAY + _DAY // 2
         plan = self._plan(model, midday)
         if plan is None or not model:
             return None
         change_days, flat = plan
         if not flat:
-            costs = [_exact_total(model, *batch) for batch in batches]
+            costs = [_tiered_total(model, *batch) for batch in batches]
             return None if None in costs else sum(costs, Decimal(0))  # type: ignore[arg-type]
         key = (model, bisect_right(change_days, utc_day))
         if key not in self._rates:
@@ -553,8 +585,9 @@ def _rates(model: str, at: datetime) -> _Rates | None:
 
 
 @lru_cache(maxsize=65_536)
-def _exact_total(model: str, input_tokens: int, output_tokens: int, cached: int, at: int) -> Decimal | None:
-    cost = price_of(model, input_tokens, output_tokens, cached, at=datetime.fromtimestamp(at, UTC))
+def _tiered_total(model: str, input_tokens: int, output_tokens: int, cached: int, at: int, requests: int,
+                  ) -> Decimal | None:
+    cost = _tiered_cost(model, input_tokens, output_tokens, cached, at, requests)
     return cost.total_usd if cost is not None else None
 
 

@@ -250,15 +250,26 @@ def test_the_price_book_gives_price_ofs_figures_across_price_changes(model):
     book = _PriceBook()
     for days in range(0, 800, 37):
         at = D + days * DAY - 200 * DAY
-        group = [(1, 1, 0, at), (123_457, 7_891, 23_456, at + 60), (250_000_001, 3, 99_999, at + 120)]
-        expected = [price_of(model, i, o, c, at=datetime.fromtimestamp(t, UTC)) for i, o, c, t in group]
+        group = [(1, 1, 0, at, 1), (123_457, 7_891, 23_456, at + 60, 1), (250_000_001, 3, 99_999, at + 120, 1)]
+        expected = [price_of(model, i, o, c, at=datetime.fromtimestamp(t, UTC)) for i, o, c, t, _ in group]
         assert all(cost is not None for cost in expected)
         sums = [sum(batch[n] for batch in group) for n in range(3)]
         group_of_one_day = group if book.per_batch(model, at) else ()
         assert book.total(model, *sums, at // DAY, group_of_one_day) == sum(cost.total_usd for cost in expected)
     assert _PriceBook().per_batch("gpt-5.4", D) and not _PriceBook().per_batch("gpt-4o-mini", D)
-    assert _PriceBook().total("my-own-model", 10, 10, 0, D // DAY, [(10, 10, 0, D)]) is None
-    assert _PriceBook().total(None, 10, 10, 0, D // DAY, [(10, 10, 0, D)]) is None
+    assert _PriceBook().total("my-own-model", 10, 10, 0, D // DAY, [(10, 10, 0, D, 1)]) is None
+    assert _PriceBook().total(None, 10, 10, 0, D // DAY, [(10, 10, 0, D, 1)]) is None
+
+
+def test_a_tiered_price_applies_to_each_request_not_to_the_batchs_sum():
+    """gpt-5.4 charges more for a request past 272k input tokens: ten requests of 100k are ten small ones."""
+    at = datetime.fromtimestamp(D, UTC)
+    batch = make_batch("t", "completed", D, model="gpt-5.4", usage=usage(1_000_000, 0, 100_000))
+    batch.request_counts.completed = 10
+    one = price_of("gpt-5.4", 100_000, 10_000, at=at)
+    assert batch_cost(batch).total_usd == 10 * one.total_usd < price_of("gpt-5.4", 1_000_000, 100_000, at=at).total_usd
+    assert cost_notes([batch]) == {"t": usd(10 * one.total_usd)}
+    assert batch_stats([batch], now=D + DAY).per_day[0].cost_usd == 10 * one.total_usd
 
 
 # --- expected finish ---
