@@ -15,7 +15,15 @@ import openai
 from openai.types import Batch, FileObject
 
 from batchtui.core.config import Profile
-from batchtui.core.errors import ApiError, AuthError, BadRequestError, UnreachableError, translate_api_error
+from batchtui.core.errors import (
+    ApiError,
+    AuthError,
+    BadRequestError,
+    ConnectionLostError,
+    NotFoundError,
+    translate_api_error,
+)
+from batchtui.core.paths import make_private_dirs
 
 Progress = Callable[[int, int], None]
 """Called with (bytes done, bytes in all) as an upload or download moves on."""
@@ -93,12 +101,17 @@ class BatchService:
             raise translate_api_error(exc, self.profile.endpoint) from exc
         except httpx2.TransportError as exc:
             # A connection lost while a body streams surfaces from httpx2 itself, not the SDK.
-            raise UnreachableError(f"The connection to {self.profile.endpoint} broke off: {exc}") from exc
+            raise ConnectionLostError(f"The connection to {self.profile.endpoint} broke off: {exc}") from exc
 
     async def batch_pages(self, *, page_size: int = PAGE_SIZE) -> AsyncIterator[list[Batch]]:
         """Pages of batches, newest first; the caller stops iterating when it has seen enough."""
         with self._translated():
-            page = await self._client.batches.list(limit=page_size)
+            try:
+                page = await self._client.batches.list(limit=page_size)
+            except openai.NotFoundError as exc:
+                # Listing names no object, so a 404 here means base_url leads somewhere else than the API.
+                raise NotFoundError(f"There is no Batch API at {self.profile.endpoint} (GET "
+                                    f"{exc.request.url.path} answered 404); check base_url.") from exc
             yield page.data
             while page.has_next_page():
                 page = await page.get_next_page()
@@ -182,9 +195,10 @@ class BatchService:
     async def download(self, file_id: str, dest: Path, *, size: int, progress: Progress | None = None) -> None:
         """Stream a file's content to `dest`: a temp file beside it, checked against `size`, then renamed.
 
-        An interrupted or short download leaves no file at `dest`.
+        An interrupted or short download leaves no file at `dest`. Folders made on the way are 0700; the file
+        is 0600 (mkstemp's mode, which the rename keeps), as results may hold personal data.
         """
-        dest.parent.mkdir(parents=True, exist_ok=True)
+        make_private_dirs(dest.parent)
         fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
         tmp = Path(tmp_name)
         try:
@@ -197,7 +211,7 @@ class BatchService:
                         if progress:
                             progress(done, size)
             if done != size:
-                raise UnreachableError(f"download of {file_id} stopped at {done} of {size} bytes; try again")
+                raise ConnectionLostError(f"The download of {file_id} stopped at {done:,} of {size:,} bytes.")
             os.replace(tmp, dest)
         except BaseException:
             tmp.unlink(missing_ok=True)

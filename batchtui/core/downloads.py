@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from pathlib import Path
 
@@ -9,6 +10,11 @@ from openai.types import Batch
 
 from batchtui.core.cache import Cache, DownloadedFile
 from batchtui.core.client import BatchService, Progress
+from batchtui.core.errors import ApiError
+
+DOWNLOAD_ATTEMPTS = 3
+RETRY_PAUSE_SECONDS = 0.5
+"""The pause before the second attempt; it doubles for each one after."""
 
 
 def result_file_ids(batch: Batch, *, with_input: bool = False) -> list[tuple[str, str]]:
@@ -35,12 +41,22 @@ async def download_once(
     progress: Progress | None = None,
 ) -> DownloadedFile:
     """Download `file_id` to `dest` and record it; a copy already there with the recorded size is kept, so a
-    second call needs no network."""
+    second call needs no network. A download cut off or short is started again, up to DOWNLOAD_ATTEMPTS in all;
+    only a complete file ever reaches `dest` and the cache's record."""
     known = await cache.get_download(file_id)
     if known and known.path == dest and dest.exists() and dest.stat().st_size == known.bytes:
         return known
     info = await service.retrieve_file(file_id)
-    await service.download(file_id, dest, size=info.bytes, progress=progress)
+    for attempt in range(DOWNLOAD_ATTEMPTS):
+        try:
+            await service.download(file_id, dest, size=info.bytes, progress=progress)
+            break
+        except ApiError as exc:
+            if not exc.retryable:
+                raise
+            if attempt == DOWNLOAD_ATTEMPTS - 1:
+                raise type(exc)(f"{str(exc).rstrip('.')} (tried {DOWNLOAD_ATTEMPTS} times).") from exc
+            await asyncio.sleep(RETRY_PAUSE_SECONDS * 2**attempt)
     record = DownloadedFile(
         file_id=file_id, batch_id=batch_id, kind=kind, path=dest, bytes=info.bytes, downloaded_at=time.time()
     )

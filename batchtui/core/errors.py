@@ -7,13 +7,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import httpx2
 import openai
 
-_KEY_LIKE = re.compile(r"\b(sk|sess|rk)-[A-Za-z0-9_*.\-]+")
+_KEY_LIKE = re.compile(r"\b(sk|sess|rk)-[A-Za-z0-9_*.\-]*[A-Za-z0-9_*\-]")  # a sentence's full stop is kept
 
 
 class BatchtuiError(Exception):
-    """An error whose message is one line a user can act on."""
+    """An error whose message is one line a user can act on; `retryable` says whether trying later may help."""
+
+    retryable = False
 
 
 class ConfigError(BatchtuiError):
@@ -21,9 +24,7 @@ class ConfigError(BatchtuiError):
 
 
 class ApiError(BatchtuiError):
-    """The API refused or could not be reached; `retryable` says whether trying later may help."""
-
-    retryable = False
+    """The API refused or could not be reached."""
 
 
 class AuthError(ApiError):
@@ -47,17 +48,23 @@ class ServerError(ApiError):
 
 
 class UnreachableError(ApiError):
-    """No connection to the API, or it timed out."""
+    """No connection to the API could be made, or the one made was lost."""
 
     retryable = True
 
 
+class ConnectionLostError(UnreachableError):
+    """The API was reached but timed out or broke the connection off: it is up, but struggling."""
+
+
 def translate_api_error(exc: openai.OpenAIError, base_url: str) -> ApiError:
     """Turn an SDK exception into an ApiError whose message says what happened and what to do."""
-    if isinstance(exc, openai.APITimeoutError):
-        return UnreachableError(f"The API at {base_url} did not answer in time; try again later.")
-    if isinstance(exc, openai.APIConnectionError):
-        return UnreachableError(f"Cannot reach the API at {base_url}; check the network or base_url.")
+    if isinstance(exc, openai.APIConnectionError):  # timeouts included
+        if isinstance(exc.__cause__, (httpx2.ConnectError, httpx2.ConnectTimeout)):
+            return UnreachableError(f"Cannot reach the API at {base_url}; check the network or base_url.")
+        if isinstance(exc, openai.APITimeoutError):
+            return ConnectionLostError(f"The API at {base_url} did not answer in time; try again later.")
+        return ConnectionLostError(f"The connection to the API at {base_url} broke off; try again later.")
     if not isinstance(exc, openai.APIStatusError):
         return ApiError(str(exc))
     detail = exc.message
@@ -67,7 +74,7 @@ def translate_api_error(exc: openai.OpenAIError, base_url: str) -> ApiError:
     if isinstance(exc, openai.AuthenticationError):
         return AuthError(f"The API key was refused ({exc.status_code}): {detail}")
     if isinstance(exc, openai.PermissionDeniedError):
-        return AuthError(f"This key may not do that ({exc.status_code}): {detail}")
+        return AuthError(f"The API key lacks permission for this ({exc.status_code}): {detail}")
     if isinstance(exc, openai.NotFoundError):
         return NotFoundError(f"Not found: {detail}")
     if isinstance(exc, openai.RateLimitError):

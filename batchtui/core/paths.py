@@ -28,9 +28,22 @@ def cache_root() -> Path:
     return home / "cache" if home else Path(platformdirs.user_cache_dir(APP_NAME))
 
 
+def make_private_dirs(path: Path) -> Path:
+    """Create `path` and its missing parents readable by this user only; folders already there keep their
+    mode, so downloading into a folder of the user's own never changes who may read it."""
+    missing = []
+    folder = path
+    while not folder.exists():
+        missing.append(folder)
+        folder = folder.parent
+    for folder in reversed(missing):
+        folder.mkdir(mode=0o700, exist_ok=True)
+    return path
+
+
 def private_dir(path: Path) -> Path:
     """Create `path` (and parents) readable by this user only."""
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    make_private_dirs(path)
     path.chmod(0o700)
     return path
 

@@ -16,12 +16,14 @@ _SPEC_ALIASES = {
     "drop": "rate_drop",
     "slow_seconds": "slow_seconds",
     "seed": "seed",
+    "no_access_key": "no_access_key",
 }
 
 
 @dataclass
 class FaultConfig:
-    """Share of /v1 requests answered with a fault, drawn from a seeded generator so runs repeat."""
+    """Share of /v1 requests answered with a fault, drawn from a seeded generator so runs repeat;
+    `no_access_key` is a key answered 403 on every call, as OpenAI answers a key without Batch API access."""
 
     rate_429: float = 0.0
     rate_500: float = 0.0
@@ -30,6 +32,7 @@ class FaultConfig:
     slow_seconds: float = 2.0
     rate_drop: float = 0.0
     seed: int = 0
+    no_access_key: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("rate_429", "rate_500", "rate_503", "rate_slow", "rate_drop"):
@@ -47,7 +50,7 @@ class FaultConfig:
     @classmethod
     def parse(cls, spec: str) -> FaultConfig:
         """Read a spec like "429=0.1,500=0.05,slow=0.1,slow_seconds=2,drop=0.05,seed=7"."""
-        values: dict[str, float | int] = {}
+        values: dict[str, float | int | str] = {}
         for part in spec.split(","):
             part = part.strip()
             if not part:
@@ -59,7 +62,7 @@ class FaultConfig:
                 known = ", ".join(_SPEC_ALIASES)
                 raise ValueError(f"bad fault field {key!r} in {spec!r}: expected key=value with key in {known}")
             try:
-                values[field] = int(raw) if field == "seed" else float(raw)
+                values[field] = raw.strip() if field == "no_access_key" else int(raw) if field == "seed" else float(raw)
             except ValueError:
                 raise ValueError(f"bad fault field {key!r}: {raw.strip()!r} is not a number") from None
         return cls(**values)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 import threading
+from collections import Counter
 from dataclasses import dataclass
 
 from .config import FaultConfig
@@ -23,10 +24,12 @@ NO_FAULT = Fault()
 
 
 class FaultInjector:
-    """Draws one Fault per request; `configure` swaps the rates and restarts the sequence."""
+    """Draws one Fault per request; `configure` swaps the rates and restarts the sequence. `injected` tells
+    how many of each kind it has drawn since the server started, for tests that report what they survived."""
 
     def __init__(self, config: FaultConfig | None = None) -> None:
         self._lock = threading.Lock()
+        self._injected: Counter[str] = Counter()
         self.configure(config)
 
     def configure(self, config: FaultConfig | None) -> None:
@@ -41,17 +44,35 @@ class FaultInjector:
                 return NO_FAULT
             slow = self._rng.random() < cfg.rate_slow
             roll = self._rng.random()
-        delay = cfg.slow_seconds if slow else 0.0
-        for kind, rate in (
-            ("429", cfg.rate_429),
-            ("500", cfg.rate_500),
-            ("503", cfg.rate_503),
-            ("drop", cfg.rate_drop),
-        ):
-            if roll < rate:
-                return Fault(kind, delay)
-            roll -= rate
-        return Fault(None, delay)
+            fault = Fault(_kind_for(roll, cfg), cfg.slow_seconds if slow else 0.0)
+            if slow:
+                self._injected["slow"] += 1
+            if fault.kind is not None:
+                self._injected[fault.kind] += 1
+        return fault
+
+    def injected(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._injected)
+
+
+def _kind_for(roll: float, cfg: FaultConfig) -> str | None:
+    for kind, rate in (("429", cfg.rate_429), ("500", cfg.rate_500), ("503", cfg.rate_503), ("drop", cfg.rate_drop)):
+        if roll < rate:
+            return kind
+        roll -= rate
+    return None
+
+
+def no_access(method: str) -> ApiError:
+    """OpenAI's 403 for a key that authenticates but may not use the Batch API (a restricted key)."""
+    scope = "api.batch.read" if method == "GET" else "api.batch.write"
+    return ApiError(
+        403,
+        f"You have insufficient permissions for this operation. Missing scopes: {scope}. Check that you have the "
+        "correct role in your organization (Reader, Writer, Owner) and project (Member, Owner), and if you're "
+        "using a restricted API key, that it has the necessary scopes.",
+    )
 
 
 def fault_error(kind: str) -> ApiError:

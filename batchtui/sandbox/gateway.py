@@ -16,7 +16,7 @@ from starlette.routing import Match
 from starlette.types import Receive, Scope, Send
 
 from .errors import ApiError, missing_key, wrong_key
-from .faults import FaultInjector, fault_error
+from .faults import FaultInjector, fault_error, no_access
 
 API_PREFIX = "/v1/"
 
@@ -92,6 +92,8 @@ class Gateway:
         key = key.strip()
         if scheme.lower() != "bearer" or not key:
             return missing_key()
+        if key == self.faults.config.no_access_key:
+            return no_access(scope["method"])
         if self.api_key is not None and key != self.api_key:
             return wrong_key(key)
         return None

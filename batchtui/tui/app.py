@@ -17,7 +17,7 @@ from textual.screen import Screen
 from textual.timer import Timer
 
 from batchtui.core.config import Profile
-from batchtui.core.errors import BatchtuiError, UnreachableError
+from batchtui.core.errors import BatchtuiError
 from batchtui.core.retry import RetryKind
 from batchtui.core.stats import cost_notes
 from batchtui.core.text import printable
@@ -28,11 +28,12 @@ from batchtui.tui.screens.batch_detail import BatchDetailScreen
 from batchtui.tui.screens.batches import BatchesScreen
 from batchtui.tui.screens.files import FilesScreen
 from batchtui.tui.screens.retry import RetryScreen
-from batchtui.tui.sync_status import SyncStatus
+from batchtui.tui.sync_status import SyncStatus, failure_state
 
 ACTIVE_POLL_SECONDS = 5.0
 IDLE_POLL_SECONDS = 60.0
 MAX_BACKOFF_SECONDS = 300.0
+"""Also the wait after an error retrying will not soon fix (a refused key, a wrong base_url)."""
 WORKSPACE_WAIT_SECONDS = 30.0
 
 
@@ -110,6 +111,8 @@ class BatchtuiApp(App[None]):
         except BatchtuiError as exc:
             self.notify(str(exc), title="Cannot open the cache", severity="error", markup=False)
             return
+        if self.workspace.notice is not None:
+            self.notify(self.workspace.notice, title="Cache rebuilt", severity="warning", markup=False, timeout=30)
         self.call_after_refresh(freeze_startup_heap)
         await self._sync_pass()
 
@@ -132,19 +135,22 @@ class BatchtuiApp(App[None]):
         await self._sync_pass()
 
     async def _sync_pass(self) -> None:
-        """One sync pass; it ends by arming the timer for the next, backing off after failures."""
+        """One sync pass; it ends by arming the timer for the next. Transient failures in a row double the wait
+        up to MAX_BACKOFF_SECONDS (a success resets it); a permanent one waits that long at once."""
         assert self.workspace is not None
         if self._poll_timer is not None:
             self._poll_timer.stop()
         previous = self.sync_status
-        self.sync_status = SyncStatus("syncing", previous.last_synced)
+        self.sync_status = previous.pass_started()
         try:
             result = await self.workspace.refresh()
         except BatchtuiError as exc:
             self._failures += 1
-            delay = min(MAX_BACKOFF_SECONDS, ACTIVE_POLL_SECONDS * 2**self._failures)
-            state = "offline" if isinstance(exc, UnreachableError) else "error"
-            self.sync_status = SyncStatus(state, previous.last_synced, str(exc))
+            state = failure_state(exc)
+            # the exponent is capped so days of failures never overflow a float
+            backoff = ACTIVE_POLL_SECONDS * 2 ** min(self._failures, 30)
+            delay = MAX_BACKOFF_SECONDS if state == "error" else min(MAX_BACKOFF_SECONDS, backoff)
+            self.sync_status = SyncStatus(state, previous.last_synced, str(exc), retry_at=self.clock() + delay)
         else:
             self._failures = 0
             self.sync_status = SyncStatus("synced", self.clock())

@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, replace
 from typing import Literal
 
-from batchtui.tui.format import ago
+from batchtui.core.errors import BatchtuiError, ConnectionLostError, UnreachableError
+from batchtui.tui.format import ago, duration
 
-SyncState = Literal["cache", "syncing", "synced", "offline", "error"]
+SyncState = Literal["cache", "syncing", "synced", "degraded", "offline", "error"]
+"""`degraded`: the API answers, but with rate limits, server errors, timeouts or broken connections;
+`offline`: it cannot be reached at all; `error`: it refused in a way retrying soon will not change."""
+
+
+def failure_state(exc: BatchtuiError) -> SyncState:
+    """How a failed pass leaves the app: offline, degraded (both retried soon) or in error."""
+    if isinstance(exc, UnreachableError) and not isinstance(exc, ConnectionLostError):
+        return "offline"
+    return "degraded" if exc.retryable else "error"
 
 
 @dataclass(frozen=True)
@@ -16,16 +27,25 @@ class SyncStatus:
     state: SyncState = "cache"
     last_synced: float | None = None
     message: str = ""
+    retry_at: float | None = None
+    """When the next pass after a failure starts; None while it runs."""
+
+    def pass_started(self) -> SyncStatus:
+        """The status while a pass runs: 'syncing…', or still degraded or offline with the retry under way."""
+        if self.state in ("degraded", "offline"):
+            return replace(self, retry_at=None)
+        return SyncStatus("syncing", self.last_synced)
 
     def describe(self, now: float) -> str:
-        """'synced 12s ago', 'syncing…', 'offline: showing cache from 10:42 (Cannot reach …)'."""
+        """'synced 12s ago', 'syncing…', 'degraded: retrying in 20s · showing cache from 10:42 (The API had …)'."""
         if self.state == "syncing":
             return "syncing…"
         if self.state == "synced":
             return f"synced {ago(self.last_synced, now)}"
+        if self.state == "cache":
+            return "showing cache; syncing soon"
         since = dt.datetime.fromtimestamp(self.last_synced).strftime("%H:%M") if self.last_synced else "never"
-        if self.state == "offline":
-            return f"offline: showing cache from {since} ({self.message})"
+        when = "now" if self.retry_at is None else f"in {duration(max(1, math.ceil(self.retry_at - now)))}"
         if self.state == "error":
-            return f"{self.message} (cache from {since})"
-        return "showing cache; syncing soon"
+            return f"{self.message} · showing cache from {since} · next try {when}"
+        return f"{self.state}: retrying {when} · showing cache from {since} ({self.message})"

@@ -100,3 +100,29 @@ async def test_admin_routes_set_faults_and_are_never_faulted(make_server, client
         assert bad.status_code == 400 and "rate_999" in bad.json()["error"]["message"]
         await http.post(admin + "/faults", json={})
     assert (await client_for(server).batches.list()).data == []
+
+
+async def test_a_key_without_access_is_answered_403(make_server, client_for):
+    server = make_server(api_key="sk-right", faults=FaultConfig.parse("no_access_key=sk-restricted"))
+    with pytest.raises(openai.PermissionDeniedError) as err:
+        await client_for(server, api_key="sk-restricted").batches.list()
+    validate("ErrorResponse", err.value.response.json())
+    assert "insufficient permissions" in err.value.message and "api.batch.read" in err.value.message
+    assert (await client_for(server, api_key="sk-right").batches.list()).data == []
+    with pytest.raises(openai.AuthenticationError):
+        await client_for(server, api_key="sk-other").batches.list()
+
+
+async def test_the_injector_counts_the_faults_it_drew(make_server, client_for):
+    server = make_server(faults=FaultConfig(rate_500=0.5, rate_slow=0.5, slow_seconds=0, seed=1))
+    client = client_for(server)
+    failures = 0
+    for _ in range(20):
+        try:
+            await client.batches.list()
+        except openai.InternalServerError:
+            failures += 1
+    injected = server.runtime.faults.injected()
+    assert injected["500"] == failures > 0 and 0 < injected["slow"] < 20
+    server.set_faults(None)
+    assert server.runtime.faults.injected() == injected  # counted since the server started

@@ -43,7 +43,7 @@ async def test_paints_from_cache_without_network(tmp_path):
                 break
             await pilot.pause(0.05)
         status = app.screen.query_one("#sync-status").render()
-        assert str(status).startswith("offline: showing cache from never (Cannot reach the API")
+        assert str(status).startswith("offline: retrying in 10s · showing cache from never (Cannot reach the API")
 
 
 async def test_syncs_from_the_sandbox_and_updates_in_place(sandbox_profile, tmp_path, write_batch_file):
