@@ -55,6 +55,7 @@ def _run(work: Callable[[Workspace], Awaitable[T]], profile_name: str | None) ->
 
     async def main() -> T:
         async with await Workspace.open(resolve_profile(profile_name)) as workspace:
+            _say_notice(workspace.notice)
             return await work(workspace)
 
     try:
@@ -63,6 +64,12 @@ def _run(work: Callable[[Workspace], Awaitable[T]], profile_name: str | None) ->
         _fail(str(exc))
     except KeyboardInterrupt:
         _fail("interrupted")
+
+
+def _say_notice(notice: str | None) -> None:
+    """Tell the user, once, that a damaged cache file was set aside."""
+    if notice is not None:
+        print(f"batchtui: {notice}", file=sys.stderr)
 
 
 def _fail(message: str) -> None:
@@ -628,8 +635,7 @@ def sql(
     import csv
     import os
 
-    from batchtui.core.cache import SCHEMA_VERSION
-    from batchtui.core.sql import EXAMPLE_QUERIES, ReadOnlyQueryError, open_readonly, stream_readonly_query
+    from batchtui.core.sql import EXAMPLE_QUERIES, ReadOnlyQueryError, stream_readonly_query
 
     if examples:
         for title, example in EXAMPLE_QUERIES:
@@ -644,10 +650,7 @@ def sql(
     if not path.is_file():
         _fail(f"no cache at {path} yet: run `batchtui list-batches` or `batchtui import-batch` first")
     try:
-        with open_readonly(path) as conn:
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
-        if version < SCHEMA_VERSION:  # made by an older batchtui: bring it up to date (our own write, not the query's)
-            asyncio.run(_upgrade_cache(path))
+        _say_notice(asyncio.run(_upgrade_cache(path)))
         with stream_readonly_query(path, query) as (columns, rows):
             if output_format == "table":
                 print("\n".join(_sql_table(columns, list(rows), width)))
@@ -734,10 +737,14 @@ def stats(
         print("\n".join(_stats_lines(figures)))
 
 
-async def _upgrade_cache(path: Path) -> None:
-    from batchtui.core.cache import Cache
+async def _upgrade_cache(path: Path) -> str | None:
+    """Bring a cache made by an older batchtui up to date (our own write, not the query's), or set a damaged one
+    aside; returns the notice saying so."""
+    from batchtui.core.cache import open_or_set_aside
 
-    await (await Cache.open(path)).close()
+    cache, notice = await open_or_set_aside(path)
+    await cache.close()
+    return notice
 
 
 @app.command

@@ -3,6 +3,7 @@
 Open with ``cache = await Cache.open(path)`` and close with ``await cache.close()``, or let
 ``async with cache:`` close it. Several processes may share one file: the database runs in WAL
 mode and every write is a short ``BEGIN IMMEDIATE`` transaction that waits on ``busy_timeout``.
+A file that is damaged or from a newer batchtui is set aside, never deleted: see `open_or_set_aside`.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import contextlib
 import os
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -33,12 +34,16 @@ __all__ = [
     "CacheError",
     "DownloadedFile",
     "ProgressObservation",
+    "UnusableCacheError",
+    "lock_waits",
+    "open_or_set_aside",
 ]
 
 ACTIVE_STATUSES = frozenset({"validating", "in_progress", "finalizing", "cancelling"})
 TERMINAL_STATUSES = frozenset({"completed", "failed", "expired", "cancelled"})
 
-BUSY_TIMEOUT_MS = 10_000
+BUSY_TIMEOUT_MS = 120_000
+"""How long a write waits for another process's: an import of 50,000 requests holds the lock for ~8 s."""
 OFF_LOOP_ROWS = 200
 
 _Model = TypeVar("_Model", Batch, FileObject)
@@ -199,6 +204,77 @@ class CacheError(BatchtuiError):
     """The cache file cannot be used: not a database, or written by a newer batchtui."""
 
 
+class UnusableCacheError(CacheError):
+    """The file holds no cache this batchtui can use; `label` names why ("damaged" or "newer-schema") and
+    `identity` is the file's (st_dev, st_ino), so only that file is ever set aside."""
+
+    def __init__(self, message: str, *, label: str, identity: tuple[int, int] | None) -> None:
+        super().__init__(message)
+        self.label = label
+        self.identity = identity
+
+
+_DAMAGED = frozenset({sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB})
+"""SQLite's answers for a file that is not a database or is malformed; a lock or an I/O error is not damage."""
+_CHECKED_TABLES = ("meta", "batches", "files", "observations", "downloads", "uploads", "llm_log_imports")
+"""Tables checked at open (~20 ms at 10,000 batches); llm_log_rows is left out: checking 400 MB of it takes 0.4-4 s."""
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    """Which file is at `path` now (None: none)."""
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        return None
+    return info.st_dev, info.st_ino
+
+
+@contextlib.contextmanager
+def lock_waits(path: Path) -> Iterator[None]:
+    """Turn SQLITE_BUSY, once busy_timeout has run out, into one sentence naming the file."""
+    try:
+        yield
+    except sqlite3.OperationalError as exc:
+        if exc.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY:
+            raise
+        raise CacheError(
+            f"{path} stayed locked by another batchtui for {BUSY_TIMEOUT_MS // 1000} s; try again"
+        ) from exc
+
+
+def set_aside(path: Path, label: str) -> Path:
+    """Rename the cache file and its -wal and -shm to ``<name>.<label>-<time>`` (never deleting them)."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    aside = path.with_name(f"{path.name}.{label}-{stamp}")
+    n = 1
+    while aside.exists():
+        n += 1
+        aside = path.with_name(f"{path.name}.{label}-{stamp}-{n}")
+    for suffix in ("-wal", "-shm"):  # the WAL first: left beside a new cache file, SQLite would replay it into it
+        with contextlib.suppress(FileNotFoundError):
+            os.replace(path.with_name(path.name + suffix), aside.with_name(aside.name + suffix))
+    os.replace(path, aside)
+    return aside
+
+
+async def open_or_set_aside(path: Path) -> tuple[Cache, str | None]:
+    """Open the cache at `path`; a file that is damaged or from a newer batchtui is renamed aside and a new cache
+    made in its place, to be filled from the API. The second item says what happened in one sentence, or is None.
+    """
+    try:
+        return await Cache.open(path), None
+    except UnusableCacheError as exc:
+        why = "was written by a newer batchtui" if exc.label == "newer-schema" else "was damaged"
+        try:
+            if _identity(path) != exc.identity:
+                where = "another batchtui moved it aside"
+            else:
+                where = f"moved it to {set_aside(path, exc.label).name}"
+        except OSError as error:
+            raise CacheError(f"{exc}; it cannot be moved aside ({error.strerror or error})") from error
+    return await Cache.open(path), f"The cache file {path} {why}; {where} and started a new one, filled from the API."
+
+
 @dataclass(frozen=True)
 class ProgressObservation:
     """A batch's status and request counts as seen by one sync pass."""
@@ -337,7 +413,10 @@ class Cache:
             await cache._setup()
         except sqlite3.DatabaseError as exc:
             await conn.close()
-            raise CacheError(f"{path}: not a usable batchtui cache ({exc})") from exc
+            message = f"{path}: not a usable batchtui cache ({exc})"
+            if exc.sqlite_errorcode & 0xFF in _DAMAGED:
+                raise UnusableCacheError(message, label="damaged", identity=_identity(path)) from exc
+            raise CacheError(message) from exc
         except BaseException:
             await conn.close()
             raise
@@ -360,12 +439,19 @@ class Cache:
         if version < SCHEMA_VERSION:
             for target, statements in enumerate(MIGRATIONS, start=1):
                 await self._migrate(target, statements)
+        for table in _CHECKED_TABLES:
+            (verdict,) = await self._conn.execute_fetchall(f"PRAGMA quick_check({table})")
+            if verdict[0] != "ok":
+                raise UnusableCacheError(f"{self.path}: not a usable batchtui cache (table {table}: {verdict[0]})",
+                                         label="damaged", identity=_identity(self.path))
 
     def _check_version(self, version: int) -> None:
         if version > SCHEMA_VERSION:
-            raise CacheError(
+            raise UnusableCacheError(
                 f"{self.path}: cache schema version {version} is newer than this batchtui "
-                f"understands ({SCHEMA_VERSION}); upgrade batchtui or delete the file"
+                f"understands ({SCHEMA_VERSION}); upgrade batchtui or delete the file",
+                label="newer-schema",
+                identity=_identity(self.path),
             )
 
     async def _migrate(self, target: int, statements: tuple[str, ...]) -> None:
@@ -400,7 +486,8 @@ class Cache:
     async def _write(self) -> AsyncIterator[None]:
         """One short write transaction, taken with BEGIN IMMEDIATE so it waits for the lock."""
         async with self._lock:
-            await self._conn.execute("BEGIN IMMEDIATE")
+            with lock_waits(self.path):
+                await self._conn.execute("BEGIN IMMEDIATE")
             try:
                 yield
             except BaseException:

@@ -42,7 +42,7 @@ from typing import Any
 import orjson
 from openai.types import Batch, FileObject
 
-from batchtui.core.cache import ACTIVE_STATUSES, BUSY_TIMEOUT_MS, Cache
+from batchtui.core.cache import ACTIVE_STATUSES, BUSY_TIMEOUT_MS, Cache, lock_waits
 from batchtui.core.downloads import cached_name, result_file_ids
 from batchtui.core.errors import BatchtuiError
 from batchtui.core.pricing import Cost, price_of
@@ -202,7 +202,8 @@ def import_rows(
         index = build_index(source.files, store_dir=store_dir, cancelled=cancelled)
         try:
             rows = _Rows(source, index, progress, cancelled)
-            conn.execute("BEGIN IMMEDIATE")
+            with lock_waits(db_path):
+                conn.execute("BEGIN IMMEDIATE")
             try:
                 changed = conn.executemany(_UPSERT, iter(rows)).rowcount
                 changed += conn.execute(

@@ -12,7 +12,7 @@ import orjson
 from openai.types import Batch, FileObject
 
 from batchtui.core.batch_file import data_rows_by_custom_id, load_manifest, manifest_path
-from batchtui.core.cache import ACTIVE_STATUSES, Cache, DownloadedFile, ProgressObservation
+from batchtui.core.cache import ACTIVE_STATUSES, Cache, DownloadedFile, ProgressObservation, open_or_set_aside
 from batchtui.core.client import BatchService, Progress
 from batchtui.core.config import Profile
 from batchtui.core.downloads import cached_name, download_once, download_results
@@ -44,23 +44,28 @@ class RetryRefused(BatchtuiError):
 
 
 class Workspace:
-    """Open with `await Workspace.open(profile)`; close with `await ws.close()` or `async with`."""
+    """Open with `await Workspace.open(profile)`; close with `await ws.close()` or `async with`.
 
-    def __init__(self, profile: Profile, service: BatchService, cache: Cache, cache_dir: Path) -> None:
+    `notice` is a sentence for the user when the open had to set a damaged cache file aside, else None."""
+
+    def __init__(
+        self, profile: Profile, service: BatchService, cache: Cache, cache_dir: Path, notice: str | None = None
+    ) -> None:
         self.profile = profile
         self.service = service
         self.cache = cache
         self.cache_dir = cache_dir
+        self.notice = notice
 
     @classmethod
     async def open(cls, profile: Profile, *, cache_dir: Path | None = None, max_retries: int = 2) -> Workspace:
-        """Open the profile's cache (creating it) and an API client; nothing goes over the network yet.
-
-        If it fails or is cancelled, nothing is left open (the cache's connection thread included)."""
+        """Open the profile's cache (creating it, or setting a damaged one aside: see `notice`) and an API client;
+        nothing goes over the network yet. If it fails or is cancelled, nothing is left open (the cache's connection
+        thread included)."""
         folder = cache_dir or profile.cache_dir()
-        cache = await Cache.open(folder / "cache.db")
+        cache, notice = await open_or_set_aside(folder / "cache.db")
         try:
-            return cls(profile, BatchService(profile, max_retries=max_retries), cache, folder)
+            return cls(profile, BatchService(profile, max_retries=max_retries), cache, folder, notice)
         except BaseException:
             await cache.close()
             raise
