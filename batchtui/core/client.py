@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import glob
 import io
 import os
 import tempfile
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -40,6 +42,7 @@ BATCH_ENDPOINTS = (
 )
 PAGE_SIZE = 100
 _CHUNK = 1 << 20
+STALE_PART_SECONDS = 600.0
 _HEAD_CHUNK = 1 << 16
 
 
@@ -199,6 +202,7 @@ class BatchService:
         is 0600 (mkstemp's mode, which the rename keeps), as results may hold personal data.
         """
         make_private_dirs(dest.parent)
+        _remove_stale_parts(dest)
         fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
         tmp = Path(tmp_name)
         try:
@@ -216,6 +220,15 @@ class BatchService:
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
+
+
+def _remove_stale_parts(dest: Path) -> None:
+    """Delete temp files of earlier downloads to `dest` that a killed process left (up to 200 MB each). A part
+    written to in the last STALE_PART_SECONDS may be another process's download still running: it stays."""
+    for part in dest.parent.glob(f".{glob.escape(dest.name)}.*.part"):
+        with contextlib.suppress(OSError):
+            if time.time() - part.stat().st_mtime > STALE_PART_SECONDS:
+                part.unlink()
 
 
 class _ProgressReader(io.RawIOBase):

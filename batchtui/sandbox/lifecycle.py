@@ -273,6 +273,13 @@ class Engine:
             self.store.save_batch(batch)
 
     def _publish(self, batch: BatchRecord, kind: str, now: int) -> str | None:
+        name = f"{batch.id}_{kind}.jsonl"
+        with self.store.lock:
+            # Killed after publishing but before the batch was saved: the work file is already this file.
+            published = next((f.id for f in self.store.files.values()
+                              if f.filename == name and f.purpose == "batch_output"), None)
+        if published is not None:
+            return published
         path = self.store.work_path(batch.id, kind)
         size = path.stat().st_size if path.exists() else 0
         if size == 0:
@@ -283,7 +290,7 @@ class Engine:
             id=ids.file_id(self.id_rng),
             bytes=size,
             created_at=now,
-            filename=f"{batch.id}_{kind}.jsonl",
+            filename=name,
             purpose="batch_output",
             expires_at=now + int(expires["seconds"]) if expires else now + THIRTY_DAYS,
         )

@@ -21,7 +21,7 @@ from textual.worker import Worker, WorkerState
 
 from batchtui.core import workspace as workspace_module
 from batchtui.core.cache import TERMINAL_STATUSES
-from batchtui.core.client import BatchService
+from batchtui.core.client import STALE_PART_SECONDS, BatchService
 from batchtui.core.config import Profile
 from batchtui.core.errors import ConnectionLostError
 from batchtui.core.workspace import Workspace
@@ -245,6 +245,20 @@ async def test_a_short_body_is_caught_by_its_size(finished_batch, tmp_path):
                                                   rf"{size:,} of {size + 1:,} bytes\.$"):
         await ws.service.download(batch.output_file_id, dest, size=size + 1)
     assert list(dest.parent.iterdir()) == []
+
+
+async def test_a_killed_downloads_temp_file_is_removed_once_stale(finished_batch, tmp_path):
+    ws, batch = finished_batch
+    size = (await ws.service.retrieve_file(batch.output_file_id)).bytes
+    dest = tmp_path / "out" / "output.jsonl"
+    dest.parent.mkdir()
+    stale, running = dest.parent / ".output.jsonl.abc.part", dest.parent / ".output.jsonl.def.part"
+    stale.write_bytes(b"half a file")
+    running.write_bytes(b"another process's download")
+    old = time.time() - STALE_PART_SECONDS - 60
+    os.utime(stale, (old, old))
+    await ws.service.download(batch.output_file_id, dest, size=size)
+    assert sorted(p.name for p in dest.parent.iterdir()) == sorted([dest.name, running.name])
 
 
 async def test_downloads_are_private_to_the_user(finished_batch, tmp_path):
