@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import httpx2
@@ -25,6 +25,9 @@ class ConfigError(BatchtuiError):
 
 class ApiError(BatchtuiError):
     """The API refused or could not be reached."""
+
+    retry_after: float | None = None
+    """Seconds the API asked us to wait before trying again (its Retry-After header), when it said."""
 
 
 class AuthError(ApiError):
@@ -78,10 +81,23 @@ def translate_api_error(exc: openai.OpenAIError, base_url: str) -> ApiError:
     if isinstance(exc, openai.NotFoundError):
         return NotFoundError(f"Not found: {detail}")
     if isinstance(exc, openai.RateLimitError):
-        return RateLimitedError(f"Rate limited by the API; try again shortly: {detail}")
-    if exc.status_code >= 500:
-        return ServerError(f"The API had an error ({exc.status_code}); try again later: {detail}")
-    return BadRequestError(f"The API rejected the request ({exc.status_code}): {detail}")
+        error: ApiError = RateLimitedError(f"Rate limited by the API; try again shortly: {detail}")
+    elif exc.status_code >= 500:
+        error = ServerError(f"The API had an error ({exc.status_code}); try again later: {detail}")
+    else:
+        return BadRequestError(f"The API rejected the request ({exc.status_code}): {detail}")
+    error.retry_after = _retry_after(exc.response.headers)
+    return error
+
+
+def _retry_after(headers: Mapping[str, str]) -> float | None:
+    """OpenAI's retry-after-ms, else the standard Retry-After in seconds (an HTTP date is not worth parsing)."""
+    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
+        with suppress(ValueError):
+            seconds = float(headers.get(name, "")) * scale
+            if 0 <= seconds < 86_400:
+                return seconds
+    return None
 
 
 @contextmanager

@@ -10,20 +10,20 @@ from pathlib import Path
 
 from openai.types import Batch
 from textual import work
-from textual.app import App, SystemCommand
+from textual.app import SystemCommand
 from textual.binding import Binding
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.timer import Timer
 
 from batchtui.core.config import Profile
-from batchtui.core.errors import BatchtuiError
+from batchtui.core.errors import ApiError, BatchtuiError
 from batchtui.core.retry import RetryKind
 from batchtui.core.stats import cost_notes
 from batchtui.core.text import printable
 from batchtui.core.workspace import Workspace
-from batchtui.tui.clipboard import copy_text
 from batchtui.tui.format import short_id
+from batchtui.tui.literal_app import LiteralApp
 from batchtui.tui.screens.batch_detail import BatchDetailScreen
 from batchtui.tui.screens.batches import BatchesScreen
 from batchtui.tui.screens.files import FilesScreen
@@ -55,7 +55,7 @@ def keep_unchanged(old: tuple[Batch, ...], new: list[Batch]) -> tuple[Batch, ...
     return tuple(batch if (kept := known.get(batch.id)) is None or kept != batch else kept for batch in new)
 
 
-class BatchtuiApp(App[None]):
+class BatchtuiApp(LiteralApp):
     """Paints from the cache first, then refreshes in a worker, one pass at a time.
 
     `clock` is injectable so tests and snapshots can freeze time.
@@ -150,6 +150,8 @@ class BatchtuiApp(App[None]):
             # the exponent is capped so days of failures never overflow a float
             backoff = ACTIVE_POLL_SECONDS * 2 ** min(self._failures, 30)
             delay = MAX_BACKOFF_SECONDS if state == "error" else min(MAX_BACKOFF_SECONDS, backoff)
+            if isinstance(exc, ApiError) and exc.retry_after is not None:  # a 429 or 503 that says when
+                delay = min(MAX_BACKOFF_SECONDS, max(delay, exc.retry_after))
             self.sync_status = SyncStatus(state, previous.last_synced, str(exc), retry_at=self.clock() + delay)
         else:
             self._failures = 0
@@ -229,9 +231,6 @@ class BatchtuiApp(App[None]):
         else:
             self.action_show_help_panel()
 
-    def copy(self, text: str, what: str) -> None:
-        """Copy to the clipboard and tell the user what was copied."""
-        copy_text(self, text, what)
 
     def get_system_commands(self, screen: Screen):
         yield from super().get_system_commands(screen)

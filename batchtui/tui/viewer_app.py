@@ -5,19 +5,18 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from textual.app import App
 from textual.binding import Binding
 
 from batchtui.core.config import Profile
 from batchtui.core.results import ResultFiles
 from batchtui.tui.app import freeze_startup_heap
-from batchtui.tui.clipboard import copy_text
+from batchtui.tui.literal_app import LiteralApp
 from batchtui.tui.screens.results import LocalFiles, ResultsScreen
 
 FREEZE_AFTER_SECONDS = 1.0
 
 
-class ViewerApp(App[None]):
+class ViewerApp(LiteralApp):
     """Shows one ResultsScreen; `profile` only gives "copy as curl" its base URL (no key is read or needed)."""
 
     TITLE = "batchtui view"
@@ -36,6 +35,3 @@ class ViewerApp(App[None]):
         self.push_screen(ResultsScreen(LocalFiles(self.files), shown.name if shown else "results"))
         self.set_timer(FREEZE_AFTER_SECONDS, freeze_startup_heap)  # once the first rows are painted
 
-    def copy(self, text: str, what: str) -> None:
-        """Copy to the clipboard and tell the user what was copied."""
-        copy_text(self, text, what)

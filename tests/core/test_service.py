@@ -122,8 +122,9 @@ async def test_api_failures_become_typed_errors_with_a_sentence(fresh_sandbox, t
         with pytest.raises(NotFoundError, match="batch_nope"):
             await ws.service.retrieve("batch_nope")
         fresh_sandbox.set_faults(FaultConfig(rate_429=1.0))
-        with pytest.raises(RateLimitedError):
+        with pytest.raises(RateLimitedError) as limited:
             await ws.service.retrieve("batch_nope")
+        assert limited.value.retry_after == 0.1  # retry-after-ms: 100 wins over retry-after: 1
     fresh_sandbox.stop()
     async with await Workspace.open(good, cache_dir=tmp_path / "c", max_retries=0) as ws:
         with pytest.raises(UnreachableError, match="Cannot reach"):

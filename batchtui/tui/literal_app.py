@@ -1,0 +1,23 @@
+"""What both apps (the full one and `batchtui view`) share: notifications that show their text literally, and
+copying to the clipboard."""
+
+from __future__ import annotations
+
+from textual.app import App
+from textual.notifications import SeverityLevel
+
+from batchtui.core.text import printable
+from batchtui.tui.clipboard import copy_text
+
+
+class LiteralApp(App[None]):
+    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
+               timeout: float | None = None, markup: bool = False) -> None:
+        """Show a notification with its text as it is: messages carry file names and the API's error text, which
+        must never be read as markup or reach the terminal as escape sequences. `markup` is ignored."""
+        super().notify(printable(message, keep_newlines=True), title=printable(title), severity=severity,
+                       timeout=timeout, markup=False)
+
+    def copy(self, text: str, what: str) -> None:
+        """Copy to the clipboard and tell the user what was copied."""
+        copy_text(self, text, what)
