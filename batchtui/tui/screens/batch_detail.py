@@ -21,6 +21,7 @@ from batchtui.core.cache import ACTIVE_STATUSES, TERMINAL_STATUSES
 from batchtui.core.errors import BatchtuiError
 from batchtui.core.pricing import Cost
 from batchtui.core.stats import expected_finish
+from batchtui.core.text import printable
 from batchtui.tui.commands import ScreenCommands
 from batchtui.tui.format import literal
 from batchtui.tui.screens.confirm import ConfirmScreen
@@ -248,7 +249,7 @@ class BatchDetailScreen(Screen):
             workspace = await self.app.wait_for_workspace()
             batch = await workspace.cancel_batch(self.batch_id)
         except BatchtuiError as exc:
-            self.notify(str(exc), title="Cannot cancel", severity="error", markup=False)
+            self.notify(printable(str(exc)), title="Cannot cancel", severity="error", markup=False)
             return
         self._adopt(batch)
         self.notify(f"Asked to cancel {batch.id}; it is now {batch.status}.", title="Cancel", markup=False)
@@ -287,7 +288,7 @@ class BatchDetailScreen(Screen):
             workspace = await self.app.wait_for_workspace()
             batch = await workspace.fetch_batch(self.batch_id)
         except BatchtuiError as exc:
-            self.notify(str(exc), title="Cannot refresh", severity="error", markup=False)
+            self.notify(printable(str(exc)), title="Cannot refresh", severity="error", markup=False)
             return
         self._adopt(batch)
         self.notify(f"Refreshed {batch.id}: {batch.status}.", markup=False)
@@ -360,12 +361,12 @@ class BatchDetailScreen(Screen):
             workspace = await self.app.wait_for_workspace()
             saved = await workspace.download_file(file.file_id, dest, progress=progress)
         except BatchtuiError as exc:
-            self.notify(str(exc), title="Download failed", severity="error", markup=False)
+            self.notify(printable(str(exc)), title="Download failed", severity="error", markup=False)
             return
         except OSError as exc:
-            self.notify(f"Cannot save to {dest}: {exc.strerror or exc}", title="Download failed", severity="error",
-                        markup=False)
+            self.notify(printable(f"Cannot save to {dest}: {exc.strerror or exc}"), title="Download failed",
+                        severity="error", markup=False)
             return
         finally:
             self._note("")
-        self.notify(f"Saved the {file.kind} file to {saved}", title="Downloaded", markup=False)
+        self.notify(printable(f"Saved the {file.kind} file to {saved}"), title="Downloaded", markup=False)

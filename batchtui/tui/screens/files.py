@@ -15,6 +15,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
 from batchtui.core.errors import BatchtuiError, UnreachableError
+from batchtui.core.text import printable
 from batchtui.tui.commands import ScreenCommands
 from batchtui.tui.format import clip, literal, short_id, size
 from batchtui.tui.screens.confirm import ConfirmScreen
@@ -291,7 +292,7 @@ class FilesScreen(Screen):
         table = self.query_one(DataTable)
         if uploaded.id in table.rows:
             table.move_cursor(row=table.get_row_index(uploaded.id))
-        self.notify(f"Uploaded {uploaded.filename} as {uploaded.id}", title="Upload", markup=False)
+        self.notify(printable(f"Uploaded {uploaded.filename} as {uploaded.id}"), title="Upload", markup=False)
 
     def action_download(self) -> None:
         if file := self._require_file():
@@ -307,17 +308,17 @@ class FilesScreen(Screen):
         workspace = self.app.workspace
         if workspace is None:
             return
-        self.notify(f"Downloading {file.filename}…", markup=False, timeout=2)
+        self.notify(printable(f"Downloading {file.filename}…"), markup=False, timeout=2)
         try:
             path = await workspace.download_file(file.id, dest)
         except BatchtuiError as exc:
-            self.notify(f"{file.filename}: {exc}", title="Download failed", severity="error", markup=False)
+            self.notify(printable(f"{file.filename}: {exc}"), title="Download failed", severity="error", markup=False)
             return
         except OSError as exc:
-            self.notify(f"Cannot save to {dest}: {exc.strerror or exc}", title="Download failed", severity="error",
-                        markup=False)
+            self.notify(printable(f"Cannot save to {dest}: {exc.strerror or exc}"), title="Download failed",
+                        severity="error", markup=False)
             return
-        self.notify(f"Downloaded {file.id} to {path}", title="Download", markup=False)
+        self.notify(printable(f"Downloaded {file.id} to {path}"), title="Download", markup=False)
 
     def action_delete(self) -> None:
         file = self._require_file()
@@ -342,10 +343,10 @@ class FilesScreen(Screen):
         try:
             await workspace.delete_file(file.id)
         except BatchtuiError as exc:
-            self.notify(f"{file.filename}: {exc}", title="Delete failed", severity="error", markup=False)
+            self.notify(printable(f"{file.filename}: {exc}"), title="Delete failed", severity="error", markup=False)
             return
         self.set_files(f for f in self.files if f.id != file.id)
-        self.notify(f"Deleted {file.filename} ({file.id})", title="Delete", markup=False)
+        self.notify(printable(f"Deleted {file.filename} ({file.id})"), title="Delete", markup=False)
 
     def action_view(self) -> None:
         if file := self._require_file():

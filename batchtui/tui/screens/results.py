@@ -28,6 +28,7 @@ from batchtui.core.paths import index_dir
 from batchtui.core.records import answer_text, prompt_text
 from batchtui.core.result_search import search_rows
 from batchtui.core.results import Outcome, ResultFiles, ResultIndex, RowFilter, build_index
+from batchtui.core.text import printable
 from batchtui.tui.commands import ScreenCommands
 from batchtui.tui.screens.choice_menu import Choice, ChoiceMenuScreen
 from batchtui.tui.screens.confirm import ConfirmScreen
@@ -348,7 +349,8 @@ class ResultsScreen(Screen):
         if self._state:
             parts.append(self._state)
         # One line of fixed size: no layout pass (which costs tens of ms) on each update during a search.
-        self.query_one("#results-status", Static).update(" · ".join(parts), layout=False)
+        # The title is a file name and the state may quote the API: untrusted, so escaped like any other.
+        self.query_one("#results-status", Static).update(printable(" · ".join(parts)), layout=False)
 
     # -- search ---------------------------------------------------------------------------------------
 

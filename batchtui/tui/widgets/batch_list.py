@@ -298,7 +298,8 @@ class BatchList(CursorList):
         if key == "cost":
             note = self._costs.get(batch.id, "")
             style = base + self._style("dim") if note.startswith("no price") else base
-            return [Segment(fit(note.replace("no price for ", "no price: "), width, "right"), style)]
+            # "no price for <model>" quotes the API's model name
+            return [Segment(fit(literal(note.replace("no price for ", "no price: ")).plain, width, "right"), style)]
         return [Segment(" " * width, base)]
 
     def _progress_cell(self, batch: Batch, width: int, base: Style) -> list[Segment]:
