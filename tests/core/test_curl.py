@@ -84,6 +84,17 @@ def test_url_joins_like_the_sdk(base_url, url, joined):
     assert shell_args(curl_command(line("hi", url), base_url))[1] == joined.encode()
 
 
+def test_an_azure_profile_gets_the_deployment_url_and_its_key_header():
+    command = curl_command(line("hi"), "https://x.openai.azure.com/", azure_api_version="2025-04-01-preview")
+    args = shell_args(command)
+    assert args[1] == b"https://x.openai.azure.com/openai/deployments/gpt-4o-mini/chat/completions" \
+                      b"?api-version=2025-04-01-preview"
+    assert '"api-key: $AZURE_OPENAI_API_KEY"' in command and b"api-key: " in args  # the shell expands it
+    assert b"Authorization" not in b" ".join(args)
+    with pytest.raises(NotARequestError, match="no \"model\""):
+        curl_command(b'{"url": "/v1/chat/completions", "body": {}}', "https://x", azure_api_version="v")
+
+
 def test_the_key_is_never_in_the_command():
     command = curl_command(line("hi"), "https://api.openai.com/v1")
     assert '"Authorization: Bearer $OPENAI_API_KEY"' in command and "sk-" not in command

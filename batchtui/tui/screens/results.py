@@ -462,7 +462,9 @@ class ResultsScreen(Screen):
                 self.notify("This request's input line is not in the files opened.", severity="warning", markup=False)
                 return
             try:
-                text = curl_command(request, self.app.profile.endpoint)
+                profile = self.app.profile
+                text = curl_command(request, profile.endpoint,
+                                    azure_api_version=profile.api_version if profile.kind == "azure" else None)
             except BatchtuiError as exc:
                 self.notify(str(exc), title="Cannot copy as curl", severity="error", markup=False)
                 return
