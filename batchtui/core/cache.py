@@ -560,6 +560,14 @@ class Cache:
         rows = await self._fetchall("SELECT raw FROM batches WHERE id = ?", (batch_id,))
         return _load(Batch, rows[0][0]) if rows else None
 
+    async def get_batches(self, batch_ids: Iterable[str]) -> list[Batch]:
+        """The cached batches of these ids (unknown ids are left out), newest first."""
+        rows = await self._fetchall(
+            "SELECT raw FROM batches WHERE id IN (SELECT value FROM json_each(?)) ORDER BY created_at DESC, id DESC",
+            (orjson.dumps(list(batch_ids)).decode(),),
+        )
+        return await _off_loop_if_large(lambda: [_load(Batch, row[0]) for row in rows], len(rows))
+
     async def list_batches(self, *, status: str | None = None, limit: int | None = None) -> list[Batch]:
         """Cached batches, newest first, optionally of one status and at most ``limit`` of them."""
         where = "WHERE status = ?" if status is not None else ""
@@ -594,12 +602,12 @@ class Cache:
         )
         return [row[0] for row in rows]
 
-    async def observations(self, batch_id: str) -> list[ProgressObservation]:
-        """A batch's progress observations, oldest first."""
+    async def observations(self, batch_id: str, *, since: float | None = None) -> list[ProgressObservation]:
+        """A batch's progress observations (those at or after `since`, when given), oldest first."""
         rows = await self._fetchall(
             "SELECT batch_id, observed_at, status, completed, failed, total FROM observations "
-            "WHERE batch_id = ? ORDER BY observed_at, rowid",
-            (batch_id,),
+            "WHERE batch_id = ? AND observed_at >= ? ORDER BY observed_at, rowid",
+            (batch_id, since if since is not None else float("-inf")),
         )
         return [ProgressObservation(*row) for row in rows]
 

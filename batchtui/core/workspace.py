@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from decimal import Decimal
 from pathlib import Path
 
@@ -88,13 +88,17 @@ class Workspace:
         """Cached batches, newest first."""
         return await self.cache.list_batches(status=status, limit=limit)
 
+    async def batches_by_id(self, batch_ids: Iterable[str]) -> list[Batch]:
+        """The cached batches of these ids (unknown ids are left out), newest first."""
+        return await self.cache.get_batches(batch_ids)
+
     async def fetch_batch(self, batch_id: str) -> Batch:
         """The batch as the API has it now, stored in the cache on the way."""
         return await self._remember(await self.service.retrieve(batch_id))
 
-    async def observations(self, batch_id: str) -> list[ProgressObservation]:
-        """The batch's recorded progress, oldest first, for rate and ETA."""
-        return await self.cache.observations(batch_id)
+    async def observations(self, batch_id: str, *, since: float | None = None) -> list[ProgressObservation]:
+        """The batch's recorded progress (since `since`, when given), oldest first, for rate and ETA."""
+        return await self.cache.observations(batch_id, since=since)
 
     async def files(self, *, purpose: str | None = None) -> list[FileObject]:
         """Cached files, newest first."""

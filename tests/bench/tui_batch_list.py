@@ -31,7 +31,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
 from batchtui.core.batch_filter import SearchIndex, description
-from batchtui.tui.app import freeze_startup_heap, keep_unchanged
+from batchtui.tui.app import freeze_startup_heap, with_changed
 from batchtui.tui.format import ago, literal, status_badge
 from batchtui.tui.screens.batches import BatchesScreen
 from batchtui.tui.sync_status import SyncStatus
@@ -222,7 +222,7 @@ async def measure(screen_type: type[Screen], widget: type, batches: tuple[Batch,
                 keystrokes.append(await clock.wait() - started)
                 work.append(sum(handler))
             shown = len(app.screen.query_one(widget).rows)
-            app.batches = keep_unchanged(app.batches, [b.model_copy() for b in batches])  # a sync re-read them all
+            app.batches = with_changed(app.batches, [batches[0].model_copy()])  # a sync that changed one
             await pilot.pause()
             started = time.perf_counter()
             gc.collect()

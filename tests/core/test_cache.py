@@ -204,6 +204,7 @@ async def test_observations(cache: Cache) -> None:
         ProgressObservation("batch_run", 110.0, "in_progress", 4, 1, 10),
         ProgressObservation("batch_run", 115.0, "completed", 9, 1, 10),
     ]
+    assert [o.observed_at for o in await cache.observations("batch_run", since=110.0)] == [110.0, 115.0]
     assert await cache.observations("batch_done") == []
 
 
@@ -239,6 +240,8 @@ async def test_status_queries_order_and_limit(cache: Cache) -> None:
     assert await cache.list_batches(limit=0) == []
     assert [b.id for b in await cache.list_batches(status="completed")] == ["b6", "b5", "b1"]
     assert [b.id for b in await cache.list_batches(status="completed", limit=1)] == ["b6"]
+    assert [b.id for b in await cache.get_batches(["b1", "nope", "b6", "b5"])] == ["b6", "b5", "b1"]
+    assert await cache.get_batches([]) == []
     assert await cache.list_batches(status="expired") == []
     assert await cache.active_batch_ids() == ["b7", "b4", "b2"]
     assert await cache.terminal_ids(["b1", "b2", "b3", "b5", "unknown"]) == {"b1", "b3", "b5"}

@@ -8,7 +8,7 @@ from pilot_helpers import fill_cache, row_text, wait_for_rows
 from batchtui.core.config import Profile
 from batchtui.core.text import printable
 from batchtui.core.workspace import Workspace
-from batchtui.tui.app import BatchtuiApp
+from batchtui.tui.app import BatchtuiApp, with_changed
 
 DEAD_URL = "http://127.0.0.1:9/v1"
 
@@ -99,3 +99,17 @@ async def test_every_notification_shows_its_text_literally(tmp_path):
         note = list(shown.values())[-1]
         assert note.message == "Cannot save \\x1b]52;c;ZXZpbA==\\x07 [b]x[/b] \\u202eevil\nline 2"
         assert note.title == "[red]\\x1b[2J" and not note.markup
+
+
+def test_a_pass_swaps_in_the_changed_batches_and_adds_new_ones_newest_first():
+    def batch(batch_id: str, created_at: int, status: str = "in_progress") -> Batch:
+        return Batch(id=batch_id, object="batch", endpoint="/v1/chat/completions", input_file_id="f",
+                     completion_window="24h", status=status, created_at=created_at)
+
+    old = (batch("c", 3), batch("b", 2), batch("a", 1))
+    swapped = with_changed(old, [batch("b", 2, "completed")])
+    assert [b.id for b in swapped] == ["c", "b", "a"] and swapped[1].status == "completed"
+    assert swapped[0] is old[0] and swapped[2] is old[2]  # unchanged batches keep their objects
+    grown = with_changed(old, [batch("d", 4), batch("a", 1, "failed"), batch("bb", 2)])
+    assert [(b.id, b.status) for b in grown] == [
+        ("d", "in_progress"), ("c", "in_progress"), ("bb", "in_progress"), ("b", "in_progress"), ("a", "failed")]

@@ -20,6 +20,7 @@ from batchtui.core.batch_filter import (
     sort_batches,
 )
 from batchtui.core.errors import BatchtuiError
+from batchtui.core.progress import RATE_WINDOW_SECONDS
 from batchtui.tui.commands import ScreenCommands
 from batchtui.tui.format import literal
 from batchtui.tui.screens.new_batch import NewBatchScreen
@@ -133,7 +134,9 @@ class BatchesScreen(Screen):
         if workspace is None:
             return
         try:
-            observations = {batch_id: await workspace.observations(batch_id) for batch_id in active_ids}
+            # only the window the rate is taken over: a day-long batch polled every 5 s has 17,000 of them
+            since = self.app.clock() - RATE_WINDOW_SECONDS
+            observations = {batch_id: await workspace.observations(batch_id, since=since) for batch_id in active_ids}
             names = {file.id: file.filename for file in await workspace.files()}
         except BatchtuiError as exc:
             self.notify(str(exc), title="Cannot read progress from the cache", severity="warning", markup=False)
