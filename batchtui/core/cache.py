@@ -25,6 +25,7 @@ from openai.types import Batch, FileObject
 from pydantic import ValidationError
 
 from batchtui.core.errors import BatchtuiError
+from batchtui.core.paths import private_dir
 
 __all__ = [
     "ACTIVE_STATUSES",
@@ -396,8 +397,7 @@ class Cache:
     async def _open(cls, path: Path) -> Cache:
         try:
             if not path.parent.exists():
-                path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-                path.parent.chmod(0o700)
+                private_dir(path.parent)
             if not path.exists():
                 os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
         except OSError as exc:

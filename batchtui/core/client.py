@@ -6,6 +6,7 @@ import contextlib
 import glob
 import io
 import os
+import re
 import tempfile
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -42,6 +43,7 @@ BATCH_ENDPOINTS = (
 )
 PAGE_SIZE = 100
 _CHUNK = 1 << 20
+_HEADER_SAFE = re.compile(r"[!-~]").fullmatch  # printable ASCII, no space: what an HTTP header value can carry
 STALE_PART_SECONDS = 600.0
 _HEAD_CHUNK = 1 << 16
 
@@ -51,6 +53,12 @@ def make_openai_client(profile: Profile, *, max_retries: int = 2, timeout: float
     if not profile.api_key and profile.kind == "openai":
         raise AuthError(
             f"No API key for profile '{profile.name}': set OPENAI_API_KEY, or api_key_env in its config.toml section"
+        )
+    bad = next((i for i, char in enumerate(profile.api_key or "") if not _HEADER_SAFE(char)), None)
+    if bad is not None:  # httpx would raise UnicodeEncodeError deep in a request instead
+        raise AuthError(
+            f"The API key of profile '{profile.name}' has a character that cannot be sent (position {bad + 1}): "
+            "check for a pasted quote, space or line break"
         )
     if profile.kind == "azure":
         return openai.AsyncAzureOpenAI(

@@ -27,6 +27,7 @@ from batchtui.core.llm_logs import (
     last_import,
     signature,
 )
+from batchtui.core.paths import make_private_dirs
 from batchtui.core.pricing import Cost
 from batchtui.core.results import ResultFiles, build_index
 from batchtui.core.retry import RETRY_KINDS, RETRY_OF, RetryKind, rows_to_retry, write_retry_file
@@ -237,7 +238,7 @@ class Workspace:
         try:
             rows = rows_to_retry(index, only)
             dest = self.cache_dir / "retries" / f"{batch.id}-retry-{int(time.time())}.jsonl"
-            dest.parent.mkdir(parents=True, exist_ok=True)
+            make_private_dirs(dest.parent)
             count = await asyncio.to_thread(write_retry_file, index, rows, dest)
         finally:
             index.close()

@@ -48,6 +48,10 @@ def freeze_startup_heap() -> None:
     gc.freeze()
 
 
+class UnexpectedSyncError(BatchtuiError):
+    retryable = True
+
+
 def with_changed(old: tuple[Batch, ...], changed: list[Batch]) -> tuple[Batch, ...]:
     """`old` with the changed batches swapped in and new ones added, newest first, as the cache lists them. A
     pass changes a few of maybe 10,000 batches: the rest keep their objects (frozen at start-up, so the GC never
@@ -148,7 +152,10 @@ class BatchtuiApp(LiteralApp):
         self.sync_status = previous.pass_started()
         try:
             result = await self.workspace.refresh()
-        except BatchtuiError as exc:
+        except Exception as caught:
+            # a bug must not end the polling for good: say so (the type only; its text may hold anything) and retry
+            exc = caught if isinstance(caught, BatchtuiError) else UnexpectedSyncError(
+                f"A sync pass failed unexpectedly ({type(caught).__name__}); retrying.")
             self._failures += 1
             state = failure_state(exc)
             # the exponent is capped so days of failures never overflow a float
