@@ -34,6 +34,7 @@ from typing import Literal
 
 from batchtui.core import paths
 from batchtui.core.errors import ConfigError
+from batchtui.core.text import printable
 
 OPENAI_BASE_URL = "https://api.openai.com/v1"
 ProfileKind = Literal["openai", "azure"]
@@ -87,12 +88,15 @@ def load_config(path: Path) -> dict:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return {}
+    except UnicodeDecodeError as exc:  # its `object` is the file's bytes
+        line = exc.object.count(b"\n", 0, exc.start) + 1
+        raise _error(path, f"not UTF-8 text (at line {line})") from None
     except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
+        raise _error(path, f"cannot read: {exc.strerror}") from exc
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: {exc}") from exc
+        raise _error(path, str(exc)) from exc
 
 
 def resolve_profile(name: str | None = None, *, config_path: Path | None = None) -> Profile:
@@ -101,40 +105,42 @@ def resolve_profile(name: str | None = None, *, config_path: Path | None = None)
     config = load_config(path)
     profiles = config.get("profiles", {})
     if not isinstance(profiles, dict):
-        raise ConfigError(f"{path}: 'profiles' must be a table of [profiles.NAME] sections")
+        raise _error(path, "'profiles' must be a table of [profiles.NAME] sections")
     chosen = name or config.get("default_profile")
     if chosen is None:
         return env_profile()
+    if not isinstance(chosen, str):
+        raise _error(path, "default_profile must be a string, the name of a [profiles.NAME] section")
     if chosen not in profiles:
         if name is None:
-            raise ConfigError(f"{path}: default_profile '{chosen}' has no [profiles.{chosen}] section")
+            raise _error(path, f"default_profile '{chosen}' has no [profiles.{chosen}] section")
         if chosen == "default":
             return env_profile()
         known = ", ".join(sorted(profiles)) or "none"
-        raise ConfigError(f"{path}: no profile named '{chosen}' (known: {known})")
+        raise _error(path, f"no profile named '{chosen}' (known: {known})")
     return _profile_from_table(chosen, profiles[chosen], path)
 
 
 def _profile_from_table(name: str, table: object, path: Path) -> Profile:
-    where = f"{path}: [profiles.{name}]"
+    where = f"[profiles.{name}]"
     if not isinstance(table, dict):
-        raise ConfigError(f"{where} must be a table")
+        raise _error(path, f"{where} must be a table")
     unknown = sorted(set(table) - _PROFILE_FIELDS)
     if unknown:
-        raise ConfigError(f"{where}: unknown field '{unknown[0]}' (known: {', '.join(sorted(_PROFILE_FIELDS))})")
+        raise _error(path, f"{where}: unknown field '{unknown[0]}' (known: {', '.join(sorted(_PROFILE_FIELDS))})")
     for key, value in table.items():
         if not isinstance(value, str):
-            raise ConfigError(f"{where}: field '{key}' must be a string")
+            raise _error(path, f"{where}: field '{key}' must be a string")
     kind = table.get("kind", "openai")
     if kind not in ("openai", "azure"):
-        raise ConfigError(f"{where}: kind must be 'openai' or 'azure', not '{kind}'")
+        raise _error(path, f"{where}: kind must be 'openai' or 'azure', not '{kind}'")
     api_key = table.get("api_key")
     if "api_key_env" in table:
         api_key = os.environ.get(table["api_key_env"]) or None
         if api_key is None:
-            raise ConfigError(f"{where}: environment variable {table['api_key_env']} (api_key_env) is not set")
+            raise _error(path, f"{where}: environment variable {table['api_key_env']} (api_key_env) is not set")
     if kind == "azure" and "azure_endpoint" not in table:
-        raise ConfigError(f"{where}: kind 'azure' needs azure_endpoint")
+        raise _error(path, f"{where}: kind 'azure' needs azure_endpoint")
     env = env_profile(name)
     return Profile(
         name=name,
@@ -146,3 +152,8 @@ def _profile_from_table(name: str, table: object, path: Path) -> Profile:
         azure_endpoint=table.get("azure_endpoint"),
         api_version=table.get("api_version"),
     )
+
+
+def _error(path: Path, message: str) -> ConfigError:
+    """An error naming the file, on one line: a TOML key or string may hold line breaks and control characters."""
+    return ConfigError(printable(f"{path}: {message}"))

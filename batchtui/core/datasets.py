@@ -10,6 +10,7 @@ from __future__ import annotations
 import codecs
 import csv
 import datetime as dt
+import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ CSV_SUFFIXES = (".csv",)
 JSONL_SUFFIXES = (".jsonl", ".ndjson")
 XLSX_SUFFIXES = (".xlsx",)
 XLSX_HINT = "pip install 'batchtui[xlsx]'"
+_ESCAPED = re.compile("[\udc80-\udcff]")
 
 
 class DataFileError(BatchtuiError):
@@ -155,12 +157,11 @@ def _csv_table(path: Path) -> Table:
 
 
 def _first_non_utf8_line(path: Path) -> int:
-    """The line of the first byte that is not UTF-8 (text is decoded in blocks, so the reader cannot tell)."""
-    with open(path, "rb") as fh:
+    """The line of the first byte that is not UTF-8 (text is decoded in blocks, so the reader cannot tell),
+    counted as the CSV reader counts lines: ended by LF, CR or CRLF. Such a byte is decoded as a lone surrogate."""
+    with open(path, encoding="utf-8", errors="surrogateescape") as fh:
         for number, line in enumerate(fh, start=1):
-            try:
-                line.decode("utf-8")
-            except UnicodeDecodeError:
+            if _ESCAPED.search(line):
                 return number
     return 0
 
@@ -176,20 +177,28 @@ def _xlsx_table(path: Path) -> Table:
         raise
     except Exception as exc:
         raise DataFileError(f"{path.name}: not a readable Excel workbook ({exc}).") from None
+    number = 0
     try:
         for number, cells in enumerate(book.worksheets[0].iter_rows(min_row=1, values_only=True), start=1):
             if any(cell is not None for cell in cells):
                 yield number, None, [_cell(cell) for cell in cells]
+    except Exception as exc:  # the sheet is parsed as it is read: a damaged one fails here, not on opening
+        raise DataFileError(f"{path.name} row {number + 1}: not a readable Excel sheet ({exc}).") from None
     finally:
         book.close()
 
 
 def _cell(value: Any) -> Any:
-    """A sheet cell as data: empty as "", dates and times as ISO 8601 text, other values as they are."""
+    """A sheet cell as JSON data: empty as "", dates and times as ISO 8601 text, durations as "1 day, 2:30:00",
+    integers too long for JSON's 64 bits as the float Excel holds, other values as they are."""
     if value is None:
         return ""
     if isinstance(value, dt.date | dt.time):
         return value.isoformat()
+    if isinstance(value, dt.timedelta):
+        return str(value)
+    if isinstance(value, int) and value.bit_length() > 63:
+        return float(value)
     return value
 
 

@@ -26,6 +26,7 @@ import os
 import re
 import sys
 import tempfile
+import zlib
 from array import array
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator
@@ -37,6 +38,7 @@ from typing import Any, Literal
 import orjson
 
 from batchtui.core.errors import BatchtuiError
+from batchtui.core.paths import make_private_dirs
 
 
 class Outcome(enum.IntEnum):
@@ -111,7 +113,7 @@ _TOKENS_TAIL = 1024
 _TOKENS_UNREAD = -2
 """Tokens of a 2xx line the quick scan left for `ResultIndex.tokens` to read when first asked (-1: none)."""
 
-_MAGIC = b"BTRIDX05"
+_MAGIC = b"BTRIDX06"
 """Start of a stored index file; the last two digits are the format version."""
 
 _Read = tuple[str, int, int, str | None, int]
@@ -276,7 +278,8 @@ class ResultIndex:
         return orjson.loads(orjson.dumps([_MAGIC.decode(), sys.byteorder, self._stats]))
 
     def _save(self, path: Path) -> None:
-        """Write the index to `path` atomically: magic, header length, JSON header, columns, custom_ids."""
+        """Write the index to `path` atomically: magic, CRC-32 of the rest, header length, JSON header, columns,
+        custom_ids. The checksum keeps a damaged file from being loaded as wrong rows."""
         cols = [(f.name, getattr(self._cols, f.name)) for f in fields(self._cols)]
         ids = orjson.dumps(self._ids)
         header = orjson.dumps({
@@ -288,14 +291,17 @@ class ResultIndex:
             "ids": len(ids),
             "columns": [[name, _typecode(col), len(bytes(col))] for name, col in cols],
         })
-        path.parent.mkdir(parents=True, exist_ok=True)
+        parts = [len(header).to_bytes(4, "little") + header, *(col for _, col in cols), ids]
+        crc = 0
+        for part in parts:
+            crc = zlib.crc32(part, crc)
+        make_private_dirs(path.parent)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         try:
             with os.fdopen(fd, "wb") as out:
-                out.write(_MAGIC + len(header).to_bytes(4, "little") + header)
-                for _, col in cols:
-                    out.write(col)
-                out.write(ids)
+                out.write(_MAGIC + crc.to_bytes(4, "little"))
+                for part in parts:
+                    out.write(part)
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
@@ -305,13 +311,14 @@ class ResultIndex:
         """Fill the index from a stored file made for these very files; False if it is absent, stale or bad."""
         try:
             data = path.read_bytes()
-            if not data.startswith(_MAGIC):
+            crc = int.from_bytes(data[8:12], "little")
+            if not data.startswith(_MAGIC) or crc != zlib.crc32(memoryview(data)[12:]):
                 return False
-            size = int.from_bytes(data[8:12], "little")
-            header = orjson.loads(data[12 : 12 + size])
+            size = int.from_bytes(data[12:16], "little")
+            header = orjson.loads(data[16 : 16 + size])
             if header["key"] != self._key():
                 return False
-            pos, cols = 12 + size, _Columns()
+            pos, cols = 16 + size, _Columns()
             for (name, typecode, nbytes), f in zip(header["columns"], fields(cols), strict=True):
                 raw = data[pos : pos + nbytes]
                 col = bytearray(raw) if typecode == "B" else array(typecode, raw)
@@ -501,8 +508,10 @@ class _Builder:
             if buf is None:
                 continue
             read_chunk = self._input_chunk if kind == 0 else self._result_chunk
-            if self.attempt_of(kind) > 1 and not self.latest:
-                self.latest = {cid: row for row, cid in reversed(list(enumerate(self.index._ids)))}
+            if self.attempt_of(kind) > 1 and not self.latest:  # an unreadable row's "" is no custom_id to retry
+                outcomes = self.cols.outcome
+                self.latest = {cid: row for row, cid in reversed(list(enumerate(self.index._ids)))
+                               if outcomes[row] != Outcome.UNREADABLE}
             for number, starts, ends in _line_chunks(buf, FIRST_REPORT if len(self.index) == 0 else REPORT_EVERY):
                 read_chunk(kind, buf, number, starts, ends)
                 self.index._n = len(self.index._ids)
@@ -557,7 +566,7 @@ class _Builder:
     def _result_chunk(self, kind: int, buf: bytes | mmap.mmap, number: int, starts: list[int], ends: list[int]) -> None:
         heads = _heads((_OUTPUT_LAYOUT, _OUTPUT_HEAD), buf, starts, ends)
         new = _decoded(map(_group, heads, repeat(1))) if heads is not None else None
-        if heads is None or new is None or not self.duplicates.keys().isdisjoint(new):
+        if heads is None or new is None or len(set(new)) < len(new) or not self.duplicates.keys().isdisjoint(new):
             self._result_lines(kind, buf, number, starts, ends)
             return
         cols, first = self.cols, len(self.cols.off)

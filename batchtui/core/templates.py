@@ -2,7 +2,7 @@
 
 A placeholder inside a JSON string takes the value JSON-escaped; a bare one takes a JSON number, true,
 false or null (or, from JSONL, any JSON value). A template with bare placeholders is not JSON until
-filled, so it is tokenized first, checked with same-length stand-ins ("xxx", "0  ") so that errors
+filled, so it is tokenized first, checked with same-length stand-ins ("xxx", "null ") so that errors
 point at the template's own line and column, then parsed with markers in the slots and written out
 compactly. Rendering a row is then a join of chunks and values, not a JSON round trip.
 """
@@ -47,13 +47,11 @@ class Placeholder:
 
     def fill(self, value: Any) -> bytes:
         """The JSON bytes that take this placeholder's place; raises RowError for a value it cannot take."""
-        if not self.bare:
+        if not (self.bare and isinstance(value, str)):
             try:
-                return orjson.dumps(value if isinstance(value, str) else as_text(value))[1:-1]
+                return orjson.dumps(value) if self.bare else orjson.dumps(as_text(value))[1:-1]
             except TypeError as exc:
                 raise RowError(f"the value for {self} cannot be written as JSON ({exc})") from None
-        if not isinstance(value, str):
-            return orjson.dumps(value)
         if not value.strip():
             raise RowError(f"empty value for {self}")
         try:
@@ -151,11 +149,13 @@ def parse_template(text: str, source: str = "template") -> Template:
     pieces = _tokenize(text, source)
     slots = tuple(piece for piece in pieces if isinstance(piece, Placeholder))
     try:
-        orjson.loads("".join(piece if isinstance(piece, str) else _stand_in(piece) for piece in pieces))
+        filled = orjson.loads("".join(piece if isinstance(piece, str) else _stand_in(piece) for piece in pieces))
     except orjson.JSONDecodeError as exc:
         raise TemplateError(
             f"{source} line {exc.lineno}, column {exc.colno}: not valid JSON once filled in ({exc.msg})."
         ) from None
+    if orjson.dumps(_MARKER)[1:-1] in orjson.dumps(filled):  # it would be taken for a placeholder's marker
+        raise TemplateError(f"{source}: the text \\u0000batchtui: is reserved for placeholders; remove it.")
     marked = iter(range(len(slots)))
     shape = orjson.loads("".join(piece if isinstance(piece, str) else _marker(piece, next(marked)) for piece in pieces))
     if not isinstance(shape, dict):
@@ -195,8 +195,9 @@ def _tokenize(text: str, source: str) -> list[str | Placeholder]:
 
 
 def _stand_in(slot: Placeholder) -> str:
-    """Text as long as the placeholder that makes the template JSON: "xxx" in a string, "0  " alone."""
-    return "0".ljust(slot.width) if slot.bare else "x" * slot.width
+    """Text as long as the placeholder that makes the template JSON: "xxx" in a string, "null " alone (a word
+    that joins no neighbour into valid JSON, as "0" would in `-{{x}}` or `1{{x}}`)."""
+    return "null".ljust(slot.width) if slot.bare else "x" * slot.width
 
 
 def _marker(slot: Placeholder, index: int) -> str:
