@@ -69,12 +69,17 @@ def _run(work: Callable[[Workspace], Awaitable[T]], profile_name: str | None) ->
 def _say_notice(notice: str | None) -> None:
     """Tell the user, once, that a damaged cache file was set aside."""
     if notice is not None:
-        print(f"batchtui: {notice}", file=sys.stderr)
+        _say(notice)
 
 
-def _fail(message: str) -> None:
-    print(f"batchtui: {message}", file=sys.stderr)
-    raise SystemExit(1)
+def _say(message: str) -> None:
+    """One line on stderr, whatever the message quotes (a row's id, a column name, a file name, the API's text)."""
+    print(f"batchtui: {printable(message)}", file=sys.stderr)
+
+
+def _fail(message: str, status: int = 1) -> None:
+    _say(message)
+    raise SystemExit(status)
 
 
 def _print_json(value: Any) -> None:
@@ -188,7 +193,7 @@ def list_batches(
         try:
             await workspace.refresh()
         except BatchtuiError as exc:
-            print(f"batchtui: showing cached batches only: {exc}", file=sys.stderr)
+            _say(f"showing cached batches only: {exc}")
         return await workspace.batches(status=status, limit=limit)
 
     batches = _run(work, profile)
@@ -330,14 +335,12 @@ def validate(
     from batchtui.core.validate import validate_file
 
     if endpoint is not None and endpoint not in BATCH_ENDPOINTS:
-        print(f"batchtui: --endpoint {endpoint}: not a batch endpoint ({', '.join(BATCH_ENDPOINTS)})", file=sys.stderr)
-        raise SystemExit(2)
+        _fail(f"--endpoint {endpoint}: not a batch endpoint ({', '.join(BATCH_ENDPOINTS)})", status=2)
     try:
         with _ProgressLine(f"validating {file.name}") as bar:
             report = validate_file(file, endpoint=endpoint, progress=bar)
     except BatchtuiError as exc:
-        print(f"batchtui: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
+        _fail(str(exc), status=2)
     if json:
         _print_json(report.to_dict())
     else:
@@ -375,11 +378,10 @@ def make_batch_file(
     except BatchtuiError as exc:
         _fail(str(exc))
     for skipped in made.skipped:
-        print(f"batchtui: skipped {data.name} row {skipped.row} (id {printable(skipped.id)}): "
-              f"{printable(skipped.reason)}", file=sys.stderr)
+        _say(f"skipped {data.name} row {skipped.row} (id {skipped.id}): {skipped.reason}")
     summary = f"{made.rows:,} requests to {made.endpoint}" + (f", {len(made.skipped):,} rows skipped"
                                                                if made.skipped else "")
-    print(f"batchtui: {summary}; manifest {made.manifest}", file=sys.stderr)
+    _say(f"{summary}; manifest {made.manifest}")
     for part in parts:
         print(part)
 
@@ -442,7 +444,7 @@ def export_results(
             index.close()
 
     written = _run(work, profile)
-    print(f"batchtui: exported {written:,} requests to {output}", file=sys.stderr)
+    _say(f"exported {written:,} requests to {output}")
 
 
 @app.command
@@ -554,7 +556,7 @@ def import_batch(
         try:
             await workspace.refresh()
         except BatchtuiError as exc:
-            print(f"batchtui: importing cached batches only: {exc}", file=sys.stderr)
+            _say(f"importing cached batches only: {exc}")
         batches = [b for b in reversed(await workspace.batches())
                    if b.input_file_id and (cutoff is None or (b.created_at or 0) >= cutoff)]
         results, failures = [], []
@@ -573,7 +575,7 @@ def import_batch(
     if json:
         _print_json([asdict(result) for result in results])
     for failure in failures:
-        print(f"batchtui: {failure}", file=sys.stderr)
+        _say(str(failure))
     if failures:
         raise SystemExit(1)
 
@@ -727,7 +729,7 @@ def stats(
         try:
             await workspace.refresh()
         except BatchtuiError as exc:
-            print(f"batchtui: counting cached batches only: {exc}", file=sys.stderr)
+            _say(f"counting cached batches only: {exc}")
         return await workspace.batches()
 
     figures = batch_stats(_run(work, profile), since=start)

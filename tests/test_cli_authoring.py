@@ -105,6 +105,8 @@ def test_validate_exit_status_and_problems(env, tmp_path):
     assert missing.returncode == 2 and missing.stderr.startswith("batchtui: ") and "none.jsonl" in missing.stderr
     wrong = batchtui("validate", str(bad), "--endpoint", "/v1/nope", env=env, check=False)
     assert wrong.returncode == 2 and "not a batch endpoint" in wrong.stderr
+    hostile = batchtui("validate", str(tmp_path / "a\nb\x1b[31m.jsonl"), env=env, check=False)
+    assert hostile.returncode == 2 and hostile.stderr.count("\n") == 1 and "a\\nb\\x1b[31m.jsonl" in hostile.stderr
 
 
 def test_split_prints_the_parts(env, tmp_path, example):
