@@ -26,6 +26,16 @@ def isolated_home(tmp_path, monkeypatch) -> Path:
 
 
 @pytest.fixture
+def copied(monkeypatch) -> list[str]:
+    """What the app put on the clipboard (pyperclip stubbed out, so it works with no clipboard here)."""
+    from batchtui.tui import clipboard
+
+    texts: list[str] = []
+    monkeypatch.setattr(clipboard.pyperclip, "copy", texts.append)
+    return texts
+
+
+@pytest.fixture
 def fresh_sandbox() -> Iterator[SandboxServer]:
     """A sandbox of this test's own at high speed, for tests that count calls or inject faults."""
     with SandboxServer(SandboxConfig(speed=FAST)) as server:

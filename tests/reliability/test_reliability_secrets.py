@@ -24,10 +24,10 @@ from urllib.parse import quote
 import httpx2
 import pytest
 from cli_helpers import batchtui
+from pilot_helpers import export_from_viewer, wait_until
 
 from batchtui.core.config import resolve_profile
 from batchtui.sandbox import SandboxConfig, SandboxServer
-from batchtui.tui import clipboard
 from batchtui.tui.app import BatchtuiApp
 from batchtui.tui.screens.batch_detail import BatchDetailScreen
 from batchtui.tui.screens.results import ResultsScreen
@@ -71,22 +71,6 @@ def files_under(root: Path) -> Iterator[Path]:
     for folder, _, names in os.walk(root):
         for name in names:
             yield Path(folder) / name
-
-
-async def wait_until(pilot, condition, what: str) -> None:
-    for _ in range(600):
-        if condition():
-            return
-        await pilot.pause(0.05)
-    raise AssertionError(f"never happened: {what}")
-
-
-@pytest.fixture
-def copied(monkeypatch) -> list[str]:
-    """What the app put on the clipboard (pyperclip stubbed out, so it works with no clipboard here)."""
-    texts: list[str] = []
-    monkeypatch.setattr(clipboard.pyperclip, "copy", texts.append)
-    return texts
 
 
 @pytest.fixture
@@ -157,16 +141,10 @@ async def app_session(batch_id: str, shots: Path, exports: Path) -> tuple[Batcht
             await pilot.press("o")
             await wait_until(pilot, lambda: isinstance(app.screen, ResultsScreen) and app.screen.index is not None
                              and app.screen.index.complete, "results indexed")
-            results = app.screen
             await pilot.press("y", "p", "a", "P", "A", "C")
             await app.workers.wait_for_complete()
             shoot("results")
-            await pilot.press("e")
-            await wait_until(pilot, lambda: app.screen is not results, "export asks where")
-            app.screen.query_one("Input").value = str(exports / "from-the-app.csv")
-            await pilot.press("enter")
-            await wait_until(pilot, lambda: (exports / "from-the-app.csv").exists(), "export written")
-            await app.workers.wait_for_complete()
+            await export_from_viewer(pilot, exports / "from-the-app.csv")
             shoot("exported")
             with pytest.MonkeyPatch.context() as patch:
                 patch.setattr(httpx2.AsyncClient, "send", crash)

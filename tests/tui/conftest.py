@@ -4,8 +4,6 @@ import time
 
 import pytest
 
-from batchtui.tui import clipboard
-
 
 @pytest.fixture
 def utc(monkeypatch):
@@ -15,11 +13,3 @@ def utc(monkeypatch):
     yield
     monkeypatch.undo()
     time.tzset()
-
-
-@pytest.fixture
-def copied(monkeypatch) -> list[str]:
-    """What went to the clipboard (pyperclip stubbed out, so it works with no clipboard here)."""
-    texts: list[str] = []
-    monkeypatch.setattr(clipboard.pyperclip, "copy", texts.append)
-    return texts

@@ -12,7 +12,7 @@ from pathlib import Path
 import orjson
 import pyperclip
 import pytest
-from pilot_helpers import notes, open_detail, wait_until
+from pilot_helpers import export_from_viewer, notes, open_detail, wait_until
 
 from batchtui.core.config import Profile
 from batchtui.core.records import answer_text, prompt_text
@@ -405,13 +405,8 @@ async def test_csv_export_of_a_made_batch_gives_the_data_back_with_answers(sandb
         batch = await wait_status(ws, (await ws.start_batch(uploaded.id, made.endpoint)).id, {"completed"})
     app = BatchtuiApp(sandbox_profile, cache_dir=cache)
     async with app.run_test(size=(120, 40)) as pilot:
-        screen = await open_results(pilot, batch.id)
-        await pilot.press("e")
-        await wait_until(pilot, lambda: app.screen is not screen, "export asks where")
-        app.screen.query_one("Input").value = str(tmp_path / "answers.csv")
-        await pilot.press("enter")
-        await wait_until(pilot, lambda: (tmp_path / "answers.csv").exists(), "answers.csv written")
-        await app.workers.wait_for_complete()
+        await open_results(pilot, batch.id)
+        await export_from_viewer(pilot, tmp_path / "answers.csv")
     with (tmp_path / "answers.csv").open(newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
     with (example / "reviews.csv").open(newline="", encoding="utf-8") as handle:

@@ -1,8 +1,9 @@
-"""Helpers the TUI tests share: waiting on the app through Pilot, and filling a cache."""
+"""Helpers the app tests share: waiting on the app through Pilot, exporting from the viewer, filling a cache."""
 
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 from batchtui.core.cache import Cache
 from batchtui.tui.widgets.batch_list import BatchList
@@ -14,6 +15,17 @@ async def wait_until(pilot, condition, what: str, tries: int = 300) -> None:
             return
         await pilot.pause(0.05)
     raise AssertionError(f"never happened: {what}")
+
+
+async def export_from_viewer(pilot, dest: Path) -> None:
+    """Press `e` in the result viewer, name `dest`, and wait until the export is written."""
+    app, viewer = pilot.app, pilot.app.screen
+    await pilot.press("e")
+    await wait_until(pilot, lambda: app.screen is not viewer, "export asks where")
+    app.screen.query_one("Input").value = str(dest)
+    await pilot.press("enter")
+    await wait_until(pilot, dest.exists, f"{dest.name} written")
+    await app.workers.wait_for_complete()
 
 
 async def open_detail(pilot, batch_id: str):
