@@ -17,6 +17,7 @@ from batchtui.core.cache import Cache, DownloadedFile
 from batchtui.core.config import Profile
 from batchtui.core.text import printable
 from batchtui.core.workspace import Workspace, _split_head
+from batchtui.sandbox import SandboxConfig, SandboxServer
 from batchtui.tui.app import BatchtuiApp
 from batchtui.tui.commands import ScreenCommands
 from batchtui.tui.screens.batch_detail import BatchDetailScreen
@@ -95,20 +96,23 @@ async def test_completed_batch_shows_every_step_and_its_files(sandbox_profile, t
         assert "c" not in screen.active_bindings  # a finished batch cannot be cancelled: no Cancel key shown
 
 
-async def test_follows_sync_and_refresh_live(sandbox_profile, tmp_path):
-    async with await Workspace.open(sandbox_profile, cache_dir=tmp_path / "setup") as ws:
-        batch = await start(ws, chat_lines(2000), tmp_path / "two-thousand.jsonl")
-    app = BatchtuiApp(sandbox_profile, cache_dir=tmp_path / "app")
-    async with app.run_test(size=(100, 40)) as pilot:
-        screen = await open_detail(pilot, batch.id)
-        assert screen.batch.status in ("validating", "in_progress")
-        async with await Workspace.open(sandbox_profile, cache_dir=tmp_path / "watch") as ws:
-            assert (await wait_for_status(ws, batch.id, {"completed"})).status == "completed"
-        app.action_refresh()
-        await wait_until(pilot, lambda: screen.batch.status == "completed", "sync brought the completed batch")
-        assert [f.kind for f in screen.query_one(BatchFiles).files] == ["input", "output"]
-        await pilot.press("r")
-        await wait_until(pilot, lambda: f"Refreshed {batch.id}: completed." in notes(app), "refreshed")
+async def test_follows_sync_and_refresh_live(tmp_path):
+    # a sandbox of its own, slow enough that the batch still runs when its detail opens on a busy machine
+    with SandboxServer(SandboxConfig(speed=200.0)) as server:
+        profile = Profile(name="test", base_url=server.base_url, api_key="sk-test")
+        async with await Workspace.open(profile, cache_dir=tmp_path / "setup") as ws:
+            batch = await start(ws, chat_lines(2000), tmp_path / "two-thousand.jsonl")
+        app = BatchtuiApp(profile, cache_dir=tmp_path / "app")
+        async with app.run_test(size=(100, 40)) as pilot:
+            screen = await open_detail(pilot, batch.id)
+            assert screen.batch.status in ("validating", "in_progress")
+            async with await Workspace.open(profile, cache_dir=tmp_path / "watch") as ws:
+                assert (await wait_for_status(ws, batch.id, {"completed"}, within=60)).status == "completed"
+            app.action_refresh()
+            await wait_until(pilot, lambda: screen.batch.status == "completed", "sync brought the completed batch")
+            assert [f.kind for f in screen.query_one(BatchFiles).files] == ["input", "output"]
+            await pilot.press("r")
+            await wait_until(pilot, lambda: f"Refreshed {batch.id}: completed." in notes(app), "refreshed")
 
 
 async def test_current_step_clock_ticks(tmp_path):
