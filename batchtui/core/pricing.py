@@ -54,6 +54,16 @@ class Cost:
     basis: str
     """Where the batch rate comes from: "batch price" or "standard price less the 50% batch discount"."""
 
+    def times(self, count: int) -> Cost:
+        """This cost `count` times over: one request's price made a batch of such requests."""
+        parts = [self.input_usd * count, self.cached_usd * count, self.output_usd * count]
+        return Cost(*parts, total_usd=sum(parts, Decimal(0)), basis=self.basis)
+
+    def __add__(self, other: Cost) -> Cost:
+        parts = [self.input_usd + other.input_usd, self.cached_usd + other.cached_usd,
+                 self.output_usd + other.output_usd]
+        return Cost(*parts, total_usd=sum(parts, Decimal(0)), basis=self.basis)
+
 
 def usd(amount: Decimal) -> str:
     """An amount for people: cents for a dollar or more, six decimals below a cent (a small batch's cost)."""

@@ -446,10 +446,7 @@ def _tiered_cost(model: str, input_tokens: int, output_tokens: int, cached: int,
     requests of its average usage (rounded down to whole tokens, a fraction of a cent per batch)."""
     each = price_of(model, input_tokens // requests, output_tokens // requests,
                     min(cached, input_tokens) // requests, at=datetime.fromtimestamp(at, UTC))
-    if each is None:
-        return None
-    parts = [each.input_usd * requests, each.cached_usd * requests, each.output_usd * requests]
-    return Cost(*parts, total_usd=sum(parts, Decimal(0)), basis=each.basis)
+    return each.times(requests) if each is not None else None
 
 
 @lru_cache(maxsize=256)

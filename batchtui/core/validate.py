@@ -417,7 +417,15 @@ class _Checker:
             self.add(None, "empty_file", "the file has no requests")
         cost, no_price = None, "no model named in the file"
         if self.model is not None:
-            cost = price_of(self.model, self.input_tokens, self.output_ceiling or 0)
+            # a rate that depends on a request's size (gpt-5.4 past 272k input tokens) applies to each request, so
+            # the file is priced as that many average requests, not as one request of all its tokens; the tokens
+            # the division leaves over count as one small request more (a flat price comes out exactly the same)
+            count = max(self.requests, 1)
+            input_each, input_rest = divmod(self.input_tokens, count)
+            output_each, output_rest = divmod(self.output_ceiling or 0, count)
+            one = price_of(self.model, input_each, output_each)
+            rest = price_of(self.model, input_rest, output_rest)
+            cost = one.times(count) + rest if one is not None and rest is not None else None
             no_price = None if cost else f"no price for {self.model}"
         return ValidationReport(
             path=path,

@@ -14,7 +14,7 @@ import orjson
 import pytest
 from openai import AsyncOpenAI
 
-from batchtui.core.pricing import APPROXIMATION
+from batchtui.core.pricing import APPROXIMATION, price_of
 from batchtui.core.validate import (
     MAX_BYTES,
     MAX_EMBEDDING_INPUTS,
@@ -186,6 +186,23 @@ def test_a_good_file_is_ok_with_its_figures(tmp_path):
     # "Describe item 0." is 16 characters: 4 tokens, + 3 for the message and 3 for the reply.
     assert report.input_tokens == 3 * (4 + 3 + 3)
     assert report.cost is not None and report.cost.total_usd > 0 and report.no_price_reason is None
+
+
+def test_the_estimate_prices_each_request_at_its_own_tier(tmp_path):
+    """gpt-5.4 charges more for a request past 272k input tokens: four requests of ~100k are four small ones.
+    A flat price (gpt-4o-mini) comes out exactly as the whole file's tokens priced at once."""
+    def body(model: str) -> dict[str, Any]:
+        return {"model": model, "messages": [{"role": "user", "content": "word " * 80_000}], "max_tokens": 1001}
+
+    for model in ("gpt-5.4", "gpt-4o-mini"):
+        report = validate_file(write(tmp_path, [request(i, body(model)) for i in range(4)], f"{model}.jsonl"))
+        whole = price_of(model, report.input_tokens, report.output_ceiling)
+        each = price_of(model, report.input_tokens // 4, report.output_ceiling // 4)
+        assert report.input_tokens > 272_000 and report.input_tokens % 4 == 0 and report.output_ceiling == 4004
+        if model == "gpt-5.4":
+            assert report.cost.total_usd == 4 * each.total_usd < whole.total_usd
+        else:
+            assert report.cost.total_usd == whole.total_usd
 
 
 @pytest.mark.parametrize("case", SANDBOX_REJECTS, ids=list(SANDBOX_REJECTS))
