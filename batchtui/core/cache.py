@@ -217,6 +217,10 @@ class UnusableCacheError(CacheError):
 
 _DAMAGED = frozenset({sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB})
 """SQLite's answers for a file that is not a database or is malformed; a lock or an I/O error is not damage."""
+OBSERVE_UNCHANGED_SECONDS = 60.0
+"""How often an active batch that has not moved is recorded anyway: often enough for the rate to show it stalled,
+seldom enough that a day-long batch polled every 5 s leaves 1,440 rows instead of 17,280."""
+
 _CHECKED_TABLES = ("meta", "batches", "files", "observations", "downloads", "uploads", "llm_log_imports")
 """Tables checked at open (~20 ms at 10,000 batches); llm_log_rows is left out: checking 400 MB of it takes 0.4-4 s."""
 
@@ -512,9 +516,9 @@ class Cache:
     async def upsert_batches(self, batches: Iterable[Batch], observed_at: float) -> list[str]:
         """Store batches; return ids that are new or whose JSON changed.
 
-        Records an observation for each batch that is active, or whose status or counts differ from
-        its cached copy. A batch first seen already terminal gets none: its own timestamps tell its
-        story. One BEGIN IMMEDIATE transaction for the whole call.
+        Records an observation for each batch whose status or counts differ from its cached copy, and for an
+        active batch that has none from the last OBSERVE_UNCHANGED_SECONDS. A batch first seen already terminal
+        gets none: its own timestamps tell its story. One BEGIN IMMEDIATE transaction for the whole call.
         """
         incoming = {batch.id: batch for batch in batches}
         if not incoming:
@@ -522,15 +526,21 @@ class Cache:
         dumped = await _off_loop_if_large(
             lambda: {batch_id: _dump(batch) for batch_id, batch in incoming.items()}, len(incoming)
         )
+        ids = orjson.dumps(list(incoming)).decode()
         async with self._write():
             cached = {
                 row[0]: (row[1], row[2], (row[3], row[4], row[5]))
                 for row in await self._conn.execute_fetchall(
                     "SELECT id, raw, status, completed, failed, total FROM batches "
                     "WHERE id IN (SELECT value FROM json_each(?))",
-                    (orjson.dumps(list(incoming)).decode(),),
+                    (ids,),
                 )
             }
+            last_observed = dict(await self._conn.execute_fetchall(
+                "SELECT batch_id, max(observed_at) FROM observations "
+                "WHERE batch_id IN (SELECT value FROM json_each(?)) GROUP BY batch_id",
+                (ids,),
+            ))
             changed: list[str] = []
             rows: list[tuple[object, ...]] = []
             observations: list[tuple[object, ...]] = []
@@ -543,7 +553,8 @@ class Cache:
                     changed.append(batch_id)
                     rows.append(_batch_row(batch, counts, observed_at, raw))
                 moved = before is not None and (before[1], before[2]) != (status, counts)
-                if status in ACTIVE_STATUSES or moved:
+                due = observed_at - last_observed.get(batch_id, float("-inf")) >= OBSERVE_UNCHANGED_SECONDS
+                if moved or (status in ACTIVE_STATUSES and due):
                     observations.append((batch_id, observed_at, status, *counts))
             if rows:
                 await self._conn.executemany(_UPSERT_BATCH, rows)

@@ -199,13 +199,19 @@ async def test_observations(cache: Cache) -> None:
     await cache.upsert_batches([finished, done], observed_at=120.0)
 
     assert await cache.observations("batch_run") == [
-        ProgressObservation("batch_run", 100.0, "in_progress", 1, 0, 10),
-        ProgressObservation("batch_run", 105.0, "in_progress", 1, 0, 10),
+        ProgressObservation("batch_run", 100.0, "in_progress", 1, 0, 10),  # 105: unmoved, observed 5 s ago
         ProgressObservation("batch_run", 110.0, "in_progress", 4, 1, 10),
         ProgressObservation("batch_run", 115.0, "completed", 9, 1, 10),
     ]
     assert [o.observed_at for o in await cache.observations("batch_run", since=110.0)] == [110.0, 115.0]
     assert await cache.observations("batch_done") == []
+
+
+async def test_an_active_batch_that_does_not_move_is_observed_once_a_minute(cache: Cache) -> None:
+    stalled = make_batch("batch_stalled", "in_progress", counts=(3, 0, 10))
+    for second in range(0, 185, 5):
+        await cache.upsert_batches([stalled], observed_at=float(second))
+    assert [o.observed_at for o in await cache.observations("batch_stalled")] == [0.0, 60.0, 120.0, 180.0]
 
 
 async def test_terminal_to_terminal_change_is_observed(cache: Cache) -> None:
