@@ -48,7 +48,7 @@ STALE_PART_SECONDS = 600.0
 _HEAD_CHUNK = 1 << 16
 
 
-def make_openai_client(profile: Profile, *, max_retries: int = 2, timeout: float = 60.0) -> openai.AsyncOpenAI:
+def make_openai_client(profile: Profile, *, max_retries: int | None = None) -> openai.AsyncOpenAI:
     """Build the SDK client a profile describes (OpenAI, Azure, or any compatible base_url)."""
     if not profile.api_key and profile.kind == "openai":
         raise AuthError(
@@ -65,33 +65,33 @@ def make_openai_client(profile: Profile, *, max_retries: int = 2, timeout: float
             azure_endpoint=profile.azure_endpoint,
             api_version=profile.api_version,
             api_key=profile.api_key,
-            max_retries=max_retries,
-            timeout=timeout,
+            max_retries=profile.max_retries if max_retries is None else max_retries,
+            timeout=profile.timeout,
         )
     return openai.AsyncOpenAI(
         api_key=profile.api_key,
         base_url=profile.base_url,
         organization=profile.organization,
         project=profile.project,
-        max_retries=max_retries,
-        timeout=timeout,
+        max_retries=profile.max_retries if max_retries is None else max_retries,
+        timeout=profile.timeout,
     )
 
 
 class BatchService:
     """Batches and files, with every SDK failure turned into an ApiError with a plain sentence."""
 
-    def __init__(self, profile: Profile, *, max_retries: int = 2, timeout: float = 60.0) -> None:
+    def __init__(self, profile: Profile, *, max_retries: int | None = None) -> None:
+        """`max_retries` overrides the profile's (a script may want none)."""
         self.profile = profile
         self._max_retries = max_retries
-        self._timeout = timeout
         self._sdk: openai.AsyncOpenAI | None = None
 
     @property
     def _client(self) -> openai.AsyncOpenAI:
         """Built on first use, so a missing key only matters once the network is needed."""
         if self._sdk is None:
-            self._sdk = make_openai_client(self.profile, max_retries=self._max_retries, timeout=self._timeout)
+            self._sdk = make_openai_client(self.profile, max_retries=self._max_retries)
         return self._sdk
 
     async def aclose(self) -> None:

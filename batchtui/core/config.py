@@ -18,6 +18,8 @@ A config file looks like this (every field but the table name is optional):
     [profiles.local]                    # any OpenAI-compatible server
     base_url = "http://127.0.0.1:8750/v1"
     api_key = "sk-local"                # allowed; batchtui never writes keys anywhere
+    timeout = 20                        # seconds a call may take (default 60)
+    max_retries = 0                     # the SDK's own retries of a failed call (default 2)
 
 With no config file, or no profile chosen, the "default" profile comes from OPENAI_API_KEY,
 OPENAI_BASE_URL, OPENAI_ORG_ID and OPENAI_PROJECT_ID.
@@ -40,7 +42,10 @@ OPENAI_BASE_URL = "https://api.openai.com/v1"
 ProfileKind = Literal["openai", "azure"]
 _PROFILE_FIELDS = {
     "kind", "base_url", "api_key", "api_key_env", "organization", "project", "azure_endpoint", "api_version",
+    "timeout", "max_retries",
 }
+_NUMBER_FIELDS: dict[str, tuple[bool, float, float]] = {"timeout": (False, 0.1, 3600.0), "max_retries": (True, 0, 10)}
+"""The fields that are numbers: whether whole, and their bounds. Every other field is a string."""
 
 
 @dataclass(frozen=True)
@@ -55,6 +60,10 @@ class Profile:
     project: str | None = None
     azure_endpoint: str | None = None
     api_version: str | None = None
+    timeout: float = 60.0
+    """Seconds one API call may take before the SDK gives it up (and retries it)."""
+    max_retries: int = 2
+    """How often the SDK retries a call that failed on the way (429, 5xx, timeouts, lost connections)."""
 
     @property
     def endpoint(self) -> str:
@@ -129,7 +138,13 @@ def _profile_from_table(name: str, table: object, path: Path) -> Profile:
     if unknown:
         raise _error(path, f"{where}: unknown field '{unknown[0]}' (known: {', '.join(sorted(_PROFILE_FIELDS))})")
     for key, value in table.items():
-        if not isinstance(value, str):
+        if key in _NUMBER_FIELDS:
+            whole, low, high = _NUMBER_FIELDS[key]
+            number = not isinstance(value, bool) and isinstance(value, int if whole else int | float)
+            if not number or not low <= value <= high:
+                what = "a whole number" if whole else "a number"
+                raise _error(path, f"{where}: field '{key}' must be {what} from {low:g} to {high:g}")
+        elif not isinstance(value, str):
             raise _error(path, f"{where}: field '{key}' must be a string")
     kind = table.get("kind", "openai")
     if kind not in ("openai", "azure"):
@@ -151,6 +166,8 @@ def _profile_from_table(name: str, table: object, path: Path) -> Profile:
         project=table.get("project", env.project),
         azure_endpoint=table.get("azure_endpoint"),
         api_version=table.get("api_version"),
+        timeout=float(table.get("timeout", Profile.timeout)),
+        max_retries=int(table.get("max_retries", Profile.max_retries)),
     )
 
 

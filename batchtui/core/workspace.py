@@ -59,7 +59,8 @@ class Workspace:
         self.notice = notice
 
     @classmethod
-    async def open(cls, profile: Profile, *, cache_dir: Path | None = None, max_retries: int = 2) -> Workspace:
+    async def open(cls, profile: Profile, *, cache_dir: Path | None = None, max_retries: int | None = None,
+                   ) -> Workspace:
         """Open the profile's cache (creating it, or setting a damaged one aside: see `notice`) and an API client;
         nothing goes over the network yet. If it fails or is cancelled, nothing is left open (the cache's connection
         thread included)."""

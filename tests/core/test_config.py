@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from batchtui.core.client import make_openai_client
 from batchtui.core.config import OPENAI_BASE_URL, Profile, resolve_profile
 from batchtui.core.errors import ConfigError
 
@@ -69,6 +70,15 @@ def test_caches_are_per_profile_and_per_endpoint(tmp_path):
     assert all(d.is_relative_to(tmp_path / "home" / "cache") for d in dirs)
 
 
+def test_a_profile_sets_the_clients_timeout_and_retries(tmp_path):
+    write_config(tmp_path, "[profiles.slow]\napi_key = 'sk-x'\ntimeout = 5\nmax_retries = 0\n"
+                           "[profiles.plain]\nbase_url = 'http://127.0.0.1:9/v1'\n")
+    slow, plain = resolve_profile("slow"), resolve_profile("plain")
+    assert (slow.timeout, slow.max_retries) == (5.0, 0) and (plain.timeout, plain.max_retries) == (60.0, 2)
+    client = make_openai_client(slow)
+    assert (client.timeout, client.max_retries) == (5.0, 0)
+
+
 @pytest.mark.parametrize(
     ("text", "name", "fragment"),
     [
@@ -80,6 +90,10 @@ def test_caches_are_per_profile_and_per_endpoint(tmp_path):
         ("[profiles.a]\n", "b", "no profile named 'b' (known: a)"),
         ("default_profile = 'x'\n", None, "default_profile 'x' has no [profiles.x] section"),
         ("[profiles.a\n", "a", "line 1"),
+        ("[profiles.a]\ntimeout = 'slow'\n", "a", "field 'timeout' must be a number from 0.1 to 3600"),
+        ("[profiles.a]\ntimeout = 0\n", "a", "field 'timeout' must be a number from 0.1 to 3600"),
+        ("[profiles.a]\nmax_retries = 1.5\n", "a", "field 'max_retries' must be a whole number from 0 to 10"),
+        ("[profiles.a]\nmax_retries = true\n", "a", "field 'max_retries' must be a whole number from 0 to 10"),
     ],
 )
 def test_config_mistakes_are_one_line_naming_the_file(tmp_path, text, name, fragment):

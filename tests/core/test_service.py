@@ -155,8 +155,8 @@ async def test_the_key_never_reaches_the_cache(fresh_sandbox, write_batch_file, 
 
 async def test_slow_api_is_a_timeout_sentence(fresh_sandbox):
     fresh_sandbox.set_faults(FaultConfig(rate_slow=1.0, slow_seconds=2))
-    profile = Profile(name="t", base_url=fresh_sandbox.base_url, api_key="sk-test")
-    async with BatchService(profile, max_retries=0, timeout=0.3) as service:
+    profile = Profile(name="t", base_url=fresh_sandbox.base_url, api_key="sk-test", timeout=0.3, max_retries=0)
+    async with BatchService(profile) as service:
         with pytest.raises(UnreachableError, match="did not answer in time"):
             await service.retrieve("batch_x")
 

@@ -19,9 +19,8 @@ from cli_helpers import batchtui
 from openai.types import Batch
 from textual.worker import Worker, WorkerState
 
-from batchtui.core import workspace as workspace_module
 from batchtui.core.cache import TERMINAL_STATUSES
-from batchtui.core.client import STALE_PART_SECONDS, BatchService
+from batchtui.core.client import STALE_PART_SECONDS
 from batchtui.core.config import Profile
 from batchtui.core.errors import ConnectionLostError
 from batchtui.core.workspace import Workspace
@@ -48,13 +47,10 @@ DEAD_URL = "http://127.0.0.1:9/v1"
 
 @pytest.fixture
 def soak_timing(monkeypatch):
-    """The app polls every POLL_SECONDS and backs off to MAX_BACKOFF_SECONDS; its API client times out after
-    CLIENT_TIMEOUT and does not retry by itself, so every injected fault reaches the app's own loop."""
+    """The app polls every POLL_SECONDS and backs off to MAX_BACKOFF_SECONDS."""
     monkeypatch.setattr(app_module, "ACTIVE_POLL_SECONDS", POLL_SECONDS)
     monkeypatch.setattr(app_module, "IDLE_POLL_SECONDS", POLL_SECONDS)
     monkeypatch.setattr(app_module, "MAX_BACKOFF_SECONDS", MAX_BACKOFF_SECONDS)
-    monkeypatch.setattr(workspace_module, "BatchService",
-                        lambda profile, **_: BatchService(profile, max_retries=0, timeout=CLIENT_TIMEOUT))
 
 
 def status_line(app: BatchtuiApp) -> str:
@@ -113,7 +109,10 @@ async def test_two_minutes_of_network_faults_then_the_cache_converges(soak_timin
             if isinstance(message, Worker.StateChanged) and message.state == WorkerState.ERROR:
                 worker_errors.append(message.worker.error)
 
-        app = BatchtuiApp(Profile(name="soak", base_url=server.base_url, api_key="sk-test"), cache_dir=tmp_path / "c")
+        # the API client times out after CLIENT_TIMEOUT and does not retry by itself: every fault reaches the app
+        profile = Profile(name="soak", base_url=server.base_url, api_key="sk-test", timeout=CLIENT_TIMEOUT,
+                          max_retries=0)
+        app = BatchtuiApp(profile, cache_dir=tmp_path / "c")
         async with app.run_test(message_hook=on_message) as pilot:
             app.watch(app, "sync_status", lambda status: events.append((time.monotonic(), status)), init=False)
             began = time.monotonic()
