@@ -1,11 +1,12 @@
 """An index of a batch's input, output and error JSONL files joined by custom_id, for a viewer of 50,000 requests.
 
-Lines are found by scanning bytes (mmap, find, anchored regexes); a line is parsed in full only when the quick
-scan cannot read it, so building costs little more than reading the files. Scanned pages are dropped from the
-process as it goes, and lines are read later with pread, so the files never sit in the viewer's memory.
-Per-row data sits in parallel arrays, not one object per row, so a big index adds no work for the garbage
-collector. A finished index can be stored
-beside the cache and loaded again in milliseconds while its files are unchanged.
+Lines are found by scanning bytes (mmap; a small C scanner, `_linescan`, reads the layout OpenAI writes); a line
+is parsed in full only when the quick scan cannot read it, so building costs little more than reading the files.
+Without the compiled scanner (an install with no C compiler) every line takes the slower Python line reader.
+Scanned pages are dropped from the process as it goes, and lines are read later with pread, so the files never
+sit in the viewer's memory. Per-row data sits in parallel arrays, not one object per row, so a big index adds no
+work for the garbage collector. A finished index can be stored beside the cache and loaded again in
+milliseconds while its files are unchanged.
 
 Thread safety: `build_index` runs in one worker thread while the UI reads from another. Arrays only grow or
 have single items set; a row's result is written before the row points at it, and the row count is published
@@ -21,7 +22,6 @@ import contextlib
 import enum
 import hashlib
 import mmap
-import operator
 import os
 import re
 import sys
@@ -29,16 +29,21 @@ import tempfile
 import zlib
 from array import array
 from bisect import bisect_left
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, fields
-from itertools import repeat
+from itertools import count, repeat
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import orjson
 
 from batchtui.core.errors import BatchtuiError
 from batchtui.core.paths import make_private_dirs
+
+try:
+    from batchtui.core import _linescan
+except ImportError:  # built without a C compiler: lines are found and read in Python, several times slower
+    _linescan = None
 
 
 class Outcome(enum.IntEnum):
@@ -102,10 +107,6 @@ _SCALAR = rb'(?:"[^"\\\n]*+(?:\\.[^"\\\n]*+)*+"|[-+.\w]++)'
 _CUSTOM_ID = rb'\s*+\{(?:\s*+"[^"\\\n]*+"\s*+:\s*+' + _SCALAR + rb'\s*+,)*?\s*+"custom_id"\s*+:\s*+"([^"\\\n]*+)"'
 _INPUT_HEAD = re.compile(_CUSTOM_ID)
 _OUTPUT_HEAD = re.compile(_CUSTOM_ID + rb'\s*+,\s*+"response"\s*+:\s*+\{\s*+"status_code"\s*+:\s*+(2\d\d)\b')
-# The layout OpenAI writes, tried first on a chunk: a literal regex is twice as quick as the general ones above.
-_INPUT_LAYOUT = re.compile(rb'\{"custom_id": ?"([^"\\\n]*+)"')
-_OUTPUT_LAYOUT = re.compile(
-    rb'\{"id": ?"[^"\\\n]*+", ?"custom_id": ?"([^"\\\n]*+)", ?"response": ?\{"status_code": ?(2\d\d)\b')
 _TOKENS = re.compile(rb'"total_tokens"\s*+:\s*+(\d{1,15})\b')
 _TOKENS_TAIL = 1024
 """Bytes at a line's end looked at for usage first; a line without it there is searched back to its start."""
@@ -368,44 +369,59 @@ def _release(buf: bytes | mmap.mmap, end: int) -> None:
             buf.madvise(mmap.MADV_DONTNEED, 0, end - end % mmap.PAGESIZE)
 
 
-def _line_chunks(buf: bytes | mmap.mmap, first: int) -> Iterator[tuple[int, list[int], list[int]]]:
-    """(number of the chunk's first line, starts, ends) for `first` lines, then REPORT_EVERY at a time; a line's
-    end excludes its newline, and blank lines are included. A UTF-8 byte order mark is skipped."""
-    pos, number, size, find = (3 if buf[:3] == b"\xef\xbb\xbf" else 0), 1, len(buf), buf.find
-    limit = first
-    while pos < size:
-        first_start, ends = pos, []
-        add = ends.append
-        while len(ends) < limit:
-            end = find(b"\n", pos)
-            if end < 0:
-                if pos < size:
-                    add(size)
-                pos = size
-                break
-            add(end)
-            pos = end + 1
-        yield number, [first_start, *map(operator.add, ends[:-1], repeat(1))], ends
-        number += len(ends)
+class _Chunk(NamedTuple):
+    """Lines of a file read in one go, and what the quick scan read of them."""
+
+    number: int  # of the first line
+    starts: array[int]
+    lengths: array[int]  # without the newline
+    ids: bytes | None  # custom_ids joined by newlines; None unless the scanner read every line of the chunk
+    statuses: bytes | None  # 2xx status codes of output lines, as native int32s
+
+
+def _line_chunks(buf: bytes | mmap.mmap, first: int, output: bool) -> Iterator[_Chunk]:
+    """`first` lines, then REPORT_EVERY at a time; blank lines are included. A UTF-8 byte order mark is
+    skipped."""
+    pos, number, limit = (3 if buf[:3] == b"\xef\xbb\xbf" else 0), 1, first
+    while pos < len(buf):
+        if _linescan is not None:
+            pos, starts, lengths, ids, statuses = _linescan.scan(buf, pos, limit, output)
+            chunk = _Chunk(number, _int64s(starts), _int64s(lengths), ids, statuses)
+        else:
+            pos, chunk = _find_lines(buf, pos, limit, number)
+        yield chunk
+        number += len(chunk.starts)
         limit = REPORT_EVERY
 
 
-def _heads(patterns: tuple[re.Pattern[bytes], ...], buf: bytes | mmap.mmap, starts: list[int], ends: list[int],
-           ) -> list[Any] | None:
-    """The first pattern that matches at every line's start, matched; None unless one does and each line ends
-    with "}"."""
-    for pattern in patterns:
-        matches = list(map(pattern.match, repeat(buf), starts, ends))
-        if None not in matches:
-            break
-    last_bytes = bytes(map(buf.__getitem__, map(operator.sub, ends, repeat(1))))
-    return None if None in matches or last_bytes.count(b"}") != len(ends) else matches
+def _fill(col: bytearray | array[int], value: int, n: int) -> None:
+    """Append `value` n times, in one copy."""
+    col.extend(bytes((value,)) * n if isinstance(col, bytearray) else array(col.typecode, (value,)) * n)
 
 
-def _decoded(raw: Iterable[bytes]) -> list[str] | None:
-    """Custom ids as text, decoded in one go (the quick scan's ids hold no newline); None if one is not UTF-8."""
+def _int64s(raw: bytes) -> array[int]:
+    values = array("q")
+    values.frombytes(raw)
+    return values
+
+
+def _find_lines(buf: bytes | mmap.mmap, pos: int, limit: int, number: int) -> tuple[int, _Chunk]:
+    """Up to `limit` lines from `pos`, for the line reader; and where the next line starts."""
+    starts, lengths, find, size = array("q"), array("q"), buf.find, len(buf)
+    while len(starts) < limit and pos < size:
+        end = find(b"\n", pos)
+        end = size if end < 0 else end
+        starts.append(pos)
+        lengths.append(end - pos)
+        pos = end + 1
+    return min(pos, size), _Chunk(number, starts, lengths, None, None)
+
+
+def _decoded(raw: bytes) -> list[str] | None:
+    """Custom ids joined by newlines as text, decoded in one go (the quick scan's ids hold no newline); None if
+    one is not UTF-8."""
     try:
-        return b"\n".join(raw).decode().split("\n")
+        return raw.decode().split("\n")
     except UnicodeDecodeError:
         return None
 
@@ -428,7 +444,7 @@ def _read_input(buf: bytes | mmap.mmap, start: int, end: int) -> str | None:
     """An input line's custom_id; None when the line is unreadable."""
     m = _INPUT_HEAD.match(buf, start, end)
     if _vouched(m, buf, start, end):
-        ids = _decoded([m.group(1)])
+        ids = _decoded(m.group(1))
         return None if ids is None else ids[0]
     obj = _parse(buf, start, end)
     return None if obj is None else obj["custom_id"]
@@ -454,7 +470,7 @@ def _read_result(buf: bytes | mmap.mmap, start: int, end: int) -> _Read | None:
     """
     m = _OUTPUT_HEAD.match(buf, start, end)
     if _vouched(m, buf, start, end):
-        ids = _decoded([m.group(1)])
+        ids = _decoded(m.group(1))
         return None if ids is None else (ids[0], Outcome.OK, int(m.group(2)), None, _total_tokens(buf, start, end))
     obj = _parse(buf, start, end)
     if obj is None:
@@ -474,16 +490,13 @@ def _read_result(buf: bytes | mmap.mmap, start: int, end: int) -> _Read | None:
     return obj["custom_id"], _STOPPED.get(code or "", Outcome.FAILED), 0, code, -1
 
 
-_group = re.Match.group
-
-
 class _Builder:
     """Fills a ResultIndex: input rows first, then each result line joined onto its row, a chunk at a time.
 
     This runs once per line of up to 300 MB of files, so a chunk of common lines (the layout OpenAI writes) is
-    read with no Python code per line: the regexes, decoding and joins are mapped over the whole chunk in C.
-    A chunk holding any other line (blank, cut off, an error, other key order, a reused custom_id) is read
-    line by line instead, parsing in full each line the quick scan cannot vouch for.
+    read with no Python code per line: the scanner finds and reads the lines, and decoding and joins are mapped
+    over the whole chunk. A chunk holding any other line (blank, cut off, an error, other key order, a reused
+    custom_id) is read line by line instead, parsing in full each line the quick scan cannot vouch for.
     """
 
     def __init__(self, index: ResultIndex, on_rows: Callable[[ResultIndex], None] | None,
@@ -512,12 +525,12 @@ class _Builder:
                 outcomes = self.cols.outcome
                 self.latest = {cid: row for row, cid in reversed(list(enumerate(self.index._ids)))
                                if outcomes[row] != Outcome.UNREADABLE}
-            for number, starts, ends in _line_chunks(buf, FIRST_REPORT if len(self.index) == 0 else REPORT_EVERY):
-                read_chunk(kind, buf, number, starts, ends)
+            for chunk in _line_chunks(buf, FIRST_REPORT if len(self.index) == 0 else REPORT_EVERY, kind > 0):
+                read_chunk(kind, buf, chunk)
                 self.index._n = len(self.index._ids)
                 if kind == 0:
                     self.index._n_input = self.index._n
-                _release(buf, ends[-1])
+                _release(buf, chunk.starts[-1] + chunk.lengths[-1])
                 self._report()
                 if self.cancelled():
                     raise BuildCancelled("Building the result index was cancelled.")
@@ -528,25 +541,25 @@ class _Builder:
         if self.on_rows is not None:
             self.on_rows(self.index)
 
-    def _input_chunk(self, _: int, buf: bytes | mmap.mmap, number: int, starts: list[int], ends: list[int]) -> None:
+    def _input_chunk(self, _: int, buf: bytes | mmap.mmap, chunk: _Chunk) -> None:
         cols, ids, waiting = self.cols, self.index._ids, self.waiting
-        heads = _heads((_INPUT_LAYOUT, _INPUT_HEAD), buf, starts, ends)
-        new = _decoded(map(_group, heads, repeat(1))) if heads is not None else None
+        new = _decoded(chunk.ids) if chunk.ids is not None else None
         if new is None or len(set(new)) < len(new) or not waiting.keys().isdisjoint(new):
-            self._input_lines(buf, number, starts, ends)
+            self._input_lines(buf, chunk)
             return
         waiting.update(zip(new, range(len(ids), len(ids) + len(new)), strict=True))
-        cols.in_off.extend(starts)
-        cols.in_len.extend(map(operator.sub, ends, starts))
-        cols.in_line.extend(range(number, number + len(new)))
-        cols.result.extend(repeat(-1, len(new)))
-        cols.attempt.extend(repeat(0, len(new)))
-        cols.outcome.extend(repeat(Outcome.PENDING, len(new)))
+        cols.in_off.extend(chunk.starts)
+        cols.in_len.extend(chunk.lengths)
+        cols.in_line.extend(range(chunk.number, chunk.number + len(new)))
+        _fill(cols.result, -1, len(new))
+        _fill(cols.attempt, 0, len(new))
+        _fill(cols.outcome, Outcome.PENDING, len(new))
         ids.extend(new)
 
-    def _input_lines(self, buf: bytes | mmap.mmap, number: int, starts: list[int], ends: list[int]) -> None:
+    def _input_lines(self, buf: bytes | mmap.mmap, chunk: _Chunk) -> None:
         cols, ids = self.cols, self.index._ids
-        for line, start, end in zip(range(number, number + len(ends)), starts, ends, strict=True):
+        for line, start, length in zip(count(chunk.number), chunk.starts, chunk.lengths):
+            end = start + length
             if not buf[start:end].strip():
                 continue
             cid = _read_input(buf, start, end)
@@ -556,49 +569,49 @@ class _Builder:
                 else:
                     self.waiting[cid] = len(ids)
             cols.in_off.append(start)
-            cols.in_len.append(end - start)
+            cols.in_len.append(length)
             cols.in_line.append(line)
             cols.result.append(-1)
             cols.attempt.append(0)
             cols.outcome.append(Outcome.PENDING if cid is not None else Outcome.UNREADABLE)
             ids.append(cid or "")
 
-    def _result_chunk(self, kind: int, buf: bytes | mmap.mmap, number: int, starts: list[int], ends: list[int]) -> None:
-        heads = _heads((_OUTPUT_LAYOUT, _OUTPUT_HEAD), buf, starts, ends)
-        new = _decoded(map(_group, heads, repeat(1))) if heads is not None else None
-        if heads is None or new is None or len(set(new)) < len(new) or not self.duplicates.keys().isdisjoint(new):
-            self._result_lines(kind, buf, number, starts, ends)
+    def _result_chunk(self, kind: int, buf: bytes | mmap.mmap, chunk: _Chunk) -> None:
+        new = _decoded(chunk.ids) if chunk.ids is not None and chunk.statuses is not None else None
+        if new is None or len(set(new)) < len(new) or not self.duplicates.keys().isdisjoint(new):
+            self._result_lines(kind, buf, chunk)
             return
         cols, first = self.cols, len(self.cols.off)
-        cols.kind.extend(repeat(kind, len(new)))
-        cols.off.extend(starts)
-        cols.len.extend(map(operator.sub, ends, starts))
-        cols.line.extend(range(number, number + len(new)))
-        all_200 = b"".join(map(_group, heads, repeat(2))) == b"200" * len(new)  # the usual case: no int() a line
-        cols.status.extend(repeat(200, len(new)) if all_200 else map(int, map(_group, heads, repeat(2))))
-        cols.code.extend(repeat(-1, len(new)))
-        cols.tokens.extend(repeat(_TOKENS_UNREAD, len(new)))
+        _fill(cols.kind, kind, len(new))
+        cols.off.extend(chunk.starts)
+        cols.len.extend(chunk.lengths)
+        cols.line.extend(range(chunk.number, chunk.number + len(new)))
+        cols.status.frombytes(chunk.statuses)
+        _fill(cols.code, -1, len(new))
+        _fill(cols.tokens, _TOKENS_UNREAD, len(new))
         rows = list(map(self.waiting.pop, new, repeat(None)) if kind <= 2 else map(self.latest.get, new))
         if None in rows:
             for k, (cid, row) in enumerate(zip(new, rows, strict=True), first):
                 self._place(cid, row, k, Outcome.OK, kind)
             return
-        result, attempt, outcome, attempt_number = cols.result, cols.attempt, cols.outcome, self.attempt_of(kind)
+        result, attempt, outcome = cols.result, cols.attempt, cols.outcome
+        attempt_number, ok = self.attempt_of(kind), int(Outcome.OK)
         for k, row in enumerate(rows, first):
             result[row] = k
             attempt[row] = attempt_number
-            outcome[row] = Outcome.OK
+            outcome[row] = ok
 
-    def _result_lines(self, kind: int, buf: bytes | mmap.mmap, number: int, starts: list[int], ends: list[int]) -> None:
+    def _result_lines(self, kind: int, buf: bytes | mmap.mmap, chunk: _Chunk) -> None:
         cols = self.cols
-        for line, start, end in zip(range(number, number + len(ends)), starts, ends, strict=True):
+        for line, start, length in zip(count(chunk.number), chunk.starts, chunk.lengths):
+            end = start + length
             if not buf[start:end].strip():
                 continue
             read = _read_result(buf, start, end)
             cid, outcome, status, code, tokens = read or ("", Outcome.UNREADABLE, 0, None, -1)
             cols.kind.append(kind)
             cols.off.append(start)
-            cols.len.append(end - start)
+            cols.len.append(length)
             cols.line.append(line)
             cols.status.append(status)
             cols.code.append(-1 if code is None else self._code_number(code))

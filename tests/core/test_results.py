@@ -14,6 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from batchtui.core import results
 from batchtui.core.client import BatchService
 from batchtui.core.config import Profile
 from batchtui.core.errors import BatchtuiError
@@ -341,6 +342,56 @@ def test_index_holds_no_object_per_row(tmp_path, write_batch_file):
     index = build_index(files)
     gc.collect()
     assert len(index) == count and len(gc.get_objects()) - before < 50  # for the garbage collector to walk
+    index.close()
+
+
+
+SCANNED = [  # (line, output, custom_id and status the scanner reads, or None when it leaves the line to Python)
+    (b'{"custom_id":"a","body":{}}', False, ("a", None)),
+    (b'{"custom_id": "a b", "body": {}}  \r', False, ("a b", None)),
+    (b'{"custom_id": "\xc3\xa9", "body": {}}', False, ("\u00e9", None)),
+    (b'{"custom_id":"a\\"b","body":{}}', False, None),  # an escape: parsed in full
+    (b'{"custom_id":"a","body":{', False, None),  # cut off
+    (b' {"custom_id":"a"}', False, None),
+    (b'{"method":"POST","custom_id":"a"}', False, None),  # another key order
+    (b'{"id":"r","custom_id":"x","response":{"status_code":204,"body":{}}}', True, ("x", 204)),
+    (b'{"id": "r", "custom_id": "x", "response": {"status_code": 200, "body": {}}, "error": null}', True, ("x", 200)),
+    (b'{"id":"r","custom_id":"x","response":{"status_code":2000}}', True, None),
+    (b'{"id":"r","custom_id":"x","response":{"status_code":400,"body":{}}}', True, None),
+    (b'{"id":"r","custom_id":"x","response":{"status_code":20}}', True, None),
+    (b'{"custom_id":"x","response":{"status_code":200}}', True, None),
+    (b"  \t", False, None),
+]
+
+
+@pytest.mark.parametrize(("line", "output", "read"), SCANNED)
+def test_compiled_scanner_reads_only_lines_it_can_vouch_for(line, output, read):
+    assert results._linescan is not None, "batchtui/core/_linescan.c is not compiled: pip install -e . needs gcc"
+    data = b"\xef\xbb\xbf" + line + b"\n" + line
+    pos, starts, lengths, ids, statuses = results._linescan.scan(data, 3, 5, output)
+    assert (pos, list(memoryview(starts).cast("q")), list(memoryview(lengths).cast("q"))) == (
+        len(data), [3, 4 + len(line)], [len(line), len(line)])
+    if read is None:
+        assert ids is None and statuses is None
+    else:
+        assert ids.decode().split("\n") == [read[0]] * 2
+        assert statuses is None if not output else list(memoryview(statuses).cast("i")) == [read[1]] * 2
+
+
+def test_line_reader_without_the_compiled_scanner_builds_the_same_index(tmp_path, write_batch_file, monkeypatch):
+    """An install with no C compiler reads every line in Python: more slowly, to the same index."""
+    count = 2500
+    outputs = [ok(f"row-{i}", i) for i in range(count - 40, -1, -1)]
+    errors = [{"id": "e", "custom_id": f"row-{i}", "response": {"status_code": 500, "body": {}}, "error": None}
+              for i in range(count - 39, count - 5)]
+    files = ResultFiles(write_batch_file(count), write(tmp_path / "out.jsonl", outputs),
+                        write(tmp_path / "err.jsonl", errors))
+    index = build_index(files)
+    quick = snapshot(index)
+    index.close()
+    monkeypatch.setattr(results, "_linescan", None)
+    index = build_index(files)
+    assert snapshot(index) == quick and len(quick) == count
     index.close()
 
 
