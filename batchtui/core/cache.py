@@ -45,6 +45,11 @@ TERMINAL_STATUSES = frozenset({"completed", "failed", "expired", "cancelled"})
 
 BUSY_TIMEOUT_MS = 120_000
 """How long a write waits for another process's: an import of 50,000 requests holds the lock for ~8 s."""
+PAGE_SIZE = 32_768
+"""Bytes per page of a new cache. llm_logs rows hold 1-8 KB of request and answer each: on 4 KB pages a 2 KB row
+takes a page of its own and a 7 KB row spills, so a batch took 1.7-2.5x its size and imports took twice as long.
+32 KB pages hold them with little waste, at the cost of rewriting 32 KB for a small change (192 KB of WAL for a
+sync pass in which 50 batches moved, against 65 KB). A cache made with other pages keeps them."""
 OFF_LOOP_ROWS = 200
 
 _Model = TypeVar("_Model", Batch, FileObject)
@@ -435,6 +440,7 @@ class Cache:
         await self._conn.execute("PRAGMA foreign_keys = ON")
         version = await self._scalar("PRAGMA user_version")
         self._check_version(version)
+        await self._conn.execute(f"PRAGMA page_size = {PAGE_SIZE}")  # takes effect only on a new, empty file
         async with self._conn.execute("PRAGMA journal_mode = WAL") as cursor:
             (mode,) = await cursor.fetchone() or ("?",)
         if str(mode).lower() != "wal":

@@ -1,5 +1,7 @@
 """llm_logs import: a 50,000-request chat batch (~100 MB in, ~200 MB out, 2% errors) into the cache, and queries.
 
+Also a classification-sized batch of as many requests (a sentence in, a sentence out), to show the cost per byte.
+
 Baselines in the same run: a raw read of the three files, building the result index alone, and a plain
 `executemany` of the very rows the import wrote into a bare table (no upsert, no indexes) of a fresh database
 with the cache's settings. Nothing is asserted; the goal is "a few seconds" for the import.
@@ -23,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from result_files import result_files_in  # noqa: E402
 from timing import best, raw_read  # noqa: E402
 
-from batchtui.core.cache import Cache  # noqa: E402
+from batchtui.core.cache import PAGE_SIZE, Cache  # noqa: E402
 from batchtui.core.llm_logs import LogSource, import_rows  # noqa: E402
 from batchtui.core.results import ResultFiles, build_index  # noqa: E402
 from batchtui.core.sql import run_readonly_query  # noqa: E402
@@ -59,6 +61,7 @@ def plain_executemany(rows: list[tuple], path: Path) -> None:
     for suffix in ("", "-wal", "-shm"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
     conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute(f"PRAGMA page_size = {PAGE_SIZE}")
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = NORMAL")
     conn.execute(f"CREATE TABLE rows ({COLUMNS})")
@@ -77,6 +80,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch, tempfile.TemporaryDirectory(dir=args.db_dir) as dbs:
         folder = args.dir or Path(scratch) / "batch"
         files = result_files_in(folder, args.requests)
+        short_files = result_files_in(folder.with_name(folder.name + "-short"), args.requests, short=True)
         names = [p for p in (files.input, files.output, files.errors) if p is not None]
         sizes = [p.stat().st_size / 1e6 for p in names]
         raw_read(names)  # warm the page cache
@@ -94,6 +98,10 @@ def main() -> None:
         reader.close()
         plain = best(2, lambda: plain_executemany(rows, Path(dbs) / "plain.db"))
         db_mb = sum(Path(f"{db}{s}").stat().st_size for s in ("", "-wal") if Path(f"{db}{s}").exists()) / 1e6
+        short_source = LogSource(batch_of(args.requests), short_files)
+        short = min(timed(lambda: import_rows(fresh_cache(Path(dbs) / "short.db"), short_source))[0]
+                    for _ in range(2))
+        short_mb = sum(p.stat().st_size for p in short_files.paths() if p is not None) / 1e6
         input_only = best(2, lambda: import_rows(fresh_cache(Path(dbs) / "input.db"),
                                                  LogSource(batch_of(args.requests), ResultFiles(input=files.input))))
         queries = [
@@ -119,6 +127,8 @@ def main() -> None:
         ("re-import, batch unchanged (signature check only)", skip),
         ("re-import forced, content unchanged (nothing written)", again),
         ("import of the input file alone (start_batch from an upload)", input_only),
+        (f"import of {args.requests:,} short requests ({short_mb:.0f} MB of files: a sentence in, a sentence out)",
+         short),
         *query_rows,
     ]
     for name, seconds in table:

@@ -2,7 +2,8 @@
 
 `make_result_files(dir, 50_000)` writes ~100 MB of input (multi-message prompts of ~2 KB), ~200 MB of
 output (answers of ~4 KB with usage, in shuffled order) and an error file with a 2% share of 400 lines.
-The same `n` and `seed` always give the same files.
+`short=True` makes a classification-sized batch instead: a sentence per message and a one-sentence answer.
+The same arguments always give the same files.
 """
 
 from __future__ import annotations
@@ -36,8 +37,10 @@ def _text(rng: random.Random, pool: list[str], chars: int) -> str:
     return " ".join(rng.choices(pool, k=max(1, chars // 120)))
 
 
-def make_result_files(folder: Path, n: int, *, fail_share: float = 0.02, seed: int = 0) -> ResultFiles:
+def make_result_files(folder: Path, n: int, *, fail_share: float = 0.02, seed: int = 0,
+                      short: bool = False) -> ResultFiles:
     """Write input.jsonl, output.jsonl and errors.jsonl of an n-request chat batch into `folder`."""
+    prompt_chars, answer_chars = (100, 100) if short else (540, 3_300)
     rng = random.Random(seed)
     pool = _sentences(rng, 3_000)
     folder.mkdir(parents=True, exist_ok=True)
@@ -49,7 +52,8 @@ def make_result_files(folder: Path, n: int, *, fail_share: float = 0.02, seed: i
         for i in range(n):
             messages = [{"role": "system", "content": "You summarise customer reviews for a product team."}]
             for turn in range(3):
-                messages.append({"role": "user" if turn % 2 == 0 else "assistant", "content": _text(rng, pool, 540)})
+                role = "user" if turn % 2 == 0 else "assistant"
+                messages.append({"role": role, "content": _text(rng, pool, prompt_chars)})
             body = {"model": "gpt-4o-mini", "messages": messages, "max_tokens": 1000, "temperature": 0.2}
             fh.write(orjson.dumps({"custom_id": f"review-{i}", "method": "POST", "url": "/v1/chat/completions",
                                    "body": body}) + b"\n")
@@ -66,7 +70,7 @@ def make_result_files(folder: Path, n: int, *, fail_share: float = 0.02, seed: i
             answer = {
                 "id": f"chatcmpl-{i:029x}", "object": "chat.completion", "created": 1_750_000_000 + i,
                 "model": "gpt-4o-mini-2024-07-18",
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": _text(rng, pool, 3_300),
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": _text(rng, pool, answer_chars),
                                                      "refusal": None, "annotations": []},
                              "logprobs": None, "finish_reason": "stop"}],
                 "usage": {"prompt_tokens": prompt, "completion_tokens": completion,
@@ -82,12 +86,12 @@ def make_result_files(folder: Path, n: int, *, fail_share: float = 0.02, seed: i
     return files
 
 
-def result_files_in(folder: Path, requests: int) -> ResultFiles:
+def result_files_in(folder: Path, requests: int, *, short: bool = False) -> ResultFiles:
     """The batch's files in `folder`: reused when they are there (generating 300 MB takes a while), else made."""
     names = [folder / n for n in ("input.jsonl", "output.jsonl", "errors.jsonl")]
     if all(p.exists() for p in names):
         return ResultFiles(*names)
     t0 = time.perf_counter()
-    files = make_result_files(folder, requests)
+    files = make_result_files(folder, requests, short=short)
     print(f"generated {requests:,} requests in {time.perf_counter() - t0:.1f} s")
     return files

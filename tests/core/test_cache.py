@@ -13,6 +13,7 @@ from openai.types import Batch, FileObject
 
 from batchtui.core.cache import (
     ACTIVE_STATUSES,
+    PAGE_SIZE,
     SCHEMA_VERSION,
     TERMINAL_STATUSES,
     Cache,
@@ -373,6 +374,17 @@ async def test_migrates_version_1_file(tmp_path: Path) -> None:
 
     async with await Cache.open(path) as cache:
         assert await cache.schema_version() == SCHEMA_VERSION
+    with sqlite3.connect(path) as conn:  # an existing file keeps its pages; only a new cache gets PAGE_SIZE
+        assert conn.execute("PRAGMA page_size").fetchone() == (4096,)
+    conn.close()
+
+
+async def test_a_new_cache_has_large_pages_for_llm_logs_rows(tmp_path: Path) -> None:
+    await (await Cache.open(tmp_path / "cache.db")).close()
+    with sqlite3.connect(tmp_path / "cache.db") as conn:
+        assert conn.execute("PRAGMA page_size").fetchone() == (PAGE_SIZE,) == (32_768,)
+        assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    conn.close()
 
 
 async def test_newer_schema_is_refused(tmp_path: Path) -> None:

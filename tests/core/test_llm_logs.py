@@ -7,15 +7,26 @@ import json
 import sqlite3
 import time
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import orjson
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from openai.types import Batch
 
 from batchtui.core.cache import ACTIVE_STATUSES, Cache
 from batchtui.core.config import Profile
-from batchtui.core.llm_logs import ImportCancelled, LogSource, import_batch, import_rows, last_import
+from batchtui.core.llm_logs import (
+    ImportCancelled,
+    LogSource,
+    _cost_fields,
+    _units,
+    import_batch,
+    import_rows,
+    last_import,
+)
 from batchtui.core.pricing import price_of
 from batchtui.core.results import ResultFiles
 from batchtui.core.sql import EXAMPLE_QUERIES, run_readonly_query
@@ -333,3 +344,21 @@ async def test_an_interrupted_import_leaves_the_rows_as_they_were(tmp_path):
     assert seen[-1] == (total, total) and [d for d, _ in seen] == sorted(d for d, _ in seen)
     after = log_rows(db)
     assert all(after[c]["id"] == before[c]["id"] and after[c]["response"]["status_code"] == 200 for c in before)
+
+
+PRICE = st.decimals(min_value=Decimal("1e-12"), max_value=Decimal(100), places=12)
+
+
+@given(st.tuples(PRICE, PRICE, PRICE), st.integers(0, 10**9), st.integers(0, 10**9), st.integers(0, 10**9))
+def test_cost_in_whole_units_gives_the_floats_of_exact_decimal_arithmetic(rates, prompt, completion, cached):
+    """The import prices 50,000 rows with ints; each figure must be the float that Decimal arithmetic gives."""
+    cached = min(cached, prompt)
+    units, scale = _units(*(rate / 1_000_000 for rate in rates))
+    got = _cost_fields((prompt - cached) * units[0] + cached * units[1], completion * units[2], scale)
+    per_token = [rate / 1_000_000 for rate in rates]
+    input_usd, output_usd = (prompt - cached) * per_token[0] + cached * per_token[1], completion * per_token[2]
+    assert got == {
+        "input_cost": float(input_usd), "output_cost": float(output_usd), "total_cost": float(input_usd + output_usd),
+        "input_cost_cents": float(input_usd * 100), "output_cost_cents": float(output_usd * 100),
+        "total_cost_cents": float((input_usd + output_usd) * 100),
+    }
