@@ -437,7 +437,7 @@ class _Rows:
         error = line.get("error") or None
         if error is None and outcome == Outcome.FAILED:
             error = body.get("error") or None
-        if error is None and raw_in is not None:
+        if error is None and raw_in is not None and self.line_errors:
             error = self.line_errors.get(index.line_number(row, "input") or 0)
 
         attempt = index.attempt(row)
