@@ -44,7 +44,7 @@ ACTIVE_STATUSES = frozenset({"validating", "in_progress", "finalizing", "cancell
 TERMINAL_STATUSES = frozenset({"completed", "failed", "expired", "cancelled"})
 
 BUSY_TIMEOUT_MS = 120_000
-"""How long a write waits for another process's: an import of 50,000 requests holds the lock for ~8 s."""
+"""How long a write waits for another process's: an import of 50,000 requests holds the lock for 3-8 s."""
 PAGE_SIZE = 32_768
 """Bytes per page of a new cache. llm_logs rows hold 1-8 KB of request and answer each: on 4 KB pages a 2 KB row
 takes a page of its own and a 7 KB row spills, so a batch took 1.7-2.5x its size and imports took twice as long.
