@@ -33,10 +33,11 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from batchtui.core import paths
 from batchtui.core.errors import ConfigError
-from batchtui.core.text import printable
+from batchtui.core.text import printable, redact_url
 
 OPENAI_BASE_URL = "https://api.openai.com/v1"
 ProfileKind = Literal["openai", "azure"]
@@ -66,25 +67,46 @@ class Profile:
     """How often the SDK retries a call that failed on the way (429, 5xx, timeouts, lost connections)."""
 
     @property
-    def endpoint(self) -> str:
-        """The URL requests go to, for messages and for telling caches apart."""
+    def _url(self) -> str:
+        """The URL requests go to, whole: it may hold a password, so it is only ever hashed."""
         if self.kind == "azure":
             return self.azure_endpoint or "(no azure_endpoint)"
         return self.base_url or OPENAI_BASE_URL
 
+    @property
+    def endpoint(self) -> str:
+        """The URL requests go to, as messages show it (a password or query in it redacted)."""
+        return redact_url(self._url)
+
     def cache_dir(self) -> Path:
         """This profile's own cache folder: caches of different accounts never mix."""
         slug = self.name
-        if self.name == "default" and self.endpoint != OPENAI_BASE_URL:
-            slug += "-" + hashlib.sha256(self.endpoint.encode()).hexdigest()[:10]
+        if self.name == "default" and self._url != OPENAI_BASE_URL:
+            slug += "-" + hashlib.sha256(self._url.encode()).hexdigest()[:10]
         return paths.cache_root() / slug
 
 
-def env_profile(name: str = "default") -> Profile:
-    """The profile the standard OPENAI_* environment variables describe."""
+def url_problem(url: str) -> str | None:
+    """Why `url` cannot be an API's address (it must be http(s)://host...), or None when it can."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number or out of range
+    except ValueError as exc:
+        return f"is not a URL ({exc})"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "is not a URL: expected http(s)://host/..., e.g. https://api.openai.com/v1"
+    return None
+
+
+def env_profile(name: str = "default", *, with_base_url: bool = True) -> Profile:
+    """The profile the standard OPENAI_* environment variables describe (OPENAI_BASE_URL only `with_base_url`)."""
+    base_url = (os.environ.get("OPENAI_BASE_URL") or None) if with_base_url else None
+    problem = url_problem(base_url) if base_url else None
+    if problem:
+        raise ConfigError(printable(f"OPENAI_BASE_URL '{redact_url(base_url)}' {problem}"))
     return Profile(
         name=name,
-        base_url=os.environ.get("OPENAI_BASE_URL") or None,
+        base_url=base_url,
         api_key=os.environ.get("OPENAI_API_KEY") or None,
         organization=os.environ.get("OPENAI_ORG_ID") or None,
         project=os.environ.get("OPENAI_PROJECT_ID") or None,
@@ -120,6 +142,9 @@ def resolve_profile(name: str | None = None, *, config_path: Path | None = None)
         return env_profile()
     if not isinstance(chosen, str):
         raise _error(path, "default_profile must be a string, the name of a [profiles.NAME] section")
+    if not paths.is_safe_name(chosen):  # it names the profile's cache folder
+        raise ConfigError(printable(f"profile name '{chosen}': use up to 100 letters, digits, '.', '_' or '-' "
+                                    "(not starting with '.')"))
     if chosen not in profiles:
         if name is None:
             raise _error(path, f"default_profile '{chosen}' has no [profiles.{chosen}] section")
@@ -146,6 +171,10 @@ def _profile_from_table(name: str, table: object, path: Path) -> Profile:
                 raise _error(path, f"{where}: field '{key}' must be {what} from {low:g} to {high:g}")
         elif not isinstance(value, str):
             raise _error(path, f"{where}: field '{key}' must be a string")
+    for key in ("base_url", "azure_endpoint"):
+        problem = url_problem(table[key]) if key in table else None
+        if problem:
+            raise _error(path, f"{where}: {key} '{redact_url(table[key])}' {problem}")
     kind = table.get("kind", "openai")
     if kind not in ("openai", "azure"):
         raise _error(path, f"{where}: kind must be 'openai' or 'azure', not '{kind}'")
@@ -156,7 +185,7 @@ def _profile_from_table(name: str, table: object, path: Path) -> Profile:
             raise _error(path, f"{where}: environment variable {table['api_key_env']} (api_key_env) is not set")
     if kind == "azure" and "azure_endpoint" not in table:
         raise _error(path, f"{where}: kind 'azure' needs azure_endpoint")
-    env = env_profile(name)
+    env = env_profile(name, with_base_url=False)
     return Profile(
         name=name,
         kind=kind,

@@ -10,11 +10,16 @@ from openai.types import Batch
 
 from batchtui.core.cache import Cache, DownloadedFile
 from batchtui.core.client import BatchService, Progress
-from batchtui.core.errors import ApiError
+from batchtui.core.errors import ApiError, BatchtuiError, file_errors
+from batchtui.core.paths import inside, safe_name
 
 DOWNLOAD_ATTEMPTS = 3
 RETRY_PAUSE_SECONDS = 0.5
 """The pause before the second attempt; it doubles for each one after."""
+
+
+class SaveError(BatchtuiError):
+    """A downloaded file could not be written where it was meant to go."""
 
 
 def result_file_ids(batch: Batch, *, with_input: bool = False) -> list[tuple[str, str]]:
@@ -26,8 +31,9 @@ def result_file_ids(batch: Batch, *, with_input: bool = False) -> list[tuple[str
 
 
 def cached_name(file_id: str, kind: str, batch_id: str | None) -> str:
-    """The name a file gets in a download folder: <batch id>_<kind>.jsonl, or <file id>.jsonl on its own."""
-    return f"{batch_id}_{kind}.jsonl" if batch_id else f"{file_id}.jsonl"
+    """The name a file gets in a download folder: <batch id>_<kind>.jsonl, or <file id>.jsonl on its own; an id
+    that is not a safe file name (the server chose it) is replaced by its safe form."""
+    return safe_name(batch_id, suffix=f"_{kind}.jsonl") if batch_id else safe_name(file_id, suffix=".jsonl")
 
 
 async def download_once(
@@ -49,7 +55,8 @@ async def download_once(
     info = await service.retrieve_file(file_id)
     for attempt in range(DOWNLOAD_ATTEMPTS):
         try:
-            await service.download(file_id, dest, size=info.bytes, progress=progress)
+            with file_errors(SaveError, "write", dest):
+                await service.download(file_id, dest, size=info.bytes, progress=progress)
             break
         except ApiError as exc:
             if not exc.retryable:
@@ -76,7 +83,7 @@ async def download_results(
     """Download the output and error files of `batch` (and its input file, if asked) into `dest_dir` as
     <batch id>_<kind>.jsonl, each only once."""
     return [
-        await download_once(service, cache, file_id, dest_dir / cached_name(file_id, kind, batch.id), kind=kind,
-                            batch_id=batch.id, progress=progress)
+        await download_once(service, cache, file_id, inside(dest_dir, cached_name(file_id, kind, batch.id)),
+                            kind=kind, batch_id=batch.id, progress=progress)
         for kind, file_id in result_file_ids(batch, with_input=with_input)
     ]

@@ -73,7 +73,7 @@ def translate_api_error(exc: openai.OpenAIError, base_url: str) -> ApiError:
     detail = exc.message
     if isinstance(exc.body, dict) and isinstance(exc.body.get("message"), str):
         detail = exc.body["message"]
-    detail = _KEY_LIKE.sub("<key>", " ".join(detail.split()))
+    detail = redact_keys(" ".join(detail.split()))
     if isinstance(exc, openai.AuthenticationError):
         return AuthError(f"The API key was refused ({exc.status_code}): {detail}")
     if isinstance(exc, openai.PermissionDeniedError):
@@ -88,6 +88,11 @@ def translate_api_error(exc: openai.OpenAIError, base_url: str) -> ApiError:
         return BadRequestError(f"The API rejected the request ({exc.status_code}): {detail}")
     error.retry_after = _retry_after(exc.response.headers)
     return error
+
+
+def redact_keys(text: str) -> str:
+    """`text` with anything shaped like an API key (sk-..., sess-..., rk-...) replaced by <key>."""
+    return _KEY_LIKE.sub("<key>", text)
 
 
 def _retry_after(headers: Mapping[str, str]) -> float | None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,6 +58,17 @@ class DataJoin:
 
 Progress = Callable[[int, int], None]
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+
+
+def formula_safe(value: Any) -> Any:
+    """A CSV cell a spreadsheet will not run as a formula: text starting with =, +, -, @, a tab or a CR gets a
+    leading ' (OWASP's rule for CSV injection), except a plain signed number such as -5 or +1.5e3."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START) and not _PLAIN_NUMBER.fullmatch(value):
+        return "'" + value
+    return value
+
 
 def export_rows(index: ResultIndex, rows: Iterable[int]) -> Iterator[ExportRow]:
     """The rows of an index as exports take them (lines are read as the export goes)."""
@@ -84,7 +96,7 @@ def export_csv(
     def encode(values: Iterable[Any]) -> bytes:
         buffer.seek(0)
         buffer.truncate()
-        writer.writerow(values)
+        writer.writerow([formula_safe(value) for value in values])
         return buffer.getvalue().encode("utf-8", errors="replace")
 
     def line(row: ExportRow) -> bytes:
@@ -133,9 +145,9 @@ def export_table_csv(columns: Sequence[str], rows: Iterable[Sequence[Any]], dest
     writer = csv.writer(buffer)
     written = 0
     with file_errors(ExportError, "write", dest), atomic_file(dest) as out:
-        writer.writerow(columns)
+        writer.writerow([formula_safe(name) for name in columns])
         for row in rows:
-            writer.writerow(["" if v is None else v.hex() if isinstance(v, bytes) else v for v in row])
+            writer.writerow([formula_safe("" if v is None else v.hex() if isinstance(v, bytes) else v) for v in row])
             written += 1
             if buffer.tell() > 1 << 20:
                 out.write(buffer.getvalue().encode("utf-8", errors="replace"))
