@@ -50,7 +50,8 @@ def inside(folder: Path, name: str) -> Path:
     """`folder / name`, checked to be a file directly in `folder` (no separator, no '..', no absolute path);
     anything else is refused in one line."""
     path = folder / name
-    if name in ("", ".", "..") or "\0" in name or os.path.normpath(path.parent) != os.path.normpath(folder) or path.name != name:
+    strays = name in ("", ".", "..") or "\0" in name or path.name != name
+    if strays or os.path.normpath(path.parent) != os.path.normpath(folder):
         raise UnsafePathError(f"Refused to write {name!r}: the name would leave the folder {folder}.")
     return path
 
