@@ -3,13 +3,24 @@ requests."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import csv
 import io
 import json
+import os
+import resource
+import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from cli_helpers import batchtui
+from mounts import read_only_view
+
+from batchtui.core.cache import SCHEMA_VERSION, Cache
+from batchtui.core.config import resolve_profile
 
 ISSUE_QUERY = (
     "SELECT metadata -> 'batch' ->> 'custom_id', request -> 'body' ->> 'temperature' FROM llm_logs "
@@ -43,7 +54,7 @@ def test_import_a_batch_and_query_it_in_three_formats(env, tmp_path, isolated_ho
     pending = batchtui("sql", "SELECT count(*) AS n, count(response) AS answered FROM llm_logs", "--format", "json",
                        env=env)
     assert json.loads(pending.stdout) == [{"n": 30, "answered": 0}]  # from the moment of upload
-    batchtui("get-batch-results", batch_id, "--wait", "--poll-seconds", "0.1", "-o", str(tmp_path / "raw"), env=env)
+    batchtui("get-batch-results", batch_id, "--wait", "--poll-seconds", "1", "-o", str(tmp_path / "raw"), env=env)
 
     imported = batchtui("import-batch", batch_id, env=env)
     assert imported.stdout == f"{batch_id}: 30 requests, 30 with a response\n"
@@ -98,3 +109,47 @@ def test_usage_errors_are_one_line(env, tmp_path):
         assert done.stderr.count("\n") == 1
     examples = batchtui("sql", "--examples", env=env).stdout
     assert "LIKE 'person%'" in examples and "-- Slowest batches" in examples
+
+
+
+async def cache_at(path: Path, *, version: int = SCHEMA_VERSION) -> Path:
+    """A closed cache at `path` holding one batch, at schema `version` (an older one stands for an older batchtui's)."""
+    async with await Cache.open(path) as cache:
+        await cache.set_meta("last_sync", "1")
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        conn.execute(f"PRAGMA user_version = {version}")
+    return path
+
+
+@pytest.mark.parametrize("version", [SCHEMA_VERSION, SCHEMA_VERSION - 1], ids=["current", "older"])
+def test_sql_on_a_read_only_file_system(tmp_path, isolated_home, version):
+    """A cache that needs no upgrade is read as it is; one that does says why it cannot have it, naming the file."""
+    asyncio.run(cache_at(resolve_profile(None).cache_dir() / "cache.db", version=version))
+    with read_only_view(isolated_home, tmp_path / "view") as view:
+        env = {**os.environ, "BATCHTUI_HOME": str(view)}
+        done = batchtui("sql", "SELECT value FROM meta", "--format", "csv", env=env, check=False)
+        if version == SCHEMA_VERSION:
+            assert (done.returncode, done.stderr, done.stdout) == (0, "", "value\n1\n")
+        else:
+            db = view / "cache" / "default" / "cache.db"
+            assert (done.returncode, done.stdout) == (1, "")
+            assert done.stderr == (f"batchtui: {db}: the cache was made by an older batchtui (schema {version}, now "
+                                   f"{SCHEMA_VERSION}) and cannot be upgraded here (Read-only file system)\n")
+
+
+def test_sql_table_stops_an_endless_query_at_a_row_limit(isolated_home):
+    """The table holds its rows to align them: an endless query stops at 10,000 (or --max-rows) and says so; the
+    process is held to 1 GiB of address space, so a regression fails here instead of filling the machine."""
+    asyncio.run(cache_at(resolve_profile(None).cache_dir() / "cache.db"))
+    env = {**os.environ, "BATCHTUI_HOME": str(isolated_home)}
+    endless = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) SELECT i FROM n"
+    for options, shown in [((), 10_000), (("--max-rows", "25"), 25)]:
+        done = subprocess.run([sys.executable, "-m", "batchtui", "sql", endless, *options], env=env, text=True,
+                              capture_output=True, timeout=120, preexec_fn=_one_gib)
+        lines = done.stdout.splitlines()
+        assert done.returncode == 0 and lines[-1] == f"({shown:,} rows)" and lines[-2].strip() == str(shown)
+        assert done.stderr == f"batchtui: stopped after {shown:,} rows; --max-rows N shows more (0: all)\n"
+
+
+def _one_gib() -> None:
+    resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))

@@ -35,9 +35,11 @@ __all__ = [
     "CacheError",
     "DownloadedFile",
     "ProgressObservation",
+    "ReadOnlyCacheError",
     "UnusableCacheError",
-    "lock_waits",
+    "cache_errors",
     "open_or_set_aside",
+    "unwritable",
 ]
 
 ACTIVE_STATUSES = frozenset({"validating", "in_progress", "finalizing", "cancelling"})
@@ -210,6 +212,10 @@ class CacheError(BatchtuiError):
     """The cache file cannot be used: not a database, or written by a newer batchtui."""
 
 
+class ReadOnlyCacheError(CacheError):
+    """The cache file cannot be written here (a read-only file system, or no permission); it can still be read."""
+
+
 class UnusableCacheError(CacheError):
     """The file holds no cache this batchtui can use; `label` names why ("damaged" or "newer-schema") and
     `identity` is the file's (st_dev, st_ino), so only that file is ever set aside."""
@@ -239,17 +245,43 @@ def _identity(path: Path) -> tuple[int, int] | None:
     return info.st_dev, info.st_ino
 
 
+def unwritable(path: Path) -> str | None:
+    """Why the cache at `path` cannot be written here (e.g. "Read-only file system"), or None if it can: the file
+    must open for writing, and its folder must take the -wal and -shm files SQLite keeps beside it."""
+    try:
+        os.close(os.open(path, os.O_RDWR))
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    if not os.access(path.parent, os.W_OK | os.X_OK):
+        return f"its folder {path.parent} cannot be written"
+    return None
+
+
+def cache_failure(path: Path, exc: sqlite3.Error | OSError) -> CacheError:
+    """A SQLite or OS failure met while using the cache at `path`, as one line naming the file and the cause."""
+    if isinstance(exc, OSError):
+        return CacheError(f"{exc.filename or path}: {exc.strerror or exc}")
+    code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
+    what = " ".join(str(exc).split())
+    if code == sqlite3.SQLITE_BUSY:
+        return CacheError(f"{path} stayed locked by another batchtui for {BUSY_TIMEOUT_MS // 1000} s; try again")
+    if code == sqlite3.SQLITE_FULL:
+        return CacheError(f"{path}: the disk is full ({what}); free some space and try again")
+    if code in _DAMAGED:
+        return UnusableCacheError(f"{path}: the cache file is damaged ({what}); move it aside and batchtui starts "
+                                  "a new one, filled from the API", label="damaged", identity=_identity(path))
+    if code in (sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PERM) and (why := unwritable(path)):
+        return ReadOnlyCacheError(f"{path}: cannot write the cache ({why})")
+    return CacheError(f"{path}: {what}")
+
+
 @contextlib.contextmanager
-def lock_waits(path: Path) -> Iterator[None]:
-    """Turn SQLITE_BUSY, once busy_timeout has run out, into one sentence naming the file."""
+def cache_errors(path: Path) -> Iterator[None]:
+    """Turn a SQLite or OS failure in the block into a CacheError naming the cache file (see `cache_failure`)."""
     try:
         yield
-    except sqlite3.OperationalError as exc:
-        if exc.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY:
-            raise
-        raise CacheError(
-            f"{path} stayed locked by another batchtui for {BUSY_TIMEOUT_MS // 1000} s; try again"
-        ) from exc
+    except (sqlite3.Error, OSError) as exc:
+        raise cache_failure(path, exc) from exc
 
 
 def set_aside(path: Path, label: str) -> Path:
@@ -404,31 +436,39 @@ class Cache:
 
     @classmethod
     async def _open(cls, path: Path) -> Cache:
+        if "\0" in str(path):  # the OS refuses such a path outright (ValueError, not OSError)
+            raise CacheError(f"{path!r}: cannot create the cache (a path cannot hold a NUL character)")
+        existed = path.exists()
         try:
             if not path.parent.exists():
                 private_dir(path.parent)
-            if not path.exists():
-                os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
+            os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
         except OSError as exc:
-            raise CacheError(f"{path}: cannot create the cache ({exc.strerror})") from exc
+            if not existed:
+                raise CacheError(f"{path}: cannot create the cache ({exc.strerror})") from exc
+            if path.is_dir():
+                raise CacheError(f"{path}: cannot open the cache (it is a folder, not a file)") from exc
+            raise ReadOnlyCacheError(f"{path}: cannot write the cache ({exc.strerror})") from exc
+        if existed and (why := unwritable(path)):
+            raise ReadOnlyCacheError(f"{path}: cannot write the cache ({why})")
         with contextlib.suppress(OSError):
             path.chmod(0o600)
-        try:
-            conn = await aiosqlite.connect(path, isolation_level=None)
+        try:  # connected here, not by aiosqlite.connect: a failed connect there leaves its thread to an ended loop
+            raw = await asyncio.to_thread(sqlite3.connect, path, isolation_level=None, check_same_thread=False)
         except sqlite3.Error as exc:
             raise CacheError(f"{path}: cannot open the cache ({exc})") from exc
+        conn = await aiosqlite.Connection(lambda: raw, iter_chunk_size=64)
         cache = cls(path, conn)
         try:
             await cache._setup()
-        except sqlite3.DatabaseError as exc:
+        except BaseException as exc:
             await conn.close()
-            message = f"{path}: not a usable batchtui cache ({exc})"
+            if not isinstance(exc, sqlite3.Error):
+                raise
             if exc.sqlite_errorcode & 0xFF in _DAMAGED:
-                raise UnusableCacheError(message, label="damaged", identity=_identity(path)) from exc
-            raise CacheError(message) from exc
-        except BaseException:
-            await conn.close()
-            raise
+                raise UnusableCacheError(f"{path}: not a usable batchtui cache ({exc})", label="damaged",
+                                         identity=_identity(path)) from exc
+            raise cache_failure(path, exc) from exc
         for suffix in ("-wal", "-shm"):
             sidecar = path.with_name(path.name + suffix)
             with contextlib.suppress(OSError):
@@ -496,18 +536,20 @@ class Cache:
     async def _write(self) -> AsyncIterator[None]:
         """One short write transaction, taken with BEGIN IMMEDIATE so it waits for the lock."""
         async with self._lock:
-            with lock_waits(self.path):
+            with cache_errors(self.path):
                 await self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield
-            except BaseException:
-                await self._conn.rollback()
-                raise
-            await self._conn.commit()
+                try:
+                    yield
+                    await self._conn.commit()
+                except BaseException:
+                    if self._conn.in_transaction:
+                        await self._conn.rollback()
+                    raise
 
     async def _fetchall(self, sql: str, params: Sequence[object] = ()) -> list[sqlite3.Row]:
         async with self._lock:
-            return list(await self._conn.execute_fetchall(sql, params))
+            with cache_errors(self.path):
+                return list(await self._conn.execute_fetchall(sql, params))
 
     async def _scalar(self, sql: str, params: Sequence[object] = ()) -> int:
         async with self._conn.execute(sql, params) as cursor:

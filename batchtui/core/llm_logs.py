@@ -42,7 +42,7 @@ from typing import Any
 import orjson
 from openai.types import Batch, FileObject
 
-from batchtui.core.cache import ACTIVE_STATUSES, BUSY_TIMEOUT_MS, Cache, lock_waits
+from batchtui.core.cache import ACTIVE_STATUSES, BUSY_TIMEOUT_MS, Cache, cache_errors
 from batchtui.core.downloads import cached_name, result_file_ids
 from batchtui.core.errors import BatchtuiError
 from batchtui.core.pricing import price_of
@@ -151,7 +151,7 @@ def align_retries(files: ResultFiles, retries: Sequence[Batch]) -> tuple[Batch |
 
 def last_import(db_path: Path, batch_id: str) -> tuple[str, ImportResult] | None:
     """The signature and result of the batch's last import, or None if it was never imported (blocking)."""
-    with contextlib.closing(_connect(db_path)) as conn:
+    with cache_errors(db_path), contextlib.closing(_connect(db_path)) as conn:
         return _last_import(conn, batch_id)
 
 
@@ -192,23 +192,20 @@ def import_rows(
 
     A batch whose signature matches its last import is left alone unless `force`. `store_dir` is where result
     indexes are kept (the viewer's), so the files are scanned once. When `cancelled()` turns True the import
-    rolls back and raises ImportCancelled; a missing or unreadable file raises ResultFileError."""
+    rolls back and raises ImportCancelled; a missing or unreadable file raises ResultFileError; a failure of the
+    cache file (a full disk, a damaged page) raises CacheError naming it, and leaves the rows as they were."""
     batch = source.batch
     sig = signature(batch, [r for r in source.retries if r is not None], source.provider)
-    with contextlib.closing(_connect(db_path)) as conn:
+    with cache_errors(db_path), contextlib.closing(_connect(db_path)) as conn:
         if not force and (last := _last_import(conn, batch.id)) is not None and last[0] == sig:
             return last[1]
         index = build_index(source.files, store_dir=store_dir, cancelled=cancelled)
         try:
             rows = _Rows(source, index, progress, cancelled)
-            with lock_waits(db_path):
-                conn.execute("BEGIN IMMEDIATE")
+            conn.execute("BEGIN IMMEDIATE")
             try:
                 changed = conn.executemany(_UPSERT, iter(rows)).rowcount
-                changed += conn.execute(
-                    "DELETE FROM llm_log_rows WHERE batch_id = ? AND custom_id NOT IN (SELECT value FROM json_each(?))",
-                    (batch.id, orjson.dumps(list(rows.seen)).decode()),
-                ).rowcount
+                changed += _delete_stale(conn, batch.id, rows.seen)
                 result = ImportResult(batch.id, len(rows.seen), rows.with_response, rows.skipped, max(changed, 0))
                 conn.execute(
                     "INSERT OR REPLACE INTO llm_log_imports (batch_id, signature, rows, with_response, skipped, "
@@ -224,6 +221,14 @@ def import_rows(
     if progress is not None:
         progress(rows.total_bytes, rows.total_bytes)
     return result
+
+
+def _delete_stale(conn: sqlite3.Connection, batch_id: str, seen: set[str]) -> int:
+    """Delete the batch's rows of custom_ids this import did not see; returns how many. Compared in Python, not
+    through a JSON array: SQLite's JSON functions cut a string at an escaped NUL, so the row would not match."""
+    stale = [(row_id,) for row_id, custom_id in conn.execute(
+        "SELECT id, custom_id FROM llm_log_rows WHERE batch_id = ?", (batch_id,)) if custom_id not in seen]
+    return conn.executemany("DELETE FROM llm_log_rows WHERE id = ?", stale).rowcount if stale else 0
 
 
 def _connect(db_path: Path) -> sqlite3.Connection:

@@ -4,11 +4,16 @@ A query runs on its own connection opened with `mode=ro` and `PRAGMA query_only=
 refuses every statement that could write, attach a file or change a setting; the statement must also start with
 SELECT, WITH, VALUES, EXPLAIN or PRAGMA. Any one of these alone keeps the cache intact; together they also give
 a clear refusal ("DELETE is refused: ...") instead of SQLite's "not authorized".
+
+A cache on a read-only medium is read as it is (with `immutable=1` when SQLite cannot make the WAL's shared-memory
+file beside it and no WAL holds data); a failure of the file itself (damaged, unreadable, a full disk) is one line
+naming the file.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import sqlite3
 from collections.abc import Callable, Iterator
@@ -16,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
+from batchtui.core.cache import SCHEMA_VERSION, cache_failure, unwritable
 from batchtui.core.errors import BatchtuiError
 
 __all__ = ["EXAMPLE_QUERIES", "QueryResult", "ReadOnlyQueryError", "open_readonly", "run_readonly_query",
@@ -183,6 +189,55 @@ def _first_word(sql: str) -> str:
     return word.group().upper() if word else ""
 
 
+_UNREADABLE = frozenset({sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PERM})
+_FILE_FAILURES = frozenset({sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_FULL})
+"""SQLite's answers that are about the file, not the query: said with the file's name."""
+
+
+def _failure(path: Path, exc: sqlite3.Error) -> BatchtuiError:
+    """A SQLite error met while reading `path`, as one line: the query's fault in SQLite's words, the file's naming
+    it."""
+    code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
+    if code in _UNREADABLE:
+        try:
+            os.close(os.open(path, os.O_RDONLY))
+        except OSError as error:
+            return ReadOnlyQueryError(f"{path}: cannot read the cache ({error.strerror or error})")
+        why = unwritable(path)
+        return ReadOnlyQueryError(f"{path}: cannot read the cache (" + (
+            f"{why}, and its WAL holds writes that SQLite can only read with a file it must make beside it)" if why
+            else f"{_one_line(str(exc))})"))
+    if code in _FILE_FAILURES:
+        return cache_failure(path, exc)
+    return ReadOnlyQueryError(_query_error(exc))
+
+
+def _connect(path: Path, *, immutable: bool) -> sqlite3.Connection:
+    """A read-only connection, opened now; the schema's version read through it, so a file SQLite cannot read fails
+    here and not at the first row."""
+    uri = f"file:{quote(str(path.absolute()))}?mode=ro" + ("&immutable=1" if immutable else "")
+    conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False, timeout=10)
+    try:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+    except BaseException:
+        conn.close()
+        raise
+    if version < SCHEMA_VERSION:
+        conn.close()
+        why = unwritable(path)
+        raise ReadOnlyQueryError(
+            f"{path}: the cache was made by an older batchtui (schema {version}, now {SCHEMA_VERSION}) and "
+            + (f"cannot be upgraded here ({why})" if why else "must be opened by batchtui once to upgrade it"))
+    return conn
+
+
+def _may_read_immutable(path: Path) -> bool:
+    """Whether the file can be read as unchanging: no one can write it here (so no one can start a WAL beside it)
+    and no WAL holds data that reading it so would miss."""
+    wal = path.with_name(path.name + "-wal")
+    return unwritable(path) is not None and not (wal.exists() and wal.stat().st_size)
+
+
 @contextlib.contextmanager
 def open_readonly(db_path: Path, *, cancelled: Callable[[], bool] | None = None) -> Iterator[sqlite3.Connection]:
     """A connection that can only read the database at `db_path` (which must exist); closed on exit."""
@@ -190,17 +245,21 @@ def open_readonly(db_path: Path, *, cancelled: Callable[[], bool] | None = None)
     if not path.is_file():
         raise ReadOnlyQueryError(f"{path}: no such database")
     try:
-        conn = sqlite3.connect(f"file:{quote(str(path.absolute()))}?mode=ro", uri=True, isolation_level=None,
-                               check_same_thread=False, timeout=10)
+        try:
+            conn = _connect(path, immutable=False)
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode & 0xFF != sqlite3.SQLITE_CANTOPEN or not _may_read_immutable(path):
+                raise
+            conn = _connect(path, immutable=True)
     except sqlite3.Error as exc:
-        raise ReadOnlyQueryError(f"{path}: cannot open ({_one_line(str(exc))})") from exc
+        raise _failure(path, exc) from exc
     try:
         conn.execute("PRAGMA query_only = ON")
         if cancelled is not None:
             conn.set_progress_handler(lambda: 1 if cancelled() else 0, 10_000)
         yield conn
     except sqlite3.Error as exc:
-        raise ReadOnlyQueryError(_one_line(str(exc))) from exc
+        raise _failure(path, exc) from exc
     finally:
         conn.close()
 
@@ -212,6 +271,7 @@ def stream_readonly_query(
     """(column names, rows as they are read) of one read-only query; the rows must be read inside the `with`.
 
     Raises ReadOnlyQueryError for a statement that would write or does not parse, with one line saying why."""
+    db_path = Path(db_path)
     word = _first_word(sql)
     if not word:
         raise ReadOnlyQueryError("empty query: write a SELECT statement")
@@ -223,7 +283,7 @@ def stream_readonly_query(
         try:
             cursor = conn.execute(sql)
         except sqlite3.Error as exc:
-            raise ReadOnlyQueryError(_refusal(guard.refused) if guard.refused else _query_error(exc)) from exc
+            raise (ReadOnlyQueryError(_refusal(guard.refused)) if guard.refused else _failure(db_path, exc)) from exc
         if word not in _QUERY_START:
             raise ReadOnlyQueryError(_refusal(word))
         columns = [d[0] for d in cursor.description or ()]
@@ -233,7 +293,7 @@ def stream_readonly_query(
                 while batch := cursor.fetchmany(500):
                     yield from batch
             except sqlite3.Error as exc:
-                raise ReadOnlyQueryError(_query_error(exc)) from exc
+                raise _failure(db_path, exc) from exc
 
         yield columns, rows()
 

@@ -279,7 +279,7 @@ def batch_stats(
     for batch in batches:
         fields = batch.__dict__
         created = fields["created_at"]
-        if floor is not None and created < floor:
+        if not created or (floor is not None and created < floor):  # 0: the server did not say when (or lied)
             continue
         counted += 1
         status = fields["status"]
@@ -623,6 +623,8 @@ def expected_finish(batch: Batch, history: Iterable[Batch]) -> Expectation | Non
     start = getattr(batch, start_field)
     if start is None:
         start_field, start = "created_at", batch.created_at
+    if not start:  # the server gave no usable time to count from
+        return None
     counts = batch.request_counts
     band = _band_range(counts.total) if counts and counts.total else None
     model, own_id = batch.model, batch.id

@@ -1,14 +1,17 @@
 """Tests for the SQLite cache, on real database files."""
 
 import asyncio
+import os
 import sqlite3
 import stat
 import time
 from pathlib import Path
 
 import pytest
+from cache_helpers import integrity
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from mounts import tmpfs
 from openai.types import Batch, FileObject
 
 from batchtui.core.cache import (
@@ -308,13 +311,17 @@ async def test_meta(cache: Cache) -> None:
 
 
 async def test_concurrent_writers_never_see_locked(tmp_path: Path) -> None:
+    """Two connections write 400 times at once and every write lands. Each write gives the shared batch counts no
+    other write gives, so each is a move and records an observation: two writes of the same counts within a minute
+    are one observation by design, and which write comes second depends on how the two connections interleave."""
     path = tmp_path / "shared.db"
     first, second = await asyncio.gather(Cache.open(path), Cache.open(path))
     async with first, second:
 
         async def writer(cache: Cache, name: str, i: int) -> None:
             batch = make_batch(f"batch_{name}_{i:03d}", "in_progress", counts=(i, 0, 200))
-            shared = make_batch("batch_shared", "in_progress", counts=(i, 0, 200))
+            done = 2 * i + (name == "y")
+            shared = make_batch("batch_shared", "in_progress", counts=(done, 0, 400))
             await cache.upsert_batches([batch, shared], observed_at=float(i))
             await cache.set_meta(f"{name}_{i % 7}", str(i))
             assert await cache.get_batch(batch.id) == batch
@@ -322,7 +329,7 @@ async def test_concurrent_writers_never_see_locked(tmp_path: Path) -> None:
         await asyncio.gather(*(writer(c, name, i) for i in range(200) for c, name in ((first, "x"), (second, "y"))))
         assert await first.count_batches() == 401
         assert await second.count_batches() == 401
-        assert len(await first.observations("batch_shared")) == 400
+        assert sorted(seen.completed for seen in await first.observations("batch_shared")) == list(range(400))
         for name in ("x", "y"):
             for i in range(200):
                 assert await second.get_batch(f"batch_{name}_{i:03d}") is not None
@@ -540,3 +547,21 @@ async def test_upload_source_is_remembered(cache: Cache, tmp_path: Path) -> None
     assert await cache.upload_source("file-abc") is None
     await cache.record_upload("file-abc", source, 12)
     assert await cache.upload_source("file-abc") == source
+
+
+async def test_a_write_on_a_full_disk_fails_in_one_line_and_writes_nothing(tmp_path: Path) -> None:
+    with tmpfs(tmp_path / "disk") as disk:
+        path = disk / "cache.db"
+        async with await Cache.open(path) as cache:
+            await cache.upsert_batches([make_batch("batch_kept")], observed_at=T0)
+            free = os.statvfs(disk)
+            (disk / "ballast").write_bytes(b"\0" * (free.f_bavail * free.f_frsize - 100_000))
+            many = [make_batch(f"batch_{i:03d}", metadata={"note": "x" * 500}) for i in range(1_000)]
+            with pytest.raises(CacheError) as info:
+                await cache.upsert_batches(many, observed_at=T0)
+            assert str(info.value) == (f"{path}: the disk is full (database or disk is full); free some space and "
+                                       "try again")
+            assert [batch.id for batch in await cache.list_batches()] == ["batch_kept"]
+            assert integrity(path) == "ok"
+            (disk / "ballast").unlink()
+            assert len(await cache.upsert_batches(many, observed_at=T0)) == 1_000

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import os
 import sqlite3
+import tempfile
 import time
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -12,11 +15,13 @@ from pathlib import Path
 
 import orjson
 import pytest
-from hypothesis import given
+from cache_helpers import damage_llm_log_rows, integrity
+from hypothesis import given, settings
 from hypothesis import strategies as st
+from mounts import tmpfs
 from openai.types import Batch
 
-from batchtui.core.cache import ACTIVE_STATUSES, Cache
+from batchtui.core.cache import ACTIVE_STATUSES, Cache, CacheError
 from batchtui.core.config import Profile
 from batchtui.core.llm_logs import (
     ImportCancelled,
@@ -362,3 +367,92 @@ def test_cost_in_whole_units_gives_the_floats_of_exact_decimal_arithmetic(rates,
         "input_cost_cents": float(input_usd * 100), "output_cost_cents": float(output_usd * 100),
         "total_cost_cents": float((input_usd + output_usd) * 100),
     }
+
+
+CUSTOM_ID = st.one_of(
+    st.text(min_size=1, max_size=20),
+    st.text(st.sampled_from("\x00\n\"\\\u2028\x1b\U0010ffff a"), min_size=1, max_size=8),
+    st.text(min_size=1, max_size=3).map(lambda part: (part * 10_240)[:10_240]),
+)
+LONE_SURROGATE = st.sampled_from(["\\ud800", "x\\udfff", "\\udbff\\u0041"])
+
+
+def failure(cid: str) -> dict:
+    body = {"error": {"message": "bad", "type": "invalid_request_error", "code": "invalid_value"}}
+    return {"id": f"batch_req_{len(cid)}", "custom_id": cid, "response": {"status_code": 400, "request_id": "r",
+                                                                          "body": body}, "error": None}
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(CUSTOM_ID, st.booleans()), min_size=1, max_size=15, unique_by=lambda pair: pair[0]),
+       st.lists(LONE_SURROGATE, max_size=2))
+def test_every_request_is_a_row_whatever_its_custom_id(requests, unreadable):
+    """Any custom_id (NUL, line breaks, quotes, 10 KB long) is one row holding it exactly, through the batch's own
+    results and a retry's; a custom_id JSON cannot carry as text (a lone surrogate) is counted as skipped."""
+    with tempfile.TemporaryDirectory() as folder:
+        tmp = Path(folder)
+        db = asyncio.run(fresh_db(tmp / "cache.db"))
+        ids = [cid for cid, _ in requests]
+        failed = [cid for cid, fails in requests if fails]
+        inputs = write_lines(tmp / "in.jsonl", (request(cid) for cid in ids))
+        with inputs.open("ab") as file:
+            file.writelines(b'{"custom_id": "%s", "method": "POST", "url": "/v1/responses", "body": {}}\n'
+                            % escape.encode() for escape in unreadable)
+        files = ResultFiles(
+            input=inputs,
+            output=write_lines(tmp / "out.jsonl", (answer(cid, "gpt-5.4", 5, 5, 0) for cid, fails in requests
+                                                   if not fails)),
+            errors=write_lines(tmp / "err.jsonl", map(failure, failed)),
+            retries=(ResultFiles(output=write_lines(tmp / "retry.jsonl",
+                                                    (answer(cid, "gpt-5.4", 7, 7, 0) for cid in failed))),),
+        )
+        retry = batch_of("batch_r", output_file_id="file-r-out")
+        source = LogSource(batch_of("batch_p", output_file_id="file-out", error_file_id="file-err"), files,
+                           retries=(retry,))
+        for force in (False, True):
+            result = import_rows(db, source, force=force)
+            assert (result.rows, result.with_response, result.skipped) == (len(ids), len(ids), len(unreadable))
+            with contextlib.closing(sqlite3.connect(db)) as conn:
+                stored = conn.execute("SELECT custom_id, metadata FROM llm_log_rows WHERE batch_id = 'batch_p'")
+                rows = {cid: json.loads(meta) for cid, meta in stored}
+            assert sorted(rows) == sorted(ids)
+            assert all(meta["batch"]["custom_id"] == cid for cid, meta in rows.items())
+            assert {cid for cid, meta in rows.items() if meta["batch"]["attempt"] == 2} == set(failed)
+
+
+async def test_an_import_on_a_full_disk_fails_in_one_line_and_leaves_the_cache_whole(tmp_path):
+    """A disk that fills up mid-import: one line naming the cache file, and the cache as it was (no row of the
+    failed batch, the other batch's rows untouched); once there is room again, the same import goes through."""
+    with tmpfs(tmp_path / "disk", size="8m") as disk:
+        db = await fresh_db(disk / "cache.db")
+        small = import_rows(db, LogSource(batch_of("batch_small", "in_progress"), ResultFiles(input=people(
+            tmp_path, 20, name="small.jsonl"))))
+        before = log_rows(db)
+        free = os.statvfs(disk)
+        ballast = disk / "ballast"
+        ballast.write_bytes(b"\0" * (free.f_bavail * free.f_frsize - 1_000_000))  # leaves 1 MB
+        inputs = write_lines(tmp_path / "big.jsonl", ({**request(f"big-{i}"), "pad": "x" * 2_000}
+                                                      for i in range(1_000)))
+        big = LogSource(batch_of("batch_big", "in_progress"), ResultFiles(input=inputs))
+        with pytest.raises(CacheError) as info:
+            import_rows(db, big)
+        assert str(info.value).startswith(f"{db}: the disk is full (database or disk is full)")
+        assert "\n" not in str(info.value)
+        assert integrity(db) == "ok" and log_rows(db) == before and small.rows == len(before) == 20
+        assert last_import(db, "batch_big") is None
+
+        ballast.unlink()
+        assert import_rows(db, big).rows == 1_000 and integrity(db) == "ok"
+        assert len(log_rows(db)) == 1_020
+
+
+async def test_an_import_into_a_damaged_table_fails_in_one_line(tmp_path):
+    db = await fresh_db(tmp_path / "cache.db")
+    import_rows(db, LogSource(batch_of("batch_a", "in_progress"), ResultFiles(input=people(tmp_path, 50))))
+    damage_llm_log_rows(db)
+    async with await Cache.open(db):  # the open checks the small tables only: 400 MB of rows take seconds
+        pass
+    with pytest.raises(CacheError) as info:
+        import_rows(db, LogSource(batch_of("batch_b", "in_progress"), ResultFiles(input=people(tmp_path, 5))))
+    assert str(info.value) == (f"{db}: the cache file is damaged (database disk image is malformed); move it aside "
+                               "and batchtui starts a new one, filled from the API")

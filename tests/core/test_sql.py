@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
+import shutil
+import sqlite3
 from pathlib import Path
 
 import orjson
 import pytest
+from cache_helpers import damage_llm_log_rows
+from mounts import read_only_view
 from openai.types import Batch
 
-from batchtui.core.cache import Cache
+from batchtui.core.cache import SCHEMA_VERSION, Cache, CacheError, ReadOnlyCacheError
 from batchtui.core.llm_logs import LogSource, import_rows
 from batchtui.core.results import ResultFiles
 from batchtui.core.sql import EXAMPLE_QUERIES, ReadOnlyQueryError, run_readonly_query, stream_readonly_query
@@ -173,3 +178,59 @@ async def test_refused_while_the_app_holds_the_cache_open(cache_db):
                 run_readonly_query(cache_db, statement)
         assert run_readonly_query(cache_db, "SELECT value FROM meta WHERE key = 'last_sync'").rows == [("1",)]
         assert snapshot(cache_db) == before
+
+
+def test_a_damaged_page_is_one_line_naming_the_file(cache_db):
+    assert not cache_db.with_name("cache.db-wal").exists()  # every write is in the file itself
+    damage_llm_log_rows(cache_db)
+    assert run_readonly_query(cache_db, "SELECT count(*) FROM batches").rows == [(2,)]
+    for query in ("SELECT sum(length(request)) FROM llm_logs", "SELECT * FROM llm_logs"):
+        with pytest.raises(CacheError) as info:
+            run_readonly_query(cache_db, query)
+        assert str(info.value) == (f"{cache_db}: the cache file is damaged (database disk image is malformed); "
+                                   "move it aside and batchtui starts a new one, filled from the API")
+
+
+async def test_a_read_only_cache_is_read_as_it_is(cache_db, tmp_path):
+    """On a read-only file system (root writes through file permissions, not through a read-only mount) a query
+    reads the cache as it is, though SQLite cannot make the WAL's shared-memory file beside it."""
+    with read_only_view(cache_db.parent, tmp_path / "view") as view:
+        db = view / "cache.db"
+        with pytest.raises(ReadOnlyCacheError) as info:
+            await Cache.open(db)
+        assert str(info.value) == f"{db}: cannot write the cache (Read-only file system)"
+        found = run_readonly_query(db, "SELECT metadata -> 'batch' ->> 'custom_id' FROM llm_logs ORDER BY 1")
+        assert found.rows == [("person-0",), ("person-1",), ("person-2",)]
+        assert sorted(p.name for p in view.iterdir()) == ["cache.db"]
+
+
+async def test_a_read_only_cache_that_needs_an_upgrade_says_so(cache_db, tmp_path):
+    with contextlib.closing(sqlite3.connect(cache_db)) as conn:
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION - 1}")
+    with read_only_view(cache_db.parent, tmp_path / "view") as view:
+        db = view / "cache.db"
+        with pytest.raises(ReadOnlyQueryError) as info:
+            run_readonly_query(db, "SELECT count(*) FROM llm_logs")
+        assert str(info.value) == (f"{db}: the cache was made by an older batchtui (schema {SCHEMA_VERSION - 1}, "
+                                   f"now {SCHEMA_VERSION}) and cannot be upgraded here (Read-only file system)")
+
+
+def test_an_endless_query_stops_at_the_limit(cache_db):
+    endless = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) SELECT i, printf('%.500c', 'x') FROM n"
+    found = run_readonly_query(cache_db, endless, limit=10_000)
+    assert len(found.rows) == 10_000 and found.truncated and found.rows[-1][0] == 10_000
+
+
+async def test_a_read_only_cache_whose_wal_holds_writes_says_why_it_cannot_be_read(cache_db, tmp_path):
+    """A copy taken while the app was writing: its WAL holds rows that reading the file alone would miss."""
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    async with await Cache.open(cache_db) as cache:
+        await cache.set_meta("last_sync", "1")
+        for name in ("cache.db", "cache.db-wal"):
+            shutil.copy(cache_db.with_name(name), copy / name)
+    with read_only_view(copy, tmp_path / "view") as view:
+        with pytest.raises(ReadOnlyQueryError) as info:
+            run_readonly_query(view / "cache.db", "SELECT value FROM meta")
+        assert str(info.value) == (f"{view / 'cache.db'}: cannot read the cache (Read-only file system, and its WAL "
+                                   "holds writes that SQLite can only read with a file it must make beside it)")

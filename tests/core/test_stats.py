@@ -360,3 +360,13 @@ def test_cost_notes_of_many_batches_agree_with_cost_note_of_each():
     notes = cost_notes(batches)
     assert notes == {b.id: cost_note(b) for b in batches}
     assert notes["m2"] == "no price for my-own-model"
+
+
+def test_a_batch_with_no_usable_creation_time_is_left_out():
+    """A server that sends created_at 0 (or a value batchtui had to drop) must not stretch the charts to 1970 or
+    promise a finish counted from then."""
+    undated = make_batch("z0", "validating", 0)
+    stats = batch_stats([*ACCOUNT, undated], now=D + DAY)
+    assert stats.batches == batch_stats(ACCOUNT, now=D + DAY).batches
+    assert min(day.date for day in stats.per_day).year > 1970
+    assert expected_finish(undated, ACCOUNT) is None

@@ -43,3 +43,30 @@ async def test_cancelled_open_leaves_no_connection_behind(tmp_path, turns):
     with sqlite3.connect(tmp_path / "cache.db") as conn:
         conn.execute("BEGIN EXCLUSIVE")
     (tmp_path / "cache.db").unlink()
+
+
+
+
+def test_a_failed_open_leaves_no_thread_behind_its_event_loop(tmp_path, monkeypatch):
+    """`cache.db` being a folder fails the open in one line naming it, with no connection thread still running: one
+    left to finish after the event loop had closed printed 25 lines of traceback after the message, 7 runs in 10."""
+    from batchtui.core.cache import CacheError
+
+    path = tmp_path / "cache.db"
+    path.mkdir()
+    profile = Profile(name="test", base_url="http://127.0.0.1:9/v1", api_key="sk-test")
+    failures: list[threading.ExceptHookArgs] = []
+    monkeypatch.setattr(threading, "excepthook", failures.append)
+    before = connection_threads()
+
+    async def open_once() -> tuple[str, list[threading.Thread]]:
+        with pytest.raises(CacheError) as info:
+            await Workspace.open(profile, cache_dir=tmp_path)
+        return str(info.value), [thread for thread in connection_threads() - before if thread.is_alive()]
+
+    for _ in range(10):
+        message, running = asyncio.run(open_once())
+        assert message == f"{path}: cannot open the cache (it is a folder, not a file)"
+        for thread in running:
+            thread.join(timeout=10)
+        assert not running and not failures
