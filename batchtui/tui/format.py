@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from rich.cells import cell_len, set_cell_size
+from rich.highlighter import Highlighter
 from rich.text import Text
 
 from batchtui.core.text import printable
@@ -27,7 +28,30 @@ def literal(value: object, style: str = "") -> Text:
 
 
 def status_badge(status: str) -> Text:
-    return Text(f" {status.replace('_', ' ')} ", style=STATUS_STYLES.get(status, "bold"))
+    """The status as a coloured badge; a status the API invented shows as it came, its controls made visible."""
+    return Text(f" {printable(status.replace('_', ' '))} ", style=STATUS_STYLES.get(status, "bold"))
+
+
+def _visible(char: str) -> str:
+    """One visible character for a control character: its Unicode control picture (ESC as ␛), else U+FFFD."""
+    if printable(char) == char:
+        return char
+    code = ord(char)
+    return chr(0x2400 + code) if code < 0x20 else "\u2421" if code == 0x7F else "\ufffd"
+
+
+class ControlsShown(Highlighter):
+    """For an Input holding a path from the file system: each control character is drawn as one visible
+    character, so the value stays exact (the file still opens) and the cursor keeps its place."""
+
+    def __call__(self, text: str | Text) -> Text:
+        shown = text.copy() if isinstance(text, Text) else Text(text)
+        if printable(shown.plain) != shown.plain:
+            shown.plain = "".join(map(_visible, shown.plain))
+        return shown
+
+    def highlight(self, text: Text) -> None:
+        """Nothing to colour: `__call__` does the work."""
 
 
 def clip(text: str, width: int) -> str:
@@ -65,16 +89,16 @@ def duration(seconds: float) -> str:
 
 
 def ago(timestamp: float | None, now: float) -> str:
-    """'just now', '5m ago', '3d ago'."""
-    if timestamp is None:
+    """'just now', '5m ago', '3d ago'; '-' when not known (None, or the 0 a server's bad value becomes)."""
+    if not timestamp:
         return "-"
     delta = now - timestamp
     return "just now" if delta < 5 else f"{duration(delta)} ago"
 
 
 def clock(timestamp: float | None) -> str:
-    """Local date and time for a header or timeline."""
-    if timestamp is None:
+    """Local date and time for a header or timeline; '-' when not known (None or 0)."""
+    if not timestamp:
         return "-"
     return dt.datetime.fromtimestamp(timestamp).strftime("%Y-%m-%d %H:%M:%S")
 

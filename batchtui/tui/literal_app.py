@@ -1,9 +1,10 @@
-"""What both apps (the full one and `batchtui view`) share: notifications that show their text literally, and
-copying to the clipboard."""
+"""What both apps (the full one and `batchtui view`) share: a header and notifications that show their text
+literally, and copying to the clipboard."""
 
 from __future__ import annotations
 
 from textual.app import App
+from textual.content import Content
 from textual.notifications import SeverityLevel
 
 from batchtui.core.text import printable
@@ -11,6 +12,10 @@ from batchtui.tui.clipboard import copy_text
 
 
 class LiteralApp(App[None]):
+    def format_title(self, title: str, sub_title: str) -> Content:
+        """The header's text: titles carry file names and the profile's URL, shown with controls made visible."""
+        return super().format_title(printable(title), printable(sub_title))
+
     def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
                timeout: float | None = None, markup: bool = False) -> None:
         """Show a notification with its text as it is: messages carry file names and the API's error text, which

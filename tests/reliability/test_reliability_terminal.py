@@ -1,6 +1,7 @@
 """Terminal safety checked at the terminal: the real `batchtui` in a pseudo-terminal, fed hostile data.
 
-Prompts, answers, custom_ids, metadata, a model name, file names and an error message carry Rich markup,
+Prompts, answers, custom_ids, metadata, a model name, file names (on the API and in the working folder) and an
+error message carry Rich markup,
 ANSI/OSC/DCS/APC sequences (OSC 52 clipboard writes among them), 8-bit C1 controls, bidi controls and
 NULs. Every byte the app writes is kept: none of the injected sequences may be in it, and a pyte screen
 fed the same bytes must show the hostile text literally. Each sequence is followed by its own marker
@@ -152,9 +153,11 @@ def make_hostile_batches(base_url: str) -> dict[str, str]:
 
 
 class Terminal:
-    """`batchtui` on a pty of COLUMNS x LINES: every byte it writes is kept and fed to a pyte screen."""
+    """`batchtui ARGS` on a pty of COLUMNS x LINES, in `cwd`: every byte it writes is kept and fed to a pyte screen.
+    `frame` is what the app always shows (title bar and footer) once it has drawn a whole screen."""
 
-    def __init__(self, env: dict[str, str]) -> None:
+    def __init__(self, env: dict[str, str], *args: str, cwd: str | None = None,
+                 frame: tuple[str, ...] = FRAME) -> None:
         master, slave = os.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", LINES, COLUMNS, 0, 0))
         self.master = master
@@ -162,8 +165,9 @@ class Terminal:
         self.screen = pyte.Screen(COLUMNS, LINES)
         self._stream = pyte.ByteStream(self.screen)
         self._lock = threading.Lock()
-        self.process = subprocess.Popen([sys.executable, "-m", "batchtui"], stdin=slave, stdout=slave, stderr=slave,
-                                        env=env, start_new_session=True, close_fds=True)
+        self.frame = frame
+        self.process = subprocess.Popen([sys.executable, "-m", "batchtui", *args], stdin=slave, stdout=slave,
+                                        stderr=slave, env=env, cwd=cwd, start_new_session=True, close_fds=True)
         os.close(slave)
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
@@ -194,7 +198,7 @@ class Terminal:
         """The screen once it shows every needle inside the app's frame (title bar and footer), which injected
         clears and cursor moves would wipe or displace; fails showing the screen after WAIT_SECONDS."""
         deadline = time.monotonic() + WAIT_SECONDS
-        while not all(needle in (text := self.text()) for needle in (*needles, *FRAME)):
+        while not all(needle in (text := self.text()) for needle in (*needles, *self.frame)):
             if time.monotonic() > deadline or self.process.poll() is not None:
                 pytest.fail(f"the screen never showed {needles}:\n{text}")
             time.sleep(0.05)
@@ -302,3 +306,53 @@ def test_hostile_text_reaches_the_terminal_only_as_visible_text(fresh_sandbox, i
 
     missing = [(name, text) for name, text in expected_literals(data) if text not in screens[name]]
     assert not missing, "\n\n".join(f"{name} lacks {text!r}:\n{screens[name]}" for name, text in missing)
+
+
+# --- hostile names in the working folder ---------------------------------------------------------------
+
+
+LOCAL_UNITS = [unit for unit in UNITS if "/" not in unit and "\0" not in unit]
+"""The sequences a file name can hold (no '/', no NUL)."""
+LOCAL_NAMES = ("e-" + UNITS[0] + UNITS[5] + ".jsonl", "m-" + UNITS[3] + UNITS[13] + "[b]x[@click=app.quit]q.jsonl",
+               "all-" + "".join(LOCAL_UNITS) + ".jsonl")
+
+
+def test_local_file_names_reach_the_terminal_only_as_visible_text(tmp_path, isolated_home):
+    """The new batch screen's folder tree and path field, and `batchtui view`'s header, name local files."""
+    work = tmp_path / "work"
+    work.mkdir()
+    for name in LOCAL_NAMES:
+        (work / name).write_text(request_line("a", "gpt-4o-mini", "hello"))
+    env = {**os.environ, "OPENAI_BASE_URL": "http://127.0.0.1:9/v1", "OPENAI_API_KEY": "sk-test",
+           "BATCHTUI_HOME": str(isolated_home), "TERM": "xterm-256color", "COLORTERM": "truecolor"}
+    first, marked, long = (escaped(name)[:40] for name in LOCAL_NAMES)
+    screens: dict[str, str] = {}
+    streams = []
+    term = Terminal(env, cwd=str(work), frame=(" — default · http://", "^p palette"))  # the screens' own titles
+    try:
+        term.wait_for("No batches cached yet")
+        term.press("n")
+        screens["tree"] = term.wait_for("Validation", first, marked, long)
+        term.press("\t", "\x1b[B", "\r")  # from the path field to the tree, down to the first file (all-…), pick it
+        screens["picked"] = term.wait_for("no problems found", "requests     1")
+        term.quit()
+    finally:
+        term.close()
+    streams.append(term.output)
+    viewer = Terminal(env, "view", LOCAL_NAMES[2], cwd=str(work), frame=("batchtui view — ", "^p palette"))
+    try:
+        screens["viewer"] = viewer.wait_for("batchtui view — " + long)
+        viewer.quit()
+    finally:
+        viewer.close()
+    streams.append(viewer.output)
+
+    for output in streams:
+        stream = bytes(output).decode("utf-8", errors="surrogateescape")
+        leaks = stream_leaks(stream)
+        assert not leaks, "\n".join(leaks)
+    assert "pwned" not in term.screen.title + viewer.screen.title
+    # the path field draws each control as one visible character (Rich drops the BEL before), so the value stays
+    # exact and the cursor keeps its place; the report names the file with its controls escaped
+    assert "File        all-␛[31mZQ00␛[2JZQ01␛[HZQ02␛]52;c;ZXZpbA==ZQ03" in screens["picked"]
+    assert "file         " + long in screens["picked"]

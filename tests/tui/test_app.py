@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import subprocess
+from pathlib import Path
+
+import pytest
 from openai.types import Batch
-from pilot_helpers import fill_cache, row_text, wait_for_rows
+from pilot_helpers import fill_cache, row_text, wait_for_rows, wait_until
 
 from batchtui.core.config import Profile
 from batchtui.core.text import printable
@@ -113,3 +117,65 @@ def test_a_pass_swaps_in_the_changed_batches_and_adds_new_ones_newest_first():
     grown = with_changed(old, [batch("d", 4), batch("a", 1, "failed"), batch("bb", 2)])
     assert [(b.id, b.status) for b in grown] == [
         ("d", "in_progress"), ("c", "in_progress"), ("bb", "in_progress"), ("b", "in_progress"), ("a", "failed")]
+
+
+def status_line(app) -> str:
+    return str(app.screen.query_one("#sync-status").render())
+
+
+async def test_a_cache_folder_that_cannot_be_made_is_named_in_the_status_line_and_r_tries_again(tmp_path):
+    """A cache folder under a regular file: the status line says why nothing shows, until `r` opens it."""
+    blocker = tmp_path / "afile"
+    blocker.write_text("not a folder")
+    app = BatchtuiApp(Profile(name="offline", base_url=DEAD_URL, api_key="sk-x"), cache_dir=blocker / "cache")
+    async with app.run_test(size=(200, 20)) as pilot:
+        await wait_until(pilot, lambda: app.sync_status.state == "no-cache", "the failure shown")
+        await pilot.pause()
+        assert status_line(app) == (f"{blocker}/cache/cache.db: cannot create the cache (Not a directory)"
+                                    " · r tries again")
+        table = app.screen.query_one("#batch-list")
+        assert "the cache cannot be opened" in table.render_line(1).text
+        blocker.unlink()
+        blocker.mkdir()
+        await pilot.press("r")
+        await wait_until(pilot, lambda: app.sync_status.state == "offline", "opened, then a sync tried")
+        assert app.workspace is not None and (blocker / "cache" / "cache.db").exists()
+        assert "No batches cached yet" in table.render_line(1).text
+
+
+async def test_any_failure_to_open_reaches_the_status_line(tmp_path):
+    """Not only our own errors: a path the OS refuses outright (ValueError, not OSError) is shown too."""
+    app = BatchtuiApp(Profile(name="offline", base_url=DEAD_URL, api_key="sk-x"), cache_dir=tmp_path / "a\0b")
+    async with app.run_test(size=(200, 20)) as pilot:
+        await wait_until(pilot, lambda: app.sync_status.state == "no-cache", "the failure shown")
+        await pilot.pause()
+        assert status_line(app) == "cannot open the cache (ValueError: embedded null byte) · r tries again"
+
+
+@pytest.fixture
+def read_only_folder(tmp_path):
+    """An empty folder on a read-only bind mount: even root cannot write into it (chmod would not stop root)."""
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    mounted = subprocess.run(["mount", "--bind", str(folder), str(folder)], capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot bind-mount here (needs root or CAP_SYS_ADMIN): {mounted.stderr.strip()}")
+    try:
+        readonly = subprocess.run(["mount", "-o", "remount,bind,ro", str(folder)], capture_output=True, text=True)
+        if readonly.returncode != 0:
+            pytest.skip(f"cannot remount read-only here: {readonly.stderr.strip()}")
+        yield folder
+    finally:
+        subprocess.run(["umount", str(folder)], check=True)
+
+
+async def test_a_read_only_home_is_named_in_the_status_line(read_only_folder: Path):
+    app = BatchtuiApp(Profile(name="offline", base_url=DEAD_URL, api_key="sk-x"), cache_dir=read_only_folder / "cache")
+    async with app.run_test(size=(200, 20)) as pilot:
+        await wait_until(pilot, lambda: app.sync_status.state == "no-cache", "the failure shown")
+        await pilot.pause()
+        assert status_line(app) == (f"{read_only_folder}/cache/cache.db: cannot create the cache"
+                                    " (Read-only file system) · r tries again")
+        await pilot.press("r")
+        await pilot.pause(0.2)
+        assert app.sync_status.state == "no-cache" and app.workspace is None

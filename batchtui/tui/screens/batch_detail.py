@@ -126,7 +126,7 @@ class BatchDetailScreen(Screen):
         timeline.batch, timeline.now = batch, now
         progress = self.query_one(BatchProgressPanel)
         active = batch.status in ACTIVE_STATUSES
-        progress.expected = expected_finish(batch, self.app.batches) if active else None
+        progress.expected = expected_finish(batch, self.app.batches) if active and batch.created_at else None
         progress.batch, progress.now = batch, now
         files = batch_files(batch)
         self.query_one(BatchFiles).show_files(

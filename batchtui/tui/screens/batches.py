@@ -115,6 +115,15 @@ class BatchesScreen(Screen):
         line = self.query_one("#sync-status", Static)
         if str(line.render()) != text.plain:
             line.update(text)
+        if not self._batches and self.batch_list.empty_message != (message := self._nothing_to_list()):
+            self.batch_list.empty_message = message
+            self.batch_list.refresh()
+
+    def _nothing_to_list(self) -> str:
+        """What the list says when the cache holds no batch: why, if the cache could not be opened."""
+        if self.app.sync_status.state == "no-cache":
+            return "Nothing to list: the cache cannot be opened (the line above says why)."
+        return "No batches cached yet; they appear here once a sync reaches the API."
 
     def show_batches(self, batches: tuple[Batch, ...]) -> None:
         self._batches = batches
@@ -160,7 +169,7 @@ class BatchesScreen(Screen):
         batch_list = self.batch_list
         batch_list.set_sort_key(self.sort_key)
         if not self._batches:
-            batch_list.empty_message = "No batches cached yet; they appear here once a sync reaches the API."
+            batch_list.empty_message = self._nothing_to_list()
         elif self.query_text:
             batch_list.empty_message = f"No {group.name.lower()} batches match {self.query_text!r}. Escape clears."
         else:

@@ -12,7 +12,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static
 
-from batchtui.tui.format import literal
+from batchtui.tui.format import ControlsShown, literal
 
 
 def path_problem(text: str) -> str | None:
@@ -64,7 +64,7 @@ class DownloadPathScreen(ModalScreen[Path | None]):
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Static(literal(f"{self.verb} {self.what} to:"))
-            yield Input(str(self.default), id="download-path")
+            yield Input(str(self.default), id="download-path", highlighter=ControlsShown())
             yield Static(id="download-error")
             yield Static(self.hint, id="download-hint", markup=False)
             with Horizontal():

@@ -68,7 +68,9 @@ def span(seconds: float) -> str:
 
 
 def created(created_at: int, now: float) -> str:
-    """'5h ago', or 'just now'."""
+    """'5h ago', or 'just now'; '-' when not known (the 0 a server's bad value becomes)."""
+    if not created_at:
+        return "-"
     return "just now" if now - created_at < 5 else f"{span(now - created_at)} ago"
 
 

@@ -8,7 +8,6 @@ cancels the check under way. Uploading and creating the batch run in an async wo
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,7 +46,8 @@ from batchtui.core.text import printable
 from batchtui.core.validate import ValidateCancelled, ValidationReport, report_figures, validate_file
 from batchtui.core.workspace import Workspace
 from batchtui.tui.commands import ScreenCommands
-from batchtui.tui.format import literal
+from batchtui.tui.format import ControlsShown, literal
+from batchtui.tui.widgets.file_tree import FileTree
 from batchtui.tui.widgets.result_detail import request_section
 
 BATCH_FILE_SUFFIXES = frozenset({".jsonl"})
@@ -61,25 +61,6 @@ MAX_KEY_CHARS = 64
 MAX_VALUE_CHARS = 512
 WINDOWS = ("24h",)
 """Completion windows the Batch API accepts."""
-
-
-class SourceTree(DirectoryTree):
-    """A directory tree of folders and files with the given suffixes, hiding dotfiles."""
-
-    def __init__(self, path: Path, suffixes: frozenset[str], *, id: str | None = None) -> None:
-        super().__init__(path, id=id)
-        self.suffixes = suffixes
-
-    def filter_paths(self, paths: Iterable[Path]) -> Iterable[Path]:
-        return [path for path in paths if not path.name.startswith(".")
-                and (path.suffix.lower() in self.suffixes or _is_dir(path))]
-
-
-def _is_dir(path: Path) -> bool:
-    try:
-        return path.is_dir()
-    except OSError:
-        return False
 
 
 @dataclass(frozen=True)
@@ -205,6 +186,11 @@ def field(label: str, widget: Widget, classes: str = "") -> Horizontal:
     return Horizontal(Label(label), widget, classes=f"field {classes}")
 
 
+def path_input(placeholder: str, id: str) -> Input:
+    """A field for a local path; a name picked in the tree shows its control characters visibly."""
+    return Input(placeholder=placeholder, id=id, highlighter=ControlsShown(), compact=True)
+
+
 class NewBatchScreen(Screen):
     """Check a batch file, then upload it and start a batch; lands on the new batch's detail."""
 
@@ -235,15 +221,12 @@ class NewBatchScreen(Screen):
                 with Vertical(id="new-form"):
                     yield RadioSet(RadioButton("JSONL file", True, id="mode-jsonl"),
                                    RadioButton("Template + data", id="mode-template"), id="new-mode", compact=True)
-                    yield field("File", Input(placeholder="batch file (.jsonl)", id="jsonl-path", compact=True),
-                                "jsonl-only")
-                    yield field("Template", Input(placeholder=".json or .txt with {{column}}", id="template-path",
-                                                  compact=True), "template-only")
-                    yield field("Data", Input(placeholder=".csv, .jsonl, .ndjson or .xlsx", id="data-path",
-                                              compact=True), "template-only")
-                    yield field("Output", Input(placeholder="batch file to write", id="output-path", compact=True),
+                    yield field("File", path_input("batch file (.jsonl)", "jsonl-path"), "jsonl-only")
+                    yield field("Template", path_input(".json or .txt with {{column}}", "template-path"),
                                 "template-only")
-                    yield SourceTree(Path("."), BATCH_FILE_SUFFIXES, id="new-tree")
+                    yield field("Data", path_input(".csv, .jsonl, .ndjson or .xlsx", "data-path"), "template-only")
+                    yield field("Output", path_input("batch file to write", "output-path"), "template-only")
+                    yield FileTree(Path("."), BATCH_FILE_SUFFIXES, id="new-tree")
                     yield field("Endpoint", Select(((e, e) for e in BATCH_ENDPOINTS), prompt="from the file",
                                                    id="endpoint", compact=True))
                     yield field("Window", Select(((w, w) for w in WINDOWS), value=WINDOWS[0], allow_blank=False,
@@ -283,7 +266,7 @@ class NewBatchScreen(Screen):
     def _mode_changed(self, event: RadioSet.Changed) -> None:
         template = event.pressed.id == "mode-template"
         self.set_class(template, "-template")
-        tree = self.query_one(SourceTree)
+        tree = self.query_one(FileTree)
         tree.suffixes = TEMPLATE_SUFFIXES | DATA_SUFFIXES if template else BATCH_FILE_SUFFIXES
         tree.reload()
         self._check()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
 from pathlib import Path
 
 from openai.types import FileObject
@@ -15,25 +14,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, DirectoryTree, Input, ProgressBar, Static
 
 from batchtui.core.errors import BatchtuiError
-from batchtui.tui.format import literal
-
-
-class JsonlTree(DirectoryTree):
-    """A directory tree that shows folders and .jsonl files only, hiding dotfiles."""
-
-    def filter_paths(self, paths: Iterable[Path]) -> Iterable[Path]:
-        return [path for path in paths if not path.name.startswith(".") and (_is_dir(path) or _is_jsonl(path))]
-
-
-def _is_dir(path: Path) -> bool:
-    try:
-        return path.is_dir()
-    except OSError:
-        return False
-
-
-def _is_jsonl(path: Path) -> bool:
-    return path.suffix.lower() == ".jsonl"
+from batchtui.tui.format import ControlsShown, literal
+from batchtui.tui.widgets.file_tree import FileTree
 
 
 def check_upload_path(text: str) -> tuple[Path | None, str]:
@@ -60,7 +42,7 @@ class UploadScreen(ModalScreen[FileObject | None]):
         border: thick $primary; background: $surface; padding: 0 1;
     }
     UploadScreen #upload-title { text-style: bold; margin-bottom: 1; }
-    UploadScreen JsonlTree { height: 1fr; min-height: 3; }
+    UploadScreen FileTree { height: 1fr; min-height: 3; }
     UploadScreen ProgressBar { margin-top: 1; display: none; }
     UploadScreen ProgressBar.-busy { display: block; }
     UploadScreen #upload-error { color: $error; height: auto; }
@@ -76,8 +58,8 @@ class UploadScreen(ModalScreen[FileObject | None]):
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Static("Upload a batch input file (purpose: batch)", id="upload-title")
-            yield Input(placeholder="path to a .jsonl file", id="upload-path")
-            yield JsonlTree(self.start_dir, id="upload-tree")
+            yield Input(placeholder="path to a .jsonl file", id="upload-path", highlighter=ControlsShown())
+            yield FileTree(self.start_dir, frozenset({".jsonl"}), id="upload-tree")
             yield ProgressBar(id="upload-progress", show_eta=False)
             yield Static(id="upload-error")
             with Horizontal():

@@ -288,6 +288,8 @@ class BatchList(CursorList):
         if key == "created":
             return [Segment(fit(ago(batch.created_at, now), width, "right"), base + self._style("dim"))]
         if key == "elapsed":
+            if not batch.created_at:  # a server's bad value: nothing to count from
+                return [Segment(fit("-", width, "right"), base + self._style("dim"))]
             if batch.status in ACTIVE_STATUSES:
                 return [Segment(fit(duration(now - batch.created_at), width, "right"), base)]
             end = _end_time(batch)

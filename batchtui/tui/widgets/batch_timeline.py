@@ -46,10 +46,11 @@ def timeline_steps(batch: Batch, now: float) -> list[Step]:
     """The steps a batch went through, in time order, then the main-path steps still ahead of it.
 
     A batch on a branch (failed, expired, cancelling, cancelled) shows the branch it took, not the
-    main-path steps it skipped. The current step of an active batch is timed up to `now`.
+    main-path steps it skipped. The current step of an active batch is timed up to `now`. A time of 0 (what a
+    server's bad value becomes) is not known: that step is left out.
     """
     reached: list[tuple[str, float | None]] = [
-        (status, float(stamp)) for status, field in STEP_STAMPS if (stamp := getattr(batch, field, None)) is not None
+        (status, float(stamp)) for status, field in STEP_STAMPS if (stamp := getattr(batch, field, None))
     ]
     reached.sort(key=lambda pair: (pair[1], ORDER[pair[0]]))
     if batch.status not in {status for status, _ in reached}:
@@ -87,7 +88,7 @@ def deadline_note(batch: Batch, now: float) -> Text:
         return Text.assemble(("expires in ", "dim"), (duration(left), "bold"), (f"  ({clock(expires)})", "dim"))
     ends = [getattr(batch, field, None) for status, field in STEP_STAMPS if status == batch.status]
     end = ends[0] if ends else None
-    if end is None:
+    if not end or not batch.created_at:
         return Text("")
     spent = duration(end - batch.created_at)
     if batch.status == "completed":

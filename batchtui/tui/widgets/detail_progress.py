@@ -68,7 +68,7 @@ class BatchProgressPanel(Widget):
         tally = Text.assemble(
             (f"{completed:,}", "green"), " completed · ", (f"{failed:,}", "red" if failed else ""), " failed · ",
             (f"{total:,}", "bold"), " total",
-        )
+        ) if counts else Text("no request counts reported", style="dim")
         lines = [bar, tally, self._pace(batch, progress)]
         if self.expected is not None and batch.status in ACTIVE_STATUSES:
             lines.append(self._history(self.expected))

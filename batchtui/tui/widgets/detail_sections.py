@@ -29,7 +29,8 @@ def header_table(batch: Batch, now: float) -> RenderableType:
     grid.add_row("endpoint", literal(batch.endpoint))
     grid.add_row("model", literal(batch.model or "-"))
     grid.add_row("window", literal(batch.completion_window))
-    grid.add_row("created", Text.assemble(clock(batch.created_at), (f"  ({ago(batch.created_at, now)})", "dim")))
+    grid.add_row("created", Text.assemble(clock(batch.created_at), (f"  ({ago(batch.created_at, now)})", "dim"))
+                 if batch.created_at else Text("- (not reported)", style="dim"))
     metadata = batch.metadata or {}
     if not metadata:
         grid.add_row("metadata", Text("none", style="dim"))
