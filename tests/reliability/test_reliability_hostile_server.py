@@ -109,3 +109,35 @@ def test_sql_csv_is_exact_in_a_pipe_and_escaped_on_a_terminal(hostile):
     status, shown = on_a_terminal(["sql", QUERY, "--format", "csv"], env)
     assert status == 0 and "row-0\\x1b]0;EVILTITLE" in shown
     assert not raw_controls(shown.replace("\r\n", "\n")), raw_controls(shown)[:3]
+
+
+def test_the_app_against_a_hostile_server_shows_everything_literally(hostile, tmp_path):
+    from test_reliability_terminal import Terminal
+
+    _, env = hostile
+    env = {**env, "TERM": "xterm-256color", "COLORTERM": "truecolor"}
+    work = tmp_path / "work"
+    work.mkdir()
+    term = Terminal(env, cwd=str(work))
+    try:
+        screens = [term.wait_for("4/4", "batch_nullcou")]
+        term.press("\x1b[B", "\r")  # the hostile batch, second by date
+        screens.append(term.wait_for("Timeline", "Files"))
+        term.press("o")
+        screens.append(term.wait_for("row-2", "Answer"))
+        term.press("t")
+        screens.append(term.wait_for('"custom_id": "row-0\\u001b]0;EVILTITLE'))
+        term.press("\x1b", "\x1b", "f")
+        screens.append(term.wait_for("../../\\x1b]0;EVILTITLE"))
+        term.quit()
+    finally:
+        term.close()
+    assert term.process.returncode == 0
+
+    stream = bytes(term.output).decode("utf-8", errors="surrogateescape")
+    for raw in ("\x1b]0;EVILTITLE", "EVILTITLE\x07", "\x9b", "\u202e", "\x1b[2J\x1b[31m"):
+        assert raw not in stream, repr(raw)
+    assert "EVILTITLE" not in term.screen.title
+    assert "evil \\x1b]0;EVILTITLE\\x07\\x1b[2J\\x1b[31m\\x9b31m\\u202e[b]bold[/b]" in "".join(screens)
+    assert "paused\\x1b]" in screens[0]  # an unknown status, shown as it came
+    assert not (tmp_path / "escaped").exists() and not any(work.iterdir())
