@@ -9,6 +9,8 @@ import asyncio
 import datetime as dt
 import functools
 import json
+import os
+import signal
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -19,7 +21,6 @@ from openai.types import Batch
 
 from batchtui import __version__
 from batchtui.core.batch_file import make_batch_file as make_batch_file_from
-from batchtui.core.cache import ACTIVE_STATUSES
 from batchtui.core.client import BATCH_ENDPOINTS
 from batchtui.core.config import Profile, resolve_profile
 from batchtui.core.errors import BatchtuiError
@@ -27,7 +28,7 @@ from batchtui.core.export import export_csv, export_jsonl, export_rows
 from batchtui.core.pricing import usd
 from batchtui.core.results import build_index
 from batchtui.core.retry import RETRY_KINDS, RetryKind
-from batchtui.core.text import printable
+from batchtui.core.text import printable, printable_json
 from batchtui.core.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -35,6 +36,15 @@ if TYPE_CHECKING:
     from batchtui.core.validate import ValidationReport
 
 T = TypeVar("T")
+
+
+def _non_empty(type_: object, value: str | None) -> None:
+    """Cyclopts validator: an id argument must name something."""
+    if value is not None and not value.strip():
+        raise ValueError("an id cannot be empty")
+
+
+BatchIdArgument = Annotated[str, Parameter(validator=_non_empty)]
 ProfileOption = Annotated[str | None, Parameter(help="Profile from config.toml (default: the OPENAI_* variables).")]
 JsonOption = Annotated[bool, Parameter(negative=(), help="Print JSON for scripts.")]
 
@@ -83,7 +93,7 @@ def _fail(message: str, status: int = 1) -> None:
 
 
 def _print_json(value: Any) -> None:
-    print(json.dumps(value, indent=2, ensure_ascii=False))
+    print(printable_json(json.dumps(value, indent=2, ensure_ascii=False)))
 
 
 def _when(timestamp: int | None) -> str:
@@ -170,8 +180,10 @@ def view(
     if not given:
         _fail("view: name at least one file: OUTPUT, --input or --errors")
     for path in given:
+        if path.is_dir():
+            _fail(f"{path}: is a folder; name a batch JSONL file in it")
         if not path.is_file():
-            _fail(f"{path}: no such file")
+            _fail(f"{path}: no such file" if not path.exists() else f"{path}: not a regular file")
     try:
         chosen = resolve_profile(profile)
     except BatchtuiError as exc:
@@ -201,9 +213,8 @@ def list_batches(
         _print_json([b.model_dump(mode="json") for b in batches])
         return
     for b in batches:
-        model = printable(b.model or "-")
-        print(f"{b.id}  {b.status:<11} {_when(b.created_at)}  {b.endpoint:<20} {model:<22} "
-              f"{_counts(b):<18} {_description(b)}".rstrip())
+        print(f"{printable(b.id)}  {printable(b.status):<11} {_when(b.created_at)}  {printable(b.endpoint):<20} "
+              f"{printable(b.model or '-'):<22} {_counts(b):<18} {_description(b)}".rstrip())
 
 
 @app.command
@@ -213,14 +224,14 @@ def upload_batch_file(file: Path, /, *, json: JsonOption = False, profile: Profi
         _fail(f"{file}: no such file")
 
     async def work(workspace: Workspace):
-        with _ProgressLine(f"uploading {file.name}") as bar:
+        with _ProgressLine(f"uploading {printable(file.name)}") as bar:
             return await workspace.upload(file, progress=bar)
 
     uploaded = _run(work, profile)
     if json:
         _print_json(uploaded.model_dump(mode="json"))
     else:
-        print(uploaded.id)
+        print(printable(uploaded.id))
 
 
 def _parse_metadata(pairs: list[str], description: str | None) -> dict[str, str]:
@@ -237,7 +248,7 @@ def _parse_metadata(pairs: list[str], description: str | None) -> dict[str, str]
 
 @app.command
 def start_batch(
-    file_id: str,
+    file_id: BatchIdArgument,
     /,
     *,
     endpoint: Annotated[str, Parameter(help=f"One of {', '.join(BATCH_ENDPOINTS)}.")] = "/v1/chat/completions",
@@ -256,26 +267,36 @@ def start_batch(
     if json:
         _print_json(batch.model_dump(mode="json"))
     else:
-        print(batch.id)
+        print(printable(batch.id))
 
 
 @app.command
 def get_batch_results(
-    batch_id: str,
+    batch_id: BatchIdArgument,
     /,
     *,
     output_dir: Annotated[Path, Parameter(name=["-o", "--output-dir"], help="Where to save the files.")] = Path("."),
     wait: Annotated[bool, Parameter(negative=(), help="Wait until the batch has finished.")] = False,
-    poll_seconds: Annotated[float, Parameter(help="With --wait: seconds between checks.")] = 5.0,
+    poll_seconds: Annotated[float, Parameter(help="With --wait: seconds between checks (at least 1).")] = 5.0,
     json: JsonOption = False,
     profile: ProfileOption = None,
 ) -> None:
-    """Download a batch's output and error files; if it has none yet, print its status and counts."""
+    """Download a batch's output and error files; if it has none yet, print its status and counts.
+
+    With --wait, errors that pass (rate limits, server errors, a lost connection) are waited out, each
+    noted on stderr; one that will not pass ends the wait."""
+    from batchtui.core.workspace import MIN_POLL_SECONDS
+
+    if wait and not poll_seconds >= MIN_POLL_SECONDS:
+        _fail(f"--poll-seconds {poll_seconds:g}: must be at least {MIN_POLL_SECONDS:g}", status=2)
+
+    def retrying(exc: BatchtuiError, delay: float) -> None:
+        _say(f"{exc} (waiting: next try in {delay:.0f} s)")
 
     async def work(workspace: Workspace):
-        batch = await workspace.fetch_batch(batch_id)
-        while wait and batch.status in ACTIVE_STATUSES:
-            await asyncio.sleep(poll_seconds)
+        if wait:
+            batch = await workspace.wait_for(batch_id, poll_seconds, on_retry=retrying)
+        else:
             batch = await workspace.fetch_batch(batch_id)
         with _ProgressLine("downloading") as bar:
             return batch, await workspace.fetch_results(batch, output_dir, progress=bar)
@@ -287,20 +308,20 @@ def get_batch_results(
             "files": [{"kind": f.kind, "file_id": f.file_id, "path": str(f.path), "bytes": f.bytes} for f in files],
         })
         return
-    print(f"{batch.id}: {batch.status}, requests {_counts(batch)}")
+    print(f"{printable(batch.id)}: {printable(batch.status)}, requests {_counts(batch)}")
     for f in files:
-        print(f"{f.kind}: {f.path}")
+        print(f"{f.kind}: {printable(str(f.path))}")
 
 
 @app.command
-def cancel_batch(batch_id: str, /, *, json: JsonOption = False, profile: ProfileOption = None) -> None:
+def cancel_batch(batch_id: BatchIdArgument, /, *, json: JsonOption = False, profile: ProfileOption = None) -> None:
     """Ask the API to cancel a batch; finished lines stay in its output file."""
 
     batch = _run(lambda workspace: workspace.cancel_batch(batch_id), profile)
     if json:
         _print_json(batch.model_dump(mode="json"))
     else:
-        print(f"{batch.id}: {batch.status}")
+        print(f"{printable(batch.id)}: {printable(batch.status)}")
 
 
 def _report_lines(report: ValidationReport) -> list[str]:
@@ -337,14 +358,14 @@ def validate(
     if endpoint is not None and endpoint not in BATCH_ENDPOINTS:
         _fail(f"--endpoint {endpoint}: not a batch endpoint ({', '.join(BATCH_ENDPOINTS)})", status=2)
     try:
-        with _ProgressLine(f"validating {file.name}") as bar:
+        with _ProgressLine(f"validating {printable(file.name)}") as bar:
             report = validate_file(file, endpoint=endpoint, progress=bar)
     except BatchtuiError as exc:
         _fail(str(exc), status=2)
     if json:
         _print_json(report.to_dict())
     else:
-        print("\n".join(_report_lines(report)))
+        print("\n".join(printable(line) for line in _report_lines(report)))
     raise SystemExit(0 if report.ok else 1)
 
 
@@ -365,16 +386,16 @@ def make_batch_file(
                      ] = False,
 ) -> None:
     """Make a batch input file from a prompt template and a data file; prints the file (or parts) written."""
-    from batchtui.core.split import split_file
+    from batchtui.core.split import check_part_names, split_file
 
     out = output or data.with_suffix(".batch.jsonl")
-    if out.resolve() in (data.resolve(), template.resolve()):
-        _fail(f"{out}: the output would overwrite an input file; name another with -o")
     try:
-        with _ProgressLine(f"writing {out.name}") as bar:
+        if split:
+            check_part_names(out, [template, data])
+        with _ProgressLine(f"writing {printable(out.name)}") as bar:
             made = make_batch_file_from(template, data, out, id_column=id_column, endpoint=endpoint, model=model,
                                         skip_bad_rows=skip_bad_rows, progress=bar)
-        parts = split_file(made.out) if split else [made.out]
+        parts = split_file(made.out, keep=[template, data]) if split else [made.out]
     except BatchtuiError as exc:
         _fail(str(exc))
     for skipped in made.skipped:
@@ -383,7 +404,7 @@ def make_batch_file(
                                                                if made.skipped else "")
     _say(f"{summary}; manifest {made.manifest}")
     for part in parts:
-        print(part)
+        print(printable(str(part)))
 
 
 @app.command(name="split")
@@ -398,17 +419,20 @@ def split_command(
     the API's: 50,000 requests and 200 MB)."""
     from batchtui.core.split import split_file
 
+    for option, value in (("--max-lines", max_lines), ("--max-bytes", max_bytes)):
+        if value < 1:
+            _fail(f"{option} {value}: must be at least 1")
     try:
         parts = split_file(file, max_lines=max_lines, max_bytes=max_bytes)
     except BatchtuiError as exc:
         _fail(str(exc))
     for part in parts:
-        print(part)
+        print(printable(str(part)))
 
 
 @app.command
 def export_results(
-    batch_id: str,
+    batch_id: BatchIdArgument,
     /,
     *,
     output: Annotated[Path, Parameter(name=["-o", "--output"], help="A .csv or .jsonl file.")],
@@ -426,6 +450,11 @@ def export_results(
     async def export(workspace: Workspace, bar: _ProgressLine) -> int:
         batch = await workspace.fetch_batch(batch_id)
         files = await workspace.batch_result_files(batch, progress=bar)
+        own = await workspace.batch_sources(batch) | {path for path in (data, manifest, files.input, files.output,
+                                                                         files.errors) if path is not None}
+        if any(output.resolve() == path.resolve() for path in own):
+            raise UsageError(f"{output}: is a file of the batch itself (its data, input or manifest); "
+                             "export to another file")
         joined = None
         if output.suffix.lower() != ".jsonl":
             joined = await workspace.data_join(batch, manifest=manifest, data=data)
@@ -449,7 +478,7 @@ def export_results(
 
 @app.command
 def retry_batch(
-    batch_id: str,
+    batch_id: BatchIdArgument,
     /,
     *,
     only: Annotated[list[RetryKind] | None, Parameter(
@@ -470,7 +499,7 @@ def retry_batch(
     if json:
         _print_json(batch.model_dump(mode="json"))
     else:
-        print(batch.id)
+        print(printable(batch.id))
 
 
 class _ImportLine:
@@ -486,7 +515,7 @@ class _ImportLine:
     def start(self, batch_id: str) -> None:
         self.number += 1
         count = f"{self.number}/{self.batches} " if self.batches > 1 else ""
-        self.label = f"importing {count}{batch_id}"
+        self.label = f"importing {count}{printable(batch_id)}"
         self(0, 0)
 
     def __call__(self, done: int, total: int) -> None:
@@ -512,7 +541,8 @@ class _ImportLine:
 
 @app.command
 def import_batch(
-    batch_id: Annotated[str | None, Parameter(help="The batch whose requests to import.")] = None,
+    batch_id: Annotated[str | None, Parameter(help="The batch whose requests to import.", validator=_non_empty)
+                        ] = None,
     /,
     *,
     all_batches: Annotated[bool, Parameter(name="--all", negative=(), help="Every batch in the cache (refreshed "
@@ -543,8 +573,10 @@ def import_batch(
 
     def report(line: _ImportLine, result: ImportResult) -> None:
         if not json:
-            line.say(f"{result.batch_id}: {result.rows:,} requests, {result.with_response:,} with a response"
-                     + (" (unchanged)" if result.unchanged else ""))
+            line.say(f"{printable(result.batch_id)}: {result.rows:,} requests, {result.with_response:,} with a response"
+                     + (" (unchanged)" if result.unchanged else "")
+                     + (f", {result.skipped:,} lines skipped (not JSON, or a repeated custom_id)"
+                        if result.skipped else ""))
 
     async def work(workspace: Workspace) -> tuple[list[ImportResult], list[str]]:
         if batch_id is not None:
@@ -578,6 +610,10 @@ def import_batch(
         _say(str(failure))
     if failures:
         raise SystemExit(1)
+
+
+SQL_TABLE_ROWS = 10_000
+"""Rows the sql command's table shows at most unless told: it holds them all to align the columns."""
 
 
 def _sql_value(value: object) -> object:
@@ -629,14 +665,18 @@ def sql(
     output_format: Annotated[Literal["table", "csv", "json"], Parameter(
         name="--format", help="table (aligned, for reading), csv, or json (an array of objects).")] = "table",
     width: Annotated[int, Parameter(help="Table format: cut values to this many characters (0: never).")] = 80,
+    max_rows: Annotated[int | None, Parameter(help=f"Stop after this many rows (0: never; default {SQL_TABLE_ROWS:,} "
+                                                   "for the table, which holds its rows to align them, none for "
+                                                   "csv and json, which stream).")] = None,
     examples: Annotated[bool, Parameter(negative=(), help="Print example queries and exit.")] = False,
     profile: ProfileOption = None,
 ) -> None:
     """Query the local cache with SQL, read-only: llm_logs (one row per imported request, with JSON columns
     request, response and metadata; Postgres' -> and ->> operators work), batches, files, observations."""
     import csv
-    import os
+    from itertools import islice
 
+    from batchtui.core.export import formula_safe
     from batchtui.core.sql import EXAMPLE_QUERIES, ReadOnlyQueryError, stream_readonly_query
 
     if examples:
@@ -645,6 +685,10 @@ def sql(
         return
     if query is None:
         _fail("sql: give a query, e.g. batchtui sql \"SELECT count(*) FROM llm_logs\" (--examples shows more)")
+    if max_rows is not None and max_rows < 0:
+        _fail(f"--max-rows {max_rows}: give a count of rows, or 0 for no limit")
+    limit = (SQL_TABLE_ROWS if output_format == "table" else 0) if max_rows is None else max_rows
+    to_terminal = sys.stdout.isatty()
     try:
         path = resolve_profile(profile).cache_dir() / "cache.db"
     except BatchtuiError as exc:
@@ -653,24 +697,29 @@ def sql(
         _fail(f"no cache at {path} yet: run `batchtui list-batches` or `batchtui import-batch` first")
     try:
         _say_notice(asyncio.run(_upgrade_cache(path)))
-        with stream_readonly_query(path, query) as (columns, rows):
+        with stream_readonly_query(path, query) as (columns, all_rows):
+            rows = islice(all_rows, limit) if limit else all_rows
             if output_format == "table":
                 print("\n".join(_sql_table(columns, list(rows), width)))
             elif output_format == "csv":
+                # a spreadsheet must not run a cell; a terminal must not act on one (a file or pipe gets it exact)
+                def cell(value: object) -> object:
+                    value = formula_safe(_sql_value(value))
+                    return printable(value) if to_terminal and isinstance(value, str) else value
+
                 writer = csv.writer(sys.stdout, lineterminator="\n")
-                writer.writerow(columns)
-                writer.writerows([_sql_value(v) for v in row] for row in rows)
+                writer.writerow([cell(name) for name in columns])
+                writer.writerows([cell(v) for v in row] for row in rows)
             else:
                 print("[", end="")
                 for n, row in enumerate(rows):
                     item = {name: _sql_value(v) for name, v in zip(columns, row, strict=True)}
-                    print(("," if n else "") + "\n  " + json.dumps(item, ensure_ascii=False), end="")
+                    print(("," if n else "") + "\n  " + printable_json(json.dumps(item, ensure_ascii=False)), end="")
                 print("\n]")
+            if limit and next(all_rows, None) is not None:
+                _say(f"stopped after {limit:,} rows; --max-rows N shows more (0: all)")
     except (ReadOnlyQueryError, BatchtuiError) as exc:
         _fail(str(exc))
-    except BrokenPipeError:  # the reader went away (e.g. `| head`): stop quietly
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        raise SystemExit(0) from None
 
 
 def _span(seconds: float | None) -> str:
@@ -741,10 +790,14 @@ def stats(
 
 async def _upgrade_cache(path: Path) -> str | None:
     """Bring a cache made by an older batchtui up to date (our own write, not the query's), or set a damaged one
-    aside; returns the notice saying so."""
-    from batchtui.core.cache import open_or_set_aside
+    aside; returns the notice saying so. A cache that cannot be written here is read as it is: the query says so
+    if it needed the upgrade."""
+    from batchtui.core.cache import ReadOnlyCacheError, open_or_set_aside
 
-    cache, notice = await open_or_set_aside(path)
+    try:
+        cache, notice = await open_or_set_aside(path)
+    except ReadOnlyCacheError:
+        return None
     await cache.close()
     return notice
 
@@ -763,6 +816,15 @@ def sandbox(
     """Serve a local OpenAI-compatible Batch and Files API with a fake model, until stopped."""
     from batchtui.sandbox import FaultConfig, SandboxConfig, run_forever
 
+    if not 0 <= port <= 65535:
+        _fail(f"--port {port}: expected 1-65535, or 0 for any free port")
+    if data_dir is not None:
+        try:
+            data_dir.mkdir(parents=True, exist_ok=True)
+        except FileExistsError:
+            _fail(f"--data-dir {data_dir}: is a file, not a folder")
+        except OSError as exc:
+            _fail(f"--data-dir {data_dir}: cannot make the folder ({exc.strerror or exc})")
     try:
         fault_config = FaultConfig.parse(faults) if faults else FaultConfig.from_env()
         config = SandboxConfig(
@@ -782,5 +844,55 @@ def sandbox(
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point: whatever goes wrong ends in one line on stderr, a closed pipe in silence."""
+    import sqlite3
+
+    try:
+        try:
+            app()
+        finally:
+            sys.stdout.flush()  # here, so a reader that went away is caught below, not at exit
+    except BrokenPipeError:  # the reader went away (e.g. `| head`): stop as Unix tools do, without a word
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the exit's flush cannot fail again
+        raise SystemExit(128 + signal.SIGPIPE) from None
+    except KeyboardInterrupt:
+        _fail("interrupted", 128 + signal.SIGINT)
+    except BatchtuiError as exc:
+        _fail(str(exc))
+    except OSError as exc:
+        _fail(_os_error_line(exc))
+    except sqlite3.Error as exc:
+        _fail(f"the local cache failed: {exc}")
+    except Exception as exc:  # noqa: BLE001 - a bug: one line here, the traceback in a report
+        _fail(f"unexpected error ({type(exc).__name__}); the full report is in {_crash_report(exc)}")
+
+
+def _os_error_line(exc: OSError) -> str:
+    """An OS error as one line naming its file(s), e.g. "out/x.csv: No space left on device"."""
+    reason = exc.strerror or str(exc)
+    names = [str(name) for name in (exc.filename, exc.filename2) if name is not None]
+    return f"{' -> '.join(names)}: {reason}" if names else reason
+
+
+def _crash_report(exc: BaseException) -> str:
+    """Write the traceback of an unexpected error, with any key-like text redacted, to a private file; its path."""
+    import tempfile
+    import traceback
+
+    from batchtui.core.errors import redact_keys
+    from batchtui.core.paths import cache_root
+
+    text = f"batchtui {__version__}\nargs: {sys.argv[1:]}\n\n" + "".join(traceback.format_exception(exc))
+    secret = os.environ.get("OPENAI_API_KEY")
+    if secret:
+        text = text.replace(secret, "<key>")
+    for folder in (cache_root() / "crash-reports", Path(tempfile.gettempdir())):
+        try:
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            fd, name = tempfile.mkstemp(prefix="batchtui-crash-", suffix=".txt", dir=folder)
+            with open(fd, "w", encoding="utf-8") as out:
+                out.write(redact_keys(text))
+            return name
+        except OSError:
+            continue
+    return "(nowhere: no folder could be written)"

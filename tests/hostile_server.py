@@ -10,14 +10,14 @@ means harm.
 from __future__ import annotations
 
 import json
-import threading
 import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+
+from fake_api import Answer, Request, fake_api
 
 ESC = "\x1b]0;EVILTITLE\x07\x1b[2J\x1b[31m\x9b31m\u202e"
 """Escapes that retitle, clear and colour a terminal (7- and 8-bit) and flip text (bidi)."""
@@ -108,77 +108,38 @@ class HostileApi:
         return [self.file(file_id) for file_id in self.files] + [odd]
 
 
-def _page(items: list[dict[str, Any]], query: dict[str, list[str]]) -> dict[str, Any]:
+def _page(items: list[dict[str, Any]], query: dict[str, str]) -> dict[str, Any]:
     """A page as the API lists them: `limit` items after the id `after`."""
-    limit = int(query.get("limit", ["20"])[0])
-    after = query.get("after", [None])[0]
+    limit = int(query.get("limit", "20"))
     ids = [item.get("id") for item in items]
-    start = ids.index(after) + 1 if after in ids else 0
+    start = ids.index(query["after"]) + 1 if query.get("after") in ids else 0
     page = items[start : start + limit]
     return {"object": "list", "data": page, "first_id": page[0]["id"] if page else None,
             "last_id": page[-1]["id"] if page else None, "has_more": start + limit < len(items)}
 
 
-def _handler(api: HostileApi) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, *args: object) -> None:  # quiet: the tests read their own output
-            pass
-
-        def _send(self, payload: Any, *, raw: bytes | None = None) -> None:
-            body = raw if raw is not None else json.dumps(payload).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json" if raw is None else "application/octet-stream")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def _route(self) -> tuple[list[str], dict[str, list[str]]]:
-            url = urllib.parse.urlsplit(self.path)
-            parts = url.path.removeprefix("/v1/").split("/", 2)
-            return parts, urllib.parse.parse_qs(url.query)
-
-        def do_GET(self) -> None:  # noqa: N802 - the name http.server calls
-            parts, query = self._route()
-            if parts == ["batches"]:
-                self._send(_page(api.batches(), query))
-            elif parts[0] == "batches":
-                self._send(api.batch())  # whatever was asked for: the hostile id comes back
-            elif parts == ["files"]:
-                self._send(_page(api.all_files(), query))
-            elif parts[0] == "files" and self.path.endswith("/content"):
-                file_id = next((known for known in api.files if urllib.parse.quote(known, safe="") in self.path
-                                or known in urllib.parse.unquote(self.path)), api.output_id)
-                self._send(None, raw=api.files[file_id])
-            elif parts[0] == "files":
-                wanted = urllib.parse.unquote(parts[1])
-                self._send(api.file(wanted if wanted in api.files else api.output_id))
-            else:
-                self.send_error(404)
-
-        def do_POST(self) -> None:  # noqa: N802
-            parts, _ = self._route()
-            self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            if parts == ["files"]:
-                api.uploads += 1
-                self._send(api.file(api.input_id))
-            elif parts[0] == "batches":
-                self._send(api.batch(status="cancelling" if parts[-1] == "cancel" else "validating"))
-            else:
-                self.send_error(404)
-
-    return Handler
+def _answer(api: HostileApi, request: Request) -> Answer:
+    """What the hostile server says to each call: whatever id was asked for, its own objects come back."""
+    parts = request.path.removeprefix("/v1/").split("/", 2)
+    asked = urllib.parse.unquote(parts[1]) if len(parts) > 1 else ""
+    if request.method == "GET" and parts == ["batches"]:
+        return 200, _page(api.batches(), request.query)
+    if request.method == "GET" and parts == ["files"]:
+        return 200, _page(api.all_files(), request.query)
+    if parts[0] == "batches":
+        status = {"GET": "completed", "POST": "cancelling" if parts[-1] == "cancel" else "validating"}
+        return 200, api.batch(status=status.get(request.method, "completed"))
+    if parts[0] == "files" and request.method == "POST":
+        api.uploads += 1
+        return 200, api.file(api.input_id)
+    if parts[0] == "files":
+        known = asked if asked in api.files else api.output_id
+        return 200, (api.files[known] if parts[-1] == "content" else api.file(known))
+    return 404, {"error": {"message": "no such route", "type": "invalid_request_error"}}
 
 
 @contextmanager
 def hostile_server(api: HostileApi) -> Iterator[str]:
     """Serve `api` on a free loopback port; yields its base URL (with /v1)."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(api))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/v1"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with fake_api(lambda request: _answer(api, request)) as served:
+        yield served.base_url

@@ -35,7 +35,7 @@ def test_upload_start_wait_and_get_results(env, write_batch_file, tmp_path):
     ).stdout.strip()
     assert batch_id.startswith("batch_")
     out = tmp_path / "results"
-    done = batchtui("get-batch-results", batch_id, "-o", str(out), "--wait", "--poll-seconds", "0.1", env=env)
+    done = batchtui("get-batch-results", batch_id, "-o", str(out), "--wait", "--poll-seconds", "1", env=env)
     assert f"{batch_id}: completed, requests 50/50" in done.stdout
     output = out / f"{batch_id}_output.jsonl"
     ids = {json.loads(line)["custom_id"] for line in output.read_text().splitlines()}

@@ -5,7 +5,12 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import pty
 import shutil
+import subprocess
+import sys
+from contextlib import suppress
 from pathlib import Path
 
 import pytest
@@ -52,13 +57,13 @@ def test_template_to_answers_beside_the_data_with_a_retry_chain(env, tmp_path, e
 
     file_id = batchtui("upload-batch-file", str(batch_file), env=env).stdout.strip()
     batch_id = batchtui("start-batch", file_id, env=env).stdout.strip()
-    first = batchtui("get-batch-results", batch_id, "--wait", "--poll-seconds", "0.1", "--json",
+    first = batchtui("get-batch-results", batch_id, "--wait", "--poll-seconds", "1", "--json",
                      "-o", str(tmp_path / "raw"), env=env)
     failed = json.loads(first.stdout)["batch"]["request_counts"]["failed"]
     assert failed > 0
 
     retry_id = batchtui("retry-batch", batch_id, "--only", "failed", env=env).stdout.strip()
-    retry = json.loads(batchtui("get-batch-results", retry_id, "--wait", "--poll-seconds", "0.1", "--json",
+    retry = json.loads(batchtui("get-batch-results", retry_id, "--wait", "--poll-seconds", "1", "--json",
                                 "-o", str(tmp_path / "raw"), env=env).stdout)["batch"]
     assert retry["metadata"]["retry_of"] == batch_id and retry["request_counts"]["total"] == failed
 
@@ -122,7 +127,7 @@ def test_split_prints_the_parts(env, tmp_path, example):
 def test_stats_of_the_account(env, tmp_path, write_batch_file):
     file_id = batchtui("upload-batch-file", str(write_batch_file(30)), env=env).stdout.strip()
     batch_id = batchtui("start-batch", file_id, env=env).stdout.strip()
-    batchtui("get-batch-results", batch_id, "--wait", "--poll-seconds", "0.1", "-o", str(tmp_path), env=env)
+    batchtui("get-batch-results", batch_id, "--wait", "--poll-seconds", "1", "-o", str(tmp_path), env=env)
     figures = json.loads(batchtui("stats", "--json", env=env).stdout)
     assert figures["batches"] >= 1 and figures["outcomes"]["completed"] >= 1
     assert figures["turnaround_seconds"]["count"] >= 1 and figures["per_day"]
@@ -130,3 +135,110 @@ def test_stats_of_the_account(env, tmp_path, write_batch_file):
     assert "turnaround" in text and "gpt-4o-mini" in text and "completed" in text
     bad = batchtui("stats", "--since", "yesterday", env=env, check=False)
     assert bad.returncode == 1 and bad.stderr.strip() == "batchtui: --since yesterday: expected a day as YYYY-MM-DD"
+
+
+EVIL = "evil\x1b]0;T\x07"
+SHOWN = "evil\\x1b]0;T\\x07"
+PEAK = ("import resource, runpy, sys\nresource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))\ntry:\n"
+        "    runpy.run_module('batchtui', run_name='__main__', alter_sys=True)\nfinally:\n"
+        "    peak = next(line for line in open('/proc/self/status') if line.startswith('VmHWM:'))\n"
+        "    print(int(peak.split()[1]) // 1024, file=sys.stderr)")
+"""Runs the CLI, capped at 3 GB of address space, and prints its peak memory in MB as its last line on stderr
+(VmHWM: ru_maxrss would count the memory of the parent it was forked from)."""
+
+
+def on_a_terminal(*args: str, env: dict[str, str]) -> tuple[subprocess.CompletedProcess[str], str]:
+    """Run batchtui with stderr on a pseudo-terminal, so that it draws progress; returns what the terminal got."""
+    leader, follower = pty.openpty()
+    try:
+        done = subprocess.run([sys.executable, "-m", "batchtui", *args], env=env, stdout=subprocess.PIPE,
+                              stderr=follower, text=True, timeout=120)
+    finally:
+        os.close(follower)
+    shown = b""
+    with suppress(OSError):  # EIO once all that was written is read
+        while chunk := os.read(leader, 1 << 16):
+            shown += chunk
+    os.close(leader)
+    return done, shown.decode(errors="replace")
+
+
+def test_file_names_are_shown_escaped_and_files_written_byte_exact(env, tmp_path, example):
+    template, _ = example
+    data = tmp_path / f"{EVIL}.csv"
+    data.write_text("id,product,review,max_tokens\n1,a,fine,5\n2,b,bad,5\n")
+    out = tmp_path / f"{EVIL}.jsonl"
+    made, terminal = on_a_terminal("make-batch-file", str(template), str(data), "-o", str(out), env=env)
+    assert made.returncode == 0 and made.stdout == f"{tmp_path}/{SHOWN}.jsonl\n"
+    assert f"manifest {tmp_path}/{SHOWN}.manifest.json" in terminal
+    checked, terminal = on_a_terminal("validate", str(out), env=env)
+    assert checked.stdout.startswith(f"{SHOWN}.jsonl: 2 requests") and f"validating {SHOWN}.jsonl 100%" in terminal
+    parts = batchtui("split", str(out), "--max-lines", "1", env=env).stdout
+    assert parts == "".join(f"{tmp_path}/{SHOWN}.part-00{i}.jsonl\n" for i in (1, 2))
+    assert b"".join((tmp_path / f"{EVIL}.part-00{i}.jsonl").read_bytes() for i in (1, 2)) == out.read_bytes()
+    assert len(out.read_bytes().splitlines()) == 2 and "\x1b" not in made.stdout + checked.stdout + parts + terminal
+
+
+def test_split_limits_under_one_and_parts_of_an_earlier_split(env, write_batch_file):
+    batch_file = write_batch_file(20)
+    for option, value in (("--max-lines", "0"), ("--max-bytes", "-5")):
+        done = batchtui("split", str(batch_file), option, value, env=env, check=False)
+        assert (done.returncode, done.stderr) == (1, f"batchtui: {option} {value}: must be at least 1\n")
+    assert len(batchtui("split", str(batch_file), "--max-lines", "1", env=env).stdout.split()) == 20
+    parts = batchtui("split", str(batch_file), "--max-lines", "7", env=env).stdout.split()
+    assert sorted(batch_file.parent.glob("requests.part-*.jsonl")) == [Path(p) for p in parts] and len(parts) == 3
+
+
+def test_make_batch_file_never_replaces_its_inputs(env, tmp_path, example):
+    template, data = example
+    as_manifest = tmp_path / "x.manifest.json"
+    shutil.copy(template, as_manifest)
+    done = batchtui("make-batch-file", str(as_manifest), str(data), "-o", str(tmp_path / "x.jsonl"), env=env,
+                    check=False)
+    assert done.returncode == 1 and done.stderr == (
+        "batchtui: x.manifest.json, the manifest of x.jsonl, would replace the template x.manifest.json; "
+        "name another output.\n")
+    rows = tmp_path / "s.part-001.jsonl"
+    rows.write_text('{"id": 1, "product": "a", "review": "ok", "max_tokens": 5}\n')
+    done = batchtui("make-batch-file", str(template), str(rows), "-o", str(tmp_path / "s.jsonl"), "--split", env=env,
+                    check=False)
+    assert done.returncode == 1 and done.stderr.startswith("batchtui: s.part-001.jsonl has the name of a part of s.")
+    assert as_manifest.read_bytes() == template.read_bytes() and rows.read_text().startswith('{"id": 1,')
+    assert not (tmp_path / "x.jsonl").exists() and not (tmp_path / "s.jsonl").exists()
+
+
+def test_a_csv_quote_that_never_closes_stops_make_batch_file(env, tmp_path, example):
+    template, _ = example
+    data = tmp_path / "d.csv"
+    data.write_text('id,product,review,max_tokens\n1,a,"unterminated,5\n2,b,ok,5\n3,c,ok,5\n')
+    done = batchtui("make-batch-file", str(template), str(data), env=env, check=False)
+    assert done.returncode == 1 and done.stderr == (
+        "batchtui: d.csv line 2: a quote opens a field here and never closes (the file ends inside it).\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.csv", "reviews.csv", "template.json"]
+
+
+def test_huge_lines_and_endless_files_are_errors_in_bounded_memory(env, tmp_path, example):
+    template, data = example
+    huge = tmp_path / "huge.jsonl"
+    with huge.open("wb") as fh:
+        fh.write(b'{"id": 1, "product": "a", "review": "ok", "max_tokens": 5}\n')
+        fh.seek(300 << 20, 1)  # a hole: a 300 MB line of NULs that uses no disk
+        fh.write(b"\n")
+    runs = {
+        "validate": ("validate", "/dev/zero"),
+        "make-batch-file": ("make-batch-file", str(template), str(huge), "-o", str(tmp_path / "out.jsonl")),
+        "template": ("make-batch-file", "/dev/zero", str(data), "-o", str(tmp_path / "out.jsonl")),
+    }
+    for run, args in runs.items():
+        done = subprocess.run([sys.executable, "-c", PEAK, *args], env=env, capture_output=True, text=True,
+                              timeout=120)
+        *said, peak_mb = done.stderr.splitlines()
+        assert int(peak_mb) < 400, f"{run} took {peak_mb} MB"
+        assert done.returncode == 1 and len(said) == (0 if run == "validate" else 1), done.stderr
+        said = said or done.stdout.splitlines()[-2:]
+        assert said[0] == {
+            "validate": "zero: file_too_large: more than 209,715,200 bytes, over the limit; reading stopped in line 1",
+            "make-batch-file": "batchtui: huge.jsonl row 2: the line is 314,572,801 bytes, more than a whole batch "
+                               "file may hold",
+            "template": "batchtui: zero: more than 209,715,200 bytes, more than a whole batch file may hold.",
+        }[run]

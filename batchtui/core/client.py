@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import functools
 import glob
 import io
+import itertools
+import math
 import os
 import re
 import tempfile
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Literal, TypeVar, get_origin
 
 import httpx2
 import openai
+import pydantic
 from openai.types import Batch, FileObject
 
 from batchtui.core.config import Profile
@@ -27,6 +32,7 @@ from batchtui.core.errors import (
     translate_api_error,
 )
 from batchtui.core.paths import make_private_dirs
+from batchtui.core.sync import Backoff
 
 Progress = Callable[[int, int], None]
 """Called with (bytes done, bytes in all) as an upload or download moves on."""
@@ -46,6 +52,12 @@ _CHUNK = 1 << 20
 _HEADER_SAFE = re.compile(r"[!-~]").fullmatch  # printable ASCII, no space: what an HTTP header value can carry
 STALE_PART_SECONDS = 600.0
 _HEAD_CHUNK = 1 << 16
+UPLOAD_CLOCK_SKEW_SECONDS = 5.0
+"""How far the API's clock may lag ours when an upload that broke off is looked for by its creation time."""
+UPLOAD_BACKOFF = (0.25, 8.0)
+"""Base and cap of the pause between upload attempts (the first waits 0.5 s), as the SDK paces its own retries."""
+
+_Model = TypeVar("_Model", Batch, FileObject)
 
 
 def make_openai_client(profile: Profile, *, max_retries: int | None = None) -> openai.AsyncOpenAI:
@@ -116,17 +128,34 @@ class BatchService:
 
     async def batch_pages(self, *, page_size: int = PAGE_SIZE) -> AsyncIterator[list[Batch]]:
         """Pages of batches, newest first; the caller stops iterating when it has seen enough."""
-        with self._translated():
-            try:
-                page = await self._client.batches.list(limit=page_size)
-            except openai.NotFoundError as exc:
-                # Listing names no object, so a 404 here means base_url leads somewhere else than the API.
-                raise NotFoundError(f"There is no Batch API at {self.profile.endpoint} (GET "
-                                    f"{exc.request.url.path} answered 404); check base_url.") from exc
-            yield page.data
-            while page.has_next_page():
-                page = await page.get_next_page()
-                yield page.data
+        try:
+            async for page in self._pages(Batch, self._client.batches.list, limit=page_size):
+                yield page
+        except NotFoundError as exc:
+            cause = exc.__cause__
+            if not isinstance(cause, openai.NotFoundError):
+                raise
+            # Listing names no object, so a 404 here means base_url leads somewhere else than the API.
+            raise NotFoundError(f"There is no Batch API at {self.profile.endpoint} (GET "
+                                f"{cause.request.url.path} answered 404); check base_url.") from cause
+
+    async def _pages(self, model: type[_Model], list_page: Callable[..., Awaitable[Any]], **params: Any,
+                     ) -> AsyncIterator[list[_Model]]:
+        """The pages of a list call, each item made sane (see `sane`), following the `after` cursor while the
+        API has more. A cursor that comes round again ends the listing: a server that pages in a circle must not
+        hold a sync for ever."""
+        cursors: set[str] = set()
+        after: str | None = None
+        while True:
+            with self._translated():
+                page = await list_page(**params, **({"after": after} if after else {}))
+            data = page.data if isinstance(page.data, list) else []
+            items = [item for item in map(functools.partial(sane, model), data) if item is not None]
+            yield items
+            after = items[-1].id if items else None
+            if page.has_more is False or after is None or after in cursors:
+                return
+            cursors.add(after)
 
     async def list_batches(self, *, limit: int | None = None) -> list[Batch]:
         """Batches newest first, all of them or the newest `limit`."""
@@ -140,7 +169,7 @@ class BatchService:
 
     async def retrieve(self, batch_id: str) -> Batch:
         with self._translated():
-            return await self._client.batches.retrieve(batch_id)
+            return self._one(Batch, await self._client.batches.retrieve(batch_id))
 
     async def create(
         self,
@@ -159,33 +188,81 @@ class BatchService:
         if output_expires_after_seconds is not None:
             extra["output_expires_after"] = {"anchor": "created_at", "seconds": output_expires_after_seconds}
         with self._translated():
-            return await self._client.batches.create(
+            return self._one(Batch, await self._client.batches.create(
                 input_file_id=input_file_id, endpoint=endpoint, completion_window="24h", **extra  # type: ignore[arg-type]
-            )
+            ))
 
     async def cancel(self, batch_id: str) -> Batch:
         with self._translated():
-            return await self._client.batches.cancel(batch_id)
+            return self._one(Batch, await self._client.batches.cancel(batch_id))
+
+    def _one(self, model: type[_Model], answer: object) -> _Model:
+        """The API's answer made sane; one with no usable id is refused, as nothing could be done with it."""
+        found = sane(model, answer)
+        if found is None:
+            kind = model.__name__.removesuffix("Object").lower()
+            raise ApiError(f"The API at {self.profile.endpoint} answered a {kind} with no usable id.")
+        return found
 
     async def upload(self, path: Path, *, purpose: str = "batch", progress: Progress | None = None) -> FileObject:
-        """Upload a file; `progress` hears how many bytes have gone."""
+        """Upload a file; `progress` hears how many bytes have gone (from 0 again on each attempt).
+
+        The SDK cannot replay a file it streamed, so the tries (the profile's max_retries more) are made here. A
+        failure that proves the file was not taken (429, 5xx, no connection) is retried after a pause; one that
+        leaves it unknown (the connection broke off or timed out once the body went) is retried only if the file
+        list shows no file of this name and size created since that attempt began, else that file is the answer:
+        a retry never leaves two copies."""
         try:
             handle = path.open("rb")
         except OSError as exc:
             raise ApiError(f"{path}: cannot read: {exc.strerror}") from exc
-        with handle, self._translated():
+        tries = 1 + (self.profile.max_retries if self._max_retries is None else self._max_retries)
+        backoff = Backoff(*UPLOAD_BACKOFF)
+        once = self._client.with_options(max_retries=0)
+        unsure_since: float | None = None
+        attempt = 0
+        with handle:
             total = os.fstat(handle.fileno()).st_size
-            reader = _ProgressReader(handle, total, progress) if progress else handle
-            return await self._client.files.create(file=(path.name, reader), purpose=purpose)  # type: ignore[arg-type]
+            while True:
+                attempt += 1
+                try:
+                    if unsure_since is not None:
+                        stored = await self._find_upload(path.name, total, purpose, since=unsure_since)
+                        if stored is not None:
+                            return stored
+                    started = time.time()
+                    handle.seek(0)
+                    reader = _ProgressReader(handle, total, progress) if progress else handle
+                    with self._translated():
+                        answer = await once.files.create(file=(path.name, reader), purpose=purpose)  # type: ignore[arg-type]
+                    return self._one(FileObject, answer)
+                except ApiError as exc:
+                    if not exc.retryable or attempt == tries:
+                        raise
+                    if isinstance(exc, ConnectionLostError) and unsure_since is None:
+                        unsure_since = started
+                    await asyncio.sleep(backoff.failed(exc))
+
+    async def _find_upload(self, name: str, size: int, purpose: str, *, since: float) -> FileObject | None:
+        """The file an upload that broke off may have stored after all: this name and size, created at or after
+        `since` (less UPLOAD_CLOCK_SKEW_SECONDS). The listing is newest first, so it stops at older files."""
+        floor = since - UPLOAD_CLOCK_SKEW_SECONDS
+        async for page in self._pages(FileObject, self._client.files.list, purpose=purpose, order="desc",
+                                      limit=PAGE_SIZE):
+            for file in page:
+                if file.filename == name and file.bytes == size and file.created_at >= floor:
+                    return file
+            if not page or page[-1].created_at < floor:
+                break
+        return None
 
     async def retrieve_file(self, file_id: str) -> FileObject:
         with self._translated():
-            return await self._client.files.retrieve(file_id)
+            return self._one(FileObject, await self._client.files.retrieve(file_id))
 
     async def list_files(self, *, purpose: str | None = None) -> list[FileObject]:
-        with self._translated():
-            extra = {"purpose": purpose} if purpose else {}
-            return [f async for f in self._client.files.list(**extra)]
+        extra = {"purpose": purpose} if purpose else {}
+        return [file async for page in self._pages(FileObject, self._client.files.list, **extra) for file in page]
 
     async def delete_file(self, file_id: str) -> None:
         with self._translated():
@@ -228,6 +305,91 @@ class BatchService:
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
+
+
+_MAX_NUMBER = 253_402_300_799
+"""The largest count or time kept, the last second of the year 9999: larger is a wrong value that no date and no
+SQLite integer could hold."""
+_MAX_TEXT = 4096
+"""Longer strings are cut (an id, a name, an error message): a server could send megabytes."""
+_MAX_ITEMS = 1000
+"""Longer lists and objects are cut (a batch's errors, its metadata before OpenAI's own limits apply)."""
+METADATA_LIMITS = (16, 64, 512)
+"""OpenAI's limits on metadata: pairs, characters of a key, characters of a value."""
+
+
+def sane(model: type[_Model], answer: object) -> _Model | None:
+    """A Batch or FileObject that the rest of batchtui can trust, from whatever the API sent (the SDK builds
+    its models without validating them): each field of a wrong type becomes None, or for a required one ""
+    or 0 (a time of 0 shows as unknown); a nested part (request_counts, usage, errors) with any wrong part
+    becomes None; metadata keeps its str -> str pairs within OpenAI's limits, cut to fit; a status or purpose
+    batchtui does not know stays as its text; fields the API added and batchtui does not know are dropped.
+    None when the answer has no id that is a non-empty string, as nothing could refer to it."""
+    sent = _plain(answer)
+    if not isinstance(sent, dict) or not isinstance(sent.get("id"), str) or not sent["id"]:
+        return None
+    fields: dict[str, Any] = {}
+    for name, field in model.model_fields.items():
+        value = _field_value(name, field.annotation, sent.get(name))
+        if value is None and field.is_required():
+            value = 0 if field.annotation is int else ""
+        if value is not None or name in sent:
+            fields[name] = value
+    # pydantic's own construct: the SDK's would walk every value again, and they are already what they should be
+    return pydantic.BaseModel.model_construct.__func__(model, **fields)  # type: ignore[attr-defined]
+
+
+def _plain(value: object) -> object:
+    """The JSON-like data a constructed SDK model was built from (only the fields the API sent), with strings,
+    lists and objects cut to size and numbers out of range dropped. The models hold no float fields, so a time
+    sent as 1.7e9 is read as whole seconds."""
+    if isinstance(value, pydantic.BaseModel):
+        fields = type(value).model_fields
+        return {name: _plain(getattr(value, name)) for name in value.model_fields_set if name in fields}
+    if isinstance(value, str):
+        return value[:_MAX_TEXT]
+    if isinstance(value, list):
+        return [_plain(item) for item in value[:_MAX_ITEMS]]
+    if isinstance(value, dict):
+        return {_plain(key): _plain(item) for key, item in itertools.islice(value.items(), _MAX_ITEMS)}
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int | float) and math.isfinite(value) and 0 <= value <= _MAX_NUMBER:
+        return int(value)
+    return None
+
+
+_PLAIN_TYPES: dict[Any, type] = {int: int, str: str, int | None: int, str | None: str}
+"""Field types checked without pydantic: cheaper, and a sync of 100,000 batches reads each field of each."""
+
+
+def _field_value(name: str, annotation: Any, value: object) -> Any:
+    """`value` if it has the field's type (strictly: "12" is not a number), else None."""
+    if name == "metadata":
+        return _metadata(value)
+    if get_origin(annotation) is Literal:
+        return value if isinstance(value, str) else None
+    plain = _PLAIN_TYPES.get(annotation)
+    if plain is not None:
+        return value if type(value) is plain else None
+    try:
+        return _adapter(annotation).validate_python(value, strict=True)
+    except pydantic.ValidationError:
+        return None
+
+
+@functools.cache
+def _adapter(annotation: Any) -> pydantic.TypeAdapter[Any]:
+    return pydantic.TypeAdapter(annotation)
+
+
+def _metadata(value: object) -> dict[str, str] | None:
+    """The str -> str pairs of `value` within OpenAI's limits (the first 16, keys and values cut to fit)."""
+    if not isinstance(value, dict):
+        return None
+    pairs, key_chars, value_chars = METADATA_LIMITS
+    kept = ((k[:key_chars], v[:value_chars]) for k, v in value.items() if isinstance(k, str) and isinstance(v, str))
+    return dict(itertools.islice(kept, pairs))
 
 
 def _remove_stale_parts(dest: Path) -> None:

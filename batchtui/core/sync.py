@@ -1,14 +1,19 @@
-"""Incremental refresh of the batch cache: cost in API calls follows new and active batches, not all."""
+"""Incremental refresh of the batch cache: cost in API calls follows new and active batches, not all. Also the
+one back-off policy every loop that calls the API again and again (the app's poller, a CLI wait) follows."""
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from openai.types import Batch
+import orjson
 
 from batchtui.core.cache import ACTIVE_STATUSES, Cache
-from batchtui.core.client import BatchService
+from batchtui.core.errors import ApiError, BatchtuiError
+
+if TYPE_CHECKING:
+    from batchtui.core.client import BatchService  # client paces its upload retries with Backoff, from here
 
 
 @dataclass(frozen=True)
@@ -21,8 +26,35 @@ class SyncResult:
     active: int
 
 
+@dataclass
+class Backoff:
+    """How long to wait before trying again after a failure: each failure in a row doubles `base` (the first
+    waits 2 x base) up to `cap`; a Retry-After the API sent is honoured, within the cap; an error that retrying
+    will not soon fix waits `cap` at once. A success starts over."""
+
+    base: float
+    cap: float
+    failures: int = 0
+
+    def failed(self, exc: BatchtuiError) -> float:
+        """Count a failure; the seconds to wait before the next try."""
+        self.failures += 1
+        if not exc.retryable:
+            return self.cap
+        delay = min(self.cap, self.base * 2 ** min(self.failures, 30))  # capped: days of failures never overflow
+        if isinstance(exc, ApiError) and exc.retry_after is not None:  # a 429 or 503 that says when
+            delay = min(self.cap, max(delay, exc.retry_after))
+        return delay
+
+    def succeeded(self) -> None:
+        self.failures = 0
+
+
 _HORIZON = "listed_through"
 """Meta key: every batch created at or before this time (created_at) is in the cache, as a full pass saw it."""
+_UNANNOUNCED = "changed_unannounced"
+"""Meta key: ids (a JSON list) that a pass stored before it failed: the next pass reports them as changed, as its
+own comparison with the cache will find them unchanged."""
 
 
 async def sync_batches(service: BatchService, cache: Cache) -> SyncResult:
@@ -31,30 +63,50 @@ async def sync_batches(service: BatchService, cache: Cache) -> SyncResult:
     A finished batch never changes again, so the pages behind it hold nothing new; batches that were
     still running when last seen may lie behind it, and are retrieved one by one. Only a batch within the
     horizon of an earlier complete pass may end the listing: one cached some other way (fetched by id) may
-    have older batches behind it that were never listed, and a pass that failed midway has written nothing.
+    have older batches behind it that were never listed. Each page is stored as it comes, so memory stays one
+    page whatever the account holds; the horizon moves only once a pass is complete, so a pass cut off midway
+    never lets a later one stop short of what it missed, and what it stored is reported by the next.
     """
+    unannounced: list[str] = orjson.loads(await cache.get_meta(_UNANNOUNCED) or "[]")
+    changed: list[str] = []
+    try:
+        listed, refreshed, active = await _store_pages(service, cache, changed)
+    except Exception:
+        if changed:
+            await cache.set_meta(_UNANNOUNCED, orjson.dumps(list(dict.fromkeys(unannounced + changed))).decode())
+        raise
+    if unannounced:
+        await cache.set_meta(_UNANNOUNCED, "[]")
+    return SyncResult(changed=list(dict.fromkeys(unannounced + changed)), listed=listed, refreshed=refreshed,
+                      active=active)
+
+
+async def _store_pages(service: BatchService, cache: Cache, changed: list[str]) -> tuple[int, int, int]:
+    """The pass itself; `changed` gets the ids of changed batches as they are stored. Returns how many batches
+    were listed, how many retrieved one by one, and how many of them all are active."""
     horizon_text = await cache.get_meta(_HORIZON)
     horizon = int(horizon_text) if horizon_text else None
-    seen: dict[str, Batch] = {}
+    stale = dict.fromkeys(await cache.active_batch_ids())
+    listed = active = 0
+    newest: int | None = None
     async for page in service.batch_pages():
         known_done = await cache.terminal_ids(b.id for b in page)
-        reached_known = False
-        for batch in page:
-            if batch.id in known_done and horizon is not None and batch.created_at <= horizon:
-                reached_known = True
-                break
-            seen[batch.id] = batch
-        if reached_known:
+        stop = next((i for i, b in enumerate(page)
+                     if b.id in known_done and horizon is not None and b.created_at <= horizon), None)
+        fresh = page[:stop]
+        for batch in fresh:
+            stale.pop(batch.id, None)
+            newest = batch.created_at if newest is None else max(newest, batch.created_at)
+        listed += len(fresh)
+        active += sum(1 for b in fresh if b.status in ACTIVE_STATUSES)
+        changed += await cache.upsert_batches(fresh, observed_at=time.time())
+        if stop is not None:
             break
-    listed = len(seen)
-    newest = max((b.created_at for b in seen.values()), default=None)
-    stale = [batch_id for batch_id in await cache.active_batch_ids() if batch_id not in seen]
-    for batch_id in stale:
-        seen[batch_id] = await service.retrieve(batch_id)
-    changed = await cache.upsert_batches(seen.values(), observed_at=time.time())
+    refreshed = [await service.retrieve(batch_id) for batch_id in stale]
+    changed += await cache.upsert_batches(refreshed, observed_at=time.time())
+    active += sum(1 for b in refreshed if b.status in ACTIVE_STATUSES)
     if newest is not None and (horizon is None or newest > horizon):
-        # Only once the batches are stored: a pass cut off before here leaves the old horizon, still true.
+        # Only once every page is stored: a pass cut off before here leaves the old horizon, still true.
         await cache.set_meta(_HORIZON, str(newest))
     await cache.set_meta("last_sync", str(time.time()))
-    active = sum(1 for b in seen.values() if b.status in ACTIVE_STATUSES)
-    return SyncResult(changed=changed, listed=listed, refreshed=len(stale), active=active)
+    return listed, len(refreshed), active

@@ -4,19 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
+from contextlib import suppress
 from decimal import Decimal
 from pathlib import Path
 
 import orjson
 from openai.types import Batch, FileObject
 
-from batchtui.core.batch_file import data_rows_by_custom_id, load_manifest, manifest_path
+from batchtui.core.batch_file import ManifestError, data_rows_by_custom_id, load_manifest, manifest_path
 from batchtui.core.cache import ACTIVE_STATUSES, Cache, DownloadedFile, ProgressObservation, open_or_set_aside
 from batchtui.core.client import BatchService, Progress
 from batchtui.core.config import Profile
-from batchtui.core.downloads import cached_name, download_once, download_results
-from batchtui.core.errors import BatchtuiError
+from batchtui.core.downloads import SaveError, cached_name, download_once, download_results
+from batchtui.core.errors import BatchtuiError, file_errors
 from batchtui.core.export import DataJoin
 from batchtui.core.llm_logs import (
     ImportProgress,
@@ -27,17 +28,21 @@ from batchtui.core.llm_logs import (
     last_import,
     signature,
 )
-from batchtui.core.paths import make_private_dirs
+from batchtui.core.paths import inside, make_private_dirs, safe_name
 from batchtui.core.pricing import Cost
 from batchtui.core.results import ResultFiles, build_index
 from batchtui.core.retry import RETRY_KINDS, RETRY_OF, RetryKind, rows_to_retry, write_retry_file
-from batchtui.core.sync import SyncResult, sync_batches
+from batchtui.core.sync import Backoff, SyncResult, sync_batches
 from batchtui.core.validate import validate_file
 
 _ESTIMATE = "estimate:"
 """The meta key prefix of a batch's cost estimate at start."""
 _MAX_RETRY_DEPTH = 100
 """Links followed from a retry back to its first batch (metadata is free text: a loop must end)."""
+MIN_POLL_SECONDS = 1.0
+"""The shortest wait between two checks of a batch: shorter floods the API for nothing."""
+MAX_WAIT_BACKOFF_SECONDS = 300.0
+"""The longest pause of `wait_for` after failures in a row (the app's poller waits as long at most)."""
 
 
 class RetryRefused(BatchtuiError):
@@ -98,6 +103,35 @@ class Workspace:
         """The batch as the API has it now, stored in the cache on the way."""
         return await self._remember(await self.service.retrieve(batch_id))
 
+    async def wait_for(
+        self, batch_id: str, poll_seconds: float, *, max_backoff: float = MAX_WAIT_BACKOFF_SECONDS,
+        on_retry: Callable[[BatchtuiError, float], None] | None = None,
+    ) -> Batch:
+        """Fetch the batch every `poll_seconds` until it is no longer active; return it as it ended.
+
+        Transient failures (rate limits, server errors, lost connections) are ridden out as the app's poller
+        rides them out, by core's Backoff up to `max_backoff`; `on_retry` hears each with the seconds until the
+        next try. A failure that retrying will not fix ends the wait."""
+        if not poll_seconds >= MIN_POLL_SECONDS:
+            raise BatchtuiError(f"A poll interval of {poll_seconds:g} s would flood the API: "
+                                f"at least {MIN_POLL_SECONDS:g} s.")
+        backoff = Backoff(poll_seconds, max(poll_seconds, max_backoff))
+        while True:
+            try:
+                batch = await self.fetch_batch(batch_id)
+            except BatchtuiError as exc:
+                if not exc.retryable:
+                    raise
+                delay = backoff.failed(exc)
+                if on_retry is not None:
+                    on_retry(exc, delay)
+            else:
+                if batch.status not in ACTIVE_STATUSES:
+                    return batch
+                backoff.succeeded()
+                delay = poll_seconds
+            await asyncio.sleep(delay)
+
     async def observations(self, batch_id: str, *, since: float | None = None) -> list[ProgressObservation]:
         """The batch's recorded progress (since `since`, when given), oldest first, for rate and ETA."""
         return await self.cache.observations(batch_id, since=since)
@@ -122,9 +156,9 @@ class Workspace:
         folder), gets the file's own name; any other path is the file to write."""
         info = await self.service.retrieve_file(file_id)
         if dest.is_dir() or (not dest.exists() and not dest.suffix):
-            name = Path(info.filename).name
-            dest = dest / (name if name not in ("", ".", "..") else f"{file_id}.jsonl")
-        await self.service.download(file_id, dest, size=info.bytes, progress=progress)
+            dest = inside(dest, safe_name(info.filename) if info.filename else cached_name(file_id, "", None))
+        with file_errors(SaveError, "write", dest):
+            await self.service.download(file_id, dest, size=info.bytes, progress=progress)
         return dest
 
     async def upload(self, path: Path, *, progress: Progress | None = None) -> FileObject:
@@ -238,7 +272,7 @@ class Workspace:
         index = await asyncio.to_thread(build_index, files, store_dir=self.index_dir())
         try:
             rows = rows_to_retry(index, only)
-            dest = self.cache_dir / "retries" / f"{batch.id}-retry-{int(time.time())}.jsonl"
+            dest = inside(self.cache_dir / "retries", safe_name(batch.id, suffix=f"-retry-{int(time.time())}.jsonl"))
             make_private_dirs(dest.parent)
             count = await asyncio.to_thread(write_retry_file, index, rows, dest)
         finally:
@@ -256,7 +290,7 @@ class Workspace:
         self, file_id: str, kind: str, *, batch_id: str | None = None, progress: Progress | None = None
     ) -> Path:
         """A local copy of any file in the cache (downloaded once), e.g. to open one file in the viewer."""
-        dest = self.cache_dir / "files" / cached_name(file_id, kind, batch_id)
+        dest = inside(self.cache_dir / "files", cached_name(file_id, kind, batch_id))
         record = await download_once(
             self.service, self.cache, file_id, dest, kind=kind, batch_id=batch_id, progress=progress
         )
@@ -269,20 +303,38 @@ class Workspace:
         manifest that make-batch-file wrote beside the file uploaded from here (a retry uses its first batch's),
         or the `manifest` given; `data` stands in for a data file that has moved. None when there is none."""
         if manifest is None:
-            root = batch
-            for _ in range(_MAX_RETRY_DEPTH):
-                parent = (root.metadata or {}).get(RETRY_OF)
-                found = await self.cache.get_batch(parent) if parent else None
-                if found is None:
-                    break
-                root = found
-            source = await self.cache.upload_source(root.input_file_id)
+            source = await self.cache.upload_source((await self._first_attempt(batch)).input_file_id)
             manifest = manifest_path(source) if source is not None else None
             if manifest is None or not manifest.is_file():
                 return None
         loaded = load_manifest(manifest)
         columns, rows = await asyncio.to_thread(data_rows_by_custom_id, loaded, data)
         return DataJoin(columns, {custom_id: row.values for custom_id, row in rows.items()})
+
+    async def _first_attempt(self, batch: Batch) -> Batch:
+        """The batch a retry (of a retry...) was first made for, as far as the cache knows; else `batch`."""
+        root = batch
+        for _ in range(_MAX_RETRY_DEPTH):
+            parent = (root.metadata or {}).get(RETRY_OF)
+            found = await self.cache.get_batch(parent) if parent else None
+            if found is None:
+                break
+            root = found
+        return root
+
+    async def batch_sources(self, batch: Batch) -> set[Path]:
+        """The local files a batch was made from: the file its input was uploaded from (its first attempt's too,
+        for a retry), the make-batch-file manifest beside it and the data file that names. An export must never
+        replace one of them."""
+        sources: set[Path] = set()
+        for attempt in {batch.id: batch, (root := await self._first_attempt(batch)).id: root}.values():
+            upload = await self.cache.upload_source(attempt.input_file_id)
+            if upload is None:
+                continue
+            sources |= {upload, manifest_path(upload)}
+            with suppress(ManifestError):
+                sources.add(load_manifest(manifest_path(upload)).data_file)
+        return sources
 
     def index_dir(self) -> Path:
         """Where result indexes are kept, so re-opening a batch's results needs no rescan."""

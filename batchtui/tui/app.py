@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import time
 from collections.abc import Callable
@@ -17,9 +18,10 @@ from textual.screen import Screen
 from textual.timer import Timer
 
 from batchtui.core.config import Profile
-from batchtui.core.errors import ApiError, BatchtuiError
+from batchtui.core.errors import BatchtuiError
 from batchtui.core.retry import RetryKind
 from batchtui.core.stats import cost_notes
+from batchtui.core.sync import Backoff
 from batchtui.core.text import printable
 from batchtui.core.workspace import Workspace
 from batchtui.tui.format import short_id
@@ -28,7 +30,7 @@ from batchtui.tui.screens.batch_detail import BatchDetailScreen
 from batchtui.tui.screens.batches import BatchesScreen
 from batchtui.tui.screens.files import FilesScreen
 from batchtui.tui.screens.retry import RetryScreen
-from batchtui.tui.sync_status import SyncStatus, failure_state
+from batchtui.tui.sync_status import SyncStatus, failure_state, open_failure
 
 ACTIVE_POLL_SECONDS = 5.0
 IDLE_POLL_SECONDS = 60.0
@@ -99,7 +101,7 @@ class BatchtuiApp(LiteralApp):
         self.clock = clock
         self.bell_on_change = bell
         self.workspace: Workspace | None = None
-        self._failures = 0
+        self._backoff = Backoff(ACTIVE_POLL_SECONDS, MAX_BACKOFF_SECONDS)
         self._poll_timer: Timer | None = None
 
     def on_mount(self) -> None:
@@ -111,14 +113,23 @@ class BatchtuiApp(LiteralApp):
 
     @work(exclusive=True, group="sync", exit_on_error=False)
     async def start(self) -> None:
+        """Open the cache and paint what it holds, then sync. Any failure (a cache folder that cannot be written,
+        a bug) stays in the status line, and nothing syncs, until `r` tries again."""
+        self.sync_status = SyncStatus()
+        workspace = None
         try:
-            self.workspace = await Workspace.open(self.profile, cache_dir=self.cache_dir)
-            last = await self.workspace.cache.get_meta("last_sync")
-            self.sync_status = SyncStatus("cache", float(last) if last else None)
-            self.batches = tuple(await self.workspace.batches())
-        except BatchtuiError as exc:
-            self.notify(str(exc), title="Cannot open the cache", severity="error", markup=False)
+            workspace = await Workspace.open(self.profile, cache_dir=self.cache_dir)
+            last = await workspace.cache.get_meta("last_sync")
+            batches = tuple(await workspace.batches())
+        except Exception as exc:
+            if workspace is not None:
+                with contextlib.suppress(Exception):
+                    await workspace.close()
+            self.sync_status = SyncStatus("no-cache", message=open_failure(exc))
             return
+        self.workspace = workspace
+        self.sync_status = SyncStatus("cache", float(last) if last else None)
+        self.batches = batches
         if self.workspace.notice is not None:
             self.notify(self.workspace.notice, title="Cache rebuilt", severity="warning", markup=False, timeout=30)
         self.call_after_refresh(freeze_startup_heap)
@@ -128,6 +139,8 @@ class BatchtuiApp(LiteralApp):
         """The workspace once `start` has opened it: a screen opened during start-up waits here."""
         waited = 0.0
         while self.workspace is None:
+            if self.sync_status.state == "no-cache":
+                raise BatchtuiError(self.sync_status.message)
             if waited >= WORKSPACE_WAIT_SECONDS:
                 raise BatchtuiError("The cache is not open, so nothing can be loaded.")
             await asyncio.sleep(0.05)
@@ -137,14 +150,15 @@ class BatchtuiApp(LiteralApp):
     def action_refresh(self) -> None:
         if self.workspace is not None:
             self.run_sync()
+        elif self.sync_status.state == "no-cache":
+            self.start()
 
     @work(exclusive=True, group="sync", exit_on_error=False)
     async def run_sync(self) -> None:
         await self._sync_pass()
 
     async def _sync_pass(self) -> None:
-        """One sync pass; it ends by arming the timer for the next. Transient failures in a row double the wait
-        up to MAX_BACKOFF_SECONDS (a success resets it); a permanent one waits that long at once."""
+        """One sync pass; it ends by arming the timer for the next, after a failure as core's Backoff says."""
         assert self.workspace is not None
         if self._poll_timer is not None:
             self._poll_timer.stop()
@@ -156,16 +170,11 @@ class BatchtuiApp(LiteralApp):
             # a bug must not end the polling for good: say so (the type only; its text may hold anything) and retry
             exc = caught if isinstance(caught, BatchtuiError) else UnexpectedSyncError(
                 f"A sync pass failed unexpectedly ({type(caught).__name__}); retrying.")
-            self._failures += 1
-            state = failure_state(exc)
-            # the exponent is capped so days of failures never overflow a float
-            backoff = ACTIVE_POLL_SECONDS * 2 ** min(self._failures, 30)
-            delay = MAX_BACKOFF_SECONDS if state == "error" else min(MAX_BACKOFF_SECONDS, backoff)
-            if isinstance(exc, ApiError) and exc.retry_after is not None:  # a 429 or 503 that says when
-                delay = min(MAX_BACKOFF_SECONDS, max(delay, exc.retry_after))
-            self.sync_status = SyncStatus(state, previous.last_synced, str(exc), retry_at=self.clock() + delay)
+            delay = self._backoff.failed(exc)
+            self.sync_status = SyncStatus(failure_state(exc), previous.last_synced, str(exc),
+                                          retry_at=self.clock() + delay)
         else:
-            self._failures = 0
+            self._backoff.succeeded()
             self.sync_status = SyncStatus("synced", self.clock())
             if result.changed:
                 before = {b.id: b.status for b in self.batches}

@@ -10,9 +10,20 @@ from typing import Literal
 from batchtui.core.errors import BatchtuiError, ConnectionLostError, UnreachableError
 from batchtui.tui.format import ago, duration
 
-SyncState = Literal["cache", "syncing", "synced", "degraded", "offline", "error"]
+SyncState = Literal["cache", "syncing", "synced", "degraded", "offline", "error", "no-cache"]
 """`degraded`: the API answers, but with rate limits, server errors, timeouts or broken connections;
-`offline`: it cannot be reached at all; `error`: it refused in a way retrying soon will not change."""
+`offline`: it cannot be reached at all; `error`: it refused in a way retrying soon will not change;
+`no-cache`: the cache could not be opened (a folder that cannot be written), so nothing syncs until `r`."""
+
+
+def open_failure(exc: Exception) -> str:
+    """Why the cache could not be opened, in one line: our own errors say it; an OS error names its file."""
+    if isinstance(exc, BatchtuiError):
+        return str(exc)
+    if isinstance(exc, OSError) and exc.strerror:
+        where = f"{exc.filename}: " if exc.filename else ""
+        return f"cannot open the cache: {where}{exc.strerror}"
+    return f"cannot open the cache ({type(exc).__name__}: {exc})"
 
 
 def failure_state(exc: BatchtuiError) -> SyncState:
@@ -44,6 +55,8 @@ class SyncStatus:
             return f"synced {ago(self.last_synced, now)}"
         if self.state == "cache":
             return "showing cache; syncing soon"
+        if self.state == "no-cache":
+            return f"{self.message} · r tries again"
         since = dt.datetime.fromtimestamp(self.last_synced).strftime("%H:%M") if self.last_synced else "never"
         when = "now" if self.retry_at is None else f"in {duration(max(1, math.ceil(self.retry_at - now)))}"
         if self.state == "error":
