@@ -11,16 +11,16 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from collections.abc import Callable, Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import orjson
 
+from batchtui.core.atomic import temp_beside
 from batchtui.core.datasets import (
     DataFileError,
     DataRow,
@@ -174,13 +174,14 @@ def make_batch_file(
         raise BatchFileError(f"{data_path.name} has no id column {id_column!r}; its columns: {', '.join(columns)}.")
     if endpoint and template.url and endpoint != template.url:
         raise BatchFileError(f"{template.source} is a request line for {template.url}, not {endpoint}.")
-    lines = _Lines(template, data_path.name, id_column, endpoint or template.url, model, skip_bad_rows)
     manifest_file = manifest_path(out)
+    _refuse_to_replace_inputs(out, {"template": template_path, "data file": data_path})
+    lines = _Lines(template, data_path.name, id_column, endpoint or template.url, model, skip_bad_rows)
     data_sha256 = _sha256(data_path)
     digest, done = hashlib.sha256(), 0
     with ExitStack() as cleanup:
-        staged = _stage(out, cleanup)
-        with file_errors(BatchFileError, "write", out), open(staged, "wb", buffering=1 << 20) as fh:
+        fh, staged = _stage(out, cleanup)
+        with file_errors(BatchFileError, "write", out):
             for row in read_rows(data_path):
                 if cancelled():
                     raise BatchFileCancelled(f"Making {out.name} was cancelled; nothing was written.")
@@ -207,11 +208,11 @@ def make_batch_file(
             output_sha256=digest.hexdigest(),
             created_at=datetime.now(UTC),
         )
-        staged_manifest = _stage(manifest_file, cleanup)
-        with file_errors(BatchFileError, "write", manifest_file), open(staged_manifest, "wb") as fh:
-            fh.write(manifest.to_json())
-            fh.flush()
-            os.fsync(fh.fileno())
+        manifest_fh, staged_manifest = _stage(manifest_file, cleanup)
+        with file_errors(BatchFileError, "write", manifest_file):
+            manifest_fh.write(manifest.to_json())
+            manifest_fh.flush()
+            os.fsync(manifest_fh.fileno())
         with file_errors(BatchFileError, "write", out):
             os.replace(staged, out)
             try:
@@ -366,14 +367,22 @@ def _why_none(skipped: list[SkippedRow]) -> str:
     return f"all {len(skipped)} rows were skipped (the first, row {first.row}: {first.reason})"
 
 
-def _stage(dest: Path, cleanup: ExitStack) -> Path:
-    """A new temp file beside `dest`, removed when `cleanup` closes unless it was renamed by then."""
+def _stage(dest: Path, cleanup: ExitStack) -> tuple[BinaryIO, Path]:
+    """A new temp file beside `dest`, open for writing; closed and removed when `cleanup` closes, unless it was
+    renamed by then."""
     with file_errors(BatchFileError, "write", dest):
-        fd, name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
-    os.close(fd)
-    staged = Path(name)
-    cleanup.callback(staged.unlink, missing_ok=True)
-    return staged
+        return cleanup.enter_context(temp_beside(dest))
+
+
+def _refuse_to_replace_inputs(out: Path, inputs: Mapping[str, Path | None]) -> None:
+    """Raise BatchFileError when the batch file or its manifest would replace an input: when the name it is written
+    under is the input's file (an output that is a link to an input is replaced as a link, which harms nothing)."""
+    for path, what_out in ((out, "the output"), (manifest_path(out), f"the manifest of {out.name}")):
+        entry = path.parent.resolve() / path.name
+        for what, source in inputs.items():
+            if source is not None and entry == source.resolve():
+                raise BatchFileError(f"{path.name}, {what_out}, would replace the {what} {source.name}; "
+                                     "name another output.")
 
 
 def _sha256(path: Path) -> str:

@@ -1,8 +1,10 @@
 """Reading the rows of a data file (CSV, JSONL or XLSX) one at a time, numbered as the user sees them.
 
-Rows stream from the file, so a large file never sits in memory whole. A row the reader could not make
-sense of (a JSONL line that is not an object, a CSV row with more fields than the header) still comes
-back, with `error` saying why, so the caller decides whether it stops the run or is skipped.
+Rows stream from the file, so a large file never sits in memory whole, nor does a row longer than a batch
+file may be (MAX_BYTES). A row the reader could not make sense of (a JSONL line that is not an object, a CSV
+row with more fields than the header) still comes back, with `error` saying why, so the caller decides whether
+it stops the run or is skipped. A CSV whose quoting is broken is an error naming the line where the quote opened:
+a reader that went on would take the rest of the file for one field.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import orjson
 
@@ -26,6 +28,10 @@ JSONL_SUFFIXES = (".jsonl", ".ndjson")
 XLSX_SUFFIXES = (".xlsx",)
 XLSX_HINT = "pip install 'batchtui[xlsx]'"
 _ESCAPED = re.compile("[\udc80-\udcff]")
+_FIELD_END = re.compile("[,\r\n]")
+_CHUNK = 1 << 20
+MAX_BYTES = 200 * 1024 * 1024
+"""OpenAI's limit on a batch input file, so also on any one request line, and on any data row to make one from."""
 
 
 class DataFileError(BatchtuiError):
@@ -139,13 +145,24 @@ def _header(path: Path, table: Table) -> list[str]:
 
 
 def _csv_table(path: Path) -> Table:
-    csv.field_size_limit(2**31 - 1)
+    """Rows as a strict CSV reader sees them: a quoted field must end with its quote, then a comma or the line's
+    end. A row may not run past MAX_BYTES, so a quote that never closes in a large file is caught early too."""
+    csv.field_size_limit(MAX_BYTES)
+    start, number, fed = 1, 0, 0
+
+    def lines(fh: Iterator[str]) -> Iterator[str]:
+        nonlocal fed
+        for line in fh:
+            fed += len(line)
+            if fed > MAX_BYTES:
+                raise DataFileError(_too_long(path, start, reader.line_num + 1))
+            yield line
+
     with open(path, newline="", encoding="utf-8-sig") as fh:
-        reader = csv.reader(fh)
-        start, number = 1, 0
+        reader = csv.reader(lines(iter(lambda: fh.readline(MAX_BYTES + 1), "")), strict=True)
         try:
             for cells in reader:
-                line, start = start, reader.line_num + 1
+                line, start, fed = start, reader.line_num + 1, 0
                 if cells:
                     yield number, line, cells
                     number += 1
@@ -153,7 +170,56 @@ def _csv_table(path: Path) -> Table:
             line = _first_non_utf8_line(path)
             raise DataFileError(f"{path.name} line {line}: not UTF-8 text; save it as UTF-8.") from None
         except csv.Error as exc:
-            raise DataFileError(f"{path.name} line {reader.line_num}: cannot read the CSV ({exc}).") from None
+            opened, closed = _quoted_field(path, start, reader.line_num)
+            if opened is None:
+                raise DataFileError(f"{path.name} line {reader.line_num}: cannot read the CSV ({exc}).") from None
+            if closed is None:
+                raise DataFileError(f"{path.name} line {opened}: a quote opens a field here and never closes (the "
+                                    "file ends inside it).") from None
+            on = "" if closed == opened else f" on line {closed}"
+            raise DataFileError(f"{path.name} line {opened}: a quoted field starts here, and its closing quote{on} is "
+                                'followed by text; a quote inside a quoted field is written twice ("").') from None
+
+
+def _too_long(path: Path, start: int, end: int) -> str:
+    """Why the row that starts on line `start` ran past MAX_BYTES by line `end`: most likely, an open quote."""
+    opened, _ = _quoted_field(path, start, end)
+    if opened is not None:
+        return (f"{path.name} line {opened}: a quoted field starts here and runs on past {MAX_BYTES:,} bytes, "
+                "more than a batch file may hold; does its quote close?")
+    return f"{path.name} line {start}: the row starting here is longer than {MAX_BYTES:,} bytes, more than a batch " \
+        "file may hold."
+
+
+def _quoted_field(path: Path, start: int, end: int) -> tuple[int | None, int | None]:
+    """Where the quoted field that upset the CSV reader opened, and where a quote followed by text closed it (None
+    while it is still open at the end of line `end`); (None, None) if no quoted field is to blame. The row being
+    read starts on line `start`; lines are counted as the reader counts them: ended by LF, CR or CRLF."""
+    opened = None
+    with open(path, newline="", encoding="utf-8-sig", errors="replace") as fh:
+        for number, line in enumerate(iter(lambda: fh.readline(MAX_BYTES + 1), ""), start=1):
+            if number > end:
+                break
+            at = 0
+            while number >= start and at < len(line):
+                if opened is None:  # at the start of a field
+                    if line[at] == '"':
+                        opened, at = number, at + 1
+                    elif (end_of_field := _FIELD_END.search(line, at)) and end_of_field.group() == ",":
+                        at = end_of_field.end()
+                    else:
+                        break
+                elif (quote := line.find('"', at)) < 0:
+                    break
+                elif line.startswith('"', quote + 1):
+                    at = quote + 2
+                elif quote + 1 < len(line) and line[quote + 1] not in ",\r\n":
+                    return opened, number
+                else:
+                    opened, at = None, quote + 2
+                    if line[quote + 1 : quote + 2] != ",":
+                        break
+    return opened, None
 
 
 def _first_non_utf8_line(path: Path) -> int:
@@ -204,7 +270,10 @@ def _cell(value: Any) -> Any:
 
 def _jsonl_rows(path: Path) -> Iterator[DataRow]:
     with file_errors(DataFileError, "read", path), open(path, "rb") as fh:
-        for number, line in enumerate(fh, start=1):
+        for number, line in enumerate(bounded_lines(fh, MAX_BYTES), start=1):
+            if isinstance(line, int):
+                yield DataRow(number, {}, error=f"the line is {line:,} bytes, more than a whole batch file may hold")
+                continue
             if not line.strip():
                 continue
             try:
@@ -222,3 +291,26 @@ def _json_kind(value: Any) -> str:
     kinds = {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}
     return kinds.get(type(value), "a number")
 
+
+def bounded_lines(fh: BinaryIO, limit: int, *, stop_after: int | None = None) -> Iterator[bytes | int]:
+    """Each line of `fh`, or for a line over `limit` bytes its length alone: such a line is read in chunks and
+    dropped, never held whole. With `stop_after`, reading ends once more than that many bytes were read, the last
+    line then cut short: a stream such as /dev/zero or a pipe has no size to check first, and may have no end."""
+    left = 1 << 62 if stop_after is None else stop_after + 1
+    while left > 0 and (piece := fh.readline(min(_CHUNK, left))):
+        left -= len(piece)
+        if piece.endswith(b"\n") and len(piece) <= limit:  # a whole line in one read: most lines
+            yield piece
+            continue
+        size, pieces = len(piece), [piece]
+        while not piece.endswith(b"\n") and left > 0 and (piece := fh.readline(min(_CHUNK, left))):
+            left -= len(piece)
+            size += len(piece)
+            if size <= limit:
+                pieces.append(piece)
+            else:
+                pieces.clear()
+        if size > limit:
+            yield size
+        else:
+            yield pieces[0] if len(pieces) == 1 else b"".join(pieces)

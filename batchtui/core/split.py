@@ -1,20 +1,25 @@
 """Cutting a batch input file that is over the API's limits into parts within them.
 
-Lines are never cut or changed: the parts, concatenated, are the input byte for byte. Each part holds at most
-`max_lines` requests (blank lines are not requests, as for OpenAI), `max_bytes` bytes and, for embeddings,
-`max_embedding_inputs` inputs. Whether each line is a valid request is validate's business, not split's.
+Lines are never cut or changed: the parts, concatenated, are the input byte for byte, and no part of an earlier
+split is left beside them. Each part holds at most `max_lines` requests (blank lines are not requests, as for
+OpenAI), `max_bytes` bytes and, for embeddings, `max_embedding_inputs` inputs. Whether each line is a valid request
+is validate's business, not split's.
 """
 
 from __future__ import annotations
 
 import os
-import tempfile
-from collections.abc import Callable
+import re
+import stat
+from collections.abc import Callable, Iterable
+from contextlib import ExitStack
 from pathlib import Path
 from typing import BinaryIO
 
 import orjson
 
+from batchtui.core.atomic import temp_beside
+from batchtui.core.datasets import bounded_lines
 from batchtui.core.errors import BatchtuiError
 from batchtui.core.records import EMBEDDINGS
 from batchtui.core.validate import MAX_BYTES, MAX_EMBEDDING_INPUTS, MAX_LINES, embedding_inputs
@@ -34,20 +39,56 @@ def split_file(
     max_bytes: int = MAX_BYTES,
     max_embedding_inputs: int = MAX_EMBEDDING_INPUTS,
     out_dir: Path | None = None,
+    keep: Iterable[Path] = (),
     progress: Callable[[int, int], None] | None = None,
 ) -> list[Path]:
     """Split `path` into `<stem>.part-001.jsonl`, `<stem>.part-002.jsonl`, ... in `out_dir` (default: beside it)
     and return their paths. A file already within the limits is left alone and the answer is `[path]`.
 
-    Parts are written to temp files and renamed only once all are on disk, so on error none is left; parts of the
-    same names from an earlier split are replaced. `progress` gets (bytes read, total bytes) while planning the
-    cuts, the slow half. Raises SplitError naming the line when one line alone is over a limit."""
-    if min(max_lines, max_bytes, max_embedding_inputs) < 1:
-        raise ValueError("split limits must be at least 1")
+    Parts are written to temp files and renamed only once all are on disk, so on error none is left. Then the parts
+    of an earlier split that this one did not make are removed, so that the parts beside the file are this split's
+    alone. Neither `path` nor any file of `keep` is ever replaced or removed: if one is named as a part, nothing is
+    written. `progress` gets (bytes read, total bytes) while planning the cuts, the slow half. Raises SplitError
+    naming the line when one line alone is over a limit, or naming the option when a limit is under 1."""
+    for option, value in (("max_lines", max_lines), ("max_bytes", max_bytes),
+                          ("max_embedding_inputs", max_embedding_inputs)):
+        if value < 1:
+            raise SplitError(f"{option} must be at least 1, not {value}.")
+    out_dir = out_dir or path.parent
+    check_part_names(path, [path, *keep], out_dir)
     ranges = _plan(path, max_lines, max_bytes, max_embedding_inputs, progress)
-    if len(ranges) == 1:
-        return [path]
-    return _write_parts(path, ranges, out_dir or path.parent)
+    parts = [path] if len(ranges) == 1 else _write_parts(path, ranges, out_dir)
+    _remove_earlier_parts(path, out_dir, parts)
+    return parts
+
+
+def check_part_names(path: Path, keep: Iterable[Path], out_dir: Path | None = None) -> None:
+    """Raise SplitError if splitting `path` could replace or remove a file of `keep` (an input), because the name
+    that file is reached by is a part name of `path` in `out_dir` (default: beside it)."""
+    pattern = _part_name(path)
+    folder = (out_dir or path.parent).resolve()
+    for kept in keep:
+        actual = kept.resolve()
+        if actual.parent == folder and pattern.fullmatch(actual.name):
+            shown = kept.name if kept.name == actual.name else f"{kept.name} (that is, {actual.name})"
+            raise SplitError(f"{shown} has the name of a part of {path.name}; splitting would replace or remove it. "
+                             "Rename it first.")
+
+
+def _part_name(path: Path) -> re.Pattern[str]:
+    return re.compile(re.escape(path.stem) + r"\.part-\d{3,}\.jsonl")
+
+
+def _remove_earlier_parts(path: Path, out_dir: Path, parts: list[Path]) -> None:
+    """Remove the parts of `path` in `out_dir` other than `parts`: those of an earlier split into more parts."""
+    pattern, new = _part_name(path), {part.name for part in parts}
+    try:
+        earlier = [out_dir / e.name for e in os.scandir(out_dir) if pattern.fullmatch(e.name) and e.name not in new]
+        for part in earlier:
+            part.unlink(missing_ok=True)
+    except OSError as exc:
+        raise SplitError(f"Cannot remove the parts of an earlier split of {path.name} from {out_dir}: "
+                         f"{exc.strerror or exc}.") from None
 
 
 def _plan(
@@ -59,14 +100,15 @@ def _plan(
     lines = size = inputs = 0
     try:
         with open(path, "rb", buffering=_CHUNK) as fh:
-            total = os.fstat(fh.fileno()).st_size
-            for n, raw in enumerate(fh, start=1):
+            info = os.fstat(fh.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                raise SplitError(f"{path.name} is not a regular file; split reads it twice, so save it to a file.")
+            total = info.st_size
+            for n, raw in enumerate(bounded_lines(fh, max_bytes), start=1):
+                if isinstance(raw, int):
+                    raise SplitError(f"{path.name} line {n}: {raw:,} bytes, more than a part may hold ({max_bytes:,}).")
                 request = 0 if raw.isspace() else 1
                 line_inputs = _embedding_inputs(raw) if request else 0
-                if len(raw) > max_bytes:
-                    raise SplitError(
-                        f"{path.name} line {n}: {len(raw):,} bytes, more than a part may hold ({max_bytes:,})."
-                    )
                 if line_inputs > max_inputs:
                     raise SplitError(
                         f"{path.name} line {n}: {line_inputs:,} embeddings inputs, more than a part may hold "
@@ -99,25 +141,24 @@ def _embedding_inputs(raw: bytes) -> int:
 
 def _write_parts(path: Path, ranges: list[tuple[int, int]], out_dir: Path) -> list[Path]:
     parts = [out_dir / f"{path.stem}.part-{i:03d}.jsonl" for i in range(1, len(ranges) + 1)]
-    written: list[Path] = []
     try:
-        with open(path, "rb") as src:
-            for start, end in ranges:
-                fd, tmp = tempfile.mkstemp(dir=out_dir, prefix=f".{path.stem}.", suffix=".part")
-                written.append(Path(tmp))
-                with open(fd, "wb") as out:
-                    _copy(src, out, end - start, path)
-                    out.flush()
-                    os.fsync(out.fileno())
-        for i, part in enumerate(parts):
-            os.replace(written[i], part)
-            written[i] = part
-    except BaseException as exc:
-        for leftover in written:
-            leftover.unlink(missing_ok=True)
-        if isinstance(exc, OSError):
-            raise SplitError(f"Cannot write the parts of {path.name} in {out_dir}: {exc.strerror or exc}.") from None
-        raise
+        with ExitStack() as staged, open(path, "rb") as src:
+            temps = []
+            for part, (start, end) in zip(parts, ranges, strict=True):
+                out, tmp = staged.enter_context(temp_beside(part))
+                _copy(src, out, end - start, path)
+                out.flush()
+                os.fsync(out.fileno())
+                temps.append(tmp)
+            for done, (tmp, part) in enumerate(zip(temps, parts, strict=True)):
+                try:
+                    os.replace(tmp, part)
+                except BaseException:
+                    for renamed in parts[:done]:
+                        renamed.unlink(missing_ok=True)
+                    raise
+    except OSError as exc:
+        raise SplitError(f"Cannot write the parts of {path.name} in {out_dir}: {exc.strerror or exc}.") from None
     return parts
 
 

@@ -9,6 +9,7 @@ compactly. Rendering a row is then a join of chunks and values, not a JSON round
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ from typing import Any
 
 import orjson
 
-from batchtui.core.datasets import RowError, as_text
+from batchtui.core.datasets import MAX_BYTES, RowError, as_text
 from batchtui.core.errors import BatchtuiError
 
 _TOKEN = re.compile(r'\{\{(?P<name>[^{}\n]*)\}\}|(?P<open>\{\{)(?!\{)|\\.|"', re.S)
@@ -72,15 +73,20 @@ class Renderer:
     steps: tuple[tuple[Placeholder, bytes], ...]
 
     def render(self, values: Mapping[str, Any]) -> bytes:
-        """The document with `values` filled in; raises RowError for a missing or unusable value."""
+        """The document with `values` filled in; raises RowError for a missing or unusable value, or once the
+        document is past MAX_BYTES (a long value used many times), before it is put together."""
         parts = [self.head]
+        size = len(self.head)
         for slot, chunk in self.steps:
             try:
                 value = values[slot.name]
             except KeyError:
                 raise RowError(f"no value for {slot}") from None
-            parts.append(slot.fill(value))
-            parts.append(chunk)
+            filled = slot.fill(value)
+            size += len(filled) + len(chunk)
+            if size > MAX_BYTES:
+                raise RowError(f"the request is over {MAX_BYTES:,} bytes, more than a whole batch file may hold")
+            parts += (filled, chunk)
         return b"".join(parts)
 
 
@@ -134,11 +140,18 @@ class Template:
 
 
 def load_template(path: Path) -> Template:
-    """Read and parse a template file (UTF-8, a BOM allowed)."""
+    """Read and parse a template file (UTF-8, a BOM allowed). One over MAX_BYTES is an error, found without
+    reading it whole (or, for a stream such as /dev/zero, without reading past the limit)."""
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        with open(path, "rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            raw = b"" if size > MAX_BYTES else fh.read(MAX_BYTES + 1)
     except OSError as exc:
         raise TemplateError(f"Cannot read {path}: {exc.strerror or exc}.") from None
+    if max(size, len(raw)) > MAX_BYTES:
+        raise TemplateError(f"{path.name}: more than {MAX_BYTES:,} bytes, more than a whole batch file may hold.")
+    try:
+        text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise TemplateError(f"{path.name}: not UTF-8 text.") from None
     return parse_template(text, path.name)

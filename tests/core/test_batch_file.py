@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import csv
+import fcntl
 import hashlib
 import re
 import shutil
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import openpyxl
@@ -357,3 +361,100 @@ def test_an_unwritable_destination_is_named(work):
     data = write_csv(work / "d.csv", [["text", "n"], ["t", "1"]])
     with pytest.raises(BatchFileError, match=r"Cannot write .*missing/out\.jsonl"):
         make_batch_file(None, data, work / "missing" / "out.jsonl", template_text=BODY)
+
+
+def sparse_line(path: Path, head: bytes, size: int, tail: bytes) -> Path:
+    """A file with a line of `size` NUL bytes between `head` and `tail`, kept as a hole: no disk is used."""
+    with path.open("wb") as fh:
+        fh.write(head)
+        fh.seek(size, 1)
+        fh.write(tail)
+    return path
+
+
+@pytest.mark.parametrize("end", ["\n", "\r\n", "\r"])
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [
+        # The file ends inside a quoted field: every row after it would be folded into one request.
+        (["id,text", '1,"unterminated', "2,ok", "3,ok"], r"line 2: a quote opens a field here and never closes"),
+        (["id,text", "1,a", '2,"x', "y", "3,z"], r"line 3: a quote opens a field here and never closes"),
+        (["id,text", '1,"a', 'b","c', "d"], r"line 3: a quote opens a field here and never closes"),
+        # A later quote closes it, followed by text: the reader would take two rows for one.
+        (["id,text", '1,"un', '2,"ok"', "3,ok"], r"line 2: a quoted field starts here, and its closing quote on line 3 "
+                                                 r"is followed by text"),
+        (["id,text", '1,"a"b', "2,ok"], r"line 2: a quoted field starts here, and its closing quote is followed"),
+    ],
+)
+def test_a_csv_quote_that_does_not_close_is_an_error_at_its_line_and_nothing_is_written(work, rows, message, end):
+    data = work / "d.csv"
+    data.write_bytes(end.join(rows).encode())
+    with pytest.raises(DataFileError, match="^d\\.csv " + message):
+        make(work, data, '{"input": "{{text}}"}', skip_bad_rows=True)
+    assert [p.name for p in work.iterdir()] == ["d.csv"]
+
+
+def test_quotes_that_close_are_still_read_across_lines(work):
+    data = work / "d.csv"
+    data.write_bytes(b'id,text\r\n1,"two\r\nlines"\r\n2,a"b\r\n3,"say ""hi"""\r\n')
+    assert [(row.number, row.line, row.values["text"]) for row in read_rows(data)] == [
+        (1, 2, "two\r\nlines"), (2, 4, 'a"b'), (3, 5, 'say "hi"')]
+
+
+def test_a_data_row_longer_than_a_batch_file_is_a_bad_row_or_stops_the_run(work):
+    jsonl = sparse_line(work / "d.jsonl", b'{"text": "a"}\n', 201 << 20, b'\n{"text": "b"}\n')
+    with pytest.raises(BadRowError, match=r"^d\.jsonl row 2: the line is 210,763,777 bytes, more than a whole batch"):
+        make(work, jsonl, '{"input": "{{text}}"}')
+    made = make(work, jsonl, '{"input": "{{text}}"}', skip_bad_rows=True)
+    assert [line["body"]["input"] for line in requests(made.out)] == ["a", "b"]
+    data = sparse_line(work / "d.csv", b"text\na\n", 201 << 20, b"\nb\n")
+    with pytest.raises(DataFileError, match=r"^d\.csv line 3: the row starting here is longer than 209,715,200 bytes"):
+        make(work, data, '{"input": "{{text}}"}')
+    unclosed = sparse_line(work / "u.csv", b'text\na\n"b', 201 << 20, b"\nc\n")
+    with pytest.raises(DataFileError, match=r"^u\.csv line 3: a quoted field starts here and runs on past"):
+        make(work, unclosed, '{"input": "{{text}}"}')
+
+
+def test_a_template_longer_than_a_batch_file_is_refused_unread(work):
+    data = write_csv(work / "d.csv", [["text"], ["a"]])
+    template = sparse_line(work / "t.json", b'{"input": "', 201 << 20, b'"}')
+    with pytest.raises(TemplateError, match=r"^t\.json: more than 209,715,200 bytes"):
+        make_batch_file(template, data, work / "out.jsonl")
+
+
+@pytest.mark.parametrize(("template_name", "out_name"), [("x.manifest.json", "x.jsonl"), ("x.json", "x.json")])
+def test_no_output_replaces_the_template_or_the_data(work, template_name, out_name):
+    template = work / template_name
+    template.write_text('{"input": "{{text}}"}')
+    data = write_csv(work / "d.csv", [["text"], ["a"]])
+    before = {p.name: p.read_bytes() for p in work.iterdir()}
+    with pytest.raises(BatchFileError, match=rf"^{re.escape(template_name)}, .* would replace the template "):
+        make_batch_file(template, data, work / out_name)
+    with pytest.raises(BatchFileError, match=r"^d\.csv, the output, would replace the data file d\.csv"):
+        make_batch_file(template, data, data)
+    assert {p.name: p.read_bytes() for p in work.iterdir()} == before
+
+
+def test_the_temp_file_of_a_killed_run_is_removed_by_the_next_but_not_one_still_written(work):
+    data = write_csv(work / "d.csv", [["text", "n"], *[["t" * 50, "1"]] * 300_000])
+    template = work / "t.json"
+    template.write_text(BODY)
+    out = work / "out.jsonl"
+    run = subprocess.Popen([sys.executable, "-m", "batchtui", "make-batch-file", str(template), str(data), "-o",
+                            str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while not list(work.glob(".out.jsonl.*.part")) and run.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.005)
+    finally:
+        run.kill()
+        run.wait()
+    [left] = work.glob(".out.jsonl.*.part")
+    live = work / ".out.jsonl.abcd_123.part"
+    live.write_bytes(b"another process is writing this")
+    with live.open("rb") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        make_batch_file(template, write_csv(work / "small.csv", [["text", "n"], ["t", "1"]]), out)
+        assert not left.exists() and live.exists() and len(requests(out)) == 1
+    make_batch_file(template, work / "small.csv", out)
+    assert sorted(p.name for p in work.iterdir()) == ["d.csv", "out.jsonl", "out.manifest.json", "small.csv", "t.json"]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import orjson
@@ -10,6 +12,9 @@ import pytest
 
 from batchtui.core.split import SplitError, split_file
 from batchtui.core.validate import MAX_LINES, validate_file
+
+PEAK_MB = "int(next(line for line in open('/proc/self/status') if line.startswith('VmHWM:')).split()[1]) // 1024"
+"""The peak memory of the process running it, in MB (ru_maxrss would count the parent's, after a fork)."""
 
 
 def chat(i: int, text: str = "") -> bytes:
@@ -111,3 +116,64 @@ def test_a_failure_while_writing_leaves_no_part(tmp_path, monkeypatch):
         split_file(path, max_lines=2)
     assert len(calls) == 3
     assert os.listdir(tmp_path) == ["batch.jsonl"]
+
+
+def test_a_new_split_leaves_no_part_of_an_earlier_one(tmp_path):
+    path = write(tmp_path, [chat(i) for i in range(10)])
+    (tmp_path / "other.part-001.jsonl").write_bytes(b"not this file's\n")
+    assert len(split_file(path, max_lines=1)) == 10
+    parts = split_file(path, max_lines=4)
+    assert joined(parts) == path.read_bytes()
+    assert sorted(os.listdir(tmp_path)) == ["batch.jsonl", *(p.name for p in parts), "other.part-001.jsonl"]
+    assert split_file(path) == [path]
+    assert sorted(os.listdir(tmp_path)) == ["batch.jsonl", "other.part-001.jsonl"]
+
+
+def test_the_source_and_kept_files_are_never_replaced_or_removed(tmp_path):
+    source = write(tmp_path, [chat(i) for i in range(4)])
+    named_as_part = tmp_path / "batch.part-002.jsonl"
+    os.replace(source, named_as_part)
+    source.symlink_to(named_as_part.name)
+    with pytest.raises(SplitError, match=r"^batch\.jsonl \(that is, batch\.part-002\.jsonl\) has the name of a part"):
+        split_file(source, max_lines=1)
+    data = tmp_path / "batch.part-001.jsonl"
+    data.write_text("id,text\n")
+    (tmp_path / "elsewhere").mkdir()
+    other = write(tmp_path / "elsewhere", [chat(i) for i in range(4)])
+    with pytest.raises(SplitError, match=r"^batch\.part-001\.jsonl has the name of a part of batch\.jsonl"):
+        split_file(other, max_lines=1, out_dir=tmp_path, keep=[data])
+    assert sorted(os.listdir(tmp_path)) == ["batch.jsonl", "batch.part-001.jsonl", "batch.part-002.jsonl", "elsewhere"]
+    assert named_as_part.read_bytes() == joined([other]) and data.read_text() == "id,text\n"
+
+
+def test_a_temp_part_left_by_a_killed_split_is_removed_by_the_next(tmp_path):
+    path = write(tmp_path, [chat(i) for i in range(4)])
+    left = tmp_path / ".batch.part-001.jsonl.k1ll3d_x.part"
+    left.write_bytes(b"x" * 1000)
+    parts = split_file(path, max_lines=2)
+    assert sorted(os.listdir(tmp_path)) == ["batch.jsonl", *(p.name for p in parts)]
+
+
+@pytest.mark.parametrize(("limits", "option"), [({"max_lines": 0}, "max_lines must be at least 1, not 0"),
+                                                 ({"max_bytes": -5}, "max_bytes must be at least 1, not -5"),
+                                                 ({"max_embedding_inputs": 0}, "max_embedding_inputs must be")])
+def test_a_limit_under_one_is_an_error_naming_it(tmp_path, limits, option):
+    with pytest.raises(SplitError, match=f"^{option}"):
+        split_file(write(tmp_path, [chat(0)]), **limits)
+
+
+def test_a_line_too_long_is_never_held_whole_and_a_stream_is_refused(tmp_path):
+    path = tmp_path / "batch.jsonl"
+    with path.open("wb") as fh:
+        fh.write(chat(0))
+        fh.seek(300 << 20, 1)  # a hole: a 300 MB line of NULs that uses no disk
+        fh.write(b"\n" + chat(1))
+    code = ("import sys\nfrom pathlib import Path\nfrom batchtui.core.split import split_file\n"
+            "try:\n    split_file(Path(sys.argv[1]))\nexcept Exception as exc:\n    print(exc)\n"
+            f"print({PEAK_MB})")
+    done = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=True)
+    message, peak_mb = done.stdout.splitlines()
+    assert message == "batch.jsonl line 2: 314,572,801 bytes, more than a part may hold (209,715,200)."
+    assert int(peak_mb) < 300, "the line was held whole"
+    with pytest.raises(SplitError, match=r"^zero is not a regular file"):
+        split_file(Path("/dev/zero"), out_dir=tmp_path)

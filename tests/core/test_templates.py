@@ -213,3 +213,9 @@ def test_load_template_reads_utf8_with_a_bom_and_names_the_file(tmp_path):
         load_template(path)
     with pytest.raises(TemplateError, match=r"Cannot read .*missing\.json"):
         load_template(tmp_path / "missing.json")
+
+
+def test_a_request_over_a_whole_batch_file_is_a_row_error_before_it_is_put_together():
+    template = parse_template('{"input": "' + "{{text}} " * 30 + '"}')
+    with pytest.raises(RowError, match=r"^the request is over 209,715,200 bytes, more than a whole batch file"):
+        template.render({"text": "x" * (8 << 20)})

@@ -5,8 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import subprocess
+import sys
+import threading
 import time
 from collections.abc import AsyncIterator, Iterator
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +34,10 @@ from batchtui.sandbox import SandboxConfig, SandboxServer
 
 CHAT = "/v1/chat/completions"
 EMBEDDINGS = "/v1/embeddings"
+
+
+PEAK_MB = "int(next(line for line in open('/proc/self/status') if line.startswith('VmHWM:')).split()[1]) // 1024"
+"""The peak memory of the process running it, in MB (ru_maxrss would count the parent's, after a fork)."""
 
 
 def chat_body(i: int = 0, **over: Any) -> dict[str, Any]:
@@ -423,3 +432,38 @@ async def test_the_sandbox_agrees_on_a_file_too_large(client, tmp_path):
             fh.write(blank)
     assert first_problem(path, CHAT) == ("file_too_large", None, None)
     assert await sandbox_error(client, path, CHAT) == first_problem(path, CHAT)
+
+
+def test_a_line_longer_than_a_whole_file_is_reported_and_never_held_whole(tmp_path):
+    path = tmp_path / "batch.jsonl"
+    with path.open("wb") as fh:
+        fh.write(jsonl([request(0)]))
+        fh.seek(2 * MAX_BYTES, 1)  # a hole: a line of NULs longer than a file may be, that uses no disk
+        fh.write(b"\n" + jsonl([request(0)]))
+    code = ("import sys\nfrom pathlib import Path\nfrom batchtui.core.validate import validate_file\n"
+            "report = validate_file(Path(sys.argv[1]))\n"
+            "print([(p.line, p.code) for p in report.problems], report.lines, report.requests)\n"
+            f"print({PEAK_MB})")
+    done = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=True)
+    found, peak_mb = done.stdout.splitlines()
+    assert found == "[(None, 'file_too_large'), (2, 'file_too_large'), (3, 'duplicate_custom_id')] 3 3"
+    assert int(peak_mb) < 2 * MAX_BYTES / 2**20, "the line was held whole"
+
+
+def test_a_stream_is_read_no_further_than_the_limit(tmp_path):
+    fifo = tmp_path / "endless.jsonl"
+    os.mkfifo(fifo)
+
+    def write_forever() -> None:
+        with suppress(BrokenPipeError), fifo.open("wb") as out:
+            while True:
+                out.write(jsonl([request(0)]))
+
+    writer = threading.Thread(target=write_forever, daemon=True)
+    writer.start()
+    report = validate_file(fifo, max_bytes=100_000)
+    writer.join(timeout=10)
+    problem = report.problems[-1]
+    assert (problem.line, problem.code) == (None, "file_too_large") and not writer.is_alive()
+    assert problem.message.startswith("more than 100,000 bytes, over the limit; reading stopped in line ")
+    assert report.lines < 100_000 / len(jsonl([request(0)]))
