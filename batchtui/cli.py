@@ -325,21 +325,22 @@ def cancel_batch(batch_id: BatchIdArgument, /, *, json: JsonOption = False, prof
 
 
 def _report_lines(report: ValidationReport) -> list[str]:
-    """A validation report for people: what the file holds, what it may cost, then each problem."""
+    """A validation report for people: what the file holds, what it may cost, then each problem; escaped, as the
+    file's name, its model and its lines may hold anything."""
     from batchtui.core.validate import report_figures
 
     name = report.path.name if report.path else "input"
     what = f"{report.requests:,} requests" + (f" to {report.endpoint}" if report.endpoint else "")
-    lines = [f"{name}: {what}" + (f", model {printable(report.model)}" if report.model else "")]
+    lines = [f"{name}: {what}" + (f", model {report.model}" if report.model else "")]
     lines += [f"  {label}: {text}" for label, text in report_figures(report)]
     if report.ok:
         lines.append("  no problems found")
-        return lines
-    lines.append(f"{report.problems_total:,} problem{'s' if report.problems_total != 1 else ''}:")
-    lines += [printable(problem.describe(name)) for problem in report.problems]
-    if report.problems_total > len(report.problems):
-        lines.append(f"... and {report.problems_total - len(report.problems):,} more")
-    return lines
+    else:
+        lines.append(f"{report.problems_total:,} problem{'s' if report.problems_total != 1 else ''}:")
+        lines += [problem.describe(name) for problem in report.problems]
+        if report.problems_total > len(report.problems):
+            lines.append(f"... and {report.problems_total - len(report.problems):,} more")
+    return [printable(line) for line in lines]
 
 
 @app.command
@@ -365,7 +366,7 @@ def validate(
     if json:
         _print_json(report.to_dict())
     else:
-        print("\n".join(printable(line) for line in _report_lines(report)))
+        print("\n".join(_report_lines(report)))
     raise SystemExit(0 if report.ok else 1)
 
 

@@ -5,13 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import glob
 import io
 import itertools
 import math
 import os
 import re
-import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
@@ -22,6 +20,7 @@ import openai
 import pydantic
 from openai.types import Batch, FileObject
 
+from batchtui.core.atomic import temp_beside
 from batchtui.core.config import Profile
 from batchtui.core.errors import (
     ApiError,
@@ -50,7 +49,6 @@ BATCH_ENDPOINTS = (
 PAGE_SIZE = 100
 _CHUNK = 1 << 20
 _HEADER_SAFE = re.compile(r"[!-~]").fullmatch  # printable ASCII, no space: what an HTTP header value can carry
-STALE_PART_SECONDS = 600.0
 _HEAD_CHUNK = 1 << 16
 UPLOAD_CLOCK_SKEW_SECONDS = 5.0
 """How far the API's clock may lag ours when an upload that broke off is looked for by its creation time."""
@@ -287,12 +285,9 @@ class BatchService:
         is 0600 (mkstemp's mode, which the rename keeps), as results may hold personal data.
         """
         make_private_dirs(dest.parent)
-        _remove_stale_parts(dest)
-        fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
-        tmp = Path(tmp_name)
-        try:
-            done = 0
-            with os.fdopen(fd, "wb") as out, self._translated():
+        done = 0
+        with temp_beside(dest) as (out, tmp):
+            with self._translated():
                 async with self._client.files.with_streaming_response.content(file_id) as response:
                     async for chunk in response.iter_bytes(_CHUNK):
                         out.write(chunk)
@@ -301,10 +296,8 @@ class BatchService:
                             progress(done, size)
             if done != size:
                 raise ConnectionLostError(f"The download of {file_id} stopped at {done:,} of {size:,} bytes.")
+            out.flush()
             os.replace(tmp, dest)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
 
 
 _MAX_NUMBER = 253_402_300_799
@@ -390,15 +383,6 @@ def _metadata(value: object) -> dict[str, str] | None:
     pairs, key_chars, value_chars = METADATA_LIMITS
     kept = ((k[:key_chars], v[:value_chars]) for k, v in value.items() if isinstance(k, str) and isinstance(v, str))
     return dict(itertools.islice(kept, pairs))
-
-
-def _remove_stale_parts(dest: Path) -> None:
-    """Delete temp files of earlier downloads to `dest` that a killed process left (up to 200 MB each). A part
-    written to in the last STALE_PART_SECONDS may be another process's download still running: it stays."""
-    for part in dest.parent.glob(f".{glob.escape(dest.name)}.*.part"):
-        with contextlib.suppress(OSError):
-            if time.time() - part.stat().st_mtime > STALE_PART_SECONDS:
-                part.unlink()
 
 
 class _ProgressReader(io.RawIOBase):

@@ -143,8 +143,8 @@ def resolve_profile(name: str | None = None, *, config_path: Path | None = None)
     if not isinstance(chosen, str):
         raise _error(path, "default_profile must be a string, the name of a [profiles.NAME] section")
     if not paths.is_safe_name(chosen):  # it names the profile's cache folder
-        raise ConfigError(printable(f"profile name '{chosen}': use up to 100 letters, digits, '.', '_' or '-' "
-                                    "(not starting with '.')"))
+        raise _error(path, f"profile name '{chosen}': use up to 100 letters, digits, '.', '_' or '-' "
+                           "(not starting with '.')")
     if chosen not in profiles:
         if name is None:
             raise _error(path, f"default_profile '{chosen}' has no [profiles.{chosen}] section")

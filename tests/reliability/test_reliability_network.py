@@ -6,6 +6,7 @@ The soak prints its figures (faults injected per kind, passes, back-off gaps, co
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import os
 import re
 import stat
@@ -20,7 +21,6 @@ from openai.types import Batch
 from textual.worker import Worker, WorkerState
 
 from batchtui.core.cache import TERMINAL_STATUSES
-from batchtui.core.client import STALE_PART_SECONDS
 from batchtui.core.config import Profile
 from batchtui.core.errors import ConnectionLostError
 from batchtui.core.workspace import Workspace
@@ -249,17 +249,17 @@ async def test_a_short_body_is_caught_by_its_size(finished_batch, tmp_path):
     assert list(dest.parent.iterdir()) == []
 
 
-async def test_a_killed_downloads_temp_file_is_removed_once_stale(finished_batch, tmp_path):
+async def test_a_killed_downloads_temp_file_is_removed_but_a_running_one_stays(finished_batch, tmp_path):
     ws, batch = finished_batch
     size = (await ws.service.retrieve_file(batch.output_file_id)).bytes
     dest = tmp_path / "out" / "output.jsonl"
     dest.parent.mkdir()
-    stale, running = dest.parent / ".output.jsonl.abc.part", dest.parent / ".output.jsonl.def.part"
+    stale, running = dest.parent / ".output.jsonl.abcdefgh.part", dest.parent / ".output.jsonl.ijklmnop.part"
     stale.write_bytes(b"half a file")
     running.write_bytes(b"another process's download")
-    old = time.time() - STALE_PART_SECONDS - 60
-    os.utime(stale, (old, old))
-    await ws.service.download(batch.output_file_id, dest, size=size)
+    with running.open("rb") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)  # as a live download holds its temp file
+        await ws.service.download(batch.output_file_id, dest, size=size)
     assert sorted(p.name for p in dest.parent.iterdir()) == sorted([dest.name, running.name])
 
 
