@@ -882,6 +882,7 @@ def _crash_report(exc: BaseException) -> str:
 
     from batchtui.core.errors import redact_keys
     from batchtui.core.paths import cache_root
+    from batchtui.core.text import redact_urls
 
     text = f"batchtui {__version__}\nargs: {sys.argv[1:]}\n\n" + "".join(traceback.format_exception(exc))
     secret = os.environ.get("OPENAI_API_KEY")
@@ -892,7 +893,7 @@ def _crash_report(exc: BaseException) -> str:
             folder.mkdir(mode=0o700, parents=True, exist_ok=True)
             fd, name = tempfile.mkstemp(prefix="batchtui-crash-", suffix=".txt", dir=folder)
             with open(fd, "w", encoding="utf-8") as out:
-                out.write(redact_keys(text))
+                out.write(redact_urls(redact_keys(text)))
             return name
         except OSError:
             continue

@@ -157,7 +157,8 @@ def test_a_closed_pipe_ends_quietly(env, tmp_path, write_batch_file):
 
 def test_an_unexpected_error_is_one_line_with_a_report(env, isolated_home):
     script = ("from batchtui.cli import app, main\n"
-              "@app.command\ndef boom():\n    raise RuntimeError('deep inside sk-secretkey123')\nmain()\n")
+              "@app.command\ndef boom():\n    raise RuntimeError('deep inside sk-secretkey123 http://u:pw1@h/v1')\n"
+              "main()\n")
     done = subprocess.run([sys.executable, "-c", script, "boom"], env=env, capture_output=True, text=True,
                           timeout=60)
     line = one_line(done)
@@ -165,7 +166,8 @@ def test_an_unexpected_error_is_one_line_with_a_report(env, isolated_home):
     report = Path(line.rsplit(" ", 1)[1])
     assert report.parent == Path(env["BATCHTUI_HOME"]) / "cache" / "crash-reports"
     text = report.read_text()
-    assert "RuntimeError: deep inside <key>" in text and "sk-secretkey123" not in text
+    assert "RuntimeError: deep inside <key> http://***@h/v1" in text and "sk-secretkey123" not in text
+    assert "pw1" not in text
     assert report.stat().st_mode & 0o077 == 0
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+_URL = re.compile(r"https?://[^\s'\"<>]+")
 _USERINFO = re.compile(r"(?<=//)[^/?#]*@")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
@@ -34,3 +35,8 @@ def redact_url(url: str) -> str:
     url = _USERINFO.sub("***@", url, count=1)
     cut = min((i for i in (url.find("?"), url.find("#")) if i >= 0), default=-1)
     return url if cut < 0 else url[:cut] + url[cut] + "***"
+
+
+def redact_urls(text: str) -> str:
+    """`text` with every http(s) URL in it shown as redact_url shows it."""
+    return _URL.sub(lambda match: redact_url(match.group()), text)

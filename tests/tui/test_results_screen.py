@@ -21,6 +21,7 @@ from batchtui.core.workspace import Workspace
 from batchtui.sandbox import SandboxConfig, SandboxServer
 from batchtui.tui import clipboard
 from batchtui.tui.app import BatchtuiApp
+from batchtui.tui.screens.confirm import ConfirmScreen
 from batchtui.tui.screens.results import BatchResults, ResultsScreen
 from batchtui.tui.viewer_app import ViewerApp
 from batchtui.tui.widgets.result_detail import ResultDetail, detail_renderable
@@ -406,6 +407,15 @@ async def test_csv_export_of_a_made_batch_gives_the_data_back_with_answers(sandb
     app = BatchtuiApp(sandbox_profile, cache_dir=cache)
     async with app.run_test(size=(120, 40)) as pilot:
         await open_results(pilot, batch.id)
+        before, viewer = made.out.read_bytes(), app.screen  # the batch's own input: never replaced, even if asked
+        await pilot.press("e")
+        await wait_until(pilot, lambda: app.screen is not viewer, "export asks where")
+        app.screen.query_one("Input").value = str(made.out)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "asks to replace")
+        await pilot.press("y")
+        await wait_until(pilot, lambda: any("is a file of the batch itself" in n for n in notes(app)), "refused")
+        assert made.out.read_bytes() == before
         await export_from_viewer(pilot, tmp_path / "answers.csv")
     with (tmp_path / "answers.csv").open(newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))

@@ -496,16 +496,24 @@ class ResultsScreen(Screen):
     @work(exclusive=True, group="results-export", exit_on_error=False,
            description="prepare the export")  # not a repr of every row
     async def _prepare_export(self, index: ResultIndex, rows: list[int], dest: Path) -> None:
-        """A CSV of a batch made by make-batch-file gets the data's columns: find them, then export."""
+        """A CSV of a batch made by make-batch-file gets the data's columns: find them, then export. The batch's
+        own files (its results, its data, input and manifest) are never replaced."""
+        own = {path for path in index.files.paths() if path is not None}
         data = None
-        if isinstance(self.source, BatchResults) and dest.suffix.lower() != ".jsonl":
+        if isinstance(self.source, BatchResults):
             try:
                 workspace = await self.app.wait_for_workspace()
                 batch = await workspace.cache.get_batch(self.source.batch_id)
-                data = await workspace.data_join(batch) if batch is not None else None
+                if batch is not None:
+                    own |= await workspace.batch_sources(batch)
+                    data = await workspace.data_join(batch) if dest.suffix.lower() != ".jsonl" else None
             except BatchtuiError as exc:
                 self.notify(f"{exc} Exporting without the data's columns.", title="Data file", severity="warning",
                             markup=False)
+        if any(dest.resolve() == path.resolve() for path in own):
+            self.notify(f"{dest} is a file of the batch itself (its results, data, input or manifest); export to "
+                        "another file.", title="Not exported", severity="error", markup=False)
+            return
         self._run_export(index, rows, dest, data)
 
     @work(thread=True, exclusive=True, group="results-export-write", exit_on_error=False,
