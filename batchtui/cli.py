@@ -92,6 +92,14 @@ def _fail(message: str, status: int = 1) -> None:
     raise SystemExit(status)
 
 
+def _check_input_file(path: Path) -> None:
+    """Fail in one line naming what `path` is, unless it is a file to read."""
+    if path.is_dir():
+        _fail(f"{path}: is a folder; name a batch JSONL file in it")
+    if not path.is_file():
+        _fail(f"{path}: no such file" if not path.exists() else f"{path}: not a regular file")
+
+
 def _print_json(value: Any) -> None:
     print(printable_json(json.dumps(value, indent=2, ensure_ascii=False)))
 
@@ -180,10 +188,7 @@ def view(
     if not given:
         _fail("view: name at least one file: OUTPUT, --input or --errors")
     for path in given:
-        if path.is_dir():
-            _fail(f"{path}: is a folder; name a batch JSONL file in it")
-        if not path.is_file():
-            _fail(f"{path}: no such file" if not path.exists() else f"{path}: not a regular file")
+        _check_input_file(path)
     try:
         chosen = resolve_profile(profile)
     except BatchtuiError as exc:
@@ -220,8 +225,7 @@ def list_batches(
 @app.command
 def upload_batch_file(file: Path, /, *, json: JsonOption = False, profile: ProfileOption = None) -> None:
     """Upload a .jsonl batch input file; prints its file id."""
-    if not file.is_file():
-        _fail(f"{file}: no such file")
+    _check_input_file(file)
 
     async def work(workspace: Workspace):
         with _ProgressLine(f"uploading {printable(file.name)}") as bar:
@@ -694,6 +698,8 @@ def sql(
         path = resolve_profile(profile).cache_dir() / "cache.db"
     except BatchtuiError as exc:
         _fail(str(exc))
+    if path.is_dir():
+        _fail(f"{path}: cannot open the cache (it is a folder, not a file)")
     if not path.is_file():
         _fail(f"no cache at {path} yet: run `batchtui list-batches` or `batchtui import-batch` first")
     try:

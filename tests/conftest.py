@@ -71,6 +71,22 @@ def write_batch_file(tmp_path):
 
 
 @pytest.fixture(scope="module")
+def sandbox_url() -> Iterator[str]:
+    """`batchtui sandbox` in its own process, on a free port, for the CLI tests of a module."""
+    from cli_helpers import sandbox_process
+
+    with sandbox_process() as url:
+        yield url
+
+
+@pytest.fixture
+def cli_env(sandbox_url, isolated_home) -> dict[str, str]:
+    """Environment for `batchtui` processes against that sandbox, with this test's home."""
+    return {**os.environ, "OPENAI_BASE_URL": sandbox_url, "OPENAI_API_KEY": "sk-test",
+            "BATCHTUI_HOME": str(isolated_home)}
+
+
+@pytest.fixture(scope="module")
 def failing_sandbox_url() -> Iterator[str]:
     """`batchtui sandbox` in its own process that fails 30% of requests, for the CLI tests of a module."""
     from cli_helpers import sandbox_process

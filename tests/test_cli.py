@@ -4,26 +4,16 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
 
 import pytest
-from cli_helpers import batchtui, sandbox_process
+from cli_helpers import batchtui
 
 from batchtui import __version__
 
 
-@pytest.fixture(scope="module")
-def sandbox_url() -> Iterator[str]:
-    """`batchtui sandbox` in its own process, on a free port, killed after the module."""
-    with sandbox_process() as url:
-        yield url
-
-
 @pytest.fixture
-def env(sandbox_url, isolated_home) -> dict[str, str]:
-    return {
-        **os.environ, "OPENAI_BASE_URL": sandbox_url, "OPENAI_API_KEY": "sk-test", "BATCHTUI_HOME": str(isolated_home)
-    }
+def env(cli_env) -> dict[str, str]:
+    return cli_env
 
 
 def test_upload_start_wait_and_get_results(env, write_batch_file, tmp_path):

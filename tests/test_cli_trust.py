@@ -11,36 +11,23 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cli_helpers import batchtui, sandbox_process
-
-
-@pytest.fixture(scope="module")
-def sandbox_url() -> Iterator[str]:
-    with sandbox_process() as url:
-        yield url
+from cli_helpers import batchtui
+from mounts import tmpfs
 
 
 @pytest.fixture
-def env(sandbox_url, isolated_home) -> dict[str, str]:
-    return {**os.environ, "OPENAI_BASE_URL": sandbox_url, "OPENAI_API_KEY": "sk-test",
-            "BATCHTUI_HOME": str(isolated_home)}
+def env(cli_env) -> dict[str, str]:
+    return cli_env
 
 
 @pytest.fixture
 def full_disk(tmp_path) -> Iterator[Path]:
     """A folder on a 64 KB tmpfs that is full to the last byte."""
-    folder = tmp_path / "full"
-    folder.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(folder)], capture_output=True)
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs here: {mounted.stderr.decode().strip()}")
-    try:
+    with tmpfs(tmp_path / "full", "64k") as folder:
         with (folder / "filler").open("wb") as filler, pytest.raises(OSError):
             filler.write(os.urandom(1 << 20))
             filler.flush()
         yield folder
-    finally:
-        subprocess.run(["umount", str(folder)], check=True)
 
 
 def one_line(done: subprocess.CompletedProcess[str]) -> str:
@@ -136,6 +123,8 @@ def test_results_into_a_file_a_system_folder_or_a_full_disk_are_one_line(env, tm
     (["sandbox", "--port", "99999"], "--port 99999: expected 1-65535"),
     (["sandbox", "--port", "0", "--data-dir", "{file}"], "is a file, not a folder"),
     (["view", "{folder}"], "is a folder; name a batch JSONL file in it"),
+    (["upload-batch-file", "{folder}"], "is a folder; name a batch JSONL file in it"),
+    (["validate", "{folder}"], "Is a directory"),
 ])
 def test_wrong_arguments_name_what_is_wrong(env, tmp_path, args, fragment):
     (tmp_path / "a-file").write_text("x")
@@ -181,3 +170,10 @@ def test_sql_table_stops_at_a_row_limit(env, isolated_home):
     assert done.stdout.count('"i"') == 5
     assert "(3 rows)" in batchtui("sql", "SELECT 1 UNION SELECT 2 UNION SELECT 3", env=env).stdout
     assert batchtui("sql", "SELECT 1", env=env).stderr == ""
+
+
+def test_sql_on_a_cache_that_is_a_folder_says_so(env, isolated_home):
+    (isolated_home / "cache" / "p" / "cache.db").mkdir(parents=True)
+    (isolated_home / "config.toml").write_text('[profiles.p]\nbase_url = "http://127.0.0.1:9/v1"\napi_key = "sk-x"\n')
+    line = one_line(batchtui("sql", "SELECT 1", "--profile", "p", env=env, check=False))
+    assert line.endswith("cache.db: cannot open the cache (it is a folder, not a file)")

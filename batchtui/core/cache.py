@@ -26,6 +26,7 @@ from pydantic import ValidationError
 
 from batchtui.core.errors import BatchtuiError
 from batchtui.core.paths import private_dir
+from batchtui.core.text import printable
 
 __all__ = [
     "ACTIVE_STATUSES",
@@ -437,7 +438,7 @@ class Cache:
     @classmethod
     async def _open(cls, path: Path) -> Cache:
         if "\0" in str(path):  # the OS refuses such a path outright (ValueError, not OSError)
-            raise CacheError(f"{path!r}: cannot create the cache (a path cannot hold a NUL character)")
+            raise CacheError(f"{printable(str(path))}: cannot create the cache (a path cannot hold a NUL character)")
         existed = path.exists()
         try:
             if not path.parent.exists():

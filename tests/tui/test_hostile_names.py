@@ -60,6 +60,15 @@ async def pick_in_tree(pilot, tree: DirectoryTree, shown: str) -> None:
     await pilot.press("enter")
 
 
+async def open_new_batch(pilot) -> NewBatchScreen:
+    """From the batch list, `n`: the new batch screen once it is shown."""
+    app = pilot.app
+    await wait_until(pilot, lambda: isinstance(app.screen, BatchesScreen), "batch list shown")
+    await pilot.press("n")
+    await wait_until(pilot, lambda: isinstance(app.screen, NewBatchScreen), "new batch screen shown")
+    return app.screen
+
+
 def assert_literal(text: str) -> None:
     assert not any(char in text for char in RAW), text
     assert EVIL_SHOWN in text and MARKUP in text
@@ -68,10 +77,7 @@ def assert_literal(text: str) -> None:
 async def test_new_batch_tree_and_path_field_show_local_names_literally(hostile_folder, tmp_path):
     app = offline_app(tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_until(pilot, lambda: isinstance(app.screen, BatchesScreen), "batch list shown")
-        await pilot.press("n")
-        await wait_until(pilot, lambda: isinstance(app.screen, NewBatchScreen), "new batch screen shown")
-        screen = app.screen
+        screen = await open_new_batch(pilot)
         tree = screen.query_one(DirectoryTree)
         await pick_in_tree(pilot, tree, EVIL_SHOWN)
         assert screen.query_one("#jsonl-path", Input).value == EVIL  # the file itself, not its shown name
@@ -85,10 +91,7 @@ async def test_new_batch_tree_and_path_field_show_local_names_literally(hostile_
 async def test_a_picked_name_shows_in_its_path_field_with_visible_controls(hostile_folder, tmp_path):
     app = offline_app(tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_until(pilot, lambda: isinstance(app.screen, BatchesScreen), "batch list shown")
-        await pilot.press("n")
-        await wait_until(pilot, lambda: isinstance(app.screen, NewBatchScreen), "new batch screen shown")
-        field = app.screen.query_one("#jsonl-path", Input)
+        field = (await open_new_batch(pilot)).query_one("#jsonl-path", Input)
         await pick_in_tree(pilot, app.screen.query_one(DirectoryTree), EVIL_SHOWN)
         shown = field.render_line(0).text
     assert field.value == EVIL
