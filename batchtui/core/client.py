@@ -21,6 +21,7 @@ import pydantic
 from openai.types import Batch, FileObject
 
 from batchtui.core.atomic import temp_beside
+from batchtui.core.backoff import Backoff
 from batchtui.core.config import Profile
 from batchtui.core.errors import (
     ApiError,
@@ -31,7 +32,6 @@ from batchtui.core.errors import (
     translate_api_error,
 )
 from batchtui.core.paths import make_private_dirs
-from batchtui.core.sync import Backoff
 
 Progress = Callable[[int, int], None]
 """Called with (bytes done, bytes in all) as an upload or download moves on."""

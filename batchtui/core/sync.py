@@ -1,5 +1,4 @@
-"""Incremental refresh of the batch cache: cost in API calls follows new and active batches, not all. Also the
-one back-off policy every loop that calls the API again and again (the app's poller, a CLI wait) follows."""
+"""Incremental refresh of the batch cache: cost in API calls follows new and active batches, not all."""
 
 from __future__ import annotations
 
@@ -10,10 +9,9 @@ from typing import TYPE_CHECKING
 import orjson
 
 from batchtui.core.cache import ACTIVE_STATUSES, Cache
-from batchtui.core.errors import ApiError, BatchtuiError
 
 if TYPE_CHECKING:
-    from batchtui.core.client import BatchService  # client paces its upload retries with Backoff, from here
+    from batchtui.core.client import BatchService
 
 
 @dataclass(frozen=True)
@@ -24,30 +22,6 @@ class SyncResult:
     listed: int
     refreshed: int
     active: int
-
-
-@dataclass
-class Backoff:
-    """How long to wait before trying again after a failure: each failure in a row doubles `base` (the first
-    waits 2 x base) up to `cap`; a Retry-After the API sent is honoured, within the cap; an error that retrying
-    will not soon fix waits `cap` at once. A success starts over."""
-
-    base: float
-    cap: float
-    failures: int = 0
-
-    def failed(self, exc: BatchtuiError) -> float:
-        """Count a failure; the seconds to wait before the next try."""
-        self.failures += 1
-        if not exc.retryable:
-            return self.cap
-        delay = min(self.cap, self.base * 2 ** min(self.failures, 30))  # capped: days of failures never overflow
-        if isinstance(exc, ApiError) and exc.retry_after is not None:  # a 429 or 503 that says when
-            delay = min(self.cap, max(delay, exc.retry_after))
-        return delay
-
-    def succeeded(self) -> None:
-        self.failures = 0
 
 
 _HORIZON = "listed_through"

@@ -12,6 +12,7 @@ from pathlib import Path
 import orjson
 from openai.types import Batch, FileObject
 
+from batchtui.core.backoff import Backoff
 from batchtui.core.batch_file import ManifestError, data_rows_by_custom_id, load_manifest, manifest_path
 from batchtui.core.cache import ACTIVE_STATUSES, Cache, DownloadedFile, ProgressObservation, open_or_set_aside
 from batchtui.core.client import BatchService, Progress
@@ -32,7 +33,7 @@ from batchtui.core.paths import inside, make_private_dirs, safe_name
 from batchtui.core.pricing import Cost
 from batchtui.core.results import ResultFiles, build_index
 from batchtui.core.retry import RETRY_KINDS, RETRY_OF, RetryKind, rows_to_retry, write_retry_file
-from batchtui.core.sync import Backoff, SyncResult, sync_batches
+from batchtui.core.sync import SyncResult, sync_batches
 from batchtui.core.validate import validate_file
 
 _ESTIMATE = "estimate:"

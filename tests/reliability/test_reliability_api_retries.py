@@ -95,7 +95,7 @@ async def test_wait_for_backs_off_and_ends_with_the_batch(fresh_sandbox, write_b
 
 
 def test_the_back_off_policy():
-    from batchtui.core.sync import Backoff
+    from batchtui.core.backoff import Backoff
 
     backoff = Backoff(1.0, 10.0)
     assert [backoff.failed(ServerError("x")) for _ in range(5)] == [2, 4, 8, 10, 10]
