@@ -20,20 +20,20 @@ from cyclopts import App, Parameter
 from openai.types import Batch
 
 from batchtui import __version__
-from batchtui.core.batch_file import make_batch_file as make_batch_file_from
-from batchtui.core.client import BATCH_ENDPOINTS
+from batchtui.core.api.client import BATCH_ENDPOINTS
+from batchtui.core.authoring.batch_file import make_batch_file as make_batch_file_from
 from batchtui.core.config import Profile, resolve_profile
 from batchtui.core.errors import BatchtuiError
-from batchtui.core.export import export_csv, export_jsonl, export_rows
-from batchtui.core.pricing import usd
-from batchtui.core.results import build_index
-from batchtui.core.retry import RETRY_KINDS, RetryKind
+from batchtui.core.insights.pricing import usd
+from batchtui.core.results.export import export_csv, export_jsonl, export_rows
+from batchtui.core.results.index import build_index
+from batchtui.core.results.retry import RETRY_KINDS, RetryKind
 from batchtui.core.text import printable, printable_json
 from batchtui.core.workspace import Workspace
 
 if TYPE_CHECKING:
-    from batchtui.core.stats import BatchStats
-    from batchtui.core.validate import ValidationReport
+    from batchtui.core.authoring.validate import ValidationReport
+    from batchtui.core.insights.stats import BatchStats
 
 T = TypeVar("T")
 
@@ -181,7 +181,7 @@ def view(
     profile: ProfileOption = None,
 ) -> None:
     """Open the result viewer on local files: each request beside its response (no account needed)."""
-    from batchtui.core.results import ResultFiles
+    from batchtui.core.results.index import ResultFiles
     from batchtui.tui.viewer_app import ViewerApp
 
     given = [path for path in (output, input, errors) if path is not None]
@@ -331,7 +331,7 @@ def cancel_batch(batch_id: BatchIdArgument, /, *, json: JsonOption = False, prof
 def _report_lines(report: ValidationReport) -> list[str]:
     """A validation report for people: what the file holds, what it may cost, then each problem; escaped, as the
     file's name, its model and its lines may hold anything."""
-    from batchtui.core.validate import report_figures
+    from batchtui.core.authoring.validate import report_figures
 
     name = report.path.name if report.path else "input"
     what = f"{report.requests:,} requests" + (f" to {report.endpoint}" if report.endpoint else "")
@@ -358,7 +358,7 @@ def validate(
     """Check a batch input file offline, as OpenAI will, and estimate its tokens and cost.
 
     Exit status: 0 no problems, 1 problems found, 2 the file could not be read."""
-    from batchtui.core.validate import validate_file
+    from batchtui.core.authoring.validate import validate_file
 
     if endpoint is not None and endpoint not in BATCH_ENDPOINTS:
         _fail(f"--endpoint {endpoint}: not a batch endpoint ({', '.join(BATCH_ENDPOINTS)})", status=2)
@@ -391,7 +391,7 @@ def make_batch_file(
                      ] = False,
 ) -> None:
     """Make a batch input file from a prompt template and a data file; prints the file (or parts) written."""
-    from batchtui.core.split import check_part_names, split_file
+    from batchtui.core.authoring.split import check_part_names, split_file
 
     out = output or data.with_suffix(".batch.jsonl")
     try:
@@ -422,7 +422,7 @@ def split_command(
 ) -> None:
     """Cut a batch input file into parts (FILE.part-001.jsonl, ...) that each stay within the limits (by default
     the API's: 50,000 requests and 200 MB)."""
-    from batchtui.core.split import split_file
+    from batchtui.core.authoring.split import split_file
 
     for option, value in (("--max-lines", max_lines), ("--max-bytes", max_bytes)):
         if value < 1:
@@ -563,7 +563,7 @@ def import_batch(
     retry's), to query with `batchtui sql`; prints each batch's count of requests."""
     from dataclasses import asdict
 
-    from batchtui.core.llm_logs import ImportResult
+    from batchtui.core.cache.llm_logs import ImportResult
 
     if (batch_id is None) == (not all_batches):
         _fail("import-batch: name a BATCH_ID or give --all (not both)")
@@ -681,8 +681,8 @@ def sql(
     import csv
     from itertools import islice
 
-    from batchtui.core.export import formula_safe
-    from batchtui.core.sql import EXAMPLE_QUERIES, ReadOnlyQueryError, stream_readonly_query
+    from batchtui.core.cache.sql import EXAMPLE_QUERIES, ReadOnlyQueryError, stream_readonly_query
+    from batchtui.core.results.export import formula_safe
 
     if examples:
         for title, example in EXAMPLE_QUERIES:
@@ -774,7 +774,7 @@ def stats(
 ) -> None:
     """How long the account's batches really take (turnaround and each phase, p50 / p90 / max by model, endpoint
     and size band), how they ended, and tokens and cost per day at batch prices."""
-    from batchtui.core.stats import batch_stats
+    from batchtui.core.insights.stats import batch_stats
 
     try:
         start = dt.datetime.strptime(since, "%Y-%m-%d").replace(tzinfo=dt.UTC) if since else None
@@ -799,7 +799,7 @@ async def _upgrade_cache(path: Path) -> str | None:
     """Bring a cache made by an older batchtui up to date (our own write, not the query's), or set a damaged one
     aside; returns the notice saying so. A cache that cannot be written here is read as it is: the query says so
     if it needed the upgrade."""
-    from batchtui.core.cache import ReadOnlyCacheError, open_or_set_aside
+    from batchtui.core.cache.store import ReadOnlyCacheError, open_or_set_aside
 
     try:
         cache, notice = await open_or_set_aside(path)

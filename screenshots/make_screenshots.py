@@ -13,8 +13,8 @@ from pathlib import Path
 
 from textual.widgets import Input, TextArea
 
+from batchtui.core.cache.sql import EXAMPLE_QUERIES
 from batchtui.core.config import Profile
-from batchtui.core.sql import EXAMPLE_QUERIES
 from batchtui.sandbox import SandboxConfig, SandboxServer
 from batchtui.tui.app import BatchtuiApp
 from batchtui.tui.screens.new_batch import NewBatchScreen

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from batchtui.core.cache import Cache
+from batchtui.core.cache.store import Cache
 from batchtui.tui.widgets.batch_list import BatchList
 
 

@@ -19,7 +19,7 @@ import pytest
 from cli_helpers import batchtui
 from mounts import read_only_view
 
-from batchtui.core.cache import SCHEMA_VERSION, Cache
+from batchtui.core.cache.store import SCHEMA_VERSION, Cache
 from batchtui.core.config import resolve_profile
 
 ISSUE_QUERY = (

@@ -12,15 +12,13 @@ from pathlib import Path
 import orjson
 from openai.types import Batch, FileObject
 
-from batchtui.core.backoff import Backoff
-from batchtui.core.batch_file import ManifestError, data_rows_by_custom_id, load_manifest, manifest_path
-from batchtui.core.cache import ACTIVE_STATUSES, Cache, DownloadedFile, ProgressObservation, open_or_set_aside
-from batchtui.core.client import BatchService, Progress
-from batchtui.core.config import Profile
-from batchtui.core.downloads import SaveError, cached_name, download_once, download_results
-from batchtui.core.errors import BatchtuiError, file_errors
-from batchtui.core.export import DataJoin
-from batchtui.core.llm_logs import (
+from batchtui.core.api.backoff import Backoff
+from batchtui.core.api.client import BatchService, Progress
+from batchtui.core.api.downloads import SaveError, cached_name, download_once, download_results
+from batchtui.core.api.sync import SyncResult, sync_batches
+from batchtui.core.authoring.batch_file import ManifestError, data_rows_by_custom_id, load_manifest, manifest_path
+from batchtui.core.authoring.validate import validate_file
+from batchtui.core.cache.llm_logs import (
     ImportProgress,
     ImportResult,
     LogSource,
@@ -29,12 +27,14 @@ from batchtui.core.llm_logs import (
     last_import,
     signature,
 )
+from batchtui.core.cache.store import ACTIVE_STATUSES, Cache, DownloadedFile, ProgressObservation, open_or_set_aside
+from batchtui.core.config import Profile
+from batchtui.core.errors import BatchtuiError, file_errors
+from batchtui.core.insights.pricing import Cost
 from batchtui.core.paths import inside, make_private_dirs, safe_name
-from batchtui.core.pricing import Cost
-from batchtui.core.results import ResultFiles, build_index
-from batchtui.core.retry import RETRY_KINDS, RETRY_OF, RetryKind, rows_to_retry, write_retry_file
-from batchtui.core.sync import SyncResult, sync_batches
-from batchtui.core.validate import validate_file
+from batchtui.core.results.export import DataJoin
+from batchtui.core.results.index import ResultFiles, build_index
+from batchtui.core.results.retry import RETRY_KINDS, RETRY_OF, RetryKind, rows_to_retry, write_retry_file
 
 _ESTIMATE = "estimate:"
 """The meta key prefix of a batch's cost estimate at start."""

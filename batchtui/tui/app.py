@@ -17,11 +17,11 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.timer import Timer
 
-from batchtui.core.backoff import Backoff
+from batchtui.core.api.backoff import Backoff
 from batchtui.core.config import Profile
 from batchtui.core.errors import BatchtuiError
-from batchtui.core.retry import RetryKind
-from batchtui.core.stats import cost_notes
+from batchtui.core.insights.stats import cost_notes
+from batchtui.core.results.retry import RetryKind
 from batchtui.core.text import printable
 from batchtui.core.workspace import Workspace
 from batchtui.tui.format import short_id

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from textual.binding import Binding
 
 from batchtui.core.config import Profile
-from batchtui.core.results import ResultFiles
+from batchtui.core.results.index import ResultFiles
 from batchtui.tui.app import freeze_startup_heap
 from batchtui.tui.literal_app import LiteralApp
 from batchtui.tui.screens.results import LocalFiles, ResultsScreen

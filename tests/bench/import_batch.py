@@ -25,10 +25,10 @@ sys.path.insert(0, str(Path(__file__).parent))
 from result_files import result_files_in  # noqa: E402
 from timing import best, raw_read  # noqa: E402
 
-from batchtui.core.cache import PAGE_SIZE, Cache  # noqa: E402
-from batchtui.core.llm_logs import LogSource, import_rows  # noqa: E402
-from batchtui.core.results import ResultFiles, build_index  # noqa: E402
-from batchtui.core.sql import run_readonly_query  # noqa: E402
+from batchtui.core.cache.llm_logs import LogSource, import_rows  # noqa: E402
+from batchtui.core.cache.sql import run_readonly_query  # noqa: E402
+from batchtui.core.cache.store import PAGE_SIZE, Cache  # noqa: E402
+from batchtui.core.results.index import ResultFiles, build_index  # noqa: E402
 
 COLUMNS = "batch_id, custom_id, created_at, updated_at, metadata, request, response"
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import orjson
 from timing import best
 
-from batchtui.core.batch_file import make_batch_file
+from batchtui.core.authoring.batch_file import make_batch_file
 
 TEMPLATE = Path(__file__).parents[2] / "examples" / "reviews" / "template.json"
 SYSTEM = orjson.loads(TEMPLATE.read_text().replace("{{max_tokens}}", "0"))["messages"][0]["content"]

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import orjson
 
-from batchtui.core.results import ResultFiles
+from batchtui.core.results.index import ResultFiles
 
 WORDS = [
     "the", "batch", "model", "token", "prompt", "answer", "review", "shipping", "refund", "quality", "price",

@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from result_files import result_files_in  # noqa: E402
 from timing import best, raw_read  # noqa: E402
 
-from batchtui.core.results import ResultFiles, build_index  # noqa: E402
+from batchtui.core.results.index import ResultFiles, build_index  # noqa: E402
 
 
 def paths_of(files: ResultFiles) -> list[Path]:

@@ -27,7 +27,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from batchtui.core.cache import ACTIVE_STATUSES
+from batchtui.core.cache.store import ACTIVE_STATUSES
 from batchtui.core.config import Profile
 from batchtui.sandbox import ids
 from batchtui.sandbox.store import BatchRecord, FileRecord, Plan, Progress, Store

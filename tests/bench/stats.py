@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from openai.types import Batch
 from timing import best
 
-from batchtui.core.stats import _exact_total, batch_stats, expected_finish
+from batchtui.core.insights.stats import _exact_total, batch_stats, expected_finish
 
 DAY = 86_400
 START = 1_740_787_200  # 2025-03-01 00:00 UTC

@@ -30,7 +30,7 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
-from batchtui.core.batch_filter import SearchIndex, description
+from batchtui.core.listing import SearchIndex, description
 from batchtui.tui.app import freeze_startup_heap, with_changed
 from batchtui.tui.format import ago, literal, status_badge
 from batchtui.tui.screens.batches import BatchesScreen

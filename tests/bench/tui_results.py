@@ -25,7 +25,7 @@ from textual.widgets import Input
 from tui_batch_list import PaintClock
 
 from batchtui.core.config import Profile
-from batchtui.core.results import ResultFiles
+from batchtui.core.results.index import ResultFiles
 from batchtui.tui.screens.results import ResultsScreen
 from batchtui.tui.viewer_app import ViewerApp
 from batchtui.tui.widgets.result_list import ResultList

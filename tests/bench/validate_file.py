@@ -16,8 +16,8 @@ from pathlib import Path
 import orjson
 from timing import best, raw_read
 
-from batchtui.core.split import split_file
-from batchtui.core.validate import MAX_BYTES, validate_file
+from batchtui.core.authoring.split import split_file
+from batchtui.core.authoring.validate import MAX_BYTES, validate_file
 
 REVIEW = (
     "the order arrived late and the box was damaged but support replied quickly and offered a refund "

@@ -16,7 +16,7 @@ import openpyxl
 import orjson
 import pytest
 
-from batchtui.core.batch_file import (
+from batchtui.core.authoring.batch_file import (
     MANIFEST_FORMAT,
     BadRowError,
     BatchFileCancelled,
@@ -30,9 +30,16 @@ from batchtui.core.batch_file import (
     make_batch_file,
     manifest_path,
 )
-from batchtui.core.datasets import DataFileError, DataRow, custom_id_for, default_id_column, read_columns, read_rows
+from batchtui.core.authoring.datasets import (
+    DataFileError,
+    DataRow,
+    custom_id_for,
+    default_id_column,
+    read_columns,
+    read_rows,
+)
+from batchtui.core.authoring.templates import TemplateError
 from batchtui.core.errors import BatchtuiError
-from batchtui.core.templates import TemplateError
 
 EXAMPLES = Path(__file__).parents[2] / "examples" / "reviews"
 BODY = '{"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "{{text}}"}], "max_tokens": {{n}}}'

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from openai.types import Batch
 
-from batchtui.core.batch_filter import (
+from batchtui.core.listing import (
     STATUS_GROUPS,
     SearchIndex,
     description,

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from mounts import tmpfs
 from openai.types import Batch, FileObject
 
-from batchtui.core.cache import (
+from batchtui.core.cache.store import (
     ACTIVE_STATUSES,
     PAGE_SIZE,
     SCHEMA_VERSION,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from batchtui.core.client import make_openai_client
+from batchtui.core.api.client import make_openai_client
 from batchtui.core.config import OPENAI_BASE_URL, Profile, resolve_profile
 from batchtui.core.errors import ConfigError
 

@@ -15,8 +15,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from batchtui.core.curl import NotARequestError, curl_command
 from batchtui.core.errors import BatchtuiError
+from batchtui.core.results.curl import NotARequestError, curl_command
 
 KEY = "sk-test 'quoted' $HOME `id` \"x\""
 

@@ -10,7 +10,7 @@ import orjson
 import pytest
 
 from batchtui.core.errors import BatchtuiError
-from batchtui.core.export import (
+from batchtui.core.results.export import (
     CSV_COLUMNS,
     ExportCancelled,
     ExportError,

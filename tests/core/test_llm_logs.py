@@ -21,9 +21,7 @@ from hypothesis import strategies as st
 from mounts import tmpfs
 from openai.types import Batch
 
-from batchtui.core.cache import ACTIVE_STATUSES, Cache, CacheError
-from batchtui.core.config import Profile
-from batchtui.core.llm_logs import (
+from batchtui.core.cache.llm_logs import (
     ImportCancelled,
     LogSource,
     _cost_fields,
@@ -32,9 +30,11 @@ from batchtui.core.llm_logs import (
     import_rows,
     last_import,
 )
-from batchtui.core.pricing import price_of
-from batchtui.core.results import ResultFiles
-from batchtui.core.sql import EXAMPLE_QUERIES, run_readonly_query
+from batchtui.core.cache.sql import EXAMPLE_QUERIES, run_readonly_query
+from batchtui.core.cache.store import ACTIVE_STATUSES, Cache, CacheError
+from batchtui.core.config import Profile
+from batchtui.core.insights.pricing import price_of
+from batchtui.core.results.index import ResultFiles
 from batchtui.core.workspace import Workspace
 from batchtui.sandbox import SandboxConfig, SandboxServer
 

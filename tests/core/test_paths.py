@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from batchtui.core.downloads import cached_name
+from batchtui.core.api.downloads import cached_name
 from batchtui.core.paths import UnsafePathError, inside, is_safe_name, safe_name
 from batchtui.core.text import redact_url
 

@@ -13,8 +13,8 @@ import tiktoken
 import tiktoken.load
 from genai_prices import Usage, calc_price
 
-from batchtui.core import pricing
-from batchtui.core.pricing import APPROXIMATION, estimate_tokens, price_of, token_counter
+from batchtui.core.insights import pricing
+from batchtui.core.insights.pricing import APPROXIMATION, estimate_tokens, price_of, token_counter
 
 MILLION = 1_000_000
 
@@ -113,7 +113,7 @@ class FakeEncoding:
 
 
 def test_usage_cost_reads_chat_and_responses_usage():
-    from batchtui.core.pricing import price_of, usage_cost
+    from batchtui.core.insights.pricing import price_of, usage_cost
 
     chat = {"prompt_tokens": 1_000, "completion_tokens": 200, "total_tokens": 1_200, "cached_tokens": 400}
     responses = {"input_tokens": 1_000, "output_tokens": 200, "total_tokens": 1_200, "cached_tokens": 400}

@@ -2,8 +2,8 @@
 
 from openai.types import Batch
 
-from batchtui.core.cache import ProgressObservation
-from batchtui.core.progress import batch_progress
+from batchtui.core.cache.store import ProgressObservation
+from batchtui.core.insights.progress import batch_progress
 
 NOW = 1_800_000_000.0
 

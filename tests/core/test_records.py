@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from openai import OpenAI
 
-from batchtui.core.records import (
+from batchtui.core.results.records import (
     CHAT,
     COMPLETIONS,
     EMBEDDINGS,

@@ -14,11 +14,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from batchtui.core import results
-from batchtui.core.client import BatchService
+from batchtui.core.api.client import BatchService
 from batchtui.core.config import Profile
 from batchtui.core.errors import BatchtuiError
-from batchtui.core.results import (
+from batchtui.core.results import index as results
+from batchtui.core.results.index import (
     FIRST_REPORT,
     REPORT_EVERY,
     BuildCancelled,
@@ -366,7 +366,7 @@ SCANNED = [  # (line, output, custom_id and status the scanner reads, or None wh
 
 @pytest.mark.parametrize(("line", "output", "read"), SCANNED)
 def test_compiled_scanner_reads_only_lines_it_can_vouch_for(line, output, read):
-    assert results._linescan is not None, "batchtui/core/_linescan.c is not compiled: pip install -e . needs gcc"
+    assert results._linescan is not None, "core/results/_linescan.c is not compiled: pip install -e . needs gcc"
     data = b"\xef\xbb\xbf" + line + b"\n" + line
     pos, starts, lengths, ids, statuses = results._linescan.scan(data, 3, 5, output)
     assert (pos, list(memoryview(starts).cast("q")), list(memoryview(lengths).cast("q"))) == (

@@ -8,10 +8,10 @@ from pathlib import Path
 import orjson
 import pytest
 
-from batchtui.core.cache import ACTIVE_STATUSES
+from batchtui.core.cache.store import ACTIVE_STATUSES
 from batchtui.core.config import Profile
-from batchtui.core.results import Outcome, ResultFiles, build_index
-from batchtui.core.retry import NothingToRetry, rows_to_retry, write_retry_file
+from batchtui.core.results.index import Outcome, ResultFiles, build_index
+from batchtui.core.results.retry import NothingToRetry, rows_to_retry, write_retry_file
 from batchtui.core.workspace import RetryRefused, Workspace
 from batchtui.sandbox import SandboxConfig, SandboxServer
 

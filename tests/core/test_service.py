@@ -7,8 +7,8 @@ import asyncio
 import openai
 import pytest
 
-from batchtui.core.cache import TERMINAL_STATUSES
-from batchtui.core.client import BatchService, make_openai_client
+from batchtui.core.api.client import BatchService, make_openai_client
+from batchtui.core.cache.store import TERMINAL_STATUSES
 from batchtui.core.config import Profile
 from batchtui.core.errors import AuthError, NotFoundError, RateLimitedError, UnreachableError
 from batchtui.core.workspace import Workspace

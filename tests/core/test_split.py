@@ -10,8 +10,8 @@ from pathlib import Path
 import orjson
 import pytest
 
-from batchtui.core.split import SplitError, split_file
-from batchtui.core.validate import MAX_LINES, validate_file
+from batchtui.core.authoring.split import SplitError, split_file
+from batchtui.core.authoring.validate import MAX_LINES, validate_file
 
 PEAK_MB = "int(next(line for line in open('/proc/self/status') if line.startswith('VmHWM:')).split()[1]) // 1024"
 """The peak memory of the process running it, in MB (ru_maxrss would count the parent's, after a fork)."""
@@ -168,7 +168,7 @@ def test_a_line_too_long_is_never_held_whole_and_a_stream_is_refused(tmp_path):
         fh.write(chat(0))
         fh.seek(300 << 20, 1)  # a hole: a 300 MB line of NULs that uses no disk
         fh.write(b"\n" + chat(1))
-    code = ("import sys\nfrom pathlib import Path\nfrom batchtui.core.split import split_file\n"
+    code = ("import sys\nfrom pathlib import Path\nfrom batchtui.core.authoring.split import split_file\n"
             "try:\n    split_file(Path(sys.argv[1]))\nexcept Exception as exc:\n    print(exc)\n"
             f"print({PEAK_MB})")
     done = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=True)

@@ -13,10 +13,10 @@ from cache_helpers import damage_llm_log_rows
 from mounts import read_only_view
 from openai.types import Batch
 
-from batchtui.core.cache import SCHEMA_VERSION, Cache, CacheError, ReadOnlyCacheError
-from batchtui.core.llm_logs import LogSource, import_rows
-from batchtui.core.results import ResultFiles
-from batchtui.core.sql import EXAMPLE_QUERIES, ReadOnlyQueryError, run_readonly_query, stream_readonly_query
+from batchtui.core.cache.llm_logs import LogSource, import_rows
+from batchtui.core.cache.sql import EXAMPLE_QUERIES, ReadOnlyQueryError, run_readonly_query, stream_readonly_query
+from batchtui.core.cache.store import SCHEMA_VERSION, Cache, CacheError, ReadOnlyCacheError
+from batchtui.core.results.index import ResultFiles
 
 T0 = 1_760_000_000
 

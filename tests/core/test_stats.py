@@ -23,11 +23,11 @@ from stats_batches import (
     usage,
 )
 
-from batchtui.core.cache import ACTIVE_STATUSES, TERMINAL_STATUSES
-from batchtui.core.client import BatchService
+from batchtui.core.api.client import BatchService
+from batchtui.core.cache.store import ACTIVE_STATUSES, TERMINAL_STATUSES
 from batchtui.core.config import Profile
-from batchtui.core.pricing import price_of, usd
-from batchtui.core.stats import (
+from batchtui.core.insights.pricing import price_of, usd
+from batchtui.core.insights.stats import (
     BASIS_ALL,
     BASIS_MODEL,
     BASIS_MODEL_AND_BAND,

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from batchtui.core.datasets import read_rows
-from batchtui.core.templates import RowError, TemplateError, load_template, parse_template
+from batchtui.core.authoring.datasets import read_rows
+from batchtui.core.authoring.templates import RowError, TemplateError, load_template, parse_template
 
 CHAT = """{
   "model": "gpt-4o-mini",

@@ -19,8 +19,7 @@ import orjson
 import pytest
 from openai import AsyncOpenAI
 
-from batchtui.core.pricing import APPROXIMATION, price_of
-from batchtui.core.validate import (
+from batchtui.core.authoring.validate import (
     MAX_BYTES,
     MAX_EMBEDDING_INPUTS,
     MAX_LINES,
@@ -30,6 +29,7 @@ from batchtui.core.validate import (
     validate_file,
     validate_lines,
 )
+from batchtui.core.insights.pricing import APPROXIMATION, price_of
 from batchtui.sandbox import SandboxConfig, SandboxServer
 
 CHAT = "/v1/chat/completions"
@@ -440,7 +440,7 @@ def test_a_line_longer_than_a_whole_file_is_reported_and_never_held_whole(tmp_pa
         fh.write(jsonl([request(0)]))
         fh.seek(2 * MAX_BYTES, 1)  # a hole: a line of NULs longer than a file may be, that uses no disk
         fh.write(b"\n" + jsonl([request(0)]))
-    code = ("import sys\nfrom pathlib import Path\nfrom batchtui.core.validate import validate_file\n"
+    code = ("import sys\nfrom pathlib import Path\nfrom batchtui.core.authoring.validate import validate_file\n"
             "report = validate_file(Path(sys.argv[1]))\n"
             "print([(p.line, p.code) for p in report.problems], report.lines, report.requests)\n"
             f"print({PEAK_MB})")

@@ -50,7 +50,7 @@ async def test_cancelled_open_leaves_no_connection_behind(tmp_path, turns):
 def test_a_failed_open_leaves_no_thread_behind_its_event_loop(tmp_path, monkeypatch):
     """`cache.db` being a folder fails the open in one line naming it, with no connection thread still running: one
     left to finish after the event loop had closed printed 25 lines of traceback after the message, 7 runs in 10."""
-    from batchtui.core.cache import CacheError
+    from batchtui.core.cache.store import CacheError
 
     path = tmp_path / "cache.db"
     path.mkdir()

@@ -16,7 +16,7 @@ import pytest
 from cli_helpers import batchtui
 from fake_api import DROP, Request, fake_api
 
-from batchtui.core.cache import ACTIVE_STATUSES, TERMINAL_STATUSES
+from batchtui.core.cache.store import ACTIVE_STATUSES, TERMINAL_STATUSES
 from batchtui.core.config import Profile
 from batchtui.core.errors import ApiError, BatchtuiError, RateLimitedError, ServerError
 from batchtui.core.workspace import Workspace
@@ -95,7 +95,7 @@ async def test_wait_for_backs_off_and_ends_with_the_batch(fresh_sandbox, write_b
 
 
 def test_the_back_off_policy():
-    from batchtui.core.backoff import Backoff
+    from batchtui.core.api.backoff import Backoff
 
     backoff = Backoff(1.0, 10.0)
     assert [backoff.failed(ServerError("x")) for _ in range(5)] == [2, 4, 8, 10, 10]

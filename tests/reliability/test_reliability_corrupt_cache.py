@@ -12,7 +12,7 @@ import pytest
 from cli_helpers import batchtui
 from openai import OpenAI
 
-from batchtui.core.cache import SCHEMA_VERSION
+from batchtui.core.cache.store import SCHEMA_VERSION
 from batchtui.core.config import resolve_profile
 from batchtui.core.workspace import Workspace
 from batchtui.tui.app import BatchtuiApp

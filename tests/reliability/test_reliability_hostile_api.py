@@ -12,10 +12,10 @@ import pytest
 from cli_helpers import batchtui
 from fake_api import FakeApi, Request, fake_api
 
-from batchtui.core.batch_filter import group_counts
 from batchtui.core.config import Profile
 from batchtui.core.errors import BatchtuiError
-from batchtui.core.stats import batch_stats
+from batchtui.core.insights.stats import batch_stats
+from batchtui.core.listing import group_counts
 from batchtui.core.workspace import Workspace
 from batchtui.tui.app import BatchtuiApp
 from batchtui.tui.widgets.batch_list import BatchList

@@ -20,7 +20,7 @@ from cli_helpers import batchtui
 from openai.types import Batch
 from textual.worker import Worker, WorkerState
 
-from batchtui.core.cache import TERMINAL_STATUSES
+from batchtui.core.cache.store import TERMINAL_STATUSES
 from batchtui.core.config import Profile
 from batchtui.core.errors import ConnectionLostError
 from batchtui.core.workspace import Workspace

@@ -13,7 +13,7 @@ from pilot_helpers import notes, open_detail, wait_until
 from rich.console import Console
 from textual.widgets import Input, TextArea
 
-from batchtui.core.cache import Cache, DownloadedFile
+from batchtui.core.cache.store import Cache, DownloadedFile
 from batchtui.core.config import Profile
 from batchtui.core.text import printable
 from batchtui.core.workspace import Workspace, _split_head

@@ -8,7 +8,7 @@ import pytest
 from openai.types import Batch
 from pilot_helpers import fill_cache, row_text, wait_for_rows
 
-from batchtui.core.cache import Cache
+from batchtui.core.cache.store import Cache
 from batchtui.core.config import Profile
 from batchtui.core.workspace import Workspace
 from batchtui.tui.app import BatchtuiApp

@@ -8,8 +8,8 @@ from openai.types import Batch, FileObject
 from pilot_helpers import wait_until
 from textual.widgets import DataTable, Input, ProgressBar, Static, TextArea
 
-from batchtui.core.cache import Cache
-from batchtui.core.client import make_openai_client
+from batchtui.core.api.client import make_openai_client
+from batchtui.core.cache.store import Cache
 from batchtui.core.config import Profile
 from batchtui.core.workspace import Workspace
 from batchtui.tui.app import BatchtuiApp

@@ -11,7 +11,7 @@ from pilot_helpers import wait_until
 from textual.widgets import DirectoryTree, Input
 
 from batchtui.core.config import Profile
-from batchtui.core.results import ResultFiles
+from batchtui.core.results.index import ResultFiles
 from batchtui.tui.app import BatchtuiApp
 from batchtui.tui.screens.batches import BatchesScreen
 from batchtui.tui.screens.download_path import DownloadPathScreen

@@ -15,8 +15,8 @@ import pytest
 from pilot_helpers import export_from_viewer, notes, open_detail, wait_until
 
 from batchtui.core.config import Profile
-from batchtui.core.records import answer_text, prompt_text
-from batchtui.core.results import ResultFiles
+from batchtui.core.results.index import ResultFiles
+from batchtui.core.results.records import answer_text, prompt_text
 from batchtui.core.workspace import Workspace
 from batchtui.sandbox import SandboxConfig, SandboxServer
 from batchtui.tui import clipboard
@@ -396,7 +396,7 @@ async def test_retry_from_the_detail_and_the_viewer_shows_latest_attempts(tmp_pa
 
 
 async def test_csv_export_of_a_made_batch_gives_the_data_back_with_answers(sandbox_profile, tmp_path):
-    from batchtui.core.batch_file import make_batch_file
+    from batchtui.core.authoring.batch_file import make_batch_file
 
     example = Path(__file__).parents[2] / "examples" / "reviews"
     made = make_batch_file(example / "template.json", example / "reviews.csv", tmp_path / "reviews.jsonl")

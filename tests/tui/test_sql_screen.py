@@ -11,8 +11,8 @@ from pilot_helpers import fill_cache, wait_until
 from test_batches_screen import FIXED, MIXED
 from textual.widgets import DataTable, Static, TextArea
 
+from batchtui.core.cache.sql import EXAMPLE_QUERIES
 from batchtui.core.config import Profile
-from batchtui.core.sql import EXAMPLE_QUERIES
 from batchtui.core.workspace import Workspace
 from batchtui.tui.app import BatchtuiApp
 from batchtui.tui.screens.choice_menu import ChoiceMenuScreen

@@ -22,8 +22,8 @@ from stats_batches import (
 )
 
 from batchtui.core.config import Profile
-from batchtui.core.pricing import usd
-from batchtui.core.stats import Percentiles, batch_stats
+from batchtui.core.insights.pricing import usd
+from batchtui.core.insights.stats import Percentiles, batch_stats
 from batchtui.tui.app import BatchtuiApp
 from batchtui.tui.commands import ScreenCommands
 from batchtui.tui.screens.batches import BatchesScreen

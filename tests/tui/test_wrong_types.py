@@ -9,7 +9,7 @@ import time
 from openai.types import Batch, FileObject
 from pilot_helpers import fill_cache, open_detail, wait_for_rows, wait_until
 
-from batchtui.core.cache import Cache
+from batchtui.core.cache.store import Cache
 from batchtui.core.config import Profile
 from batchtui.tui.app import BatchtuiApp
 from batchtui.tui.screens.batches import BatchesScreen

@@ -17,10 +17,10 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Header, OptionList, Static
 
-from batchtui.core.cache import ACTIVE_STATUSES, TERMINAL_STATUSES
+from batchtui.core.cache.store import ACTIVE_STATUSES, TERMINAL_STATUSES
 from batchtui.core.errors import BatchtuiError
-from batchtui.core.pricing import Cost
-from batchtui.core.stats import expected_finish
+from batchtui.core.insights.pricing import Cost
+from batchtui.core.insights.stats import expected_finish
 from batchtui.core.text import printable
 from batchtui.tui.commands import ScreenCommands
 from batchtui.tui.format import literal

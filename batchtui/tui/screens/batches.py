@@ -10,7 +10,9 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Static
 
-from batchtui.core.batch_filter import (
+from batchtui.core.errors import BatchtuiError
+from batchtui.core.insights.progress import RATE_WINDOW_SECONDS
+from batchtui.core.listing import (
     ACTIVE_STATUSES,
     STATUS_GROUPS,
     SearchIndex,
@@ -19,8 +21,6 @@ from batchtui.core.batch_filter import (
     next_sort,
     sort_batches,
 )
-from batchtui.core.errors import BatchtuiError
-from batchtui.core.progress import RATE_WINDOW_SECONDS
 from batchtui.tui.commands import ScreenCommands
 from batchtui.tui.format import literal
 from batchtui.tui.screens.new_batch import NewBatchScreen

@@ -36,14 +36,14 @@ from textual.widgets import (
 )
 from textual.worker import get_current_worker
 
-from batchtui.core.batch_file import BatchFileCancelled, MadeBatchFile, make_batch_file
-from batchtui.core.client import BATCH_ENDPOINTS
-from batchtui.core.datasets import CSV_SUFFIXES, JSONL_SUFFIXES, XLSX_SUFFIXES
+from batchtui.core.api.client import BATCH_ENDPOINTS
+from batchtui.core.authoring.batch_file import BatchFileCancelled, MadeBatchFile, make_batch_file
+from batchtui.core.authoring.datasets import CSV_SUFFIXES, JSONL_SUFFIXES, XLSX_SUFFIXES
+from batchtui.core.authoring.validate import ValidateCancelled, ValidationReport, report_figures, validate_file
 from batchtui.core.errors import BatchtuiError
-from batchtui.core.pricing import Cost
-from batchtui.core.records import RequestView, read_request
+from batchtui.core.insights.pricing import Cost
+from batchtui.core.results.records import RequestView, read_request
 from batchtui.core.text import printable
-from batchtui.core.validate import ValidateCancelled, ValidationReport, report_figures, validate_file
 from batchtui.core.workspace import Workspace
 from batchtui.tui.commands import ScreenCommands
 from batchtui.tui.format import ControlsShown, literal

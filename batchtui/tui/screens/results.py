@@ -21,13 +21,13 @@ from textual.timer import Timer
 from textual.widgets import Footer, Header, Input, ProgressBar, Static
 from textual.worker import get_current_worker
 
-from batchtui.core.curl import curl_command
 from batchtui.core.errors import BatchtuiError
-from batchtui.core.export import DataJoin, export_csv, export_jsonl, export_rows
 from batchtui.core.paths import index_dir
-from batchtui.core.records import answer_text, prompt_text
-from batchtui.core.result_search import search_rows
-from batchtui.core.results import Outcome, ResultFiles, ResultIndex, RowFilter, build_index
+from batchtui.core.results.curl import curl_command
+from batchtui.core.results.export import DataJoin, export_csv, export_jsonl, export_rows
+from batchtui.core.results.index import Outcome, ResultFiles, ResultIndex, RowFilter, build_index
+from batchtui.core.results.records import answer_text, prompt_text
+from batchtui.core.results.search import search_rows
 from batchtui.core.text import printable
 from batchtui.tui.commands import ScreenCommands
 from batchtui.tui.screens.choice_menu import Choice, ChoiceMenuScreen

@@ -8,7 +8,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Static
 
-from batchtui.core.retry import RETRY_KINDS, RetryKind
+from batchtui.core.results.retry import RETRY_KINDS, RetryKind
 from batchtui.tui.format import literal
 
 

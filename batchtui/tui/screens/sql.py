@@ -14,9 +14,9 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static, TextArea
 from textual.worker import get_current_worker
 
+from batchtui.core.cache.sql import EXAMPLE_QUERIES, QueryResult, Value, run_readonly_query
 from batchtui.core.errors import BatchtuiError
-from batchtui.core.export import export_table_csv
-from batchtui.core.sql import EXAMPLE_QUERIES, QueryResult, Value, run_readonly_query
+from batchtui.core.results.export import export_table_csv
 from batchtui.core.text import printable
 from batchtui.tui.commands import ScreenCommands
 from batchtui.tui.format import literal

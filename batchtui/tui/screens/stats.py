@@ -26,8 +26,8 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from batchtui.core.pricing import usd
-from batchtui.core.stats import OUTCOMES, BatchStats, Percentiles, batch_stats
+from batchtui.core.insights.pricing import usd
+from batchtui.core.insights.stats import OUTCOMES, BatchStats, Percentiles, batch_stats
 from batchtui.tui.commands import ScreenCommands
 from batchtui.tui.format import STATUS_STYLES, duration, literal
 

@@ -14,9 +14,9 @@ from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.strip import Strip
 
-from batchtui.core.batch_filter import ACTIVE_STATUSES, SortKey, description
-from batchtui.core.cache import ProgressObservation
-from batchtui.core.progress import batch_progress
+from batchtui.core.cache.store import ProgressObservation
+from batchtui.core.insights.progress import batch_progress
+from batchtui.core.listing import ACTIVE_STATUSES, SortKey, description
 from batchtui.tui.format import ago, duration, fit, literal, short_id, status_badge
 from batchtui.tui.widgets.cursor_list import CursorList
 

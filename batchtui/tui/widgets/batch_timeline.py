@@ -11,7 +11,7 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from batchtui.core.cache import ACTIVE_STATUSES
+from batchtui.core.cache.store import ACTIVE_STATUSES
 from batchtui.core.text import printable
 from batchtui.tui.format import STATUS_STYLES, clock, duration
 

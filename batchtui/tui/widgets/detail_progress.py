@@ -10,9 +10,9 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from batchtui.core.cache import ACTIVE_STATUSES, ProgressObservation
-from batchtui.core.progress import Progress, batch_progress
-from batchtui.core.stats import Expectation
+from batchtui.core.cache.store import ACTIVE_STATUSES, ProgressObservation
+from batchtui.core.insights.progress import Progress, batch_progress
+from batchtui.core.insights.stats import Expectation
 from batchtui.tui.format import clock, duration
 
 BAR_WIDTH = (10, 60)

@@ -13,8 +13,8 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
-from batchtui.core.pricing import Cost, usd
-from batchtui.core.stats import batch_cost, cost_note
+from batchtui.core.insights.pricing import Cost, usd
+from batchtui.core.insights.stats import batch_cost, cost_note
 from batchtui.tui.format import ago, clock, literal, status_badge
 
 MAX_ERRORS_SHOWN = 200

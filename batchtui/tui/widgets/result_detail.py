@@ -13,8 +13,9 @@ from textual.containers import VerticalScroll
 from textual.reactive import reactive
 from textual.widgets import Static
 
-from batchtui.core.pricing import usage_cost, usd
-from batchtui.core.records import (
+from batchtui.core.insights.pricing import usage_cost, usd
+from batchtui.core.results.index import ResultIndex
+from batchtui.core.results.records import (
     Message,
     RequestView,
     ResponseView,
@@ -23,7 +24,6 @@ from batchtui.core.records import (
     read_request,
     read_response,
 )
-from batchtui.core.results import ResultIndex
 from batchtui.core.text import printable
 from batchtui.tui.widgets.result_list import row_label
 

@@ -15,8 +15,8 @@ from textual import events
 from textual.message import Message
 from textual.strip import Strip
 
-from batchtui.core.records import answer_text, first_line, last_message_text
-from batchtui.core.results import Outcome, ResultIndex
+from batchtui.core.results.index import Outcome, ResultIndex
+from batchtui.core.results.records import answer_text, first_line, last_message_text
 from batchtui.core.text import printable
 from batchtui.tui.format import fit
 from batchtui.tui.widgets.cursor_list import MAX_CACHED_STRIPS, CursorList

@@ -141,7 +141,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         f"CREATE INDEX batches_by_retry_of ON batches ({_RETRY_OF}) WHERE {_RETRY_OF} IS NOT NULL",
     ),
     (
-        # Every request of an imported batch as a row (batchtui.core.llm_logs). The view `llm_logs` shows the
+        # Every request of an imported batch as a row (batchtui.core.cache.llm_logs). The view `llm_logs` shows the
         # columns users query; the table also keeps batch_id and custom_id as real columns for the upsert. The
         # metadata JSON comes before the large request and response texts, so a scan reads it from the row's
         # first page. The expression indexes serve queries written with Postgres' JSON operators (SQLite 3.38+).

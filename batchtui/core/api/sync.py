@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING
 
 import orjson
 
-from batchtui.core.cache import ACTIVE_STATUSES, Cache
+from batchtui.core.cache.store import ACTIVE_STATUSES, Cache
 
 if TYPE_CHECKING:
-    from batchtui.core.client import BatchService
+    from batchtui.core.api.client import BatchService
 
 
 @dataclass(frozen=True)

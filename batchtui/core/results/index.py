@@ -41,7 +41,7 @@ from batchtui.core.errors import BatchtuiError
 from batchtui.core.paths import make_private_dirs
 
 try:
-    from batchtui.core import _linescan
+    from batchtui.core.results import _linescan
 except ImportError:  # built without a C compiler: lines are found and read in Python, several times slower
     _linescan = None
 

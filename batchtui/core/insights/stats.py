@@ -22,8 +22,8 @@ from typing import Any
 
 from openai.types import Batch
 
-from batchtui.core.cache import ACTIVE_STATUSES
-from batchtui.core.pricing import Cost, price_of, usd
+from batchtui.core.cache.store import ACTIVE_STATUSES
+from batchtui.core.insights.pricing import Cost, price_of, usd
 
 __all__ = [
     "BASIS_ALL",

@@ -18,8 +18,8 @@ import orjson
 
 from batchtui.core.atomic import atomic_file
 from batchtui.core.errors import BatchtuiError, file_errors
-from batchtui.core.records import answer_text, prompt_text
-from batchtui.core.results import ResultIndex
+from batchtui.core.results.index import ResultIndex
+from batchtui.core.results.records import answer_text, prompt_text
 
 CSV_COLUMNS = ("custom_id", "status", "error", "prompt", "answer", "tokens")
 DATA_RESULT_COLUMNS = ("status", "answer", "tokens")

@@ -9,7 +9,7 @@ from typing import Literal
 
 from batchtui.core.atomic import atomic_file
 from batchtui.core.errors import BatchtuiError
-from batchtui.core.results import Outcome, ResultIndex
+from batchtui.core.results.index import Outcome, ResultIndex
 
 RetryKind = Literal["failed", "expired", "cancelled"]
 RETRY_KINDS: dict[RetryKind, frozenset[Outcome]] = {

@@ -18,7 +18,7 @@ from typing import Any
 
 import orjson
 
-from batchtui.core.datasets import MAX_BYTES, RowError, as_text
+from batchtui.core.authoring.datasets import MAX_BYTES, RowError, as_text
 from batchtui.core.errors import BatchtuiError
 
 _TOKEN = re.compile(r'\{\{(?P<name>[^{}\n]*)\}\}|(?P<open>\{\{)(?!\{)|\\.|"', re.S)

@@ -19,10 +19,10 @@ from typing import BinaryIO
 import orjson
 
 from batchtui.core.atomic import temp_beside
-from batchtui.core.datasets import bounded_lines
+from batchtui.core.authoring.datasets import bounded_lines
+from batchtui.core.authoring.validate import MAX_BYTES, MAX_EMBEDDING_INPUTS, MAX_LINES, embedding_inputs
 from batchtui.core.errors import BatchtuiError
-from batchtui.core.records import EMBEDDINGS
-from batchtui.core.validate import MAX_BYTES, MAX_EMBEDDING_INPUTS, MAX_LINES, embedding_inputs
+from batchtui.core.results.records import EMBEDDINGS
 
 _CHUNK = 1 << 20
 _PROGRESS_EVERY = 1_000

@@ -42,11 +42,11 @@ from typing import Any
 import orjson
 from openai.types import Batch, FileObject
 
-from batchtui.core.cache import ACTIVE_STATUSES, BUSY_TIMEOUT_MS, Cache, cache_errors
-from batchtui.core.downloads import cached_name, result_file_ids
+from batchtui.core.api.downloads import cached_name, result_file_ids
+from batchtui.core.cache.store import ACTIVE_STATUSES, BUSY_TIMEOUT_MS, Cache, cache_errors
 from batchtui.core.errors import BatchtuiError
-from batchtui.core.pricing import price_of
-from batchtui.core.results import Outcome, ResultFiles, ResultIndex, build_index
+from batchtui.core.insights.pricing import price_of
+from batchtui.core.results.index import Outcome, ResultFiles, ResultIndex, build_index
 
 __all__ = [
     "FORMAT",

@@ -21,7 +21,7 @@ from typing import Any, BinaryIO
 import orjson
 
 from batchtui.core.atomic import temp_beside
-from batchtui.core.datasets import (
+from batchtui.core.authoring.datasets import (
     DataFileError,
     DataRow,
     RowError,
@@ -31,9 +31,9 @@ from batchtui.core.datasets import (
     read_columns,
     read_rows,
 )
+from batchtui.core.authoring.templates import Renderer, Template, load_template, parse_template
 from batchtui.core.errors import BatchtuiError, file_errors
-from batchtui.core.records import CHAT, COMPLETIONS, EMBEDDINGS, RESPONSES
-from batchtui.core.templates import Renderer, Template, load_template, parse_template
+from batchtui.core.results.records import CHAT, COMPLETIONS, EMBEDDINGS, RESPONSES
 
 MANIFEST_FORMAT = "batchtui-manifest/1"
 _PROGRESS_EVERY = 1000

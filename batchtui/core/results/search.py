@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from batchtui.core.records import answer_text, prompt_text
-from batchtui.core.results import ResultIndex
+from batchtui.core.results.index import ResultIndex
+from batchtui.core.results.records import answer_text, prompt_text
 
 REPORT_EVERY = 1_000
 

@@ -20,8 +20,8 @@ import openai
 import pydantic
 from openai.types import Batch, FileObject
 
+from batchtui.core.api.backoff import Backoff
 from batchtui.core.atomic import temp_beside
-from batchtui.core.backoff import Backoff
 from batchtui.core.config import Profile
 from batchtui.core.errors import (
     ApiError,

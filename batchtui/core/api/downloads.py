@@ -8,8 +8,8 @@ from pathlib import Path
 
 from openai.types import Batch
 
-from batchtui.core.cache import Cache, DownloadedFile
-from batchtui.core.client import BatchService, Progress
+from batchtui.core.api.client import BatchService, Progress
+from batchtui.core.cache.store import Cache, DownloadedFile
 from batchtui.core.errors import ApiError, BatchtuiError, file_errors
 from batchtui.core.paths import inside, safe_name
 

@@ -19,11 +19,11 @@ from typing import Any
 
 import orjson
 
-from batchtui.core.client import BATCH_ENDPOINTS
-from batchtui.core.datasets import MAX_BYTES, bounded_lines
+from batchtui.core.api.client import BATCH_ENDPOINTS
+from batchtui.core.authoring.datasets import MAX_BYTES, bounded_lines
 from batchtui.core.errors import BatchtuiError
-from batchtui.core.pricing import Cost, TokenCounter, price_of, token_counter, usd
-from batchtui.core.records import CHAT, EMBEDDINGS, MODERATIONS, RESPONSES
+from batchtui.core.insights.pricing import Cost, TokenCounter, price_of, token_counter, usd
+from batchtui.core.results.records import CHAT, EMBEDDINGS, MODERATIONS, RESPONSES
 
 MAX_LINES = 50_000
 MAX_EMBEDDING_INPUTS = 50_000

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
-from batchtui.core.cache import SCHEMA_VERSION, cache_failure, unwritable
+from batchtui.core.cache.store import SCHEMA_VERSION, cache_failure, unwritable
 from batchtui.core.errors import BatchtuiError
 
 __all__ = ["EXAMPLE_QUERIES", "QueryResult", "ReadOnlyQueryError", "open_readonly", "run_readonly_query",

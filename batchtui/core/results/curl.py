@@ -8,7 +8,7 @@ from urllib.parse import quote
 import orjson
 
 from batchtui.core.errors import BatchtuiError
-from batchtui.core.records import endpoint_path
+from batchtui.core.results.records import endpoint_path
 
 
 class NotARequestError(BatchtuiError):

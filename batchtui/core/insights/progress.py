@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from openai.types import Batch
 
-from batchtui.core.cache import ProgressObservation
+from batchtui.core.cache.store import ProgressObservation
 
 RATE_WINDOW_SECONDS = 600.0
 """Only the last ten minutes count, so the rate follows the batch's current pace."""
