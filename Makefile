@@ -22,6 +22,8 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check batchtui tests
+	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 bench: $(STAMP)
 	$(BIN)/python tests/bench/sandbox_throughput.py

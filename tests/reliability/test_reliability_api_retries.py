@@ -2,7 +2,7 @@
 again when the failure proves the file was not taken, or after the file list shows it was not, so a retry never
 leaves two copies. Against the sandbox's fault injection, and a loopback server for a drop after the file is stored.
 
-The upload test prints its figure (uploads that failed out of 10 at 35% faults) for the README."""
+The upload test prints its figure (uploads that failed out of 10 at 35% faults) for docs/reliability.md."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ import pytest
 from cli_helpers import batchtui
 from fake_api import DROP, Request, fake_api
 
-from batchtui.core.cache.store import ACTIVE_STATUSES, TERMINAL_STATUSES
 from batchtui.core.config import Profile
+from batchtui.core.domain import ACTIVE_STATUSES, TERMINAL_STATUSES
 from batchtui.core.errors import ApiError, BatchtuiError, RateLimitedError, ServerError
 from batchtui.core.workspace import Workspace
 from batchtui.sandbox import FaultConfig, SandboxConfig, SandboxServer

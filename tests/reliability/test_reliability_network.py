@@ -1,7 +1,7 @@
 """Faults from the network: the app live-watching a sandbox that fails a fifth of its calls, cut-off and short
 downloads, and a refused key, a key without access and a wrong base_url. Every test talks to a real sandbox.
 
-The soak prints its figures (faults injected per kind, passes, back-off gaps, convergence) for the README."""
+The soak prints its figures (faults injected per kind, passes, back-off gaps, convergence) for docs/reliability.md."""
 
 from __future__ import annotations
 
@@ -20,8 +20,8 @@ from cli_helpers import batchtui
 from openai.types import Batch
 from textual.worker import Worker, WorkerState
 
-from batchtui.core.cache.store import TERMINAL_STATUSES
 from batchtui.core.config import Profile
+from batchtui.core.domain import TERMINAL_STATUSES
 from batchtui.core.errors import ConnectionLostError
 from batchtui.core.workspace import Workspace
 from batchtui.sandbox import FaultConfig, SandboxConfig, SandboxServer
