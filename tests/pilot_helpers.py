@@ -5,6 +5,9 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from textual.message import Message
+from textual.notifications import Notification, Notify
+
 from batchtui.core.cache.store import Cache
 from batchtui.tui.widgets.batch_list import BatchList
 
@@ -39,9 +42,20 @@ async def open_detail(pilot, batch_id: str):
     return screen
 
 
-def notes(app) -> list[str]:
-    """The messages of the notifications the app has shown."""
-    return [n.message for n in app._notifications]
+class Notes:
+    """The notifications an app shows, heard as Textual delivers them: pass `hear` as run_test's message_hook
+    (each notification is one Notify message to the app)."""
+
+    def __init__(self) -> None:
+        self.shown: list[Notification] = []
+
+    def hear(self, message: Message) -> None:
+        if isinstance(message, Notify):
+            self.shown.append(message.notification)
+
+    @property
+    def messages(self) -> list[str]:
+        return [n.message for n in self.shown]
 
 
 async def fill_cache(cache_dir, batches, observed_at: float | None = None) -> None:

@@ -6,11 +6,12 @@ from datetime import UTC, datetime
 
 from openai.types import Batch
 
+from batchtui.core.domain import CHAT, EMBEDDINGS, RESPONSES
+
 D = int(datetime(2025, 6, 2, tzinfo=UTC).timestamp())
 """2025-06-02 00:00 UTC: the seeded account's first day."""
 H = 3600
 DAY = 86_400
-CHAT, RESPONSES, EMBEDDINGS = "/v1/chat/completions", "/v1/responses", "/v1/embeddings"
 MINI, G41, EMB, OWN = "gpt-4o-mini", "gpt-4.1", "text-embedding-3-small", "my-own-model"
 
 

@@ -12,10 +12,10 @@ from typing import Literal
 
 from openai.types import Batch
 
+from batchtui.core.domain import ACTIVE_STATUSES
+
 SortKey = Literal["created", "status", "progress"]
 SORT_KEYS: tuple[SortKey, ...] = ("created", "status", "progress")
-
-ACTIVE_STATUSES = frozenset({"validating", "in_progress", "finalizing", "cancelling"})
 
 STATUS_ORDER = ("in_progress", "validating", "finalizing", "cancelling", "failed", "expired", "cancelled", "completed")
 """Sorting by status puts what is still moving first, then what went wrong, then what is done."""

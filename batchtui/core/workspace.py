@@ -13,22 +13,15 @@ import orjson
 from openai.types import Batch, FileObject
 
 from batchtui.core.api.backoff import Backoff
-from batchtui.core.api.client import BatchService, Progress
+from batchtui.core.api.client import BatchService
 from batchtui.core.api.downloads import SaveError, cached_name, download_once, download_results
 from batchtui.core.api.sync import SyncResult, sync_batches
 from batchtui.core.authoring.batch_file import ManifestError, data_rows_by_custom_id, load_manifest, manifest_path
 from batchtui.core.authoring.validate import validate_file
-from batchtui.core.cache.llm_logs import (
-    ImportProgress,
-    ImportResult,
-    LogSource,
-    align_retries,
-    import_batch,
-    last_import,
-    signature,
-)
-from batchtui.core.cache.store import ACTIVE_STATUSES, Cache, DownloadedFile, ProgressObservation, open_or_set_aside
+from batchtui.core.cache.llm_logs import ImportResult, LogSource, align_retries, import_batch, last_import, signature
+from batchtui.core.cache.store import Cache, DownloadedFile, ProgressObservation, open_or_set_aside
 from batchtui.core.config import Profile
+from batchtui.core.domain import ACTIVE_STATUSES, ProgressCallback
 from batchtui.core.errors import BatchtuiError, file_errors
 from batchtui.core.insights.pricing import Cost
 from batchtui.core.paths import inside, make_private_dirs, safe_name
@@ -100,6 +93,15 @@ class Workspace:
         """The cached batches of these ids (unknown ids are left out), newest first."""
         return await self.cache.get_batches(batch_ids)
 
+    async def batch(self, batch_id: str) -> Batch | None:
+        """The cached batch of this id, or None if the cache has never seen it (no network)."""
+        return await self.cache.get_batch(batch_id)
+
+    async def last_synced(self) -> float | None:
+        """When the last complete sync pass ended (epoch seconds), or None if none has yet."""
+        last = await self.cache.get_meta("last_sync")
+        return float(last) if last else None
+
     async def fetch_batch(self, batch_id: str) -> Batch:
         """The batch as the API has it now, stored in the cache on the way."""
         return await self._remember(await self.service.retrieve(batch_id))
@@ -152,7 +154,7 @@ class Workspace:
         await self.cache.upsert_files(files)
         return await self.cache.list_files()
 
-    async def download_file(self, file_id: str, dest: Path, *, progress: Progress | None = None) -> Path:
+    async def download_file(self, file_id: str, dest: Path, *, progress: ProgressCallback | None = None) -> Path:
         """Download any file to `dest`: a folder, or a new path without a suffix ("reports/nov", made as a
         folder), gets the file's own name; any other path is the file to write."""
         info = await self.service.retrieve_file(file_id)
@@ -162,7 +164,7 @@ class Workspace:
             await self.service.download(file_id, dest, size=info.bytes, progress=progress)
         return dest
 
-    async def upload(self, path: Path, *, progress: Progress | None = None) -> FileObject:
+    async def upload(self, path: Path, *, progress: ProgressCallback | None = None) -> FileObject:
         """Upload a batch input file and note it in the cache."""
         uploaded = await self.service.upload(path, progress=progress)
         await self.cache.upsert_files([uploaded])
@@ -213,7 +215,7 @@ class Workspace:
             return
 
     async def import_batch(
-        self, batch: Batch | str, *, progress: ImportProgress | None = None, force: bool = False
+        self, batch: Batch | str, *, progress: ProgressCallback | None = None, force: bool = False
     ) -> ImportResult:
         """Put every request of the batch (a cached Batch, or an id to fetch) into llm_logs, with its latest
         attempt's response; files are downloaded into the cache once. A batch unchanged since its last import is
@@ -239,13 +241,13 @@ class Workspace:
         return batch
 
     async def fetch_results(
-        self, batch: Batch, dest_dir: Path | None = None, *, progress: Progress | None = None
+        self, batch: Batch, dest_dir: Path | None = None, *, progress: ProgressCallback | None = None
     ) -> list[DownloadedFile]:
         """Download a batch's output and error files (into the cache unless `dest_dir` is given)."""
         folder = dest_dir or self.cache_dir / "files"
         return await download_results(self.service, self.cache, batch, folder, progress=progress)
 
-    async def batch_result_files(self, batch: Batch, *, progress: Progress | None = None) -> ResultFiles:
+    async def batch_result_files(self, batch: Batch, *, progress: ProgressCallback | None = None) -> ResultFiles:
         """A batch's input, output and error files as local paths for the result viewer: streamed into the
         cache the first time, read from there after (no network)."""
         folder = self.cache_dir / "files"
@@ -261,7 +263,11 @@ class Workspace:
                            retries=tuple(retries))
 
     async def retry_batch(
-        self, batch: Batch, only: Collection[RetryKind] = tuple(RETRY_KINDS), *, progress: Progress | None = None
+        self,
+        batch: Batch,
+        only: Collection[RetryKind] = tuple(RETRY_KINDS),
+        *,
+        progress: ProgressCallback | None = None,
     ) -> Batch:
         """Send again, as a new batch, the requests of `batch` whose latest attempt failed, expired or was
         cancelled (as `only` says): their original input lines, uploaded and started with metadata
@@ -288,7 +294,7 @@ class Workspace:
         return await self.start_batch(uploaded.id, batch.endpoint, metadata=metadata)
 
     async def file_copy(
-        self, file_id: str, kind: str, *, batch_id: str | None = None, progress: Progress | None = None
+        self, file_id: str, kind: str, *, batch_id: str | None = None, progress: ProgressCallback | None = None
     ) -> Path:
         """A local copy of any file in the cache (downloaded once), e.g. to open one file in the viewer."""
         dest = inside(self.cache_dir / "files", cached_name(file_id, kind, batch_id))
@@ -340,6 +346,11 @@ class Workspace:
     def index_dir(self) -> Path:
         """Where result indexes are kept, so re-opening a batch's results needs no rescan."""
         return self.cache_dir / "index"
+
+    @property
+    def cache_path(self) -> Path:
+        """The cache's SQLite file: SQL runs on it read-only, on a connection of its own."""
+        return self.cache.path
 
     async def file_info(self, file_id: str) -> FileObject:
         """A file's object from the cache, else from the API (and then cached): name and size for a screen."""

@@ -20,7 +20,7 @@ from textual.timer import Timer
 from batchtui.core.api.backoff import Backoff
 from batchtui.core.config import Profile
 from batchtui.core.errors import BatchtuiError
-from batchtui.core.insights.stats import cost_notes
+from batchtui.core.insights.pricing import cost_notes
 from batchtui.core.results.retry import RetryKind
 from batchtui.core.text import printable
 from batchtui.core.workspace import Workspace
@@ -119,7 +119,7 @@ class BatchtuiApp(LiteralApp):
         workspace = None
         try:
             workspace = await Workspace.open(self.profile, cache_dir=self.cache_dir)
-            last = await workspace.cache.get_meta("last_sync")
+            last = await workspace.last_synced()
             batches = tuple(await workspace.batches())
         except Exception as exc:
             if workspace is not None:
@@ -128,7 +128,7 @@ class BatchtuiApp(LiteralApp):
             self.sync_status = SyncStatus("no-cache", message=open_failure(exc))
             return
         self.workspace = workspace
-        self.sync_status = SyncStatus("cache", float(last) if last else None)
+        self.sync_status = SyncStatus("cache", last)
         self.batches = batches
         if self.workspace.notice is not None:
             self.notify(self.workspace.notice, title="Cache rebuilt", severity="warning", markup=False, timeout=30)
@@ -230,7 +230,7 @@ class BatchtuiApp(LiteralApp):
         self.notify(f"Preparing a retry of {batch_id}…", markup=False)
         try:
             workspace = await self.wait_for_workspace()
-            batch = await workspace.cache.get_batch(batch_id) or await workspace.fetch_batch(batch_id)
+            batch = await workspace.batch(batch_id) or await workspace.fetch_batch(batch_id)
             retry = await workspace.retry_batch(batch, kinds)
         except BatchtuiError as exc:
             self.notify(str(exc), title="Cannot retry", severity="error", markup=False)

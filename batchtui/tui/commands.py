@@ -6,9 +6,6 @@ from collections.abc import Callable, Iterator
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
-PaletteEntry = tuple[str, str, str]
-"""(title, help, action name) — the action runs as the screen's `action_<name>`, with no arguments."""
-
 
 def _runner(screen, action: str) -> Callable[[], object]:
     async def run() -> None:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 from rich.cells import cell_len, set_cell_size
 from rich.highlighter import Highlighter
 from rich.text import Text
 
 from batchtui.core.text import printable
+from batchtui.core.timetext import duration
 
 STATUS_STYLES = {
     "validating": "bold yellow",
@@ -73,34 +72,12 @@ def short_id(batch_id: str, width: int = 14) -> str:
     return clip(batch_id, width)
 
 
-def duration(seconds: float) -> str:
-    """'45s', '12m', '3h 05m', '2d 4h'."""
-    seconds = max(0, int(seconds))
-    if seconds < 60:
-        return f"{seconds}s"
-    minutes, secs = divmod(seconds, 60)
-    if minutes < 60:
-        return f"{minutes}m {secs:02d}s" if minutes < 10 else f"{minutes}m"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 24:
-        return f"{hours}h {minutes:02d}m"
-    days, hours = divmod(hours, 24)
-    return f"{days}d {hours}h"
-
-
 def ago(timestamp: float | None, now: float) -> str:
     """'just now', '5m ago', '3d ago'; '-' when not known (None, or the 0 a server's bad value becomes)."""
     if not timestamp:
         return "-"
     delta = now - timestamp
     return "just now" if delta < 5 else f"{duration(delta)} ago"
-
-
-def clock(timestamp: float | None) -> str:
-    """Local date and time for a header or timeline; '-' when not known (None or 0)."""
-    if not timestamp:
-        return "-"
-    return dt.datetime.fromtimestamp(timestamp).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def size(num_bytes: int | None) -> str:

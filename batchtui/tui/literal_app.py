@@ -1,5 +1,5 @@
 """What both apps (the full one and `batchtui view`) share: a header and notifications that show their text
-literally, and copying to the clipboard."""
+literally, copying to the clipboard, and the report of a worker that failed."""
 
 from __future__ import annotations
 
@@ -9,9 +9,12 @@ from textual.notifications import SeverityLevel
 
 from batchtui.core.text import printable
 from batchtui.tui.clipboard import copy_text
+from batchtui.tui.workers import ReportsWorkerErrors
 
 
-class LiteralApp(App[None]):
+class LiteralApp(ReportsWorkerErrors, App[None]):
+    """An app whose failed workers are reported to the user (see `ReportsWorkerErrors`)."""
+
     def format_title(self, title: str, sub_title: str) -> Content:
         """The header's text: titles carry file names and the profile's URL, shown with controls made visible."""
         return super().format_title(printable(title), printable(sub_title))

@@ -8,7 +8,8 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 from batchtui.core.errors import BatchtuiError, ConnectionLostError, UnreachableError
-from batchtui.tui.format import ago, duration
+from batchtui.core.timetext import duration
+from batchtui.tui.format import ago
 
 SyncState = Literal["cache", "syncing", "synced", "degraded", "offline", "error", "no-cache"]
 """`degraded`: the API answers, but with rate limits, server errors, timeouts or broken connections;

@@ -27,8 +27,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from batchtui.core.cache.store import ACTIVE_STATUSES
 from batchtui.core.config import Profile
+from batchtui.core.domain import ACTIVE_STATUSES
 from batchtui.sandbox import ids
 from batchtui.sandbox.store import BatchRecord, FileRecord, Plan, Progress, Store
 from batchtui.tui import app as app_module

@@ -17,7 +17,9 @@ from datetime import UTC, datetime
 from openai.types import Batch
 from timing import best
 
-from batchtui.core.insights.stats import _exact_total, batch_stats, expected_finish
+from batchtui.core.insights.pricing import _per_request_cost
+from batchtui.core.insights.progress import expected_finish
+from batchtui.core.insights.stats import batch_stats
 
 DAY = 86_400
 START = 1_740_787_200  # 2025-03-01 00:00 UTC
@@ -131,7 +133,7 @@ def main() -> None:
         ("batch_stats", best(5, lambda: batch_stats(flat))),
         ("batch_stats since the last 30 days", best(5, lambda: batch_stats(flat, since=_days_ago(flat, 30)))),
     ]
-    _exact_total.cache_clear()
+    _per_request_cost.cache_clear()
     t0 = time.perf_counter()
     batch_stats(tiered)
     rows.append((f"batch_stats with 1/6 {TIERED_MODEL} (tiered prices), first call", time.perf_counter() - t0))

@@ -14,16 +14,8 @@ from hypothesis import strategies as st
 from mounts import tmpfs
 from openai.types import Batch, FileObject
 
-from batchtui.core.cache.store import (
-    ACTIVE_STATUSES,
-    PAGE_SIZE,
-    SCHEMA_VERSION,
-    TERMINAL_STATUSES,
-    Cache,
-    CacheError,
-    DownloadedFile,
-    ProgressObservation,
-)
+from batchtui.core.cache.store import PAGE_SIZE, SCHEMA_VERSION, Cache, CacheError, DownloadedFile, ProgressObservation
+from batchtui.core.domain import ACTIVE_STATUSES, TERMINAL_STATUSES
 
 T0 = 1_760_000_000
 
@@ -292,7 +284,6 @@ async def test_downloads_and_forget_file(cache: Cache, tmp_path: Path) -> None:
         await cache.record_download(record)
     assert await cache.get_download("file-out") == records[1]
     assert await cache.get_download("file-x") == records[3]
-    assert [d.kind for d in await cache.downloads_for_batch("batch_1")] == ["input", "output", "error"]
 
     again = DownloadedFile("file-out", "batch_1", "output", tmp_path / "out2.jsonl", 201, 5.0)
     await cache.record_download(again)
@@ -301,7 +292,7 @@ async def test_downloads_and_forget_file(cache: Cache, tmp_path: Path) -> None:
     await cache.forget_file("file-out")
     assert await cache.get_file("file-out") is None
     assert await cache.get_download("file-out") is None
-    assert len(await cache.downloads_for_batch("batch_1")) == 2
+    assert await cache.get_download("file-in") == records[2]
 
 
 async def test_meta(cache: Cache) -> None:
@@ -377,7 +368,7 @@ async def test_migrates_version_1_file(tmp_path: Path) -> None:
         assert len(await cache.observations("batch_old")) == 1
         record = DownloadedFile("file-in-batch_old", "batch_old", "input", tmp_path / "in.jsonl", 1, 1.0)
         await cache.record_download(record)
-        assert await cache.downloads_for_batch("batch_old") == [record]
+        assert await cache.get_download("file-in-batch_old") == record
 
     async with await Cache.open(path) as cache:
         assert await cache.schema_version() == SCHEMA_VERSION

@@ -31,8 +31,9 @@ from batchtui.core.cache.llm_logs import (
     last_import,
 )
 from batchtui.core.cache.sql import EXAMPLE_QUERIES, run_readonly_query
-from batchtui.core.cache.store import ACTIVE_STATUSES, Cache, CacheError
+from batchtui.core.cache.store import Cache, CacheError
 from batchtui.core.config import Profile
+from batchtui.core.domain import ACTIVE_STATUSES
 from batchtui.core.insights.pricing import price_of
 from batchtui.core.results.index import ResultFiles
 from batchtui.core.workspace import Workspace

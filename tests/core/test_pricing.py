@@ -14,7 +14,7 @@ import tiktoken.load
 from genai_prices import Usage, calc_price
 
 from batchtui.core.insights import pricing
-from batchtui.core.insights.pricing import APPROXIMATION, estimate_tokens, price_of, token_counter
+from batchtui.core.insights.pricing import APPROXIMATION, TokenCounter, price_of, token_counter
 
 MILLION = 1_000_000
 
@@ -67,15 +67,17 @@ def test_cached_tokens_are_priced_apart_and_part_of_the_input():
 
 
 def test_the_approximation_is_4_characters_a_token_plus_chat_framing():
-    assert estimate_tokens(["abcdefgh", "ij"]) == pricing.TokenEstimate(3, APPROXIMATION)
-    assert estimate_tokens(["abcdefgh"], messages=2).tokens == 2 + 2 * 3 + 3
-    assert estimate_tokens([]).tokens == 0
+    approximation = TokenCounter(APPROXIMATION)
+    assert approximation.count(["abcdefgh", "ij"]) == 3
+    assert approximation.count(["abcdefgh"], messages=2) == 2 + 2 * 3 + 3
+    assert approximation.count([]) == 0
 
 
 def test_estimates_are_offline_and_fast_without_cached_encodings():
     t0 = time.perf_counter()
     for model in ("gpt-4o-mini", "gpt-4", "text-embedding-3-small", "no-such-model", None):
-        assert estimate_tokens(["hello " * 1000], model=model).method == APPROXIMATION
+        counter = token_counter(model)
+        assert counter.method == APPROXIMATION and counter.count(["hello " * 1000]) == 1500
     assert time.perf_counter() - t0 < 1
 
 

@@ -15,13 +15,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from openai import OpenAI
 
+from batchtui.core.domain import CHAT, COMPLETIONS, EMBEDDINGS, MODERATIONS, RESPONSES
 from batchtui.core.results.records import (
-    CHAT,
-    COMPLETIONS,
-    EMBEDDINGS,
     ENDPOINTS,
-    MODERATIONS,
-    RESPONSES,
     Message,
     Part,
     RequestView,

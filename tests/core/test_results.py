@@ -203,18 +203,12 @@ def test_edge_cases_of_handwritten_files(edge_files):
     assert index.input_line(0) is None and index.output_line(0) is None
 
 
-def test_filters_and_next_row(edge_files):
+def test_filters(edge_files):
     index = build_index(edge_files)
     assert index.rows() == list(range(15))
     assert index.rows("succeeded") == [0, 2, 6, 7, 10, 13]
     assert index.rows("failed") == [1, 3, 4, 5, 8, 9, 11, 12]
     assert index.rows("stopped") == [14]
-    failures = frozenset({Outcome.FAILED})
-    assert index.next_row(-1, failures) == 5 and index.next_row(5, failures) == 11
-    assert index.next_row(11, failures) is None
-    assert index.next_row(0, frozenset({Outcome.UNREADABLE, Outcome.EXPIRED})) == 1
-    assert index.next_row(13, frozenset({Outcome.UNREADABLE, Outcome.EXPIRED})) == 14
-    assert index.next_row(14, frozenset(Outcome)) is None
     index.close()
 
 
@@ -243,7 +237,7 @@ def test_lone_files_and_empty_files(edge_files, tmp_path):
     (tmp_path / "blank.jsonl").write_bytes(b"\n\n  \n")
     for files in (ResultFiles(), ResultFiles(empty, empty, tmp_path / "blank.jsonl")):
         index = build_index(files)
-        assert len(index) == 0 and index.complete and index.rows("failed") == [] and index.next_row(-1, {1}) is None
+        assert len(index) == 0 and index.complete and index.rows("failed") == []
         assert index.row_of_input_line(1) is None
         index.close()
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import orjson
 import pytest
 
-from batchtui.core.cache.store import ACTIVE_STATUSES
 from batchtui.core.config import Profile
+from batchtui.core.domain import ACTIVE_STATUSES
 from batchtui.core.results.index import Outcome, ResultFiles, build_index
 from batchtui.core.results.retry import NothingToRetry, rows_to_retry, write_retry_file
 from batchtui.core.workspace import RetryRefused, Workspace

@@ -8,8 +8,8 @@ import openai
 import pytest
 
 from batchtui.core.api.client import BatchService, make_openai_client
-from batchtui.core.cache.store import TERMINAL_STATUSES
 from batchtui.core.config import Profile
+from batchtui.core.domain import TERMINAL_STATUSES
 from batchtui.core.errors import AuthError, NotFoundError, RateLimitedError, UnreachableError
 from batchtui.core.workspace import Workspace
 from batchtui.sandbox import FaultConfig, SandboxConfig, SandboxServer

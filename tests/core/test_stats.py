@@ -24,25 +24,20 @@ from stats_batches import (
 )
 
 from batchtui.core.api.client import BatchService
-from batchtui.core.cache.store import ACTIVE_STATUSES, TERMINAL_STATUSES
 from batchtui.core.config import Profile
-from batchtui.core.insights.pricing import price_of, usd
-from batchtui.core.insights.stats import (
-    BASIS_ALL,
-    BASIS_MODEL,
-    BASIS_MODEL_AND_BAND,
-    SIZE_BANDS,
-    TURNAROUND_BUCKETS,
-    Expectation,
-    Percentiles,
-    _PriceBook,
+from batchtui.core.domain import ACTIVE_STATUSES, TERMINAL_STATUSES
+from batchtui.core.insights.pricing import (
     batch_cost,
-    batch_stats,
+    batch_usage_cost,
     cost_note,
     cost_notes,
-    expected_finish,
-    size_band,
+    price_of,
+    priced_per_request,
+    rates_on,
+    usd,
 )
+from batchtui.core.insights.progress import BASIS_ALL, BASIS_MODEL, BASIS_MODEL_AND_BAND, Expectation, expected_finish
+from batchtui.core.insights.stats import SIZE_BANDS, TURNAROUND_BUCKETS, Percentiles, batch_stats, size_band
 from batchtui.sandbox import SandboxConfig, SandboxServer
 
 DAY0 = datetime(2025, 6, 2, tzinfo=UTC)
@@ -244,21 +239,23 @@ def test_batch_cost_and_cost_note():
 @pytest.mark.parametrize(
     "model", ["gpt-4o-mini", "gpt-4.1", "o4-mini", "text-embedding-3-small", "omni-moderation-latest", "gpt-5.4"]
 )
-def test_the_price_book_gives_price_ofs_figures_across_price_changes(model):
+def test_the_rate_book_gives_price_ofs_figures_across_price_changes(model):
     """Flat-priced models are priced from rates per price period times summed tokens, tiered ones batch by batch:
     either way the figure is the sum of what price_of says for each batch."""
-    book = _PriceBook()
     for days in range(0, 800, 37):
         at = D + days * DAY - 200 * DAY
         group = [(1, 1, 0, at, 1), (123_457, 7_891, 23_456, at + 60, 1), (250_000_001, 3, 99_999, at + 120, 1)]
         expected = [price_of(model, i, o, c, at=datetime.fromtimestamp(t, UTC)) for i, o, c, t, _ in group]
         assert all(cost is not None for cost in expected)
         sums = [sum(batch[n] for batch in group) for n in range(3)]
-        group_of_one_day = group if book.per_batch(model, at) else ()
-        assert book.total(model, *sums, at // DAY, group_of_one_day) == sum(cost.total_usd for cost in expected)
-    assert _PriceBook().per_batch("gpt-5.4", D) and not _PriceBook().per_batch("gpt-4o-mini", D)
-    assert _PriceBook().total("my-own-model", 10, 10, 0, D // DAY, [(10, 10, 0, D, 1)]) is None
-    assert _PriceBook().total(None, 10, 10, 0, D // DAY, [(10, 10, 0, D, 1)]) is None
+        if priced_per_request(model):
+            total = sum(batch_usage_cost(model, *batch).total_usd for batch in group)
+        else:
+            total = rates_on(model, at // DAY).total(*sums)
+        assert total == sum(cost.total_usd for cost in expected)
+    assert priced_per_request("gpt-5.4") and not priced_per_request("gpt-4o-mini")
+    assert batch_usage_cost("my-own-model", 10, 10, 0, D, 1) is None and rates_on("my-own-model", D // DAY) is None
+    assert batch_usage_cost(None, 10, 10, 0, D, 1) is None
 
 
 def test_a_tiered_price_applies_to_each_request_not_to_the_batchs_sum():

@@ -27,13 +27,13 @@ import openpyxl
 import orjson
 from hypothesis import strategies as st
 
-from batchtui.core.api.client import BATCH_ENDPOINTS
 from batchtui.core.authoring.batch_file import BadRowError, load_manifest, make_batch_file
 from batchtui.core.authoring.datasets import DataFileError, RowError, as_text, custom_id_for, read_columns, read_rows
 from batchtui.core.authoring.split import SplitError, split_file
 from batchtui.core.authoring.templates import TemplateError, parse_template
 from batchtui.core.authoring.validate import embedding_inputs, validate_file, validate_lines
 from batchtui.core.config import resolve_profile
+from batchtui.core.domain import BATCH_ENDPOINTS
 from batchtui.core.errors import BatchtuiError, ConfigError
 from batchtui.core.results import index as results
 from batchtui.core.results.index import Outcome, ResultFiles, ResultIndex, build_index

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from mounts import read_only_view
 from openai.types import Batch
-from pilot_helpers import fill_cache, row_text, wait_for_rows, wait_until
+from pilot_helpers import Notes, fill_cache, row_text, wait_for_rows, wait_until
 
 from batchtui.core.config import Profile
 from batchtui.core.text import printable
@@ -97,11 +97,11 @@ def test_snapshot_batch_list(snap_compare, tmp_path, utc):
 async def test_every_notification_shows_its_text_literally(tmp_path):
     """Notifications carry file names and the API's error text: never markup, never raw escape sequences."""
     app = BatchtuiApp(Profile(name="offline", base_url=DEAD_URL, api_key="sk-x"), cache_dir=tmp_path)
-    async with app.run_test() as pilot:
+    heard = Notes()
+    async with app.run_test(message_hook=heard.hear) as pilot:
         app.notify("Cannot save \x1b]52;c;ZXZpbA==\x07 [b]x[/b] \u202eevil\nline 2", title="[red]\x1b[2J", markup=True)
         await pilot.pause()
-        shown = app._notifications._notifications
-        note = list(shown.values())[-1]
+        note = heard.shown[-1]
         assert note.message == "Cannot save \\x1b]52;c;ZXZpbA==\\x07 [b]x[/b] \\u202eevil\nline 2"
         assert note.title == "[red]\\x1b[2J" and not note.markup
 

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from openai.types import Batch, FileObject
-from pilot_helpers import notes, open_detail, wait_until
+from pilot_helpers import Notes, open_detail, wait_until
 from rich.console import Console
 from textual.widgets import Input, TextArea
 
@@ -103,7 +103,8 @@ async def test_follows_sync_and_refresh_live(tmp_path):
         async with await Workspace.open(profile, cache_dir=tmp_path / "setup") as ws:
             batch = await start(ws, chat_lines(2000), tmp_path / "two-thousand.jsonl")
         app = BatchtuiApp(profile, cache_dir=tmp_path / "app")
-        async with app.run_test(size=(100, 40)) as pilot:
+        heard = Notes()
+        async with app.run_test(message_hook=heard.hear, size=(100, 40)) as pilot:
             screen = await open_detail(pilot, batch.id)
             assert screen.batch.status in ("validating", "in_progress")
             async with await Workspace.open(profile, cache_dir=tmp_path / "watch") as ws:
@@ -112,7 +113,7 @@ async def test_follows_sync_and_refresh_live(tmp_path):
             await wait_until(pilot, lambda: screen.batch.status == "completed", "sync brought the completed batch")
             assert [f.kind for f in screen.query_one(BatchFiles).files] == ["input", "output"]
             await pilot.press("r")
-            await wait_until(pilot, lambda: f"Refreshed {batch.id}: completed." in notes(app), "refreshed")
+            await wait_until(pilot, lambda: f"Refreshed {batch.id}: completed." in heard.messages, "refreshed")
 
 
 async def test_current_step_clock_ticks(tmp_path):
@@ -135,14 +136,15 @@ async def test_file_list_picks_the_file_actions_work_on(tmp_path, copied):
     await fill_fixed_cache(tmp_path)
     app = BatchtuiApp(Profile(name="offline", base_url=DEAD_URL, api_key="sk-x"), cache_dir=tmp_path,
                       clock=lambda: NOW)
-    async with app.run_test(size=(80, 24)) as pilot:
+    heard = Notes()
+    async with app.run_test(message_hook=heard.hear, size=(80, 24)) as pilot:
         screen = await open_detail(pilot, FIXED_ID)
         files = screen.query_one(BatchFiles)
         files.focus()
         await pilot.press("down", "down", "i")
         await app.workers.wait_for_complete()
         assert copied == ["file-err0001"]
-        assert "Copied error file id to the clipboard." in notes(app)
+        assert "Copied error file id to the clipboard." in heard.messages
         provider = ScreenCommands(screen)
         titles = [str(hit.display) async for hit in provider.discover()]
         assert "Copy batch JSON" in titles and "View file" in titles
@@ -153,7 +155,8 @@ async def test_cancel_asks_first(sandbox_profile, tmp_path):
     async with await Workspace.open(sandbox_profile, cache_dir=tmp_path / "setup") as ws:
         batch = await start(ws, chat_lines(20_000), tmp_path / "big.jsonl")
     app = BatchtuiApp(sandbox_profile, cache_dir=tmp_path / "app")
-    async with app.run_test(size=(100, 40)) as pilot:
+    heard = Notes()
+    async with app.run_test(message_hook=heard.hear, size=(100, 40)) as pilot:
         screen = await open_detail(pilot, batch.id)
         await pilot.press("c")
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "confirmation asked")
@@ -161,12 +164,12 @@ async def test_cancel_asks_first(sandbox_profile, tmp_path):
         await wait_until(pilot, lambda: app.screen is screen, "back on the detail")
         await pilot.pause(0.2)
         assert screen.batch.status in ("validating", "in_progress")
-        assert not any("cancel" in n.lower() for n in notes(app))
+        assert not any("cancel" in n.lower() for n in heard.messages)
         await pilot.press("c")
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "confirmation asked again")
         await pilot.press("y")
         await wait_until(pilot, lambda: screen.batch.status in ("cancelling", "cancelled"), "batch cancelling")
-        assert any(n.startswith(f"Asked to cancel {batch.id}") for n in notes(app))
+        assert any(n.startswith(f"Asked to cancel {batch.id}") for n in heard.messages)
         listed = next(b for b in app.batches if b.id == batch.id)
         assert listed.status in ("cancelling", "cancelled")
         await pilot.press("c")
@@ -178,7 +181,8 @@ async def test_copy_batch_id_json_and_file_id(sandbox_profile, tmp_path, copied)
     async with await Workspace.open(sandbox_profile, cache_dir=tmp_path / "setup") as ws:
         batch = await start(ws, chat_lines(2), tmp_path / "two.jsonl")
     app = BatchtuiApp(sandbox_profile, cache_dir=tmp_path / "app")
-    async with app.run_test(size=(100, 40)) as pilot:
+    heard = Notes()
+    async with app.run_test(message_hook=heard.hear, size=(100, 40)) as pilot:
         await open_detail(pilot, batch.id)
         await pilot.press("y", "Y", "i")
         await app.workers.wait_for_complete()
@@ -186,7 +190,7 @@ async def test_copy_batch_id_json_and_file_id(sandbox_profile, tmp_path, copied)
         assert Batch.model_validate_json(copied[1]).id == batch.id
         assert copied[2] == batch.input_file_id
         assert "sk-test" not in "".join(copied)
-        messages = notes(app)
+        messages = heard.messages
         assert "Copied batch id to the clipboard." in messages
         assert "Copied batch JSON to the clipboard." in messages
         assert "Copied input file id to the clipboard." in messages
@@ -218,7 +222,8 @@ async def test_download_to_a_folder(sandbox_profile, tmp_path):
     folder = tmp_path / "downloads"
     folder.mkdir()
     app = BatchtuiApp(sandbox_profile, cache_dir=tmp_path / "app")
-    async with app.run_test(size=(100, 40)) as pilot:
+    heard = Notes()
+    async with app.run_test(message_hook=heard.hear, size=(100, 40)) as pilot:
         await open_detail(pilot, batch.id)
         await pilot.press("d")
         await wait_until(pilot, lambda: app.screen.query(Input), "path asked")
@@ -226,13 +231,14 @@ async def test_download_to_a_folder(sandbox_profile, tmp_path):
         assert field.value == str(Path.cwd())
         field.value = str(folder)
         await pilot.press("enter")
-        await wait_until(pilot, lambda: any(n.startswith("Saved the input file to") for n in notes(app)), "saved")
+        await wait_until(pilot, lambda: any(n.startswith("Saved the input file to") for n in heard.messages), "saved")
         assert (folder / "four.jsonl").read_text() == content
         await pilot.press("d")
         await wait_until(pilot, lambda: app.screen.query(Input), "path asked again")
         app.screen.query_one(Input).value = str(folder / "new" / "sub")
         await pilot.press("enter")
-        await wait_until(pilot, lambda: sum(n.startswith("Saved the input") for n in notes(app)) == 2, "saved again")
+        await wait_until(pilot, lambda: sum(n.startswith("Saved the input") for n in heard.messages) == 2,
+                         "saved again")
         assert (folder / "new" / "sub" / "four.jsonl").read_text() == content
         await pilot.press("d")
         await wait_until(pilot, lambda: app.screen.query(Input), "path asked a third time")
@@ -241,7 +247,7 @@ async def test_download_to_a_folder(sandbox_profile, tmp_path):
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "asked before replacing")
         await pilot.press("n")
         await pilot.pause(0.2)
-        assert sum(n.startswith("Saved the input") for n in notes(app)) == 2
+        assert sum(n.startswith("Saved the input") for n in heard.messages) == 2
 
 
 async def test_failed_batch_lists_its_validation_errors(sandbox_profile, tmp_path):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from openai.types import Batch, FileObject
-from pilot_helpers import wait_until
+from pilot_helpers import Notes, wait_until
 from textual.widgets import DataTable, Input, ProgressBar, Static, TextArea
 
 from batchtui.core.api.client import make_openai_client
@@ -31,7 +31,7 @@ async def open_files(pilot) -> DataTable:
     await pilot.press("f")
     await wait_until(pilot, lambda: isinstance(pilot.app.screen, FilesScreen), "files screen shown")
     screen = pilot.app.screen
-    await wait_until(pilot, lambda: screen._state in ("synced", "offline", "error"), "files listed")
+    await wait_until(pilot, lambda: screen.state in ("synced", "offline", "error"), "files listed")
     return screen.query_one(DataTable)
 
 
@@ -98,14 +98,15 @@ async def test_lists_files_with_the_batch_that_uses_them_and_filters_by_purpose(
 async def test_upload_through_the_modal(sandbox_profile, tmp_path, write_batch_file):
     path = write_batch_file(4, "fresh.jsonl")
     app = BatchtuiApp(sandbox_profile, cache_dir=tmp_path / "app")
-    async with app.run_test() as pilot:
+    heard = Notes()
+    async with app.run_test(message_hook=heard.hear) as pilot:
         table = await open_files(pilot)
         assert table.row_count == 0
         await upload_through_modal(pilot, path)
         await wait_until(pilot, lambda: isinstance(app.screen, FilesScreen), "modal closed")
         assert column(table, 0) == ["fresh.jsonl"]
         new_id = file_ids(table)[0]
-        assert any(n.message == f"Uploaded fresh.jsonl as {new_id}" for n in app._notifications)
+        assert any(n.message == f"Uploaded fresh.jsonl as {new_id}" for n in heard.shown)
         assert new_id in {f.id for f in await app.workspace.service.list_files()}
 
 
@@ -178,7 +179,8 @@ async def test_download_to_a_folder_and_view(sandbox_profile, tmp_path, write_ba
     dest = tmp_path / "downloads"
     dest.mkdir()
     app = BatchtuiApp(sandbox_profile, cache_dir=tmp_path / "app")
-    async with app.run_test() as pilot:
+    heard = Notes()
+    async with app.run_test(message_hook=heard.hear) as pilot:
         await open_files(pilot)
         await pilot.press("d")
         await wait_until(pilot, lambda: isinstance(app.screen, DownloadPathScreen), "destination asked")
@@ -192,7 +194,7 @@ async def test_download_to_a_folder_and_view(sandbox_profile, tmp_path, write_ba
         await pilot.press("enter")
         await wait_until(pilot, lambda: (dest / "many.jsonl").exists(), "file downloaded")
         assert (dest / "many.jsonl").read_bytes() == source.read_bytes()
-        await wait_until(pilot, lambda: any(str(dest / "many.jsonl") in n.message for n in app._notifications),
+        await wait_until(pilot, lambda: any(str(dest / "many.jsonl") in n.message for n in heard.shown),
                          "download notified")
 
         await pilot.press("v")
@@ -319,7 +321,7 @@ async def test_palette_commands_and_upload_progress(sandbox_profile, tmp_path):
         await pilot.press("u")
         await wait_until(pilot, lambda: isinstance(app.screen, UploadScreen), "upload modal shown")
         bar = app.screen.query_one(ProgressBar)
-        app.screen._progress(300, 1200)
+        app.screen.show_progress(300, 1200)
         assert (bar.progress, bar.total) == (300, 1200)
 
 

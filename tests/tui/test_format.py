@@ -1,6 +1,7 @@
 from rich.text import Text
 
-from batchtui.tui.format import ago, duration, literal, size
+from batchtui.core.timetext import duration
+from batchtui.tui.format import ago, literal, size
 
 
 def test_durations_and_ages():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from pilot_helpers import wait_until
+from pilot_helpers import Notes, wait_until
 
 from batchtui.core.workspace import Workspace
 from batchtui.tui.app import BatchtuiApp
@@ -18,7 +18,8 @@ async def test_status_change_raises_a_notification_and_the_bell(sandbox_profile,
     app = BatchtuiApp(sandbox_profile, cache_dir=tmp_path / "app", bell=True)
     rings = []
     app.bell = lambda: rings.append(True)
-    async with app.run_test() as pilot:
+    heard = Notes()
+    async with app.run_test(message_hook=heard.hear) as pilot:
         await wait_until(pilot, lambda: any(b.id == batch.id for b in app.batches), "batch listed")
         first = next(b for b in app.batches if b.id == batch.id).status
         assert first in ("validating", "in_progress")
@@ -28,8 +29,8 @@ async def test_status_change_raises_a_notification_and_the_bell(sandbox_profile,
                     break
                 await asyncio.sleep(0.1)
         await pilot.press("r")
-        await wait_until(pilot, lambda: any("→ completed" in n.message for n in app._notifications), "notified")
-        note = next(n for n in app._notifications if "→ completed" in n.message)
+        await wait_until(pilot, lambda: any("→ completed" in n.message for n in heard.shown), "notified")
+        note = next(n for n in heard.shown if "→ completed" in n.message)
         assert note.message.startswith(f"{batch.id}: ") and note.title == "Batch status"
         assert rings
 
@@ -41,7 +42,7 @@ async def test_palette_has_refresh_files_and_bell(sandbox_profile, tmp_path):
         assert {"Refresh now", "Files", "Toggle bell", "Theme", "Keys"} <= set(titles)
         screen_titles = [hit.text async for hit in ScreenCommands(app.screen).discover()]
         assert screen_titles[:2] == ["Search batches", "Sort batches"] and "Show Failed batches" in screen_titles
-        app._toggle_bell()
+        next(command for command in app.get_system_commands(app.screen) if command.title == "Toggle bell").callback()
         assert app.bell_on_change
         await pilot.press("question_mark")
         await pilot.pause()

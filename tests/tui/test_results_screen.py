@@ -12,7 +12,7 @@ from pathlib import Path
 import orjson
 import pyperclip
 import pytest
-from pilot_helpers import export_from_viewer, notes, open_detail, wait_until
+from pilot_helpers import Notes, export_from_viewer, open_detail, wait_until
 
 from batchtui.core.config import Profile
 from batchtui.core.results.index import ResultFiles
@@ -181,13 +181,13 @@ async def test_filters_next_failure_and_search(failing_profile, tmp_path):
         assert all(screen.index.status_label(row) == "ok" for row in range(1, first_failure))
         await pilot.press("slash")
         await pilot.press(*"item 17.", "enter")
-        await wait_until(pilot, lambda: screen.hits is not None and not screen._search_state, "search done")
+        await wait_until(pilot, lambda: screen.hits is not None and not screen.searching, "search done")
         assert [screen.index.custom_id(row) for row in listing.rows] == ["row-17"]
         await pilot.press("escape")
         assert len(listing.rows) == 60 and screen.hits is None
         await pilot.press("slash")
         await pilot.press(*"ROW-5", "enter")  # custom_id, any case
-        await wait_until(pilot, lambda: screen.hits is not None and not screen._search_state, "search done")
+        await wait_until(pilot, lambda: screen.hits is not None and not screen.searching, "search done")
         assert {screen.index.custom_id(row) for row in listing.rows} == {"row-5"} | {f"row-5{i}" for i in range(10)}
 
 
@@ -243,7 +243,8 @@ async def test_hostile_and_broken_lines_render_literally(tmp_path):
 async def test_copy_each_kind_and_curl_replays_the_request_safely(tmp_path, copied):
     files = hostile_files(tmp_path)
     app = ViewerApp(files, Profile(name="local", base_url="http://127.0.0.1:9/v1", api_key="sk-secret-key"))
-    async with app.run_test(size=(100, 30)) as pilot:
+    heard = Notes()
+    async with app.run_test(message_hook=heard.hear, size=(100, 30)) as pilot:
         screen = await indexed(pilot)
         screen.query_one(ResultList).move_to_row(2)  # "quoting"
         await pilot.press("y", "p", "a", "P", "A", "C")
@@ -256,7 +257,7 @@ async def test_copy_each_kind_and_curl_replays_the_request_safely(tmp_path, copi
         body = words[words.index("-d") + 1]
         assert orjson.loads(body)["messages"][0]["content"] == QUOTING
         assert "http://127.0.0.1:9/v1/chat/completions" in words
-        assert "Copied curl command to the clipboard." in notes(app)
+        assert "Copied curl command to the clipboard." in heard.messages
         await pilot.press("c")  # the copy menu: the same keys, for a footer too narrow to list them
         await wait_until(pilot, lambda: app.screen is not screen, "copy menu shown")
         await pilot.press("a")
@@ -270,12 +271,13 @@ async def test_copy_falls_back_to_osc52(tmp_path, monkeypatch):
 
     monkeypatch.setattr(clipboard.pyperclip, "copy", no_clipboard)
     app = ViewerApp(hostile_files(tmp_path), Profile(name="local"))
-    async with app.run_test(size=(100, 30)) as pilot:
+    heard = Notes()
+    async with app.run_test(message_hook=heard.hear, size=(100, 30)) as pilot:
         await indexed(pilot)
         await pilot.press("y")
         await app.workers.wait_for_complete()
         assert app.clipboard == "hostile"
-        assert "Copied custom_id to the terminal clipboard (OSC 52)." in notes(app)
+        assert "Copied custom_id to the terminal clipboard (OSC 52)." in heard.messages
 
 
 async def test_export_csv_and_jsonl_read_back(tmp_path):
@@ -405,7 +407,8 @@ async def test_csv_export_of_a_made_batch_gives_the_data_back_with_answers(sandb
         uploaded = await ws.upload(made.out)
         batch = await wait_status(ws, (await ws.start_batch(uploaded.id, made.endpoint)).id, {"completed"})
     app = BatchtuiApp(sandbox_profile, cache_dir=cache)
-    async with app.run_test(size=(120, 40)) as pilot:
+    heard = Notes()
+    async with app.run_test(message_hook=heard.hear, size=(120, 40)) as pilot:
         await open_results(pilot, batch.id)
         before, viewer = made.out.read_bytes(), app.screen  # the batch's own input: never replaced, even if asked
         await pilot.press("e")
@@ -414,7 +417,7 @@ async def test_csv_export_of_a_made_batch_gives_the_data_back_with_answers(sandb
         await pilot.press("enter")
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "asks to replace")
         await pilot.press("y")
-        await wait_until(pilot, lambda: any("is a file of the batch itself" in n for n in notes(app)), "refused")
+        await wait_until(pilot, lambda: any("is a file of the batch itself" in n for n in heard.messages), "refused")
         assert made.out.read_bytes() == before
         await export_from_viewer(pilot, tmp_path / "answers.csv")
     with (tmp_path / "answers.csv").open(newline="", encoding="utf-8") as handle:

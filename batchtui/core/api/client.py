@@ -21,31 +21,25 @@ import pydantic
 from openai.types import Batch, FileObject
 
 from batchtui.core.api.backoff import Backoff
+from batchtui.core.api.sdk_errors import translate_api_error
 from batchtui.core.atomic import temp_beside
 from batchtui.core.config import Profile
+from batchtui.core.domain import (
+    BATCH_ENDPOINTS,
+    MAX_METADATA_KEY_CHARS,
+    MAX_METADATA_PAIRS,
+    MAX_METADATA_VALUE_CHARS,
+    ProgressCallback,
+)
 from batchtui.core.errors import (
     ApiError,
     AuthError,
     BadRequestError,
     ConnectionLostError,
     NotFoundError,
-    translate_api_error,
 )
 from batchtui.core.paths import make_private_dirs
 
-Progress = Callable[[int, int], None]
-"""Called with (bytes done, bytes in all) as an upload or download moves on."""
-
-BATCH_ENDPOINTS = (
-    "/v1/responses",
-    "/v1/chat/completions",
-    "/v1/embeddings",
-    "/v1/completions",
-    "/v1/moderations",
-    "/v1/images/generations",
-    "/v1/images/edits",
-    "/v1/videos",
-)
 PAGE_SIZE = 100
 _CHUNK = 1 << 20
 _HEADER_SAFE = re.compile(r"[!-~]").fullmatch  # printable ASCII, no space: what an HTTP header value can carry
@@ -202,7 +196,9 @@ class BatchService:
             raise ApiError(f"The API at {self.profile.endpoint} answered a {kind} with no usable id.")
         return found
 
-    async def upload(self, path: Path, *, purpose: str = "batch", progress: Progress | None = None) -> FileObject:
+    async def upload(
+        self, path: Path, *, purpose: str = "batch", progress: ProgressCallback | None = None
+    ) -> FileObject:
         """Upload a file; `progress` hears how many bytes have gone (from 0 again on each attempt).
 
         The SDK cannot replay a file it streamed, so the tries (the profile's max_retries more) are made here. A
@@ -278,7 +274,7 @@ class BatchService:
                         break
         return bytes(data[:max_bytes])
 
-    async def download(self, file_id: str, dest: Path, *, size: int, progress: Progress | None = None) -> None:
+    async def download(self, file_id: str, dest: Path, *, size: int, progress: ProgressCallback | None = None) -> None:
         """Stream a file's content to `dest`: a temp file beside it, checked against `size`, then renamed.
 
         An interrupted or short download leaves no file at `dest`. Folders made on the way are 0700; the file
@@ -307,8 +303,6 @@ _MAX_TEXT = 4096
 """Longer strings are cut (an id, a name, an error message): a server could send megabytes."""
 _MAX_ITEMS = 1000
 """Longer lists and objects are cut (a batch's errors, its metadata before OpenAI's own limits apply)."""
-METADATA_LIMITS = (16, 64, 512)
-"""OpenAI's limits on metadata: pairs, characters of a key, characters of a value."""
 
 
 def sane(model: type[_Model], answer: object) -> _Model | None:
@@ -380,15 +374,15 @@ def _metadata(value: object) -> dict[str, str] | None:
     """The str -> str pairs of `value` within OpenAI's limits (the first 16, keys and values cut to fit)."""
     if not isinstance(value, dict):
         return None
-    pairs, key_chars, value_chars = METADATA_LIMITS
-    kept = ((k[:key_chars], v[:value_chars]) for k, v in value.items() if isinstance(k, str) and isinstance(v, str))
-    return dict(itertools.islice(kept, pairs))
+    kept = ((k[:MAX_METADATA_KEY_CHARS], v[:MAX_METADATA_VALUE_CHARS])
+            for k, v in value.items() if isinstance(k, str) and isinstance(v, str))
+    return dict(itertools.islice(kept, MAX_METADATA_PAIRS))
 
 
 class _ProgressReader(io.RawIOBase):
     """A read-only file wrapper that reports each read to a progress callback."""
 
-    def __init__(self, handle: BinaryIO, total: int, progress: Progress) -> None:
+    def __init__(self, handle: BinaryIO, total: int, progress: ProgressCallback) -> None:
         self._handle = handle
         self._total = total
         self._progress = progress

@@ -8,8 +8,9 @@ from pathlib import Path
 
 from openai.types import Batch
 
-from batchtui.core.api.client import BatchService, Progress
+from batchtui.core.api.client import BatchService
 from batchtui.core.cache.store import Cache, DownloadedFile
+from batchtui.core.domain import ProgressCallback
 from batchtui.core.errors import ApiError, BatchtuiError, file_errors
 from batchtui.core.paths import inside, safe_name
 
@@ -44,7 +45,7 @@ async def download_once(
     *,
     kind: str,
     batch_id: str | None = None,
-    progress: Progress | None = None,
+    progress: ProgressCallback | None = None,
 ) -> DownloadedFile:
     """Download `file_id` to `dest` and record it; a copy already there with the recorded size is kept, so a
     second call needs no network. A download cut off or short is started again, up to DOWNLOAD_ATTEMPTS in all;
@@ -77,7 +78,7 @@ async def download_results(
     batch: Batch,
     dest_dir: Path,
     *,
-    progress: Progress | None = None,
+    progress: ProgressCallback | None = None,
     with_input: bool = False,
 ) -> list[DownloadedFile]:
     """Download the output and error files of `batch` (and its input file, if asked) into `dest_dir` as

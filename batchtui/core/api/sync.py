@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING
 
 import orjson
 
-from batchtui.core.cache.store import ACTIVE_STATUSES, Cache
+from batchtui.core.cache.store import Cache
+from batchtui.core.domain import ACTIVE_STATUSES
 
 if TYPE_CHECKING:
     from batchtui.core.api.client import BatchService

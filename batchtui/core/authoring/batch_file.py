@@ -32,13 +32,12 @@ from batchtui.core.authoring.datasets import (
     read_rows,
 )
 from batchtui.core.authoring.templates import Renderer, Template, load_template, parse_template
+from batchtui.core.domain import CHAT, COMPLETIONS, EMBEDDINGS, RESPONSES, Cancelled, ProgressCallback
 from batchtui.core.errors import BatchtuiError, file_errors
-from batchtui.core.results.records import CHAT, COMPLETIONS, EMBEDDINGS, RESPONSES
 
 MANIFEST_FORMAT = "batchtui-manifest/1"
 _PROGRESS_EVERY = 1000
 
-Progress = Callable[[int, int], None]
 
 
 class BatchFileError(BatchtuiError):
@@ -53,7 +52,7 @@ class BadRowError(BatchFileError):
         self.row, self.id, self.reason = row, id, reason
 
 
-class BatchFileCancelled(BatchtuiError):
+class BatchFileCancelled(Cancelled):
     """Making the batch file was cancelled; nothing was written."""
 
 
@@ -150,7 +149,7 @@ def make_batch_file(
     endpoint: str | None = None,
     model: str | None = None,
     skip_bad_rows: bool = False,
-    progress: Progress | None = None,
+    progress: ProgressCallback | None = None,
     cancelled: Callable[[], bool] = lambda: False,
 ) -> MadeBatchFile:
     """Write one request line per data row to `out`, and its manifest beside it.

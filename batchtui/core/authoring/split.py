@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import re
 import stat
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from contextlib import ExitStack
 from pathlib import Path
 from typing import BinaryIO
@@ -21,8 +21,8 @@ import orjson
 from batchtui.core.atomic import temp_beside
 from batchtui.core.authoring.datasets import bounded_lines
 from batchtui.core.authoring.validate import MAX_BYTES, MAX_EMBEDDING_INPUTS, MAX_LINES, embedding_inputs
+from batchtui.core.domain import EMBEDDINGS, ProgressCallback
 from batchtui.core.errors import BatchtuiError
-from batchtui.core.results.records import EMBEDDINGS
 
 _CHUNK = 1 << 20
 _PROGRESS_EVERY = 1_000
@@ -40,7 +40,7 @@ def split_file(
     max_embedding_inputs: int = MAX_EMBEDDING_INPUTS,
     out_dir: Path | None = None,
     keep: Iterable[Path] = (),
-    progress: Callable[[int, int], None] | None = None,
+    progress: ProgressCallback | None = None,
 ) -> list[Path]:
     """Split `path` into `<stem>.part-001.jsonl`, `<stem>.part-002.jsonl`, ... in `out_dir` (default: beside it)
     and return their paths. A file already within the limits is left alone and the answer is `[path]`.
@@ -92,7 +92,7 @@ def _remove_earlier_parts(path: Path, out_dir: Path, parts: list[Path]) -> None:
 
 
 def _plan(
-    path: Path, max_lines: int, max_bytes: int, max_inputs: int, progress: Callable[[int, int], None] | None
+    path: Path, max_lines: int, max_bytes: int, max_inputs: int, progress: ProgressCallback | None
 ) -> list[tuple[int, int]]:
     """The byte ranges of the parts: each as full as the limits allow."""
     ranges: list[tuple[int, int]] = []

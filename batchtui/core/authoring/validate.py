@@ -19,11 +19,10 @@ from typing import Any
 
 import orjson
 
-from batchtui.core.api.client import BATCH_ENDPOINTS
 from batchtui.core.authoring.datasets import MAX_BYTES, bounded_lines
+from batchtui.core.domain import BATCH_ENDPOINTS, CHAT, EMBEDDINGS, MODERATIONS, RESPONSES, Cancelled, ProgressCallback
 from batchtui.core.errors import BatchtuiError
 from batchtui.core.insights.pricing import Cost, TokenCounter, price_of, token_counter, usd
-from batchtui.core.results.records import CHAT, EMBEDDINGS, MODERATIONS, RESPONSES
 
 MAX_LINES = 50_000
 MAX_EMBEDDING_INPUTS = 50_000
@@ -38,14 +37,13 @@ _TEXT_FIELDS = ("messages", "instructions", "input", "prompt")
 _PROGRESS_EVERY = 1_000
 _SHOWN = 60
 
-Progress = Callable[[int, int], None]
 
 
 class ValidateReadError(BatchtuiError):
     """The file could not be read at all, so nothing was validated."""
 
 
-class ValidateCancelled(BatchtuiError):
+class ValidateCancelled(Cancelled):
     """Validation was cancelled before the end of the file."""
 
 
@@ -155,7 +153,7 @@ def validate_file(
     max_lines: int = MAX_LINES,
     max_bytes: int = MAX_BYTES,
     max_embedding_inputs: int = MAX_EMBEDDING_INPUTS,
-    progress: Progress | None = None,
+    progress: ProgressCallback | None = None,
     cancelled: Callable[[], bool] = lambda: False,
 ) -> ValidationReport:
     """Validate a batch input file against the API's limits (the defaults) for `endpoint` (default: the first

@@ -43,15 +43,14 @@ import orjson
 from openai.types import Batch, FileObject
 
 from batchtui.core.api.downloads import cached_name, result_file_ids
-from batchtui.core.cache.store import ACTIVE_STATUSES, BUSY_TIMEOUT_MS, Cache, cache_errors
-from batchtui.core.errors import BatchtuiError
-from batchtui.core.insights.pricing import price_of
+from batchtui.core.cache.store import BUSY_TIMEOUT_MS, Cache, cache_errors
+from batchtui.core.domain import ACTIVE_STATUSES, Cancelled, ProgressCallback
+from batchtui.core.insights.pricing import price_of, priced_per_request, rates_on
 from batchtui.core.results.index import Outcome, ResultFiles, ResultIndex, build_index
 
 __all__ = [
     "FORMAT",
     "ImportCancelled",
-    "ImportProgress",
     "ImportResult",
     "LogSource",
     "align_retries",
@@ -64,9 +63,6 @@ __all__ = [
 FORMAT = 1
 """The shape of the rows; raising it makes every batch import again, even when its files are unchanged."""
 
-ImportProgress = Callable[[int, int], None]
-"""Called with (bytes done, bytes in all) of the batch's files as rows are written; from the import's thread."""
-
 REPORT_EVERY = 1_000
 """Rows between two progress reports and cancellation checks."""
 
@@ -78,7 +74,6 @@ _STATUS = {
     Outcome.UNREADABLE: "unreadable",
 }
 _MILLION = 1_000_000
-_SMALL = 1_000
 
 _UPSERT = """
     INSERT INTO llm_log_rows (batch_id, custom_id, created_at, updated_at, metadata, request, response)
@@ -91,7 +86,7 @@ _UPSERT = """
 """
 
 
-class ImportCancelled(BatchtuiError):
+class ImportCancelled(Cancelled):
     """The import was stopped before it committed; the batch's rows are as they were."""
 
 
@@ -160,7 +155,7 @@ async def import_batch(
     source: LogSource,
     *,
     store_dir: Path | None = None,
-    progress: ImportProgress | None = None,
+    progress: ProgressCallback | None = None,
     force: bool = False,
 ) -> ImportResult:
     """Import the batch into the cache's llm_logs in a worker thread; see `import_rows`.
@@ -184,7 +179,7 @@ def import_rows(
     source: LogSource,
     *,
     store_dir: Path | None = None,
-    progress: ImportProgress | None = None,
+    progress: ProgressCallback | None = None,
     cancelled: Callable[[], bool] = lambda: False,
     force: bool = False,
 ) -> ImportResult:
@@ -307,13 +302,13 @@ _TIERED = "tiered"
 
 
 class _Prices:
-    """Batch prices per token, looked up once per model: `price_of` takes ~0.2 ms, too long for 50,000 rows.
-
-    OpenAI's prices are linear in tokens; a model whose price per token differs between 1,000 and 1,000,000
-    tokens has tiers (e.g. above 272k input tokens), and each of its rows is priced by `price_of` itself."""
+    """The rate book's rates of each model as whole units, looked up once per model: `price_of` takes ~0.2 ms, too
+    long for 50,000 rows. A model priced per request (tiers, e.g. above 272k input tokens) has each of its rows
+    priced by `price_of` itself."""
 
     def __init__(self, at: datetime) -> None:
         self.at = at
+        self._day = int(at.timestamp() // 86_400)
         self._rates: dict[str, _Rates | str | None] = {}
 
     def cost_fields(self, model: str, prompt: int, completion: int, cached: int) -> dict[str, float] | None:
@@ -329,19 +324,16 @@ class _Prices:
         return None if units is None else _cost_fields(*units[0], units[1])
 
     def _lookup(self, model: str) -> _Rates | str | None:
-        def rates(tokens: int) -> _Rates | None:
-            plain, cached, output = (price_of(model, i, o, c, at=self.at)
-                                     for i, o, c in ((tokens, 0, 0), (tokens, 0, tokens), (0, tokens, 0)))
-            if plain is None or cached is None or output is None:
-                return None
-            units = _units(plain.input_usd / tokens, cached.cached_usd / tokens, output.output_usd / tokens)
-            return None if units is None else _Rates(*units[0], scale=units[1])
-
         try:
-            big = rates(_MILLION)
-            return big if big is None or big == rates(_SMALL) else _TIERED
+            if priced_per_request(model):
+                return _TIERED
+            rates = rates_on(model, self._day)
         except Exception:  # noqa: BLE001 - a surprise in genai-prices' data leaves the cost null, not the import
             return None
+        if rates is None:
+            return None
+        units = _units(rates.input / _MILLION, rates.cached / _MILLION, rates.output / _MILLION)
+        return None if units is None else _Rates(*units[0], scale=units[1])
 
 
 def _units(*amounts: Decimal) -> tuple[list[int], int] | None:
@@ -367,7 +359,7 @@ def _cost_fields(input_units: int, output_units: int, scale: int) -> dict[str, f
 class _Rows:
     """The rows of one import as parameter tuples for the upsert, made one at a time as SQLite asks for them."""
 
-    def __init__(self, source: LogSource, index: ResultIndex, progress: ImportProgress | None,
+    def __init__(self, source: LogSource, index: ResultIndex, progress: ProgressCallback | None,
                  cancelled: Callable[[], bool]) -> None:
         self.source = source
         self.index = index

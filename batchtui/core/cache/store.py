@@ -24,14 +24,13 @@ import orjson
 from openai.types import Batch, FileObject
 from pydantic import ValidationError
 
+from batchtui.core.domain import ACTIVE_STATUSES, TERMINAL_STATUSES
 from batchtui.core.errors import BatchtuiError
 from batchtui.core.paths import private_dir
 from batchtui.core.text import printable
 
 __all__ = [
-    "ACTIVE_STATUSES",
     "SCHEMA_VERSION",
-    "TERMINAL_STATUSES",
     "Cache",
     "CacheError",
     "DownloadedFile",
@@ -42,9 +41,6 @@ __all__ = [
     "open_or_set_aside",
     "unwritable",
 ]
-
-ACTIVE_STATUSES = frozenset({"validating", "in_progress", "finalizing", "cancelling"})
-TERMINAL_STATUSES = frozenset({"completed", "failed", "expired", "cancelled"})
 
 BUSY_TIMEOUT_MS = 120_000
 """How long a write waits for another process's: an import of 50,000 requests holds the lock for 3-8 s."""
@@ -718,15 +714,6 @@ class Cache:
             (file_id,),
         )
         return _download(rows[0]) if rows else None
-
-    async def downloads_for_batch(self, batch_id: str) -> list[DownloadedFile]:
-        """Download records of a batch's files, in input, output, error order."""
-        rows = await self._fetchall(
-            "SELECT file_id, batch_id, kind, path, bytes, downloaded_at FROM downloads WHERE batch_id = ? "
-            "ORDER BY CASE kind WHEN 'input' THEN 0 WHEN 'output' THEN 1 ELSE 2 END, file_id",
-            (batch_id,),
-        )
-        return [_download(row) for row in rows]
 
     async def retries_of(self, batch_id: str) -> list[Batch]:
         """Batches made to retry this one's failed requests, and their own retries in turn, oldest first."""

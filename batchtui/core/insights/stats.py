@@ -1,4 +1,4 @@
-"""How long the account's batches take and what they cost, and when an active batch should finish.
+"""How long the account's batches take and what they cost (priced by the rate book in `pricing`).
 
 Pure functions over openai `Batch` objects (from the cache or the API). Times are epoch seconds, durations seconds.
 Timings (turnaround, phases, lines per minute) come from completed batches; outcome shares from finished ones;
@@ -17,32 +17,23 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, tzinfo
 from decimal import Decimal
-from functools import lru_cache
 from typing import Any
 
 from openai.types import Batch
 
-from batchtui.core.cache.store import ACTIVE_STATUSES
-from batchtui.core.insights.pricing import Cost, price_of, usd
+from batchtui.core.domain import ACTIVE_STATUSES, OUTCOMES
+from batchtui.core.insights.pricing import batch_usage_cost, priced_per_request, rates_on
 
 __all__ = [
-    "BASIS_ALL",
-    "BASIS_MODEL",
-    "BASIS_MODEL_AND_BAND",
-    "OUTCOMES",
-    "PHASES",
     "SIZE_BANDS",
     "TURNAROUND_BUCKETS",
     "UNKNOWN_MODEL",
     "BatchStats",
     "DayFigures",
-    "Expectation",
     "Percentiles",
-    "batch_cost",
+    "band_range",
     "batch_stats",
-    "cost_note",
-    "cost_notes",
-    "expected_finish",
+    "nearest_rank",
     "size_band",
 ]
 
@@ -71,24 +62,12 @@ TURNAROUND_BUCKETS: tuple[tuple[str, float], ...] = (
 )
 """Histogram buckets of turnaround: (label, upper bound in seconds, exclusive); each starts where the last ended."""
 
-PHASES = ("validating", "in_progress", "finalizing")
-"""validating = in_progress_at - created_at, in_progress = finalizing_at - in_progress_at,
-finalizing = completed_at - finalizing_at."""
-
-OUTCOMES = ("completed", "failed", "expired", "cancelled")
-"""The statuses a batch finishes in, in the order they are reported."""
-
 UNKNOWN_MODEL = "unknown"
 """The model name used for batches that do not say their model."""
-
-BASIS_MODEL_AND_BAND = "same model and size band"
-BASIS_MODEL = "same model"
-BASIS_ALL = "all batches"
 
 _BAND_LABELS = [label for label, _ in SIZE_BANDS]
 _BAND_FLOORS = [floor for _, floor in SIZE_BANDS]
 _BUCKET_TOPS = [top for _, top in TURNAROUND_BUCKETS]
-_MILLION = 1_000_000
 _DAY = 86_400
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 _NO_COUNTS = {"total": 0, "completed": 0, "failed": 0}
@@ -113,13 +92,13 @@ class Percentiles:
         ordered = sorted(values)
         if not ordered:
             return cls(None, None, None, 0)
-        return cls(_rank(ordered, 50), _rank(ordered, 90), float(ordered[-1]), len(ordered))
+        return cls(nearest_rank(ordered, 50), nearest_rank(ordered, 90), float(ordered[-1]), len(ordered))
 
     def to_dict(self) -> dict[str, Any]:
         return {"p50": self.p50, "p90": self.p90, "max": self.max, "count": self.count}
 
 
-def _rank(ordered: Sequence[float], percent: int) -> float:
+def nearest_rank(ordered: Sequence[float], percent: int) -> float:
     """The nearest-rank percentile of sorted values: the one at rank ceil(percent/100 * n), counting from 1."""
     return float(ordered[max(1, -(-percent * len(ordered) // 100)) - 1])
 
@@ -272,8 +251,7 @@ def batch_stats(
     # (day, model, UTC day) -> [input, cached, output tokens, [(input, output, cached, created_at, requests done)]
     # if priced per batch]
     usage_groups: dict[tuple[int, str | None, int], list[Any]] = {}
-    book = _PriceBook()
-    per_batch: dict[str | None, bool] = {}
+    per_request: dict[str | None, bool] = {}
 
     # Fields are read from each model's __dict__: on pydantic models that is three times faster than attributes.
     for batch in batches:
@@ -304,9 +282,9 @@ def batch_stats(
                 group[0] += input_tokens
                 group[1] += cached
                 group[2] += output_tokens
-                one_by_one = per_batch.get(model)
+                one_by_one = per_request.get(model)
                 if one_by_one is None:
-                    one_by_one = per_batch[model] = book.per_batch(model, created)
+                    one_by_one = per_request[model] = priced_per_request(model)
                 if one_by_one:
                     counts = fields["request_counts"]
                     group[3].append((input_tokens, output_tokens, cached, created,
@@ -321,7 +299,7 @@ def batch_stats(
         by_endpoint[fields["endpoint"]].append(seconds)
         counts = fields["request_counts"]
         counts = counts.__dict__ if counts is not None else _NO_COUNTS
-        by_band[_BAND_LABELS[bisect_right(_BAND_FLOORS, counts["total"]) - 1]].append(seconds)
+        by_band[size_band(counts["total"])].append(seconds)
         started, finalized = fields["in_progress_at"], fields["finalizing_at"]
         if started is not None and started >= created:
             validating.append(started - created)
@@ -339,7 +317,7 @@ def batch_stats(
         tally.input_tokens += input_tokens
         tally.cached_tokens += cached
         tally.output_tokens += output_tokens
-        cost = book.total(model, input_tokens, output_tokens, cached, utc_day, items)
+        cost = _group_total(model, input_tokens, output_tokens, cached, utc_day, items)
         if cost is None:
             tally.unpriced.add(model or UNKNOWN_MODEL)
         else:
@@ -382,6 +360,17 @@ def batch_stats(
     )
 
 
+def _group_total(model: str | None, input_tokens: int, output_tokens: int, cached: int, utc_day: int,
+                 batches: Sequence[tuple[int, int, int, int, int]]) -> Decimal | None:
+    """The cost of a group of batches of one model created on one UTC day (days since the epoch), from their summed
+    tokens; a model priced per request needs each batch's (input, output, cached, created_at, requests done)."""
+    if priced_per_request(model):
+        costs = [batch_usage_cost(model, *batch) for batch in batches]
+        return None if None in costs else sum((cost.total_usd for cost in costs if cost), Decimal(0))
+    rates = rates_on(model, utc_day)
+    return rates.total(input_tokens, output_tokens, cached) if rates is not None else None
+
+
 def _aware(moment: datetime, tz: tzinfo) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=tz)
 
@@ -415,243 +404,7 @@ def _day_function(tz: tzinfo) -> Callable[[float], int]:
     return day_of
 
 
-def _cached_tokens(usage: Any) -> int:
-    details = usage.input_tokens_details
-    return (details.cached_tokens or 0) if details is not None else 0
-
-
-# --- cost ------------------------------------------------------------------------------------------------------
-
-
-def batch_cost(batch: Batch) -> Cost | None:
-    """What the batch's usage costs at batch prices as of its creation; None without usage, model or price."""
-    usage = batch.usage
-    if usage is None or not batch.model:
-        return None
-    tokens = (usage.input_tokens, usage.output_tokens, _cached_tokens(usage))
-    if _flat_prices(batch.model):
-        return price_of(batch.model, *tokens, at=datetime.fromtimestamp(batch.created_at, UTC))
-    return _tiered_cost(batch.model, *tokens, batch.created_at, _requests_done(batch))
-
-
-def _requests_done(batch: Batch) -> int:
-    counts = batch.request_counts
-    return max(counts.completed if counts is not None else 0, 1)
-
-
-def _tiered_cost(model: str, input_tokens: int, output_tokens: int, cached: int, at: int, requests: int,
-                 ) -> Cost | None:
-    """A batch's cost for a model whose rate depends on the size of a request (say, twice the rate past 272k input
-    tokens): the tier applies to each request, not to the batch's sum, so the batch is priced as `requests`
-    requests of its average usage (rounded down to whole tokens, a fraction of a cent per batch)."""
-    each = price_of(model, input_tokens // requests, output_tokens // requests,
-                    min(cached, input_tokens) // requests, at=datetime.fromtimestamp(at, UTC))
-    return each.times(requests) if each is not None else None
-
-
-@lru_cache(maxsize=256)
-def _flat_prices(model: str) -> bool:
-    """Whether the model's price per token is the same however big a request is (or it has no price)."""
-    plan = _price_plan(model, int(time.time()))
-    return plan is None or plan[1]
-
-
-def cost_note(batch: Batch) -> str:
-    """A list column's cost: '$1.23', 'no price for <model>', or '' while the batch has used no tokens."""
-    usage = batch.usage
-    if usage is None or not (usage.input_tokens or usage.output_tokens):
-        return ""
-    cost = batch_cost(batch)
-    if cost is None:
-        return f"no price for {batch.model or 'an unknown model'}"
-    return usd(cost.total_usd)
-
-
-def cost_notes(batches: Iterable[Batch]) -> dict[str, str]:
-    """`cost_note` of many batches at once (for a list of 10,000), priced from each model's rates per million
-    tokens instead of a price_of call (half a millisecond) per batch; batches with no tokens are left out."""
-    book, notes = _PriceBook(), {}
-    for batch in batches:
-        usage = batch.usage
-        if usage is None or not (usage.input_tokens or usage.output_tokens):
-            continue
-        cached = _cached_tokens(usage)
-        tokens = (usage.input_tokens, usage.output_tokens, cached)
-        total = book.total(batch.model, *tokens, int(batch.created_at // _DAY),
-                           [(*tokens, batch.created_at, _requests_done(batch))])
-        notes[batch.id] = usd(total) if total is not None else f"no price for {batch.model or 'an unknown model'}"
-    return notes
-
-
-@dataclass(frozen=True)
-class _Rates:
-    """USD per million uncached input, cached input and output tokens, for one model in one price period."""
-
-    input: Decimal
-    cached: Decimal
-    output: Decimal
-
-
-class _PriceBook:
-    """Costs equal to the sum of `batch_cost` over a group of batches, without calling price_of for each (half a
-    millisecond a call).
-
-    A model whose prices are flat per token is priced from its rates per million tokens, looked up once for each
-    period between the dates its prices change (genai-prices' start-date constraints), times the group's tokens.
-    A model with tiered or time-of-day prices, or whose price data is not in the expected shape, is priced batch by
-    batch as `batch_cost` does, request by request (memoised across calls)."""
-
-    def __init__(self) -> None:
-        self._plans: dict[str, tuple[list[int], bool] | None] = {}
-        self._rates: dict[tuple[str, int], _Rates | None] = {}
-
-    def per_batch(self, model: str | None, at: int) -> bool:
-        """Whether the model's batches must be priced one by one: it has a price, and the price is not flat."""
-        plan = self._plan(model, at)
-        return plan is not None and not plan[1]
-
-    def total(
-        self,
-        model: str | None,
-        input_tokens: int,
-        output_tokens: int,
-        cached: int,
-        utc_day: int,
-        batches: Sequence[tuple[int, int, int, int, int]] = (),
-    ) -> Decimal | None:
-        """The cost of a group of batches of one model created on one UTC day (days since the epoch), from their
-        summed tokens; a model priced per batch needs each batch's (input, output, cached, created_at, requests
-        done)."""
-        midday = utc_day * _DAY + _DAY // 2
-        plan = self._plan(model, midday)
-        if plan is None or not model:
-            return None
-        change_days, flat = plan
-        if not flat:
-            costs = [_tiered_total(model, *batch) for batch in batches]
-            return None if None in costs else sum(costs, Decimal(0))  # type: ignore[arg-type]
-        key = (model, bisect_right(change_days, utc_day))
-        if key not in self._rates:
-            self._rates[key] = _rates(model, datetime.fromtimestamp(midday, UTC))
-        rates = self._rates[key]
-        if rates is None:
-            return None
-        return (rates.input * (input_tokens - cached) + rates.cached * cached + rates.output * output_tokens) / _MILLION
-
-    def _plan(self, model: str | None, at: int) -> tuple[list[int], bool] | None:
-        if not model:
-            return None
-        if model not in self._plans:
-            self._plans[model] = _price_plan(model, at)
-        return self._plans[model]
-
-
-def _price_plan(model: str, at: int) -> tuple[list[int], bool] | None:
-    """None when genai-prices has no price for the model; else the days (since the epoch, UTC) on which its prices
-    change, and whether they are flat per token (no tiers, no time-of-day prices, no fee per request) so that rates
-    per million tokens give price_of's exact figures."""
-    if price_of(model, _MILLION, _MILLION, at=datetime.fromtimestamp(at, UTC)) is None:
-        return None
-    try:
-        from genai_prices.data_snapshot import get_snapshot
-        from genai_prices.types import ModelPrice, StartDateConstraint
-
-        _, info = get_snapshot().find_provider_model(model, None, "openai", None)
-        conditional = [] if isinstance(info.prices, ModelPrice) else list(info.prices)
-        priced = [*conditional, *(info.price_variants or ())]
-        prices = [info.prices] if isinstance(info.prices, ModelPrice) else [c.prices for c in conditional]
-        prices += [variant.prices for variant in info.price_variants or ()]
-        constraints = [item.constraint for item in priced if item.constraint is not None]
-        flat = all(isinstance(c, StartDateConstraint) for c in constraints) and all(
-            value is None or (isinstance(value, Decimal | int) and name != "requests_kcount")
-            for price in prices
-            for name, value in vars(price).items()
-        )
-        days = sorted({c.start_date.toordinal() - _EPOCH_ORDINAL for c in constraints if flat})
-    except Exception:  # any surprise in genai-prices' data: price each batch with price_of instead
-        return [], False
-    return days, flat
-
-
-def _rates(model: str, at: datetime) -> _Rates | None:
-    full = price_of(model, _MILLION, _MILLION, at=at)
-    cached = price_of(model, _MILLION, 0, _MILLION, at=at)
-    if full is None or cached is None:
-        return None
-    return _Rates(full.input_usd, cached.cached_usd, full.output_usd)
-
-
-@lru_cache(maxsize=65_536)
-def _tiered_total(model: str, input_tokens: int, output_tokens: int, cached: int, at: int, requests: int,
-                  ) -> Decimal | None:
-    cost = _tiered_cost(model, input_tokens, output_tokens, cached, at, requests)
-    return cost.total_usd if cost is not None else None
-
-
-# --- expected finish -------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Expectation:
-    """When an active batch should finish, from how long similar batches took from the phase it is in."""
-
-    finish_at: float
-    """Epoch seconds; may lie in the past when the batch is already slower than usual."""
-    basis: str
-    """BASIS_MODEL_AND_BAND, BASIS_MODEL or BASIS_ALL: which past batches it comes from."""
-    similar: int
-    """How many past batches it is based on."""
-
-
-_REMAINING: dict[str, tuple[str, str, str]] = {
-    "validating": ("created_at", "completed_at", "completed"),
-    "in_progress": ("in_progress_at", "completed_at", "completed"),
-    "finalizing": ("finalizing_at", "completed_at", "completed"),
-    "cancelling": ("cancelling_at", "cancelled_at", "cancelled"),
-}
-"""For each active status: the timestamp the phase began, where similar past batches ended, and their status."""
-
-
-def expected_finish(batch: Batch, history: Iterable[Batch]) -> Expectation | None:
-    """The start of the batch's current phase plus the p50 of how long similar past batches took from that phase
-    to the end (a cancelling batch: to cancelled). Similar means the same model and size band, else the same model,
-    else any batch; the size band only counts once the batch's request count is known. None for a batch that is
-    not active or when no past batch fits."""
-    if batch.status not in _REMAINING:
-        return None
-    start_field, end_field, end_status = _REMAINING[batch.status]
-    start = getattr(batch, start_field)
-    if start is None:
-        start_field, start = "created_at", batch.created_at
-    if not start:  # the server gave no usable time to count from
-        return None
-    counts = batch.request_counts
-    band = _band_range(counts.total) if counts and counts.total else None
-    model, own_id = batch.model, batch.id
-    same_band: list[int] = []
-    same_model: list[int] = []
-    everyone: list[int] = []
-    for past in history:
-        fields = past.__dict__  # as in batch_stats: a third of the cost of attribute reads
-        if fields["status"] != end_status or fields["id"] == own_id:
-            continue
-        began, ended = fields[start_field], fields[end_field]
-        if began is None or ended is None or ended < began:
-            continue
-        seconds = ended - began
-        everyone.append(seconds)
-        if model and fields["model"] == model:
-            same_model.append(seconds)
-            past_counts = fields["request_counts"]
-            if band is not None and past_counts is not None and band[0] <= past_counts.total < band[1]:
-                same_band.append(seconds)
-    for basis, durations in ((BASIS_MODEL_AND_BAND, same_band), (BASIS_MODEL, same_model), (BASIS_ALL, everyone)):
-        if durations:
-            return Expectation(finish_at=start + _rank(sorted(durations), 50), basis=basis, similar=len(durations))
-    return None
-
-
-def _band_range(total: int) -> tuple[int, float]:
+def band_range(total: int) -> tuple[int, float]:
     """The request counts of the size band `total` is in: from (inclusive), to (exclusive)."""
     index = max(0, bisect_right(_BAND_FLOORS, total) - 1)
     return _BAND_FLOORS[index], (_BAND_FLOORS[index + 1] if index + 1 < len(_BAND_FLOORS) else float("inf"))

@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 
 from batchtui.core.atomic import atomic_file
+from batchtui.core.domain import Cancelled, ProgressCallback
 from batchtui.core.errors import BatchtuiError, file_errors
 from batchtui.core.results.index import ResultIndex
 from batchtui.core.results.records import answer_text, prompt_text
@@ -31,7 +32,7 @@ class ExportError(BatchtuiError):
     """The export file could not be written."""
 
 
-class ExportCancelled(BatchtuiError):
+class ExportCancelled(Cancelled):
     """The export was cancelled before the end; nothing was written."""
 
 
@@ -55,8 +56,6 @@ class DataJoin:
     columns: list[str]
     values: Mapping[str, Mapping[str, Any]]
 
-
-Progress = Callable[[int, int], None]
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _PLAIN_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
@@ -82,7 +81,7 @@ def export_csv(
     dest: Path,
     *,
     total: int,
-    progress: Progress | None = None,
+    progress: ProgressCallback | None = None,
     cancelled: Callable[[], bool] = lambda: False,
     data: DataJoin | None = None,
 ) -> int:
@@ -120,7 +119,7 @@ def export_jsonl(
     dest: Path,
     *,
     total: int,
-    progress: Progress | None = None,
+    progress: ProgressCallback | None = None,
     cancelled: Callable[[], bool] = lambda: False,
 ) -> int:
     """Write one object per row: custom_id, status, and the request and response lines embedded as
@@ -136,6 +135,36 @@ def export_jsonl(
         return orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE)
 
     return _write(rows, dest, b"", line, total, progress, cancelled)
+
+
+def wants_data(dest: Path) -> bool:
+    """Whether an export to `dest` takes the data file's columns: a CSV does, a .jsonl does not."""
+    return dest.suffix.lower() != ".jsonl"
+
+
+def check_export_dest(dest: Path, own: Iterable[Path | None]) -> None:
+    """Refuse a `dest` that is one of the batch's `own` files (its results, data, input or manifest), which an
+    export would otherwise replace; checked before any work starts."""
+    if any(dest.resolve() == path.resolve() for path in own if path is not None):
+        raise BatchtuiError(f"{dest}: is a file of the batch itself (its data, input or manifest); "
+                            "export to another file")
+
+
+def export_results(
+    index: ResultIndex,
+    rows: Sequence[int],
+    dest: Path,
+    *,
+    data: DataJoin | None = None,
+    progress: ProgressCallback | None = None,
+    cancelled: Callable[[], bool] = lambda: False,
+) -> int:
+    """Write `rows` of `index` to `dest`, as JSONL when it ends .jsonl, else as CSV (joined to `data` when given);
+    returns the rows written."""
+    if not wants_data(dest):
+        return export_jsonl(export_rows(index, rows), dest, total=len(rows), progress=progress, cancelled=cancelled)
+    return export_csv(export_rows(index, rows), dest, total=len(rows), progress=progress, cancelled=cancelled,
+                      data=data)
 
 
 def export_table_csv(columns: Sequence[str], rows: Iterable[Sequence[Any]], dest: Path) -> int:
@@ -185,7 +214,7 @@ def _write(
     header: bytes,
     line: Callable[[ExportRow], bytes],
     total: int,
-    progress: Progress | None,
+    progress: ProgressCallback | None,
     cancelled: Callable[[], bool],
 ) -> int:
     written = 0

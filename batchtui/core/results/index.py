@@ -37,6 +37,7 @@ from typing import Any, Literal, NamedTuple
 
 import orjson
 
+from batchtui.core.domain import Cancelled
 from batchtui.core.errors import BatchtuiError
 from batchtui.core.paths import make_private_dirs
 
@@ -82,7 +83,7 @@ class ResultFileError(BatchtuiError):
     """A result file is missing or cannot be read."""
 
 
-class BuildCancelled(BatchtuiError):
+class BuildCancelled(Cancelled):
     """`build_index` stopped early because `cancelled()` returned True; the partial index is closed."""
 
 
@@ -250,11 +251,6 @@ class ResultIndex:
             return list(range(len(outcomes)))
         wanted = _FILTERS[which]
         return [row for row, outcome in enumerate(outcomes) if outcome in wanted]
-
-    def next_row(self, after: int, outcomes: frozenset[Outcome]) -> int | None:
-        """The first row after `after` with one of `outcomes`, or None when there is none (no wrapping)."""
-        found = [r for o in outcomes if (r := self._cols.outcome.find(o, max(after + 1, 0), self._n)) >= 0]
-        return min(found, default=None)
 
     def close(self) -> None:
         """Release the files; lines read afterwards are None."""

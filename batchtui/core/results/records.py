@@ -15,11 +15,8 @@ from typing import Any, Literal
 
 import orjson
 
-CHAT = "/v1/chat/completions"
-RESPONSES = "/v1/responses"
-COMPLETIONS = "/v1/completions"
-EMBEDDINGS = "/v1/embeddings"
-MODERATIONS = "/v1/moderations"
+from batchtui.core.domain import CHAT, COMPLETIONS, EMBEDDINGS, MODERATIONS, RESPONSES
+
 ENDPOINTS = (CHAT, RESPONSES, COMPLETIONS, EMBEDDINGS, MODERATIONS)
 """The endpoints read here; lines for any other show as raw JSON."""
 

@@ -13,17 +13,18 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Header, OptionList, Static
+from textual.worker import Worker
 
-from batchtui.core.cache.store import ACTIVE_STATUSES, TERMINAL_STATUSES
+from batchtui.core.domain import ACTIVE_STATUSES, CANCELLABLE, TERMINAL_STATUSES
 from batchtui.core.errors import BatchtuiError
 from batchtui.core.insights.pricing import Cost
-from batchtui.core.insights.stats import expected_finish
+from batchtui.core.insights.progress import expected_finish
 from batchtui.core.text import printable
 from batchtui.tui.commands import ScreenCommands
 from batchtui.tui.format import literal
+from batchtui.tui.screens.base import BatchtuiScreen
 from batchtui.tui.screens.confirm import ConfirmScreen
 from batchtui.tui.screens.download_path import DownloadPathScreen
 from batchtui.tui.screens.file_preview import FilePreviewScreen
@@ -33,13 +34,11 @@ from batchtui.tui.widgets.detail_files import BatchFile, BatchFiles, batch_files
 from batchtui.tui.widgets.detail_progress import BatchProgressPanel
 from batchtui.tui.widgets.detail_sections import BatchSection, errors_table, header_table, usage_table
 
-CANCELLABLE = frozenset({"validating", "in_progress", "finalizing"})
-
 COPY_KEYS = Binding.Group("Copy")
 FILE_KEYS = Binding.Group("File")
 
 
-class BatchDetailScreen(Screen):
+class BatchDetailScreen(BatchtuiScreen[None]):
     CSS_PATH = "batch_detail.tcss"
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back"),
@@ -165,7 +164,7 @@ class BatchDetailScreen(Screen):
         """A batch not in the app's list yet: from the cache, else from the API."""
         try:
             workspace = await self.app.wait_for_workspace()
-            batch = await workspace.cache.get_batch(self.batch_id)
+            batch = await workspace.batch(self.batch_id)
             if batch is None and self.batch is None:
                 batch = await workspace.fetch_batch(self.batch_id)
         except BatchtuiError as exc:
@@ -174,6 +173,13 @@ class BatchDetailScreen(Screen):
             return
         if self.batch is None and batch is not None:
             self._show(batch)
+
+    def worker_failed(self, worker: Worker[object], line: str) -> None:
+        """A batch that could not be loaded says so instead of "Loading…"; a download's note is cleared."""
+        if worker.group == "detail-load" and self.batch is None:
+            self._note(f"Cannot load {self.batch_id}: {line}")
+        elif worker.group == "detail-download":
+            self._note("")
 
     @work(exclusive=True, group="detail-estimate", exit_on_error=False)
     async def _load_estimate(self) -> None:

@@ -7,22 +7,15 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
-from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Static
 
+from batchtui.core.domain import ACTIVE_STATUSES
 from batchtui.core.errors import BatchtuiError
 from batchtui.core.insights.progress import RATE_WINDOW_SECONDS
-from batchtui.core.listing import (
-    ACTIVE_STATUSES,
-    STATUS_GROUPS,
-    SearchIndex,
-    SortKey,
-    group_counts,
-    next_sort,
-    sort_batches,
-)
+from batchtui.core.listing import STATUS_GROUPS, SearchIndex, SortKey, group_counts, next_sort, sort_batches
 from batchtui.tui.commands import ScreenCommands
 from batchtui.tui.format import literal
+from batchtui.tui.screens.base import BatchtuiScreen
 from batchtui.tui.screens.new_batch import NewBatchScreen
 from batchtui.tui.screens.sql import SqlScreen
 from batchtui.tui.screens.stats import StatsScreen
@@ -30,7 +23,7 @@ from batchtui.tui.sync_status import SyncStatus
 from batchtui.tui.widgets.batch_list import BatchList
 
 
-class BatchesScreen(Screen):
+class BatchesScreen(BatchtuiScreen[None]):
     """Paints whatever the app has (the cache first), then follows `app.batches` as syncs land."""
 
     AUTO_FOCUS = "#batch-list"
@@ -139,7 +132,7 @@ class BatchesScreen(Screen):
     @work(exclusive=True, exit_on_error=False, group="batch-list-details")
     async def load_details(self, active_ids: list[str]) -> None:
         """Progress observations of active batches (rate, ETA) and input file names (search), off the event loop."""
-        workspace = getattr(self.app, "workspace", None)
+        workspace = self.app.workspace
         if workspace is None:
             return
         try:

@@ -6,18 +6,19 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Footer, Static, TextArea
+from textual.worker import Worker
 
 from batchtui.core.errors import BatchtuiError
 from batchtui.core.text import printable
 from batchtui.tui.format import clip, literal
+from batchtui.tui.screens.base import BatchtuiModal
 
 PREVIEW_LINES = 50
 PREVIEW_LINE_CHARS = 2000
 
 
-class FilePreviewScreen(ModalScreen[None]):
+class FilePreviewScreen(BatchtuiModal[None]):
     """Loads itself in a worker; lines are text, never markup, and control characters show as visible escapes."""
 
     DEFAULT_CSS = """
@@ -59,6 +60,10 @@ class FilePreviewScreen(ModalScreen[None]):
         what = f"first {len(shown)} lines" if len(shown) >= PREVIEW_LINES else f"all {len(shown)} lines"
         title.update(literal(f"{self.title_text} ({self.file_id}) · {what}"))
         self.query_one(TextArea).load_text("\n".join(shown) if shown else "(empty file)")
+
+    def worker_failed(self, worker: Worker[object], line: str) -> None:
+        """A preview that failed says why instead of "loading…"."""
+        self.query_one("#preview-title", Static).update(literal(f"{self.title_text}: {line}", "bold red"))
 
     def action_close(self) -> None:
         self.dismiss(None)

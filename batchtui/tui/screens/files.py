@@ -11,13 +11,14 @@ from rich.text import Text
 from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
+from textual.worker import Worker
 
 from batchtui.core.errors import BatchtuiError, UnreachableError
 from batchtui.core.text import printable
 from batchtui.tui.commands import ScreenCommands
 from batchtui.tui.format import clip, literal, short_id, size
+from batchtui.tui.screens.base import BatchtuiScreen
 from batchtui.tui.screens.confirm import ConfirmScreen
 from batchtui.tui.screens.download_path import DownloadPathScreen
 from batchtui.tui.screens.file_preview import PREVIEW_LINES, FilePreviewScreen
@@ -102,7 +103,7 @@ def purpose_choices(files: Iterable[FileObject]) -> list[str]:
     return [*FIXED_PURPOSES, *others]
 
 
-class FilesScreen(Screen):
+class FilesScreen(BatchtuiScreen[None]):
     """All files of the account, newest first; paints from the cache, then lists from the API."""
 
     COMMANDS = {ScreenCommands}
@@ -191,6 +192,11 @@ class FilesScreen(Screen):
             self._synced_at = self.app.clock()
             self._set_state("synced")
 
+    def worker_failed(self, worker: Worker[object], line: str) -> None:
+        """A failed load says why instead of "loading…" or "syncing…"."""
+        if worker.group == "files-load":
+            self._set_state("error", line)
+
     def set_files(self, files: Iterable[FileObject]) -> None:
         self.files = sorted(files, key=lambda f: (f.created_at, f.id), reverse=True)
         if self.purpose not in purpose_choices(self.files):
@@ -227,6 +233,11 @@ class FilesScreen(Screen):
     def selected_file(self) -> FileObject | None:
         file_id = self.selected_id()
         return next((f for f in self.files if f.id == file_id), None)
+
+    @property
+    def state(self) -> str:
+        """What the status line says of the list: loading, syncing, synced, offline or error."""
+        return self._state
 
     def _set_state(self, state: str, detail: str = "") -> None:
         self._state, self._state_detail = state, detail

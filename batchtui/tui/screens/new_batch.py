@@ -7,7 +7,6 @@ cancels the check under way. Uploading and creating the batch run in an async wo
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +17,6 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import (
     Button,
@@ -34,12 +32,13 @@ from textual.widgets import (
     Select,
     Static,
 )
-from textual.worker import get_current_worker
+from textual.worker import Worker, get_current_worker
 
-from batchtui.core.api.client import BATCH_ENDPOINTS
 from batchtui.core.authoring.batch_file import BatchFileCancelled, MadeBatchFile, make_batch_file
 from batchtui.core.authoring.datasets import CSV_SUFFIXES, JSONL_SUFFIXES, XLSX_SUFFIXES
 from batchtui.core.authoring.validate import ValidateCancelled, ValidationReport, report_figures, validate_file
+from batchtui.core.domain import BATCH_ENDPOINTS
+from batchtui.core.domain import parse_metadata as metadata_from_pairs
 from batchtui.core.errors import BatchtuiError
 from batchtui.core.insights.pricing import Cost
 from batchtui.core.results.records import RequestView, read_request
@@ -47,8 +46,10 @@ from batchtui.core.text import printable
 from batchtui.core.workspace import Workspace
 from batchtui.tui.commands import ScreenCommands
 from batchtui.tui.format import ControlsShown, literal
+from batchtui.tui.screens.base import BatchtuiScreen
 from batchtui.tui.widgets.file_tree import FileTree
 from batchtui.tui.widgets.result_detail import request_section
+from batchtui.tui.workers import on_app_thread
 
 BATCH_FILE_SUFFIXES = frozenset({".jsonl"})
 TEMPLATE_SUFFIXES = frozenset({".json", ".txt"})
@@ -56,9 +57,6 @@ DATA_SUFFIXES = frozenset(CSV_SUFFIXES + JSONL_SUFFIXES + XLSX_SUFFIXES)
 PREVIEW_REQUESTS = 3
 PREVIEW_BYTES = 1 << 20
 """The preview reads only this much of the file: the first requests of a 200 MB file cost what a small one does."""
-MAX_METADATA_PAIRS = 16
-MAX_KEY_CHARS = 64
-MAX_VALUE_CHARS = 512
 WINDOWS = ("24h",)
 """Completion windows the Batch API accepts."""
 
@@ -103,28 +101,9 @@ def shown_path(path: Path) -> str:
 
 
 def parse_metadata(description: str, pairs: str) -> dict[str, str]:
-    """The batch's metadata from the description and "key=value, key2=value2"; ValueError says what is wrong,
-    within OpenAI's limits (16 pairs, keys up to 64 characters, values up to 512)."""
-    metadata = {"description": description.strip()} if description.strip() else {}
-    for part in pairs.split(","):
-        if not part.strip():
-            continue
-        key, equals, value = (text.strip() for text in part.partition("="))
-        if not equals or not key:
-            raise ValueError(f"'{part.strip()}' is not key=value")
-        if key in metadata:
-            raise ValueError(f"'{key}' is given twice" + (" (the Description field sets it)"
-                                                          if key == "description" else ""))
-        if len(key) > MAX_KEY_CHARS:
-            raise ValueError(f"key '{key[:20]}…' is over {MAX_KEY_CHARS} characters")
-        if len(value) > MAX_VALUE_CHARS:
-            raise ValueError(f"the value of '{key}' is over {MAX_VALUE_CHARS} characters")
-        metadata[key] = value
-    if len(description.strip()) > MAX_VALUE_CHARS:
-        raise ValueError(f"the description is over {MAX_VALUE_CHARS} characters")
-    if len(metadata) > MAX_METADATA_PAIRS:
-        raise ValueError(f"{len(metadata)} pairs with the description; at most {MAX_METADATA_PAIRS}")
-    return metadata
+    """The batch's metadata from the Description field and the "key=value, key2=value2" field, within OpenAI's
+    limits; ValueError says what is wrong."""
+    return metadata_from_pairs([part for part in pairs.split(",") if part.strip()], description)
 
 
 def first_lines(path: Path, count: int = PREVIEW_REQUESTS) -> list[bytes]:
@@ -191,7 +170,7 @@ def path_input(placeholder: str, id: str) -> Input:
     return Input(placeholder=placeholder, id=id, highlighter=ControlsShown(), compact=True)
 
 
-class NewBatchScreen(Screen):
+class NewBatchScreen(BatchtuiScreen[None]):
     """Check a batch file, then upload it and start a batch; lands on the new batch's detail."""
 
     CSS_PATH = "new_batch.tcss"
@@ -213,6 +192,11 @@ class NewBatchScreen(Screen):
         """What submitting is doing now ("Uploading x…"), or "" when it is not."""
         self._default_output = ""
         self._uploads: dict[tuple[Path, int, int], str] = {}
+
+    @property
+    def checking(self) -> bool:
+        """Whether the file the fields name is being made or validated now (submitting waits for it)."""
+        return self._checking
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -366,6 +350,13 @@ class NewBatchScreen(Screen):
         checked = CheckedFile(source, report, first_lines(source.batch_file), made)
         self.app.call_from_thread(self._checked, run, checked)
 
+    def worker_failed(self, worker: Worker[object], line: str) -> None:
+        """A check that failed says why (the file can be checked again); a failed submit unlocks the form."""
+        if worker.group == "check":
+            self._check_failed(self._run, line)
+        elif worker.group == "submit":
+            self._set_submitting("")
+
     def _check_progress(self, run: int, done: int, total: int) -> None:
         """Rows made (total 0) or bytes validated; the bar shows only for files big enough to report progress."""
         if run == self._run and not (total and done >= total):
@@ -486,7 +477,8 @@ class NewBatchScreen(Screen):
         stat = path.stat()
         key = (path.resolve(), stat.st_size, stat.st_mtime_ns)
         if key not in self._uploads:
-            self._uploads[key] = (await workspace.upload(path, progress=self._upload_progress)).id
+            progress = on_app_thread(self.app, self._upload_progress)
+            self._uploads[key] = (await workspace.upload(path, progress=progress)).id
         return self._uploads[key]
 
     def _set_submitting(self, doing: str) -> None:
@@ -497,8 +489,5 @@ class NewBatchScreen(Screen):
         self._update_submit()
 
     def _upload_progress(self, done: int, total: int) -> None:
-        """Called as bytes go out; on the event loop in practice, but safe from a thread too."""
-        if threading.get_ident() == self.app._thread_id:
-            self.query_one("#upload-progress", ProgressBar).update(total=max(total, 1), progress=done)
-        else:
-            self.app.call_from_thread(self._upload_progress, done, total)
+        """Called as bytes go out (through `on_app_thread`, so from a thread too)."""
+        self.query_one("#upload-progress", ProgressBar).update(total=max(total, 1), progress=done)

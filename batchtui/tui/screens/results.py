@@ -16,20 +16,20 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
-from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Header, Input, ProgressBar, Static
-from textual.worker import get_current_worker
+from textual.worker import Worker, get_current_worker
 
 from batchtui.core.errors import BatchtuiError
 from batchtui.core.paths import index_dir
 from batchtui.core.results.curl import curl_command
-from batchtui.core.results.export import DataJoin, export_csv, export_jsonl, export_rows
+from batchtui.core.results.export import DataJoin, check_export_dest, export_results, wants_data
 from batchtui.core.results.index import Outcome, ResultFiles, ResultIndex, RowFilter, build_index
 from batchtui.core.results.records import answer_text, prompt_text
 from batchtui.core.results.search import search_rows
 from batchtui.core.text import printable
 from batchtui.tui.commands import ScreenCommands
+from batchtui.tui.screens.base import BatchtuiScreen
 from batchtui.tui.screens.choice_menu import Choice, ChoiceMenuScreen
 from batchtui.tui.screens.confirm import ConfirmScreen
 from batchtui.tui.screens.download_path import DownloadPathScreen
@@ -97,7 +97,7 @@ def export_problem(text: str) -> str | None:
     return None
 
 
-class ResultsScreen(Screen):
+class ResultsScreen(BatchtuiScreen[None]):
     """Open with a ResultSource; `start_line` puts the cursor on the request from that input line."""
 
     DEFAULT_CSS = """
@@ -198,7 +198,7 @@ class ResultsScreen(Screen):
         workspace = await self.app.wait_for_workspace()
         self._set_state("Fetching files…")
         if isinstance(source, BatchResults):
-            batch = await workspace.cache.get_batch(source.batch_id) or await workspace.fetch_batch(source.batch_id)
+            batch = await workspace.batch(source.batch_id) or await workspace.fetch_batch(source.batch_id)
             files = await workspace.batch_result_files(batch, progress=self._download_progress)
         else:
             path = await workspace.file_copy(source.file_id, source.kind, batch_id=source.batch_id,
@@ -230,6 +230,15 @@ class ResultsScreen(Screen):
             index.close()
         else:
             self.post_message(self.RowsKnown(index))
+
+    def worker_failed(self, worker: Worker[object], line: str) -> None:
+        """Say why the rows will not come instead of "Opening…" or "Indexing…"; a failed search stops searching."""
+        if worker.group in ("results-open", "results-index"):
+            self.query_one(ProgressBar).display = False
+            self._set_state(f"Cannot {'open' if worker.group == 'results-open' else 'index'}: {line}", error=True)
+        elif worker.group == "results-search":
+            self._search_state = ""
+            self._list_rows()
 
     class RowsKnown(Message):
         """The index being built has more rows, or has finished (posted from the build thread)."""
@@ -401,6 +410,11 @@ class ResultsScreen(Screen):
         self._search_state = "" if done >= total else f" (searching {done * 100 // max(total, 1)}%)"
         self._list_rows()
 
+    @property
+    def searching(self) -> bool:
+        """Whether a search is still going through the rows (the status line shows how far)."""
+        return bool(self._search_state)
+
     def _stop_search(self) -> None:
         self.workers.cancel_group(self, "results-search")
         self.hits = None
@@ -503,16 +517,17 @@ class ResultsScreen(Screen):
         if isinstance(self.source, BatchResults):
             try:
                 workspace = await self.app.wait_for_workspace()
-                batch = await workspace.cache.get_batch(self.source.batch_id)
+                batch = await workspace.batch(self.source.batch_id)
                 if batch is not None:
                     own |= await workspace.batch_sources(batch)
-                    data = await workspace.data_join(batch) if dest.suffix.lower() != ".jsonl" else None
+                    data = await workspace.data_join(batch) if wants_data(dest) else None
             except BatchtuiError as exc:
                 self.notify(f"{exc} Exporting without the data's columns.", title="Data file", severity="warning",
                             markup=False)
-        if any(dest.resolve() == path.resolve() for path in own):
-            self.notify(f"{dest} is a file of the batch itself (its results, data, input or manifest); export to "
-                        "another file.", title="Not exported", severity="error", markup=False)
+        try:
+            check_export_dest(dest, own)
+        except BatchtuiError as exc:
+            self.notify(str(exc), title="Not exported", severity="error", markup=False)
             return
         self._run_export(index, rows, dest, data)
 
@@ -525,12 +540,8 @@ class ResultsScreen(Screen):
             self.app.call_from_thread(self._download_progress, done, total)
 
         try:
-            if dest.suffix.lower() == ".jsonl":
-                written = export_jsonl(export_rows(index, rows), dest, total=len(rows),
-                                       cancelled=lambda: worker.is_cancelled, progress=progress)
-            else:
-                written = export_csv(export_rows(index, rows), dest, total=len(rows),
-                                     cancelled=lambda: worker.is_cancelled, progress=progress, data=data)
+            written = export_results(index, rows, dest, data=data, progress=progress,
+                                     cancelled=lambda: worker.is_cancelled)
         except BatchtuiError as exc:
             self.app.call_from_thread(self.notify, str(exc), title="Export failed", severity="error", markup=False)
             return

@@ -10,9 +10,8 @@ from pathlib import Path
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static, TextArea
-from textual.worker import get_current_worker
+from textual.worker import Worker, get_current_worker
 
 from batchtui.core.cache.sql import EXAMPLE_QUERIES, QueryResult, Value, run_readonly_query
 from batchtui.core.errors import BatchtuiError
@@ -20,6 +19,7 @@ from batchtui.core.results.export import export_table_csv
 from batchtui.core.text import printable
 from batchtui.tui.commands import ScreenCommands
 from batchtui.tui.format import literal
+from batchtui.tui.screens.base import BatchtuiScreen
 from batchtui.tui.screens.choice_menu import ChoiceMenuScreen
 from batchtui.tui.screens.download_path import DownloadPathScreen
 
@@ -45,7 +45,7 @@ def copy_text(value: Value) -> str:
     return value.hex() if isinstance(value, bytes) else str(value)
 
 
-class SqlScreen(Screen):
+class SqlScreen(BatchtuiScreen[None]):
     """Type a query over `batches`, `files`, `llm_logs` ...; ctrl+r runs it in a thread on a read-only connection."""
 
     COMMANDS = {ScreenCommands}
@@ -109,7 +109,7 @@ class SqlScreen(Screen):
             self._status("The cache is not open yet.", error=True)
             return
         self._status("running…")
-        self._run(workspace.cache.path, self.query_one(TextArea).text)
+        self._run(workspace.cache_path, self.query_one(TextArea).text)
 
     @work(thread=True, exclusive=True, group="sql-run", exit_on_error=False)
     def _run(self, db_path: Path, sql: str) -> None:
@@ -123,6 +123,11 @@ class SqlScreen(Screen):
             return
         if not worker.is_cancelled:
             self.app.call_from_thread(self._show, result, time.perf_counter() - started)
+
+    def worker_failed(self, worker: Worker[object], line: str) -> None:
+        """A query that failed says why instead of "running…"."""
+        if worker.group == "sql-run":
+            self._status(line, True)
 
     def _show(self, result: QueryResult, seconds: float) -> None:
         self.result, self.page = result, 0

@@ -22,14 +22,16 @@ from textual import events, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Container, Vertical, VerticalScroll
-from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
-from textual.worker import Worker, WorkerState, get_current_worker
+from textual.worker import Worker, get_current_worker
 
+from batchtui.core.domain import OUTCOMES
 from batchtui.core.insights.pricing import usd
-from batchtui.core.insights.stats import OUTCOMES, BatchStats, Percentiles, batch_stats
+from batchtui.core.insights.stats import BatchStats, Percentiles, batch_stats
+from batchtui.core.timetext import duration
 from batchtui.tui.commands import ScreenCommands
-from batchtui.tui.format import STATUS_STYLES, duration, literal
+from batchtui.tui.format import STATUS_STYLES, literal
+from batchtui.tui.screens.base import BatchtuiScreen
 
 PERIODS: tuple[tuple[str, int | None], ...] = (("7 days", 7), ("30 days", 30), ("90 days", 90), ("all", None))
 """The `since` filter's choices: a label and a number of calendar days counting today (None: every batch)."""
@@ -338,7 +340,7 @@ def _date_axis(starts: Sequence[date], offset: int, step: int, width: int) -> st
 # --- the screen ------------------------------------------------------------------------------------------------
 
 
-class StatsScreen(Screen):
+class StatsScreen(BatchtuiScreen[None]):
     """Statistics of the account's batches over a period, recomputed in a thread whenever the batches change."""
 
     CSS_PATH = "stats.tcss"
@@ -422,9 +424,9 @@ class StatsScreen(Screen):
         if not worker.is_cancelled:
             self.app.call_from_thread(self.show_stats, stats)
 
-    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        if event.worker.group == "stats" and event.state == WorkerState.ERROR:
-            self._summary(f"Cannot compute the statistics: {event.worker.error}", error=True)
+    def worker_failed(self, worker: Worker[object], line: str) -> None:
+        if worker.group == "stats":
+            self._summary(f"Cannot compute the statistics: {line}", error=True)
 
     # -- showing --------------------------------------------------------------------------------------------
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 from openai.types import FileObject
@@ -10,12 +9,14 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Button, DirectoryTree, Input, ProgressBar, Static
+from textual.worker import Worker
 
 from batchtui.core.errors import BatchtuiError
 from batchtui.tui.format import ControlsShown, literal
+from batchtui.tui.screens.base import BatchtuiModal
 from batchtui.tui.widgets.file_tree import FileTree
+from batchtui.tui.workers import on_app_thread
 
 
 def check_upload_path(text: str) -> tuple[Path | None, str]:
@@ -32,7 +33,7 @@ def check_upload_path(text: str) -> tuple[Path | None, str]:
     return path, ""
 
 
-class UploadScreen(ModalScreen[FileObject | None]):
+class UploadScreen(BatchtuiModal[FileObject | None]):
     """Upload one file with purpose batch; dismisses with the new FileObject, or None if cancelled."""
 
     DEFAULT_CSS = """
@@ -99,7 +100,7 @@ class UploadScreen(ModalScreen[FileObject | None]):
             return
         self._busy(True)
         try:
-            uploaded = await workspace.upload(path, progress=self._progress)
+            uploaded = await workspace.upload(path, progress=on_app_thread(self.app, self.show_progress))
         except BatchtuiError as exc:
             self._busy(False)
             self.show_error(f"{path.name}: {exc}")
@@ -114,9 +115,12 @@ class UploadScreen(ModalScreen[FileObject | None]):
         if busy:
             bar.update(total=None, progress=0)
 
-    def _progress(self, done: int, total: int) -> None:
-        """Called as bytes go out; on the event loop in practice, but safe from a thread too."""
-        if threading.get_ident() == self.app._thread_id:
-            self.query_one(ProgressBar).update(total=max(total, 1), progress=done)
-        else:
-            self.app.call_from_thread(self._progress, done, total)
+    def worker_failed(self, worker: Worker[object], line: str) -> None:
+        """A failed upload unlocks the dialog and says why: the user may pick the file again or cancel."""
+        if worker.group == "upload":
+            self._busy(False)
+            self.show_error(line)
+
+    def show_progress(self, done: int, total: int) -> None:
+        """Called as bytes go out (through `on_app_thread`, so from a thread too)."""
+        self.query_one(ProgressBar).update(total=max(total, 1), progress=done)

@@ -15,9 +15,11 @@ from textual.message import Message
 from textual.strip import Strip
 
 from batchtui.core.cache.store import ProgressObservation
+from batchtui.core.domain import ACTIVE_STATUSES
 from batchtui.core.insights.progress import batch_progress
-from batchtui.core.listing import ACTIVE_STATUSES, SortKey, description
-from batchtui.tui.format import ago, duration, fit, literal, short_id, status_badge
+from batchtui.core.listing import SortKey, description
+from batchtui.core.timetext import duration
+from batchtui.tui.format import ago, fit, literal, short_id, status_badge
 from batchtui.tui.widgets.cursor_list import CursorList
 
 _END_FIELDS = ("completed_at", "failed_at", "expired_at", "cancelled_at")

@@ -11,9 +11,10 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from batchtui.core.cache.store import ACTIVE_STATUSES
+from batchtui.core.domain import ACTIVE_STATUSES, MAIN_PATH
 from batchtui.core.text import printable
-from batchtui.tui.format import STATUS_STYLES, clock, duration
+from batchtui.core.timetext import clock, duration
+from batchtui.tui.format import STATUS_STYLES
 
 STEP_STAMPS = (
     ("validating", "created_at"),
@@ -27,7 +28,6 @@ STEP_STAMPS = (
 )
 """Each status and the Batch field holding when it began; validating begins when the batch is created."""
 
-MAIN_PATH = ("validating", "in_progress", "finalizing", "completed")
 ORDER = {step: index for index, (step, _) in enumerate(STEP_STAMPS)}
 
 

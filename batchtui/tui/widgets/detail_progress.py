@@ -10,10 +10,10 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from batchtui.core.cache.store import ACTIVE_STATUSES, ProgressObservation
-from batchtui.core.insights.progress import Progress, batch_progress
-from batchtui.core.insights.stats import Expectation
-from batchtui.tui.format import clock, duration
+from batchtui.core.cache.store import ProgressObservation
+from batchtui.core.domain import ACTIVE_STATUSES
+from batchtui.core.insights.progress import Expectation, Progress, batch_progress
+from batchtui.core.timetext import clock, duration
 
 BAR_WIDTH = (10, 60)
 

@@ -13,9 +13,9 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
-from batchtui.core.insights.pricing import Cost, usd
-from batchtui.core.insights.stats import batch_cost, cost_note
-from batchtui.tui.format import ago, clock, literal, status_badge
+from batchtui.core.insights.pricing import Cost, batch_cost, cost_note, usd
+from batchtui.core.timetext import clock
+from batchtui.tui.format import ago, literal, status_badge
 
 MAX_ERRORS_SHOWN = 200
 

@@ -1,0 +1,90 @@
+"""The command line: `batchtui` opens the TUI; the other commands serve scripts.
+
+Command names follow the openai-batch CLI. Every failure is one line on stderr and a non-zero exit. Each command
+lives in the module of its group (batches, authoring, data, app_sandbox), which imports what the command needs
+only when it runs, so `batchtui --version` loads neither the SDK nor Textual.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from pathlib import Path
+
+from cyclopts import App
+
+from batchtui import __version__
+from batchtui.cli import app_sandbox, authoring, batches, data
+from batchtui.cli.render import fail
+from batchtui.core.errors import BatchtuiError
+
+app = App(
+    name="batchtui",
+    version=__version__,
+    help="See into your OpenAI Batch API jobs: a terminal app, a CLI and a local sandbox.",
+    error_formatter=lambda error: "batchtui: " + " ".join(str(error).split()),
+)
+app.default(app_sandbox.tui)
+for command in (app_sandbox.view, batches.list_batches, batches.upload_batch_file, batches.start_batch,
+                batches.get_batch_results, batches.cancel_batch, authoring.validate, authoring.make_batch_file):
+    app.command(command)
+app.command(authoring.split_command, name="split")
+for command in (data.export_results, batches.retry_batch, data.import_batch, data.sql, data.stats, app_sandbox.sandbox):
+    app.command(command)
+
+
+def main() -> None:
+    """Console-script entry point: whatever goes wrong ends in one line on stderr, a closed pipe in silence."""
+    import sqlite3
+
+    try:
+        try:
+            app()
+        finally:
+            sys.stdout.flush()  # here, so a reader that went away is caught below, not at exit
+    except BrokenPipeError:  # the reader went away (e.g. `| head`): stop as Unix tools do, without a word
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the exit's flush cannot fail again
+        raise SystemExit(128 + signal.SIGPIPE) from None
+    except KeyboardInterrupt:
+        fail("interrupted", 128 + signal.SIGINT)
+    except BatchtuiError as exc:
+        fail(str(exc))
+    except OSError as exc:
+        fail(_os_error_line(exc))
+    except sqlite3.Error as exc:
+        fail(f"the local cache failed: {exc}")
+    except Exception as exc:  # noqa: BLE001 - a bug: one line here, the traceback in a report
+        fail(f"unexpected error ({type(exc).__name__}); the full report is in {_crash_report(exc)}")
+
+
+def _os_error_line(exc: OSError) -> str:
+    """An OS error as one line naming its file(s), e.g. "out/x.csv: No space left on device"."""
+    reason = exc.strerror or str(exc)
+    names = [str(name) for name in (exc.filename, exc.filename2) if name is not None]
+    return f"{' -> '.join(names)}: {reason}" if names else reason
+
+
+def _crash_report(exc: BaseException) -> str:
+    """Write the traceback of an unexpected error, with any key-like text redacted, to a private file; its path."""
+    import tempfile
+    import traceback
+
+    from batchtui.core.errors import redact_keys
+    from batchtui.core.paths import cache_root
+    from batchtui.core.text import redact_urls
+
+    text = f"batchtui {__version__}\nargs: {sys.argv[1:]}\n\n" + "".join(traceback.format_exception(exc))
+    secret = os.environ.get("OPENAI_API_KEY")
+    if secret:
+        text = text.replace(secret, "<key>")
+    for folder in (cache_root() / "crash-reports", Path(tempfile.gettempdir())):
+        try:
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            fd, name = tempfile.mkstemp(prefix="batchtui-crash-", suffix=".txt", dir=folder)
+            with open(fd, "w", encoding="utf-8") as out:
+                out.write(redact_urls(redact_keys(text)))
+            return name
+        except OSError:
+            continue
+    return "(nowhere: no folder could be written)"

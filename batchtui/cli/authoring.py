@@ -1,0 +1,100 @@
+"""The commands that make and check batch input files offline: make-batch-file, validate, split."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from cyclopts import Parameter
+
+from batchtui.cli.common import JsonOption
+from batchtui.cli.render import ProgressLine, fail, print_json, report_lines, say
+from batchtui.core.domain import BATCH_ENDPOINTS
+from batchtui.core.errors import BatchtuiError
+from batchtui.core.text import printable
+
+
+def validate(
+    file: Path,
+    /,
+    *,
+    endpoint: Annotated[str | None, Parameter(help="The batch endpoint (default: the url of the lines).")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Check a batch input file offline, as OpenAI will, and estimate its tokens and cost.
+
+    Exit status: 0 no problems, 1 problems found, 2 the file could not be read."""
+    from batchtui.core.authoring.validate import validate_file
+
+    if endpoint is not None and endpoint not in BATCH_ENDPOINTS:
+        fail(f"--endpoint {endpoint}: not a batch endpoint ({', '.join(BATCH_ENDPOINTS)})", status=2)
+    try:
+        with ProgressLine(f"validating {printable(file.name)}") as bar:
+            report = validate_file(file, endpoint=endpoint, progress=bar)
+    except BatchtuiError as exc:
+        fail(str(exc), status=2)
+    if as_json:
+        print_json(report.to_dict())
+    else:
+        print("\n".join(report_lines(report)))
+    raise SystemExit(0 if report.ok else 1)
+
+
+def make_batch_file(
+    template: Annotated[Path, Parameter(help="A request body (or whole request line) as JSON with {{Column}} "
+                                             "placeholders.")],
+    data: Annotated[Path, Parameter(help="The rows: .csv (header row), .jsonl or .xlsx.")],
+    /,
+    *,
+    output: Annotated[Path | None, Parameter(name=["-o", "--output"], help="Default: DATA.batch.jsonl.")] = None,
+    id_column: Annotated[str | None, Parameter(help="The column of custom_ids (default: id/ID, else row number).")
+                         ] = None,
+    endpoint: Annotated[str | None, Parameter(help="Default: told by the body (messages, input, prompt).")] = None,
+    model: Annotated[str | None, Parameter(help="Set body.model on every request.")] = None,
+    skip_bad_rows: Annotated[bool, Parameter(negative=(), help="List and skip bad rows instead of stopping.")] = False,
+    split: Annotated[bool, Parameter(negative=(), help="Cut an over-limit file into parts within the API's limits.")
+                     ] = False,
+) -> None:
+    """Make a batch input file from a prompt template and a data file; prints the file (or parts) written."""
+    from batchtui.core.authoring.batch_file import make_batch_file as make_batch_file_from
+    from batchtui.core.authoring.split import check_part_names, split_file
+
+    out = output or data.with_suffix(".batch.jsonl")
+    try:
+        if split:
+            check_part_names(out, [template, data])
+        with ProgressLine(f"writing {printable(out.name)}") as bar:
+            made = make_batch_file_from(template, data, out, id_column=id_column, endpoint=endpoint, model=model,
+                                        skip_bad_rows=skip_bad_rows, progress=bar)
+        parts = split_file(made.out, keep=[template, data]) if split else [made.out]
+    except BatchtuiError as exc:
+        fail(str(exc))
+    for skipped in made.skipped:
+        say(f"skipped {data.name} row {skipped.row} (id {skipped.id}): {skipped.reason}")
+    summary = f"{made.rows:,} requests to {made.endpoint}" + (f", {len(made.skipped):,} rows skipped"
+                                                               if made.skipped else "")
+    say(f"{summary}; manifest {made.manifest}")
+    for part in parts:
+        print(printable(str(part)))
+
+
+def split_command(
+    file: Path,
+    /,
+    *,
+    max_lines: Annotated[int, Parameter(help="Requests per part at most.")] = 50_000,
+    max_bytes: Annotated[int, Parameter(help="Bytes per part at most.")] = 200 * 1024 * 1024,
+) -> None:
+    """Cut a batch input file into parts (FILE.part-001.jsonl, ...) that each stay within the limits (by default
+    the API's: 50,000 requests and 200 MB)."""
+    from batchtui.core.authoring.split import split_file
+
+    for option, value in (("--max-lines", max_lines), ("--max-bytes", max_bytes)):
+        if value < 1:
+            fail(f"{option} {value}: must be at least 1")
+    try:
+        parts = split_file(file, max_lines=max_lines, max_bytes=max_bytes)
+    except BatchtuiError as exc:
+        fail(str(exc))
+    for part in parts:
+        print(printable(str(part)))

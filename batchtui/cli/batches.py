@@ -1,0 +1,161 @@
+"""The commands over the account's batches: list, upload, start, fetch results, cancel, retry."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+from cyclopts import Parameter
+
+from batchtui.cli.common import BatchIdArgument, JsonOption, ProfileOption, run
+from batchtui.cli.render import ProgressLine, check_input_file, counts, description, fail, print_json, say
+from batchtui.core.domain import BATCH_ENDPOINTS, MetadataError, parse_metadata
+from batchtui.core.errors import BatchtuiError
+from batchtui.core.results.retry import RETRY_KINDS, RetryKind
+from batchtui.core.text import printable
+from batchtui.core.timetext import clock
+
+if TYPE_CHECKING:
+    from openai.types import Batch
+
+    from batchtui.core.workspace import Workspace
+
+
+def list_batches(
+    *,
+    status: Annotated[str | None, Parameter(help="Only batches in this status.")] = None,
+    limit: Annotated[int | None, Parameter(help="At most this many, newest first.")] = None,
+    as_json: JsonOption = False,
+    profile: ProfileOption = None,
+) -> None:
+    """List batches, newest first (refreshes the local cache; offline, shows what it holds)."""
+
+    async def work(workspace: Workspace) -> list[Batch]:
+        try:
+            await workspace.refresh()
+        except BatchtuiError as exc:
+            say(f"showing cached batches only: {exc}")
+        return await workspace.batches(status=status, limit=limit)
+
+    batches = run(work, profile)
+    if as_json:
+        print_json([b.model_dump(mode="json") for b in batches])
+        return
+    for b in batches:
+        print(f"{printable(b.id)}  {printable(b.status):<11} {clock(b.created_at, seconds=False)}  "
+              f"{printable(b.endpoint):<20} {printable(b.model or '-'):<22} {counts(b):<18} {description(b)}".rstrip())
+
+
+def upload_batch_file(file: Path, /, *, as_json: JsonOption = False, profile: ProfileOption = None) -> None:
+    """Upload a .jsonl batch input file; prints its file id."""
+    check_input_file(file)
+
+    async def work(workspace: Workspace):
+        with ProgressLine(f"uploading {printable(file.name)}") as bar:
+            return await workspace.upload(file, progress=bar)
+
+    uploaded = run(work, profile)
+    if as_json:
+        print_json(uploaded.model_dump(mode="json"))
+    else:
+        print(printable(uploaded.id))
+
+
+def start_batch(
+    file_id: BatchIdArgument,
+    /,
+    *,
+    endpoint: Annotated[str, Parameter(help=f"One of {', '.join(BATCH_ENDPOINTS)}.")] = "/v1/chat/completions",
+    description: Annotated[str | None, Parameter(help="Stored as metadata 'description'.")] = None,
+    metadata: Annotated[list[str] | None, Parameter(help="KEY=VALUE, repeatable.", consume_multiple=True)] = None,
+    as_json: JsonOption = False,
+    profile: ProfileOption = None,
+) -> None:
+    """Start a batch over an uploaded file; prints the batch id."""
+    try:
+        pairs = parse_metadata(metadata or [], description or "")
+    except MetadataError as exc:
+        fail(f"--metadata '{exc.pair}': expected KEY=VALUE" if exc.pair is not None else f"--metadata: {exc}")
+
+    batch = run(lambda workspace: workspace.start_batch(file_id, endpoint, metadata=pairs or None), profile)
+    if as_json:
+        print_json(batch.model_dump(mode="json"))
+    else:
+        print(printable(batch.id))
+
+
+def get_batch_results(
+    batch_id: BatchIdArgument,
+    /,
+    *,
+    output_dir: Annotated[Path, Parameter(name=["-o", "--output-dir"], help="Where to save the files.")] = Path("."),
+    wait: Annotated[bool, Parameter(negative=(), help="Wait until the batch has finished.")] = False,
+    poll_seconds: Annotated[float, Parameter(help="With --wait: seconds between checks (at least 1).")] = 5.0,
+    as_json: JsonOption = False,
+    profile: ProfileOption = None,
+) -> None:
+    """Download a batch's output and error files; if it has none yet, print its status and counts.
+
+    With --wait, errors that pass (rate limits, server errors, a lost connection) are waited out, each
+    noted on stderr; one that will not pass ends the wait."""
+    from batchtui.core.workspace import MIN_POLL_SECONDS
+
+    if wait and not poll_seconds >= MIN_POLL_SECONDS:
+        fail(f"--poll-seconds {poll_seconds:g}: must be at least {MIN_POLL_SECONDS:g}", status=2)
+
+    def retrying(exc: BatchtuiError, delay: float) -> None:
+        say(f"{exc} (waiting: next try in {delay:.0f} s)")
+
+    async def work(workspace: Workspace):
+        if wait:
+            batch = await workspace.wait_for(batch_id, poll_seconds, on_retry=retrying)
+        else:
+            batch = await workspace.fetch_batch(batch_id)
+        with ProgressLine("downloading") as bar:
+            return batch, await workspace.fetch_results(batch, output_dir, progress=bar)
+
+    batch, files = run(work, profile)
+    if as_json:
+        print_json({
+            "batch": batch.model_dump(mode="json"),
+            "files": [{"kind": f.kind, "file_id": f.file_id, "path": str(f.path), "bytes": f.bytes} for f in files],
+        })
+        return
+    print(f"{printable(batch.id)}: {printable(batch.status)}, requests {counts(batch)}")
+    for f in files:
+        print(f"{f.kind}: {printable(str(f.path))}")
+
+
+def cancel_batch(batch_id: BatchIdArgument, /, *, as_json: JsonOption = False, profile: ProfileOption = None) -> None:
+    """Ask the API to cancel a batch; finished lines stay in its output file."""
+
+    batch = run(lambda workspace: workspace.cancel_batch(batch_id), profile)
+    if as_json:
+        print_json(batch.model_dump(mode="json"))
+    else:
+        print(f"{printable(batch.id)}: {printable(batch.status)}")
+
+
+def retry_batch(
+    batch_id: BatchIdArgument,
+    /,
+    *,
+    only: Annotated[list[RetryKind] | None, Parameter(
+        help="Which requests to send again: failed, expired, cancelled (repeatable; default: all three).",
+        consume_multiple=True)] = None,
+    as_json: JsonOption = False,
+    profile: ProfileOption = None,
+) -> None:
+    """Send again, as a new batch linked by metadata retry_of, the requests whose latest attempt failed,
+    expired or was cancelled; prints the new batch id."""
+    kinds = only or list(RETRY_KINDS)
+
+    async def work(workspace: Workspace) -> Batch:
+        with ProgressLine("retry") as bar:
+            return await workspace.retry_batch(await workspace.fetch_batch(batch_id), kinds, progress=bar)
+
+    batch = run(work, profile)
+    if as_json:
+        print_json(batch.model_dump(mode="json"))
+    else:
+        print(printable(batch.id))

@@ -1,0 +1,51 @@
+"""What the commands share: their common options, and running a command's work against a profile's workspace."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Annotated, TypeVar
+
+from cyclopts import Parameter
+
+from batchtui.cli.render import fail, say_notice
+from batchtui.core.errors import BatchtuiError
+
+if TYPE_CHECKING:
+    from batchtui.core.workspace import Workspace
+
+T = TypeVar("T")
+
+
+def non_empty(type_: object, value: str | None) -> None:
+    """Cyclopts validator: an id argument must name something."""
+    if value is not None and not value.strip():
+        raise ValueError("an id cannot be empty")
+
+
+BatchIdArgument = Annotated[str, Parameter(validator=non_empty)]
+ProfileOption = Annotated[str | None, Parameter(help="Profile from config.toml (default: the OPENAI_* variables).")]
+JsonOption = Annotated[bool, Parameter(name="--json", negative=(), help="Print JSON for scripts.")]
+
+
+class UsageError(BatchtuiError):
+    """The command line itself is wrong."""
+
+
+def run(work: Callable[[Workspace], Awaitable[T]], profile_name: str | None) -> T:
+    """Run one command's async work against the profile's workspace; errors become one line."""
+    import asyncio
+
+    from batchtui.core.config import resolve_profile
+    from batchtui.core.workspace import Workspace
+
+    async def main() -> T:
+        async with await Workspace.open(resolve_profile(profile_name)) as workspace:
+            say_notice(workspace.notice)
+            return await work(workspace)
+
+    try:
+        return asyncio.run(main())
+    except BatchtuiError as exc:
+        fail(str(exc))
+    except KeyboardInterrupt:
+        fail("interrupted")

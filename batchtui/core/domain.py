@@ -1,0 +1,90 @@
+"""The Batch API's words, kept once: statuses, endpoints, the progress callback, cancellation and metadata.
+
+Everything else in batchtui takes these from here. No third-party imports, so any layer can use them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from batchtui.core.errors import BatchtuiError
+
+PHASES = ("validating", "in_progress", "finalizing")
+"""The statuses a batch runs through, in order."""
+
+OUTCOMES = ("completed", "failed", "expired", "cancelled")
+"""The statuses a batch finishes in, in the order they are reported."""
+
+ACTIVE_STATUSES = frozenset({*PHASES, "cancelling"})
+"""A batch in one of these may still change: sync re-retrieves it."""
+
+TERMINAL_STATUSES = frozenset(OUTCOMES)
+
+CANCELLABLE = frozenset(PHASES)
+"""The statuses in which the API accepts a cancel."""
+
+MAIN_PATH = (*PHASES, "completed")
+"""The way a batch goes when nothing goes wrong."""
+
+CHAT = "/v1/chat/completions"
+RESPONSES = "/v1/responses"
+COMPLETIONS = "/v1/completions"
+EMBEDDINGS = "/v1/embeddings"
+MODERATIONS = "/v1/moderations"
+
+BATCH_ENDPOINTS = (
+    RESPONSES,
+    CHAT,
+    EMBEDDINGS,
+    COMPLETIONS,
+    MODERATIONS,
+    "/v1/images/generations",
+    "/v1/images/edits",
+    "/v1/videos",
+)
+"""The endpoints a batch may target."""
+
+ProgressCallback = Callable[[int, int], None]
+"""Called with (done, in all), in bytes or lines, as long work moves on."""
+
+
+class Cancelled(BatchtuiError):
+    """Long work stopped because its caller asked it to; whatever it was writing is left as it was."""
+
+
+MAX_METADATA_PAIRS = 16
+MAX_METADATA_KEY_CHARS = 64
+MAX_METADATA_VALUE_CHARS = 512
+"""OpenAI's limits on a batch's metadata: pairs, characters of a key, characters of a value."""
+
+
+class MetadataError(ValueError):
+    """Metadata a batch cannot carry; `pair` is the text that is not key=value, when that is the fault."""
+
+    def __init__(self, message: str, pair: str | None = None) -> None:
+        super().__init__(message)
+        self.pair = pair
+
+
+def parse_metadata(pairs: Iterable[str], description: str = "") -> dict[str, str]:
+    """A batch's metadata from "key=value" texts and a description (kept as 'description'), both stripped of
+    surrounding spaces, within OpenAI's limits; MetadataError says what is wrong."""
+    description = description.strip()
+    metadata = {"description": description} if description else {}
+    for pair in pairs:
+        key, equals, value = (text.strip() for text in pair.partition("="))
+        if not equals or not key:
+            raise MetadataError(f"'{pair.strip()}' is not key=value", pair)
+        if key in metadata:
+            raise MetadataError(f"'{key}' is given twice" + (" (the Description field sets it)"
+                                                             if key == "description" else ""))
+        if len(key) > MAX_METADATA_KEY_CHARS:
+            raise MetadataError(f"key '{key[:20]}…' is over {MAX_METADATA_KEY_CHARS} characters")
+        if len(value) > MAX_METADATA_VALUE_CHARS:
+            raise MetadataError(f"the value of '{key}' is over {MAX_METADATA_VALUE_CHARS} characters")
+        metadata[key] = value
+    if len(description) > MAX_METADATA_VALUE_CHARS:
+        raise MetadataError(f"the description is over {MAX_METADATA_VALUE_CHARS} characters")
+    if len(metadata) > MAX_METADATA_PAIRS:
+        raise MetadataError(f"{len(metadata)} pairs with the description; at most {MAX_METADATA_PAIRS}")
+    return metadata
