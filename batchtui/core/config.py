@@ -32,7 +32,7 @@ import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from batchtui.core import paths
@@ -103,7 +103,7 @@ def env_profile(name: str = "default", *, with_base_url: bool = True) -> Profile
     base_url = (os.environ.get("OPENAI_BASE_URL") or None) if with_base_url else None
     problem = url_problem(base_url) if base_url else None
     if problem:
-        raise ConfigError(printable(f"OPENAI_BASE_URL '{redact_url(base_url)}' {problem}"))
+        raise ConfigError(printable(f"OPENAI_BASE_URL '{redact_url(base_url or '')}' {problem}"))
     return Profile(
         name=name,
         base_url=base_url,
@@ -113,7 +113,7 @@ def env_profile(name: str = "default", *, with_base_url: bool = True) -> Profile
     )
 
 
-def load_config(path: Path) -> dict:
+def load_config(path: Path) -> dict[str, Any]:
     """Parse config.toml; a missing file is an empty config."""
     try:
         text = path.read_text(encoding="utf-8")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from openai.types import Batch
 
@@ -89,7 +89,7 @@ def matches(batch: Batch, query: str, file_names: Mapping[str, str] | None = Non
     return all(word in hay for word in words)
 
 
-def _fingerprint(batch: Batch, file_name: str | None) -> tuple:
+def _fingerprint(batch: Batch, file_name: str | None) -> tuple[Any, ...]:
     metadata = tuple(batch.metadata.items()) if batch.metadata else ()
     return (batch.endpoint, batch.model, batch.input_file_id, file_name, metadata)
 
@@ -98,7 +98,7 @@ class SearchIndex:
     """Lowercase haystacks cached per batch id; rebuilt only when the searchable fields change."""
 
     def __init__(self) -> None:
-        self._cache: dict[str, tuple[Batch, tuple, str]] = {}
+        self._cache: dict[str, tuple[Batch, tuple[Any, ...], str]] = {}
         self.file_names: Mapping[str, str] = {}
 
     def set_file_names(self, file_names: Mapping[str, str]) -> None:

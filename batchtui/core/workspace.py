@@ -198,8 +198,8 @@ class Workspace:
         if raw is None:
             return None
         fields = orjson.loads(raw)
-        return Cost(*(Decimal(fields[k]) for k in ("input_usd", "cached_usd", "output_usd", "total_usd")),
-                    basis=fields["basis"])
+        return Cost(Decimal(fields["input_usd"]), Decimal(fields["cached_usd"]), Decimal(fields["output_usd"]),
+                    Decimal(fields["total_usd"]), basis=fields["basis"])
 
     async def _log_uploaded_requests(self, batch: Batch) -> None:
         """Import the batch's rows from the local file its input was uploaded from, if that file is unchanged;

@@ -23,7 +23,7 @@ class Backoff:
         self.failures += 1
         if not exc.retryable:
             return self.cap
-        delay = min(self.cap, self.base * 2 ** min(self.failures, 30))  # capped: days of failures never overflow
+        delay = min(self.cap, self.base * 2.0 ** min(self.failures, 30))  # capped: days of failures never overflow
         if isinstance(exc, ApiError) and exc.retry_after is not None:  # a 429 or 503 that says when
             delay = min(self.cap, max(delay, exc.retry_after))
         return delay

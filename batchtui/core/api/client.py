@@ -66,7 +66,7 @@ def make_openai_client(profile: Profile, *, max_retries: int | None = None) -> o
         )
     if profile.kind == "azure":
         return openai.AsyncAzureOpenAI(
-            azure_endpoint=profile.azure_endpoint,
+            azure_endpoint=profile.azure_endpoint or "",  # config requires one for kind azure
             api_version=profile.api_version,
             api_key=profile.api_key,
             max_retries=profile.max_retries if max_retries is None else max_retries,
@@ -323,7 +323,8 @@ def sane(model: type[_Model], answer: object) -> _Model | None:
         if value is not None or name in sent:
             fields[name] = value
     # pydantic's own construct: the SDK's would walk every value again, and they are already what they should be
-    return pydantic.BaseModel.model_construct.__func__(model, **fields)  # type: ignore[attr-defined]
+    built: _Model = pydantic.BaseModel.model_construct.__func__(model, **fields)  # type: ignore[attr-defined]
+    return built
 
 
 def _plain(value: object) -> object:

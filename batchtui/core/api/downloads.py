@@ -26,7 +26,7 @@ class SaveError(BatchtuiError):
 def result_file_ids(batch: Batch, *, with_input: bool = False) -> list[tuple[str, str]]:
     """(kind, file id) for each result file the batch has (and its input file, if asked); expired and
     cancelled batches may have some."""
-    pairs = [("input", batch.input_file_id)] if with_input else []
+    pairs: list[tuple[str, str | None]] = [("input", batch.input_file_id)] if with_input else []
     pairs += [("output", batch.output_file_id), ("error", batch.error_file_id)]
     return [(kind, file_id) for kind, file_id in pairs if file_id]
 

@@ -194,6 +194,7 @@ def make_batch_file(
             os.fsync(fh.fileno())
         if lines.written == 0:
             raise BatchFileError(f"{data_path.name} gave no requests: {_why_none(lines.skipped)}; nothing was written.")
+        assert lines.endpoint is not None  # the first line written settled it
         manifest = Manifest(
             template=template.text,
             template_file=template_path.resolve() if template_path else None,

@@ -13,7 +13,7 @@ import codecs
 import csv
 import datetime as dt
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -116,7 +116,7 @@ def _kind(path: Path) -> str:
     return suffix
 
 
-Table = Iterator[tuple[int, int | None, list[Any]]]
+Table = Generator[tuple[int, int | None, list[Any]], None, None]
 """Non-blank rows of a CSV or XLSX file as (row number, CSV start line, cells), the header first."""
 
 

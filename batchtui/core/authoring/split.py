@@ -19,8 +19,8 @@ from typing import BinaryIO
 import orjson
 
 from batchtui.core.atomic import temp_beside
-from batchtui.core.authoring.datasets import bounded_lines
-from batchtui.core.authoring.validate import MAX_BYTES, MAX_EMBEDDING_INPUTS, MAX_LINES, embedding_inputs
+from batchtui.core.authoring.datasets import MAX_BYTES, bounded_lines
+from batchtui.core.authoring.validate import MAX_EMBEDDING_INPUTS, MAX_LINES, embedding_inputs
 from batchtui.core.domain import EMBEDDINGS, ProgressCallback
 from batchtui.core.errors import BatchtuiError
 

@@ -242,13 +242,12 @@ class _Checker:
         """Check one line; an int stands for a line of that many bytes, too long to be read."""
         self.lines += 1
         n = self.lines
-        unread = type(raw) is int
-        if not unread and raw.isspace():
+        if not isinstance(raw, int) and raw.isspace():
             return
         self.requests += 1
         if self.requests == self.max_lines + 1:
             self.add(n, "too_many_tasks", f"request {self.requests:,} is over the limit of {self.max_lines:,} per file")
-        if unread:
+        if isinstance(raw, int):
             self.add(n, "file_too_large", f"the line alone is {raw:,} bytes, more than a whole file may hold")
             return
         try:
@@ -429,7 +428,8 @@ class _Checker:
     def report(self, path: Path | None) -> ValidationReport:
         if self.requests == 0:
             self.add(None, "empty_file", "the file has no requests")
-        cost, no_price = None, "no model named in the file"
+        cost: Cost | None = None
+        no_price: str | None = "no model named in the file"
         if self.model is not None:
             # a rate that depends on a request's size (gpt-5.4 past 272k input tokens) applies to each request, so
             # the file is priced as that many average requests, not as one request of all its tokens; the tokens
@@ -493,7 +493,8 @@ def _kind(value: Any) -> str:
         return "a boolean"
     if isinstance(value, int | float):
         return "a number"
-    return {str: "a string", list: "an array", dict: "an object"}.get(type(value), type(value).__name__)
+    names: dict[type, str] = {str: "a string", list: "an array", dict: "an object"}
+    return names.get(type(value), type(value).__name__)
 
 
 def _show(value: Any) -> str:

@@ -321,7 +321,10 @@ class _Prices:
                                 rates.scale)
         cost = price_of(model, prompt, completion, cached, at=self.at) if rates == _TIERED else None
         units = _units(cost.input_usd + cost.cached_usd, cost.output_usd) if cost is not None else None
-        return None if units is None else _cost_fields(*units[0], units[1])
+        if units is None:
+            return None
+        (input_units, output_units), scale = units
+        return _cost_fields(input_units, output_units, scale)
 
     def _lookup(self, model: str) -> _Rates | str | None:
         try:
@@ -333,7 +336,10 @@ class _Prices:
         if rates is None:
             return None
         units = _units(rates.input / _MILLION, rates.cached / _MILLION, rates.output / _MILLION)
-        return None if units is None else _Rates(*units[0], scale=units[1])
+        if units is None:
+            return None
+        (input_rate, cached_rate, output_rate), scale = units
+        return _Rates(input_rate, cached_rate, output_rate, scale)
 
 
 def _units(*amounts: Decimal) -> tuple[list[int], int] | None:

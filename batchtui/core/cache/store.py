@@ -581,7 +581,7 @@ class Cache:
                     (ids,),
                 )
             }
-            last_observed = dict(await self._conn.execute_fetchall(
+            last_observed: dict[str, float] = dict(await self._conn.execute_fetchall(  # type: ignore[arg-type]
                 "SELECT batch_id, max(observed_at) FROM observations "
                 "WHERE batch_id IN (SELECT value FROM json_each(?)) GROUP BY batch_id",
                 (ids,),

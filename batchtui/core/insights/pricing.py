@@ -64,15 +64,18 @@ class Cost:
     basis: str
     """Where the batch rate comes from: "batch price" or "standard price less the 50% batch discount"."""
 
+    @classmethod
+    def of(cls, input_usd: Decimal, cached_usd: Decimal, output_usd: Decimal, basis: str) -> Cost:
+        """A cost from its parts, the total their sum."""
+        return cls(input_usd, cached_usd, output_usd, input_usd + cached_usd + output_usd, basis)
+
     def times(self, count: int) -> Cost:
         """This cost `count` times over: one request's price made a batch of such requests."""
-        parts = [self.input_usd * count, self.cached_usd * count, self.output_usd * count]
-        return Cost(*parts, total_usd=sum(parts, Decimal(0)), basis=self.basis)
+        return Cost.of(self.input_usd * count, self.cached_usd * count, self.output_usd * count, self.basis)
 
     def __add__(self, other: Cost) -> Cost:
-        parts = [self.input_usd + other.input_usd, self.cached_usd + other.cached_usd,
-                 self.output_usd + other.output_usd]
-        return Cost(*parts, total_usd=sum(parts, Decimal(0)), basis=self.basis)
+        return Cost.of(self.input_usd + other.input_usd, self.cached_usd + other.cached_usd,
+                       self.output_usd + other.output_usd, self.basis)
 
 
 def usd(amount: Decimal) -> str:
@@ -103,8 +106,7 @@ def price_of(
         factor, basis = Decimal(1), "batch price"
     else:
         factor, basis = _BATCH_DISCOUNT, "standard price less the 50% batch discount"
-    parts = [(full.input_price - cached) * factor, cached * factor, full.output_price * factor]
-    return Cost(*parts, total_usd=sum(parts, Decimal(0)), basis=basis)
+    return Cost.of((full.input_price - cached) * factor, cached * factor, full.output_price * factor, basis)
 
 
 def usage_cost(model: str | None, usage: Mapping[str, int]) -> Cost | None:
@@ -144,9 +146,8 @@ class Rates:
 
     def cost(self, input_tokens: int, output_tokens: int, cached_tokens: int) -> Cost:
         """This usage's cost in parts, as price_of gives it."""
-        parts = [self.input * (input_tokens - cached_tokens) / _MILLION, self.cached * cached_tokens / _MILLION,
-                 self.output * output_tokens / _MILLION]
-        return Cost(*parts, total_usd=sum(parts, Decimal(0)), basis=self.basis)
+        return Cost.of(self.input * (input_tokens - cached_tokens) / _MILLION, self.cached * cached_tokens / _MILLION,
+                       self.output * output_tokens / _MILLION, self.basis)
 
 
 @dataclass(frozen=True)

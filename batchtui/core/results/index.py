@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, fields
 from itertools import count, repeat
 from pathlib import Path
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal, NamedTuple, TypeGuard, cast
 
 import orjson
 
@@ -42,7 +42,7 @@ from batchtui.core.errors import BatchtuiError
 from batchtui.core.paths import make_private_dirs
 
 try:
-    from batchtui.core.results import _linescan
+    from batchtui.core.results import _linescan  # type: ignore[attr-defined]  # a C extension, no stubs
 except ImportError:  # built without a C compiler: lines are found and read in Python, several times slower
     _linescan = None
 
@@ -118,7 +118,7 @@ _TOKENS_UNREAD = -2
 _MAGIC = b"BTRIDX06"
 """Start of a stored index file; the last two digits are the format version."""
 
-_Read = tuple[str, int, int, str | None, int]
+_Read = tuple[str, Outcome, int, str | None, int]
 """A result line read: custom_id, outcome, status code (0: none), error code, total tokens (-1: unknown)."""
 
 
@@ -272,7 +272,8 @@ class ResultIndex:
             return None
 
     def _key(self) -> list[Any]:
-        return orjson.loads(orjson.dumps([_MAGIC.decode(), sys.byteorder, self._stats]))
+        key: list[Any] = orjson.loads(orjson.dumps([_MAGIC.decode(), sys.byteorder, self._stats]))
+        return key
 
     def _save(self, path: Path) -> None:
         """Write the index to `path` atomically: magic, CRC-32 of the rest, header length, JSON header, columns,
@@ -422,7 +423,7 @@ def _decoded(raw: bytes) -> list[str] | None:
         return None
 
 
-def _vouched(m: re.Match[bytes] | None, buf: bytes | mmap.mmap, start: int, end: int) -> bool:
+def _vouched(m: re.Match[bytes] | None, buf: bytes | mmap.mmap, start: int, end: int) -> TypeGuard[re.Match[bytes]]:
     """Whether a quick match of a line's head can be trusted: the line also ends the object (not cut off)."""
     return m is not None and buf[max(start, end - 8) : end].rstrip().endswith(b"}")
 
@@ -582,6 +583,7 @@ class _Builder:
         cols.off.extend(chunk.starts)
         cols.len.extend(chunk.lengths)
         cols.line.extend(range(chunk.number, chunk.number + len(new)))
+        assert chunk.statuses is not None  # a chunk the scanner read whole has them
         cols.status.frombytes(chunk.statuses)
         _fill(cols.code, -1, len(new))
         _fill(cols.tokens, _TOKENS_UNREAD, len(new))
@@ -592,7 +594,7 @@ class _Builder:
             return
         result, attempt, outcome = cols.result, cols.attempt, cols.outcome
         attempt_number, ok = self.attempt_of(kind), int(Outcome.OK)
-        for k, row in enumerate(rows, first):
+        for k, row in enumerate(cast("list[int]", rows), first):  # no None among them, as checked above
             result[row] = k
             attempt[row] = attempt_number
             outcome[row] = ok
