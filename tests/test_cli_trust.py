@@ -145,7 +145,7 @@ def test_a_closed_pipe_ends_quietly(env, tmp_path, write_batch_file):
 
 
 def test_an_unexpected_error_is_one_line_with_a_report(env, isolated_home):
-    script = ("from batchtui.cli import app, main\n"
+    script = ("from batchtui.cli import main\nfrom batchtui.cli.app import app\n"
               "@app.command\ndef boom():\n    raise RuntimeError('deep inside sk-secretkey123 http://u:pw1@h/v1')\n"
               "main()\n")
     done = subprocess.run([sys.executable, "-c", script, "boom"], env=env, capture_output=True, text=True,

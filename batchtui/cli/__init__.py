@@ -2,7 +2,7 @@
 
 Command names follow the openai-batch CLI. Every failure is one line on stderr and a non-zero exit. Each command
 lives in the module of its group (batches, authoring, data, app_sandbox), which imports what the command needs
-only when it runs, so `batchtui --version` loads neither the SDK nor Textual.
+only when it runs; `batchtui.cli.app` puts them together. `batchtui --version` is answered before any of them loads.
 """
 
 from __future__ import annotations
@@ -12,31 +12,19 @@ import signal
 import sys
 from pathlib import Path
 
-from cyclopts import App
-
 from batchtui import __version__
-from batchtui.cli import app_sandbox, authoring, batches, data
 from batchtui.cli.render import fail
 from batchtui.core.errors import BatchtuiError
-
-app = App(
-    name="batchtui",
-    version=__version__,
-    help="See into your OpenAI Batch API jobs: a terminal app, a CLI and a local sandbox.",
-    error_formatter=lambda error: "batchtui: " + " ".join(str(error).split()),
-)
-app.default(app_sandbox.tui)
-for command in (app_sandbox.view, batches.list_batches, batches.upload_batch_file, batches.start_batch,
-                batches.get_batch_results, batches.cancel_batch, authoring.validate, authoring.make_batch_file):
-    app.command(command)
-app.command(authoring.split_command, name="split")
-for command in (data.export_results, batches.retry_batch, data.import_batch, data.sql, data.stats, app_sandbox.sandbox):
-    app.command(command)
 
 
 def main() -> None:
     """Console-script entry point: whatever goes wrong ends in one line on stderr, a closed pipe in silence."""
+    if sys.argv[1:] == ["--version"]:  # answered before cyclopts and the commands load: the quickest start
+        print(__version__)
+        return
     import sqlite3
+
+    from batchtui.cli.app import app
 
     try:
         try:

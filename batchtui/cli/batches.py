@@ -9,9 +9,8 @@ from cyclopts import Parameter
 
 from batchtui.cli.common import BatchIdArgument, JsonOption, ProfileOption, run
 from batchtui.cli.render import ProgressLine, check_input_file, counts, description, fail, print_json, say
-from batchtui.core.domain import BATCH_ENDPOINTS, MetadataError, parse_metadata
+from batchtui.core.domain import BATCH_ENDPOINTS, RETRY_KIND_NAMES, MetadataError, RetryKind, parse_metadata
 from batchtui.core.errors import BatchtuiError
-from batchtui.core.results.retry import RETRY_KINDS, RetryKind
 from batchtui.core.text import printable
 from batchtui.core.timetext import clock
 
@@ -148,7 +147,7 @@ def retry_batch(
 ) -> None:
     """Send again, as a new batch linked by metadata retry_of, the requests whose latest attempt failed,
     expired or was cancelled; prints the new batch id."""
-    kinds = only or list(RETRY_KINDS)
+    kinds = only or list(RETRY_KIND_NAMES)
 
     async def work(workspace: Workspace) -> Batch:
         with ProgressLine("retry") as bar:

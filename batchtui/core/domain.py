@@ -6,6 +6,7 @@ Everything else in batchtui takes these from here. No third-party imports, so an
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from typing import Literal
 
 from batchtui.core.errors import BatchtuiError
 
@@ -25,6 +26,10 @@ CANCELLABLE = frozenset(PHASES)
 
 MAIN_PATH = (*PHASES, "completed")
 """The way a batch goes when nothing goes wrong."""
+
+RetryKind = Literal["failed", "expired", "cancelled"]
+RETRY_KIND_NAMES: tuple[RetryKind, ...] = ("failed", "expired", "cancelled")
+"""The requests a retry can send again, by how their latest attempt ended."""
 
 CHAT = "/v1/chat/completions"
 RESPONSES = "/v1/responses"

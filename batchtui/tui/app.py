@@ -19,9 +19,9 @@ from textual.timer import Timer
 
 from batchtui.core.api.backoff import Backoff
 from batchtui.core.config import Profile
+from batchtui.core.domain import RetryKind
 from batchtui.core.errors import BatchtuiError
 from batchtui.core.insights.pricing import cost_notes
-from batchtui.core.results.retry import RetryKind
 from batchtui.core.text import printable
 from batchtui.core.workspace import Workspace
 from batchtui.tui.format import short_id

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection
 from pathlib import Path
-from typing import Literal
 
 from batchtui.core.atomic import atomic_file
+from batchtui.core.domain import RetryKind
 from batchtui.core.errors import BatchtuiError
 from batchtui.core.results.index import Outcome, ResultIndex
 
-RetryKind = Literal["failed", "expired", "cancelled"]
 RETRY_KINDS: dict[RetryKind, frozenset[Outcome]] = {
     "failed": frozenset({Outcome.FAILED, Outcome.UNREADABLE}),
     "expired": frozenset({Outcome.EXPIRED}),

@@ -8,7 +8,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Static
 
-from batchtui.core.results.retry import RETRY_KINDS, RetryKind
+from batchtui.core.domain import RETRY_KIND_NAMES, RetryKind
 from batchtui.tui.format import literal
 
 
@@ -32,7 +32,7 @@ class RetryScreen(ModalScreen[list[RetryKind] | None]):
         with Vertical():
             yield Static(literal(f"Send again, as a new batch, the requests of {self.batch_id} whose latest attempt "
                                  "ended as:"))
-            for kind in RETRY_KINDS:
+            for kind in RETRY_KIND_NAMES:
                 yield Checkbox(kind, True, id=f"retry-{kind}")
             with Horizontal():
                 yield Button("Back (esc)", id="back")
@@ -42,7 +42,7 @@ class RetryScreen(ModalScreen[list[RetryKind] | None]):
         self.query_one("#retry", Button).focus()
 
     def chosen(self) -> list[RetryKind]:
-        return [kind for kind in RETRY_KINDS if self.query_one(f"#retry-{kind}", Checkbox).value]
+        return [kind for kind in RETRY_KIND_NAMES if self.query_one(f"#retry-{kind}", Checkbox).value]
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "retry":
