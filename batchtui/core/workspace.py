@@ -21,13 +21,13 @@ from batchtui.core.authoring.validate import validate_file
 from batchtui.core.cache.llm_logs import ImportResult, LogSource, align_retries, import_batch, last_import, signature
 from batchtui.core.cache.store import Cache, DownloadedFile, ProgressObservation, open_or_set_aside
 from batchtui.core.config import Profile
-from batchtui.core.domain import ACTIVE_STATUSES, ProgressCallback
+from batchtui.core.domain import ACTIVE_STATUSES, RETRY_KIND_NAMES, ProgressCallback, RetryKind
 from batchtui.core.errors import BatchtuiError, file_errors
 from batchtui.core.insights.pricing import Cost
 from batchtui.core.paths import inside, make_private_dirs, safe_name
 from batchtui.core.results.export import DataJoin
 from batchtui.core.results.index import ResultFiles, build_index
-from batchtui.core.results.retry import RETRY_KINDS, RETRY_OF, RetryKind, rows_to_retry, write_retry_file
+from batchtui.core.results.retry import RETRY_OF, rows_to_retry, write_retry_file
 
 _ESTIMATE = "estimate:"
 """The meta key prefix of a batch's cost estimate at start."""
@@ -265,7 +265,7 @@ class Workspace:
     async def retry_batch(
         self,
         batch: Batch,
-        only: Collection[RetryKind] = tuple(RETRY_KINDS),
+        only: Collection[RetryKind] = RETRY_KIND_NAMES,
         *,
         progress: ProgressCallback | None = None,
     ) -> Batch:
