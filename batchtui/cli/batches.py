@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 from cyclopts import Parameter
 
 from batchtui.cli.common import BatchIdArgument, JsonOption, ProfileOption, run
-from batchtui.cli.render import ProgressLine, check_input_file, counts, description, fail, print_json, say
+from batchtui.cli.render import ProgressLine, check_input_file, counts, description, fail, print_json, print_object, say
 from batchtui.core.domain import BATCH_ENDPOINTS, RETRY_KIND_NAMES, MetadataError, RetryKind, parse_metadata
 from batchtui.core.errors import BatchtuiError
 from batchtui.core.text import printable
@@ -54,10 +54,7 @@ def upload_batch_file(file: Path, /, *, as_json: JsonOption = False, profile: Pr
             return await workspace.upload(file, progress=bar)
 
     uploaded = run(work, profile)
-    if as_json:
-        print_json(uploaded.model_dump(mode="json"))
-    else:
-        print(printable(uploaded.id))
+    print_object(uploaded, as_json)
 
 
 def start_batch(
@@ -77,10 +74,7 @@ def start_batch(
         fail(f"--metadata '{exc.pair}': expected KEY=VALUE" if exc.pair is not None else f"--metadata: {exc}")
 
     batch = run(lambda workspace: workspace.start_batch(file_id, endpoint, metadata=pairs or None), profile)
-    if as_json:
-        print_json(batch.model_dump(mode="json"))
-    else:
-        print(printable(batch.id))
+    print_object(batch, as_json)
 
 
 def get_batch_results(
@@ -129,10 +123,7 @@ def cancel_batch(batch_id: BatchIdArgument, /, *, as_json: JsonOption = False, p
     """Ask the API to cancel a batch; finished lines stay in its output file."""
 
     batch = run(lambda workspace: workspace.cancel_batch(batch_id), profile)
-    if as_json:
-        print_json(batch.model_dump(mode="json"))
-    else:
-        print(f"{printable(batch.id)}: {printable(batch.status)}")
+    print_object(batch, as_json, f"{batch.id}: {batch.status}")
 
 
 def retry_batch(
@@ -154,7 +145,4 @@ def retry_batch(
             return await workspace.retry_batch(await workspace.fetch_batch(batch_id), kinds, progress=bar)
 
     batch = run(work, profile)
-    if as_json:
-        print_json(batch.model_dump(mode="json"))
-    else:
-        print(printable(batch.id))
+    print_object(batch, as_json)

@@ -47,6 +47,15 @@ def print_json(value: Any) -> None:
     print(printable_json(json.dumps(value, indent=2, ensure_ascii=False)))
 
 
+def print_object(obj: Any, as_json: bool, line: str | None = None) -> None:
+    """An API object as the command's answer: the whole object as JSON for scripts, else `line` (its id by
+    default), escaped."""
+    if as_json:
+        print_json(obj.model_dump(mode="json"))
+    else:
+        print(printable(obj.id if line is None else line))
+
+
 def counts(batch: Batch) -> str:
     """A batch's requests as 'completed/total (N failed)'; '-' before it has any."""
     request_counts = batch.request_counts

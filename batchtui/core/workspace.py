@@ -15,7 +15,7 @@ from openai.types import Batch, FileObject
 from batchtui.core.api.backoff import Backoff
 from batchtui.core.api.client import BatchService
 from batchtui.core.api.downloads import SaveError, cached_name, download_once, download_results
-from batchtui.core.api.sync import SyncResult, sync_batches
+from batchtui.core.api.sync import LAST_SYNC, SyncResult, sync_batches
 from batchtui.core.authoring.batch_file import ManifestError, data_rows_by_custom_id, load_manifest, manifest_path
 from batchtui.core.authoring.validate import validate_file
 from batchtui.core.cache.llm_logs import ImportResult, LogSource, align_retries, import_batch, last_import, signature
@@ -99,7 +99,7 @@ class Workspace:
 
     async def last_synced(self) -> float | None:
         """When the last complete sync pass ended (epoch seconds), or None if none has yet."""
-        last = await self.cache.get_meta("last_sync")
+        last = await self.cache.get_meta(LAST_SYNC)
         return float(last) if last else None
 
     async def fetch_batch(self, batch_id: str) -> Batch:

@@ -105,7 +105,7 @@ async def search(pilot, screen: ResultsScreen, query: str) -> tuple[float, float
     started = time.perf_counter()
     await box.action_submit()  # not pilot.press: that waits for the app to be idle, i.e. for the whole search
     first_hit = None
-    while screen.hits is None or screen._search_state:  # noqa: ASYNC110 (polls another thread's work)
+    while screen.hits is None or screen.searching:  # noqa: ASYNC110 (polls another thread's work)
         if first_hit is None and screen.hits:
             first_hit = time.perf_counter() - started
         await asyncio.sleep(0.001)

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from cli_helpers import batchtui
 from openai import OpenAI
+from pilot_helpers import Notes
 
 from batchtui.core.cache.store import SCHEMA_VERSION
 from batchtui.core.config import resolve_profile
@@ -82,14 +83,14 @@ async def test_app_sets_a_spoiled_cache_aside_and_rebuilds_it(account, tmp_path,
     cache = tmp_path / "app" / "cache.db"
     spoiled = await spoil(cache, kind)
 
-    app = BatchtuiApp(resolve_profile(None), cache_dir=cache.parent)
-    async with app.run_test() as pilot:
+    app, shown = BatchtuiApp(resolve_profile(None), cache_dir=cache.parent), Notes()
+    async with app.run_test(message_hook=shown.hear) as pilot:
         for _ in range(200):
             if len(app.batches) == BATCHES and app.sync_status.state == "synced":
                 break
             await pilot.pause(0.05)
         assert sorted(b.id for b in app.batches) == sorted(account)
-        notes = [n.message for n in app._notifications]
+        notes = shown.messages
         aside = set_aside_copy(cache, kind)
         assert [n for n in notes if "cache" in n] == [
             f"The cache file {cache} {'was written by a newer batchtui' if kind == 'newer-schema' else 'was damaged'}; "

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 from openai import AsyncOpenAI
+from pilot_helpers import Notes
 
 from batchtui.core.config import resolve_profile
 from batchtui.sandbox import SandboxConfig, SandboxServer
@@ -54,7 +55,8 @@ async def test_app_and_cli_share_one_cache_for_a_minute(monkeypatch, isolated_ho
         ids: list[str] = []
         states: set[str] = set()
         passes = 0
-        async with app.run_test() as pilot:
+        shown = Notes()
+        async with app.run_test(message_hook=shown.hear) as pilot:
             until = time.monotonic() + DURATION_S
             work = asyncio.gather(
                 cli_loop(["import-batch", "--all", "--force", "--json"], until, imports),
@@ -79,7 +81,7 @@ async def test_app_and_cli_share_one_cache_for_a_minute(monkeypatch, isolated_ho
                 if {b.id: (b.status, b.request_counts.completed) for b in app.batches} == server_side:
                     break
                 await pilot.pause(0.05)
-            notes = [n.message for n in app._notifications if n.severity == "error" or "lock" in n.message]
+            notes = [n.message for n in shown.shown if n.severity == "error" or "lock" in n.message]
         await client.close()
 
     with sqlite3.connect(profile.cache_dir() / "cache.db") as conn:

@@ -25,6 +25,8 @@ class SyncResult:
     active: int
 
 
+LAST_SYNC = "last_sync"
+"""Meta key: when the last sync pass ended (epoch seconds as text)."""
 _HORIZON = "listed_through"
 """Meta key: every batch created at or before this time (created_at) is in the cache, as a full pass saw it."""
 _UNANNOUNCED = "changed_unannounced"
@@ -83,5 +85,5 @@ async def _store_pages(service: BatchService, cache: Cache, changed: list[str]) 
     if newest is not None and (horizon is None or newest > horizon):
         # Only once every page is stored: a pass cut off before here leaves the old horizon, still true.
         await cache.set_meta(_HORIZON, str(newest))
-    await cache.set_meta("last_sync", str(time.time()))
+    await cache.set_meta(LAST_SYNC, str(time.time()))
     return listed, len(refreshed), active
