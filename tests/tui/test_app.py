@@ -124,14 +124,24 @@ def status_line(app) -> str:
     return str(app.screen.query_one("#sync-status").render())
 
 
+def offline_app(cache_dir: Path) -> BatchtuiApp:
+    """The app on `cache_dir`, with an API that cannot be reached."""
+    return BatchtuiApp(Profile(name="offline", base_url=DEAD_URL, api_key="sk-x"), cache_dir=cache_dir)
+
+
+async def failure_shown(pilot) -> None:
+    """Wait until the app says the cache cannot be opened."""
+    await wait_until(pilot, lambda: pilot.app.sync_status.state == "no-cache", "the failure shown")
+    await pilot.pause()
+
+
 async def test_a_cache_folder_that_cannot_be_made_is_named_in_the_status_line_and_r_tries_again(tmp_path):
     """A cache folder under a regular file: the status line says why nothing shows, until `r` opens it."""
     blocker = tmp_path / "afile"
     blocker.write_text("not a folder")
-    app = BatchtuiApp(Profile(name="offline", base_url=DEAD_URL, api_key="sk-x"), cache_dir=blocker / "cache")
+    app = offline_app(blocker / "cache")
     async with app.run_test(size=(200, 20)) as pilot:
-        await wait_until(pilot, lambda: app.sync_status.state == "no-cache", "the failure shown")
-        await pilot.pause()
+        await failure_shown(pilot)
         assert status_line(app) == (f"{blocker}/cache/cache.db: cannot create the cache (Not a directory)"
                                     " · r tries again")
         table = app.screen.query_one("#batch-list")
@@ -146,10 +156,9 @@ async def test_a_cache_folder_that_cannot_be_made_is_named_in_the_status_line_an
 
 async def test_any_failure_to_open_reaches_the_status_line(tmp_path):
     """Not only our own errors: a path the OS refuses outright (ValueError, not OSError) is shown too."""
-    app = BatchtuiApp(Profile(name="offline", base_url=DEAD_URL, api_key="sk-x"), cache_dir=tmp_path / "a\0b")
+    app = offline_app(tmp_path / "a\0b")
     async with app.run_test(size=(200, 20)) as pilot:
-        await wait_until(pilot, lambda: app.sync_status.state == "no-cache", "the failure shown")
-        await pilot.pause()
+        await failure_shown(pilot)
         assert status_line(app).endswith("/a\\x00b/cache.db: cannot create the cache (a path cannot hold a NUL "
                                          "character) · r tries again")
 
@@ -163,10 +172,9 @@ def read_only_folder(tmp_path) -> Iterator[Path]:
 
 
 async def test_a_read_only_home_is_named_in_the_status_line(read_only_folder: Path):
-    app = BatchtuiApp(Profile(name="offline", base_url=DEAD_URL, api_key="sk-x"), cache_dir=read_only_folder / "cache")
+    app = offline_app(read_only_folder / "cache")
     async with app.run_test(size=(200, 20)) as pilot:
-        await wait_until(pilot, lambda: app.sync_status.state == "no-cache", "the failure shown")
-        await pilot.pause()
+        await failure_shown(pilot)
         assert status_line(app) == (f"{read_only_folder}/cache/cache.db: cannot create the cache"
                                     " (Read-only file system) · r tries again")
         await pilot.press("r")
