@@ -37,9 +37,14 @@ def sample_batch(number: int, status: str = "completed", description: str = "") 
 
 
 
+def offline_app(cache_dir: Path) -> BatchtuiApp:
+    """The app on `cache_dir`, with an API that cannot be reached."""
+    return BatchtuiApp(Profile(name="offline", base_url=DEAD_URL, api_key="sk-x"), cache_dir=cache_dir)
+
+
 async def test_paints_from_cache_without_network(tmp_path):
     await fill_cache(tmp_path, [sample_batch(1), sample_batch(2, "in_progress")])
-    app = BatchtuiApp(Profile(name="offline", base_url=DEAD_URL, api_key="sk-x"), cache_dir=tmp_path)
+    app = offline_app(tmp_path)
     async with app.run_test() as pilot:
         table = await wait_for_rows(pilot, 2)
         assert [batch.id for batch in table.rows] == ["batch_0002", "batch_0001"]
@@ -69,7 +74,7 @@ async def test_syncs_from_the_sandbox_and_updates_in_place(sandbox_profile, tmp_
 async def test_untrusted_text_is_shown_literally(tmp_path):
     hostile = "[bold red]not markup[/] \x1b[2J\x1b]0;pwned\x07 \u202eevil"
     await fill_cache(tmp_path, [sample_batch(1, description=hostile)])
-    app = BatchtuiApp(Profile(name="offline", base_url=DEAD_URL, api_key="sk-x"), cache_dir=tmp_path)
+    app = offline_app(tmp_path)
     async with app.run_test() as pilot:
         table = await wait_for_rows(pilot, 1)
         assert table.rows[0].metadata["description"] == hostile
@@ -96,7 +101,7 @@ def test_snapshot_batch_list(snap_compare, tmp_path, utc):
 
 async def test_every_notification_shows_its_text_literally(tmp_path):
     """Notifications carry file names and the API's error text: never markup, never raw escape sequences."""
-    app = BatchtuiApp(Profile(name="offline", base_url=DEAD_URL, api_key="sk-x"), cache_dir=tmp_path)
+    app = offline_app(tmp_path)
     heard = Notes()
     async with app.run_test(message_hook=heard.hear) as pilot:
         app.notify("Cannot save \x1b]52;c;ZXZpbA==\x07 [b]x[/b] \u202eevil\nline 2", title="[red]\x1b[2J", markup=True)
@@ -122,11 +127,6 @@ def test_a_pass_swaps_in_the_changed_batches_and_adds_new_ones_newest_first():
 
 def status_line(app) -> str:
     return str(app.screen.query_one("#sync-status").render())
-
-
-def offline_app(cache_dir: Path) -> BatchtuiApp:
-    """The app on `cache_dir`, with an API that cannot be reached."""
-    return BatchtuiApp(Profile(name="offline", base_url=DEAD_URL, api_key="sk-x"), cache_dir=cache_dir)
 
 
 async def failure_shown(pilot) -> None:
