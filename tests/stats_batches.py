@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from openai.types import Batch
-
+from batchtui.core.api.models import Batch
 from batchtui.core.domain import CHAT, EMBEDDINGS, RESPONSES
 
 D = int(datetime(2025, 6, 2, tzinfo=UTC).timestamp())

@@ -2,7 +2,8 @@
 
 Command names follow the openai-batch CLI. Every failure is one line on stderr and a non-zero exit. Each command
 lives in the module of its group (batches, authoring, data, app_sandbox), which imports what the command needs
-only when it runs; `batchtui.cli.app` puts them together. `batchtui --version` is answered before any of them loads.
+only when it runs; `batchtui.cli.app` puts them together. `batchtui --version` and `batchtui` alone (the app) start
+before any of them loads.
 """
 
 from __future__ import annotations
@@ -24,11 +25,9 @@ def main() -> None:
         return
     import sqlite3
 
-    from batchtui.cli.app import app
-
     try:
         try:
-            app()
+            _run(sys.argv[1:])
         finally:
             sys.stdout.flush()  # here, so a reader that went away is caught below, not at exit
     except BrokenPipeError:  # the reader went away (e.g. `| head`): stop as Unix tools do, without a word
@@ -44,6 +43,20 @@ def main() -> None:
         fail(f"the local cache failed: {exc}")
     except Exception as exc:  # noqa: BLE001 - a bug: one line here, the traceback in a report
         fail(f"unexpected error ({type(exc).__name__}); the full report is in {_crash_report(exc)}")
+
+
+def _run(args: list[str]) -> None:
+    """`batchtui` alone opens the app without loading cyclopts and the commands, for a quicker first paint; it is
+    what `batchtui tui` does with its defaults."""
+    if not args:
+        from batchtui.core.config import resolve_profile
+        from batchtui.tui.app import run_app
+
+        run_app(resolve_profile(None))
+        return
+    from batchtui.cli.app import app
+
+    app()
 
 
 def _os_error_line(exc: OSError) -> str:

@@ -15,8 +15,7 @@ from batchtui.core.text import printable
 from batchtui.core.timetext import clock
 
 if TYPE_CHECKING:
-    from openai.types import Batch
-
+    from batchtui.core.api.models import Batch
     from batchtui.core.workspace import Workspace
 
 

@@ -26,8 +26,7 @@ from batchtui.core.errors import BatchtuiError
 from batchtui.core.text import printable, printable_json
 
 if TYPE_CHECKING:
-    from openai.types import Batch
-
+    from batchtui.core.api.models import Batch
     from batchtui.core.cache.llm_logs import ImportResult
     from batchtui.core.workspace import Workspace
 

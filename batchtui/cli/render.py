@@ -12,8 +12,7 @@ from batchtui.core.text import printable, printable_json
 from batchtui.core.timetext import duration
 
 if TYPE_CHECKING:
-    from openai.types import Batch
-
+    from batchtui.core.api.models import Batch
     from batchtui.core.authoring.validate import ValidationReport
     from batchtui.core.insights.stats import BatchStats
 

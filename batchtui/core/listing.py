@@ -10,8 +10,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from openai.types import Batch
-
+from batchtui.core.api.models import Batch
 from batchtui.core.domain import ACTIVE_STATUSES
 
 SortKey = Literal["created", "status", "progress"]

@@ -8,13 +8,13 @@ from collections.abc import Callable, Collection, Iterable
 from contextlib import suppress
 from decimal import Decimal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import orjson
-from openai.types import Batch, FileObject
 
 from batchtui.core.api.backoff import Backoff
-from batchtui.core.api.client import BatchService
 from batchtui.core.api.downloads import SaveError, cached_name, download_once, download_results
+from batchtui.core.api.models import Batch, FileObject
 from batchtui.core.api.sync import LAST_SYNC, SyncResult, sync_batches
 from batchtui.core.authoring.batch_file import ManifestError, data_rows_by_custom_id, load_manifest, manifest_path
 from batchtui.core.authoring.validate import validate_file
@@ -28,6 +28,9 @@ from batchtui.core.paths import inside, make_private_dirs, safe_name
 from batchtui.core.results.export import DataJoin
 from batchtui.core.results.index import ResultFiles, build_index
 from batchtui.core.results.retry import RETRY_OF, rows_to_retry, write_retry_file
+
+if TYPE_CHECKING:
+    from batchtui.core.api.client import BatchService
 
 _ESTIMATE = "estimate:"
 """The meta key prefix of a batch's cost estimate at start."""
@@ -48,14 +51,24 @@ class Workspace:
 
     `notice` is a sentence for the user when the open had to set a damaged cache file aside, else None."""
 
-    def __init__(
-        self, profile: Profile, service: BatchService, cache: Cache, cache_dir: Path, notice: str | None = None
-    ) -> None:
+    def __init__(self, profile: Profile, cache: Cache, cache_dir: Path, notice: str | None = None, *,
+                 max_retries: int | None = None) -> None:
         self.profile = profile
-        self.service = service
         self.cache = cache
         self.cache_dir = cache_dir
         self.notice = notice
+        self._max_retries = max_retries
+        self._service: BatchService | None = None
+
+    @property
+    def service(self) -> BatchService:
+        """The API client, built on first use: its module imports the SDK (about 0.35 s), which the app's first
+        paint from the cache and the commands that never call the API should not wait for."""
+        if self._service is None:
+            from batchtui.core.api.client import BatchService
+
+            self._service = BatchService(self.profile, max_retries=self._max_retries)
+        return self._service
 
     @classmethod
     async def open(cls, profile: Profile, *, cache_dir: Path | None = None, max_retries: int | None = None,
@@ -66,13 +79,14 @@ class Workspace:
         folder = cache_dir or profile.cache_dir()
         cache, notice = await open_or_set_aside(folder / "cache.db")
         try:
-            return cls(profile, BatchService(profile, max_retries=max_retries), cache, folder, notice)
+            return cls(profile, cache, folder, notice, max_retries=max_retries)
         except BaseException:
             await cache.close()
             raise
 
     async def close(self) -> None:
-        await self.service.aclose()
+        if self._service is not None:
+            await self._service.aclose()
         await self.cache.close()
 
     async def __aenter__(self) -> Workspace:
@@ -82,8 +96,10 @@ class Workspace:
         await self.close()
 
     async def refresh(self) -> SyncResult:
-        """Bring the cache up to date with the API, incrementally."""
-        return await sync_batches(self.service, self.cache)
+        """Bring the cache up to date with the API, incrementally. The app's first network call: the client is
+        built in a thread, so importing the SDK does not hold the event loop for a third of a second."""
+        service = self._service or await asyncio.to_thread(getattr, self, "service")
+        return await sync_batches(service, self.cache)
 
     async def batches(self, *, status: str | None = None, limit: int | None = None) -> list[Batch]:
         """Cached batches, newest first."""

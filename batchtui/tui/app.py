@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from openai.types import Batch
 from textual import work
 from textual.app import SystemCommand
 from textual.binding import Binding
@@ -18,6 +16,7 @@ from textual.screen import Screen
 from textual.timer import Timer
 
 from batchtui.core.api.backoff import Backoff
+from batchtui.core.api.models import Batch
 from batchtui.core.config import Profile
 from batchtui.core.domain import RetryKind
 from batchtui.core.errors import BatchtuiError
@@ -25,11 +24,8 @@ from batchtui.core.insights.pricing import cost_notes
 from batchtui.core.text import printable
 from batchtui.core.workspace import Workspace
 from batchtui.tui.format import short_id
-from batchtui.tui.literal_app import LiteralApp
-from batchtui.tui.screens.batch_detail import BatchDetailScreen
+from batchtui.tui.literal_app import LiteralApp, freeze_startup_heap
 from batchtui.tui.screens.batches import BatchesScreen
-from batchtui.tui.screens.files import FilesScreen
-from batchtui.tui.screens.retry import RetryScreen
 from batchtui.tui.sync_status import SyncStatus, failure_state, open_failure
 
 ACTIVE_POLL_SECONDS = 5.0
@@ -37,17 +33,8 @@ IDLE_POLL_SECONDS = 60.0
 MAX_BACKOFF_SECONDS = 300.0
 """Also the wait after an error retrying will not soon fix (a refused key, a wrong base_url)."""
 WORKSPACE_WAIT_SECONDS = 30.0
-
-
-def freeze_startup_heap() -> None:
-    """Exempt what start-up built (modules, the first screen, the cached batches) from the cyclic GC.
-
-    Otherwise each full collection walks that whole heap, one ~0.2 s pause at 10,000 batches that lands
-    on a keystroke. Collect first, so no garbage is frozen; frozen objects dropped later are still freed
-    by reference counting. Called once: freezing again would pin each pass's cyclic garbage for good.
-    """
-    gc.collect()
-    gc.freeze()
+FIRST_PAINT_BATCHES = 100
+"""More rows than the tallest terminal shows: the batches loaded and painted before the rest."""
 
 
 class UnexpectedSyncError(BatchtuiError):
@@ -113,14 +100,15 @@ class BatchtuiApp(LiteralApp):
 
     @work(exclusive=True, group="sync", exit_on_error=False)
     async def start(self) -> None:
-        """Open the cache and paint what it holds, then sync. Any failure (a cache folder that cannot be written,
-        a bug) stays in the status line, and nothing syncs, until `r` tries again."""
+        """Open the cache and paint what it holds, then sync. The newest batches are painted first and the rest
+        (maybe 10,000) follow, so a big account shows its list as soon as a small one. Any failure (a cache folder
+        that cannot be written, a bug) stays in the status line, and nothing syncs, until `r` tries again."""
         self.sync_status = SyncStatus()
         workspace = None
         try:
             workspace = await Workspace.open(self.profile, cache_dir=self.cache_dir)
             last = await workspace.last_synced()
-            batches = tuple(await workspace.batches())
+            newest = tuple(await workspace.batches(limit=FIRST_PAINT_BATCHES))
         except Exception as exc:
             if workspace is not None:
                 with contextlib.suppress(Exception):
@@ -129,11 +117,22 @@ class BatchtuiApp(LiteralApp):
             return
         self.workspace = workspace
         self.sync_status = SyncStatus("cache", last)
-        self.batches = batches
+        self.batches = newest
         if self.workspace.notice is not None:
             self.notify(self.workspace.notice, title="Cache rebuilt", severity="warning", markup=False, timeout=30)
-        self.call_after_refresh(freeze_startup_heap)
+        await self._painted()
+        if len(newest) == FIRST_PAINT_BATCHES:
+            self.batches = tuple(await workspace.batches())
+            await self._painted()
+        freeze_startup_heap()
         await self._sync_pass()
+
+    async def _painted(self) -> None:
+        """Return once the screen has been drawn with what is set now: work that would compete with that paint
+        for the interpreter (loading thousands of batches, importing the SDK) waits for it."""
+        painted = asyncio.get_running_loop().create_future()
+        self.call_after_refresh(painted.set_result, None)
+        await painted
 
     async def wait_for_workspace(self) -> Workspace:
         """The workspace once `start` has opened it: a screen opened during start-up waits here."""
@@ -213,7 +212,11 @@ class BatchtuiApp(LiteralApp):
         if any(known.id == batch.id for known in self.batches):
             self.batches = tuple(batch if known.id == batch.id else known for known in self.batches)
 
+    # Screens are imported when first opened: the first paint needs only the list (see docs/benchmarks.md).
+
     def open_batch(self, batch_id: str) -> None:
+        from batchtui.tui.screens.batch_detail import BatchDetailScreen
+
         self.push_screen(BatchDetailScreen(batch_id))
 
     def retry_batch(self, batch_id: str) -> None:
@@ -222,6 +225,8 @@ class BatchtuiApp(LiteralApp):
         def answered(kinds: list[RetryKind] | None) -> None:
             if kinds:
                 self._run_retry(batch_id, kinds)
+
+        from batchtui.tui.screens.retry import RetryScreen
 
         self.push_screen(RetryScreen(batch_id), answered)
 
@@ -242,6 +247,8 @@ class BatchtuiApp(LiteralApp):
         self.open_batch(retry.id)
 
     def action_files(self) -> None:
+        from batchtui.tui.screens.files import FilesScreen
+
         if not isinstance(self.screen, FilesScreen):
             self.push_screen(FilesScreen())
 

@@ -9,8 +9,7 @@ from textual.binding import Binding
 
 from batchtui.core.config import Profile
 from batchtui.core.results.index import ResultFiles
-from batchtui.tui.app import freeze_startup_heap
-from batchtui.tui.literal_app import LiteralApp
+from batchtui.tui.literal_app import LiteralApp, freeze_startup_heap
 from batchtui.tui.screens.results import LocalFiles, ResultsScreen
 
 FREEZE_AFTER_SECONDS = 1.0

@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from openai.types import Batch
+from batchtui.core.api.models import Batch
 
 sys.path.insert(0, str(Path(__file__).parent))
 from result_files import result_files_in  # noqa: E402

@@ -14,9 +14,9 @@ import random
 import time
 from datetime import UTC, datetime
 
-from openai.types import Batch
 from timing import best
 
+from batchtui.core.api.models import Batch
 from batchtui.core.insights.pricing import _per_request_cost
 from batchtui.core.insights.progress import expected_finish
 from batchtui.core.insights.stats import batch_stats

@@ -22,7 +22,6 @@ import statistics
 import time
 from collections.abc import Callable
 
-from openai.types import Batch
 from textual import on
 from textual._compositor import CompositorUpdate
 from textual.app import App, ComposeResult
@@ -30,9 +29,11 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
+from batchtui.core.api.models import Batch
 from batchtui.core.listing import SearchIndex, description
-from batchtui.tui.app import freeze_startup_heap, with_changed
+from batchtui.tui.app import with_changed
 from batchtui.tui.format import ago, literal, status_badge
+from batchtui.tui.literal_app import freeze_startup_heap
 from batchtui.tui.screens.batches import BatchesScreen
 from batchtui.tui.sync_status import SyncStatus
 from batchtui.tui.widgets.batch_list import BatchList

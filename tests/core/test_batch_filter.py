@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from openai.types import Batch
-
+from batchtui.core.api.models import Batch
 from batchtui.core.listing import (
     STATUS_GROUPS,
     SearchIndex,

@@ -19,8 +19,8 @@ from cache_helpers import damage_llm_log_rows, integrity
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from mounts import tmpfs
-from openai.types import Batch
 
+from batchtui.core.api.models import Batch
 from batchtui.core.cache.llm_logs import (
     ImportCancelled,
     LogSource,

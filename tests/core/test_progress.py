@@ -1,7 +1,6 @@
 """Rate, ETA and 'at risk' from progress observations."""
 
-from openai.types import Batch
-
+from batchtui.core.api.models import Batch
 from batchtui.core.cache.store import ProgressObservation
 from batchtui.core.insights.progress import batch_progress
 

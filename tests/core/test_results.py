@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
+import os
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 import orjson
@@ -326,6 +328,40 @@ def test_rows_can_be_read_from_another_thread_while_building(tmp_path, write_bat
     worker.join()
     assert len(index.rows("succeeded")) == count
     index.close()
+
+
+def test_closing_from_another_thread_while_building_stops_the_build(tmp_path, write_batch_file):
+    """A viewer that quits while its index is built closes it from the UI thread, maybe while the scanner reads
+    the map: the build stops, releases the files itself, and raises BuildCancelled (not BufferError, not
+    "mmap closed")."""
+    count = REPORT_EVERY * 20
+    path = write_batch_file(count)
+    output = write(tmp_path / "out.jsonl", [ok(f"row-{i}") for i in range(count)])
+    fds = len(os.listdir("/proc/self/fd"))
+    for delay in (0.0, 0.001, 0.005, 0.02):  # at a report, and most likely inside a chunk
+        holder: list[ResultIndex] = []
+        first = threading.Event()
+        failures: list[BaseException] = []
+
+        def on_rows(index: ResultIndex, holder=holder, first=first) -> None:
+            holder.append(index)
+            first.set()
+
+        def build(failures=failures, on_rows=on_rows) -> None:
+            try:
+                build_index(ResultFiles(path, output), on_rows=on_rows)
+            except BaseException as exc:  # noqa: BLE001 - what the build ended with is the point
+                failures.append(exc)
+
+        worker = threading.Thread(target=build)
+        worker.start()
+        first.wait()
+        time.sleep(delay)
+        holder[0].close()
+        worker.join()
+        assert [type(failure) for failure in failures] in ([], [BuildCancelled])
+        assert holder[0].input_line(0) is None
+    assert len(os.listdir("/proc/self/fd")) == fds
 
 
 def test_index_holds_no_object_per_row(tmp_path, write_batch_file):

@@ -11,8 +11,8 @@ import orjson
 import pytest
 from cache_helpers import damage_llm_log_rows
 from mounts import read_only_view
-from openai.types import Batch
 
+from batchtui.core.api.models import Batch
 from batchtui.core.cache.llm_logs import LogSource, import_rows
 from batchtui.core.cache.sql import EXAMPLE_QUERIES, ReadOnlyQueryError, run_readonly_query, stream_readonly_query
 from batchtui.core.cache.store import SCHEMA_VERSION, Cache, CacheError, ReadOnlyCacheError

@@ -8,7 +8,6 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
-from openai.types import Batch
 from stats_batches import (
     CHAT,
     COMPLETED,
@@ -24,6 +23,7 @@ from stats_batches import (
 )
 
 from batchtui.core.api.client import BatchService
+from batchtui.core.api.models import Batch
 from batchtui.core.config import Profile
 from batchtui.core.domain import ACTIVE_STATUSES, TERMINAL_STATUSES
 from batchtui.core.insights.pricing import (

@@ -17,9 +17,9 @@ import httpx2
 import openai
 import pytest
 from cli_helpers import batchtui
-from openai.types import Batch
 from textual.worker import Worker, WorkerState
 
+from batchtui.core.api.models import Batch
 from batchtui.core.config import Profile
 from batchtui.core.domain import TERMINAL_STATUSES
 from batchtui.core.errors import ConnectionLostError

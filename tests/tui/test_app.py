@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 from mounts import read_only_view
-from openai.types import Batch
 from pilot_helpers import Notes, fill_cache, row_text, wait_for_rows, wait_until
 
+from batchtui.core.api.models import Batch
 from batchtui.core.config import Profile
 from batchtui.core.text import printable
 from batchtui.core.workspace import Workspace

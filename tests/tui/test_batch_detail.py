@@ -8,11 +8,11 @@ import json
 import time
 from pathlib import Path
 
-from openai.types import Batch, FileObject
 from pilot_helpers import Notes, open_detail, wait_until
 from rich.console import Console
 from textual.widgets import Input, TextArea
 
+from batchtui.core.api.models import Batch, FileObject
 from batchtui.core.cache.store import Cache, DownloadedFile
 from batchtui.core.config import Profile
 from batchtui.core.text import printable
@@ -410,7 +410,7 @@ def test_snapshot_running_detail_at_risk(snap_compare, tmp_path, utc):
 
 
 def test_timeline_of_an_unknown_status_is_literal():
-    odd = Batch.construct(**{**fixed_batch().model_dump(), "status": "[red]paused\x1b[2J", "completed_at": None})
+    odd = Batch.model_construct(**{**fixed_batch().model_dump(), "status": "[red]paused\x1b[2J", "completed_at": None})
     steps = timeline_steps(odd, NOW)
     assert steps[-1].status == "[red]paused\x1b[2J" and steps[-1].state == "end"
     timeline = BatchTimeline()

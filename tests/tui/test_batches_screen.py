@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from openai.types import Batch
 from pilot_helpers import fill_cache, row_text, wait_for_rows
 
+from batchtui.core.api.models import Batch
 from batchtui.core.cache.store import Cache
 from batchtui.core.config import Profile
 from batchtui.core.workspace import Workspace

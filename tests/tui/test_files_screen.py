@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 
-from openai.types import Batch, FileObject
 from pilot_helpers import Notes, wait_until
 from textual.widgets import DataTable, Input, ProgressBar, Static, TextArea
 
 from batchtui.core.api.client import make_openai_client
+from batchtui.core.api.models import Batch, FileObject
 from batchtui.core.cache.store import Cache
 from batchtui.core.config import Profile
 from batchtui.core.workspace import Workspace

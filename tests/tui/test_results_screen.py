@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import json
+import os
 import shlex
 from pathlib import Path
 
@@ -427,3 +428,25 @@ async def test_csv_export_of_a_made_batch_gives_the_data_back_with_answers(sandb
     assert list(rows[0]) == [*data[0], "status", "answer", "tokens"]
     assert [{k: row[k] for k in data[0]} for row in rows] == data
     assert all(row["status"] == "ok" and row["answer"] and int(row["tokens"]) > 0 for row in rows)
+
+
+async def test_quitting_while_indexing_leaves_the_build_to_close_its_files(tmp_path, caplog):
+    """Quit as soon as the first rows of a big file show: the files get closed and no error is logged on the way
+    out (closing the map while the scanner reads it is tested in core's test_results)."""
+    line = orjson.dumps({"id": "batch_req_x", "custom_id": "row-{}", "error": None, "response": {
+        "status_code": 200, "request_id": "r", "body": {"choices": [{"message": {"content": "ok"}}]}}}).decode()
+    output = tmp_path / "out.jsonl"
+    output.write_text("".join(line.replace("{}", str(n)) + "\n" for n in range(300_000)))
+    open_fds = len(os.listdir("/proc/self/fd"))
+    app = ViewerApp(ResultFiles(output=output), Profile(name="local"))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, ResultsScreen) and app.screen.index is not None,
+                         "first rows")
+        assert not app.screen.index.complete, "the file indexed too fast to quit during the build"
+        await pilot.press("ctrl+q")
+    for _ in range(200):
+        if len(os.listdir("/proc/self/fd")) <= open_fds:
+            break
+        await asyncio.sleep(0.05)
+    assert len(os.listdir("/proc/self/fd")) <= open_fds
+    assert not [record for record in caplog.records if record.levelname == "ERROR"]

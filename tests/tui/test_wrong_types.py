@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import time
 
-from openai.types import Batch, FileObject
 from pilot_helpers import fill_cache, open_detail, wait_for_rows, wait_until
 
+from batchtui.core.api.models import Batch, FileObject
 from batchtui.core.cache.store import Cache
 from batchtui.core.config import Profile
 from batchtui.tui.app import BatchtuiApp
@@ -24,7 +24,7 @@ DESCRIPTION = ("[b]long[/b] " + "\x1b[2J" + "d" * 512)[:512]
 
 def odd_batch(batch_id: str, status: str, **fields) -> Batch:
     """A batch as a careless server might send it, built without validation as the API client keeps it."""
-    return Batch.construct(**{
+    return Batch.model_construct(**{
         "id": batch_id, "object": "batch", "endpoint": "/v1/chat/completions", "input_file_id": f"file-{batch_id}",
         "completion_window": "24h", "status": status, "created_at": NOW - 3600, "request_counts": None,
         **fields})
@@ -104,7 +104,7 @@ async def test_the_detail_shows_each_odd_batch(tmp_path):
 async def test_stats_and_files_screens_cope_with_odd_batches(tmp_path):
     await fill_cache(tmp_path, [*ODD, good_batch(1), good_batch(2, "failed")])
     async with await Cache.open(tmp_path / "cache.db") as cache:
-        await cache.upsert_files([FileObject.construct(
+        await cache.upsert_files([FileObject.model_construct(
             id="file-batch_paused", object="file", bytes=None, created_at=0, filename="in\x1b]0;T\x07.jsonl",
             purpose="batch", status="processed")])
     app = offline_app(tmp_path)

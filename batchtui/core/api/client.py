@@ -6,31 +6,22 @@ import asyncio
 import contextlib
 import functools
 import io
-import itertools
-import math
 import os
 import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import Any, BinaryIO, Literal, TypeVar, get_origin
+from typing import Any, BinaryIO
 
 import httpx2
 import openai
-import pydantic
-from openai.types import Batch, FileObject
 
 from batchtui.core.api.backoff import Backoff
+from batchtui.core.api.models import ApiObject, Batch, FileObject, sane
 from batchtui.core.api.sdk_errors import translate_api_error
 from batchtui.core.atomic import temp_beside
 from batchtui.core.config import Profile
-from batchtui.core.domain import (
-    BATCH_ENDPOINTS,
-    MAX_METADATA_KEY_CHARS,
-    MAX_METADATA_PAIRS,
-    MAX_METADATA_VALUE_CHARS,
-    ProgressCallback,
-)
+from batchtui.core.domain import BATCH_ENDPOINTS, ProgressCallback
 from batchtui.core.errors import (
     ApiError,
     AuthError,
@@ -48,9 +39,6 @@ UPLOAD_CLOCK_SKEW_SECONDS = 5.0
 """How far the API's clock may lag ours when an upload that broke off is looked for by its creation time."""
 UPLOAD_BACKOFF = (0.25, 8.0)
 """Base and cap of the pause between upload attempts (the first waits 0.5 s), as the SDK paces its own retries."""
-
-_Model = TypeVar("_Model", Batch, FileObject)
-
 
 def make_openai_client(profile: Profile, *, max_retries: int | None = None) -> openai.AsyncOpenAI:
     """Build the SDK client a profile describes (OpenAI, Azure, or any compatible base_url)."""
@@ -131,8 +119,8 @@ class BatchService:
             raise NotFoundError(f"There is no Batch API at {self.profile.endpoint} (GET "
                                 f"{cause.request.url.path} answered 404); check base_url.") from cause
 
-    async def _pages(self, model: type[_Model], list_page: Callable[..., Awaitable[Any]], **params: Any,
-                     ) -> AsyncIterator[list[_Model]]:
+    async def _pages(self, model: type[ApiObject], list_page: Callable[..., Awaitable[Any]], **params: Any,
+                     ) -> AsyncIterator[list[ApiObject]]:
         """The pages of a list call, each item made sane (see `sane`), following the `after` cursor while the
         API has more. A cursor that comes round again ends the listing: a server that pages in a circle must not
         hold a sync for ever."""
@@ -188,7 +176,7 @@ class BatchService:
         with self._translated():
             return self._one(Batch, await self._client.batches.cancel(batch_id))
 
-    def _one(self, model: type[_Model], answer: object) -> _Model:
+    def _one(self, model: type[ApiObject], answer: object) -> ApiObject:
         """The API's answer made sane; one with no usable id is refused, as nothing could be done with it."""
         found = sane(model, answer)
         if found is None:
@@ -294,90 +282,6 @@ class BatchService:
                 raise ConnectionLostError(f"The download of {file_id} stopped at {done:,} of {size:,} bytes.")
             out.flush()
             os.replace(tmp, dest)
-
-
-_MAX_NUMBER = 253_402_300_799
-"""The largest count or time kept, the last second of the year 9999: larger is a wrong value that no date and no
-SQLite integer could hold."""
-_MAX_TEXT = 4096
-"""Longer strings are cut (an id, a name, an error message): a server could send megabytes."""
-_MAX_ITEMS = 1000
-"""Longer lists and objects are cut (a batch's errors, its metadata before OpenAI's own limits apply)."""
-
-
-def sane(model: type[_Model], answer: object) -> _Model | None:
-    """A Batch or FileObject that the rest of batchtui can trust, from whatever the API sent (the SDK builds
-    its models without validating them): each field of a wrong type becomes None, or for a required one ""
-    or 0 (a time of 0 shows as unknown); a nested part (request_counts, usage, errors) with any wrong part
-    becomes None; metadata keeps its str -> str pairs within OpenAI's limits, cut to fit; a status or purpose
-    batchtui does not know stays as its text; fields the API added and batchtui does not know are dropped.
-    None when the answer has no id that is a non-empty string, as nothing could refer to it."""
-    sent = _plain(answer)
-    if not isinstance(sent, dict) or not isinstance(sent.get("id"), str) or not sent["id"]:
-        return None
-    fields: dict[str, Any] = {}
-    for name, field in model.model_fields.items():
-        value = _field_value(name, field.annotation, sent.get(name))
-        if value is None and field.is_required():
-            value = 0 if field.annotation is int else ""
-        if value is not None or name in sent:
-            fields[name] = value
-    # pydantic's own construct: the SDK's would walk every value again, and they are already what they should be
-    built: _Model = pydantic.BaseModel.model_construct.__func__(model, **fields)  # type: ignore[attr-defined]
-    return built
-
-
-def _plain(value: object) -> object:
-    """The JSON-like data a constructed SDK model was built from (only the fields the API sent), with strings,
-    lists and objects cut to size and numbers out of range dropped. The models hold no float fields, so a time
-    sent as 1.7e9 is read as whole seconds."""
-    if isinstance(value, pydantic.BaseModel):
-        fields = type(value).model_fields
-        return {name: _plain(getattr(value, name)) for name in value.model_fields_set if name in fields}
-    if isinstance(value, str):
-        return value[:_MAX_TEXT]
-    if isinstance(value, list):
-        return [_plain(item) for item in value[:_MAX_ITEMS]]
-    if isinstance(value, dict):
-        return {_plain(key): _plain(item) for key, item in itertools.islice(value.items(), _MAX_ITEMS)}
-    if isinstance(value, bool) or value is None:
-        return value
-    if isinstance(value, int | float) and math.isfinite(value) and 0 <= value <= _MAX_NUMBER:
-        return int(value)
-    return None
-
-
-_PLAIN_TYPES: dict[Any, type] = {int: int, str: str, int | None: int, str | None: str}
-"""Field types checked without pydantic: cheaper, and a sync of 100,000 batches reads each field of each."""
-
-
-def _field_value(name: str, annotation: Any, value: object) -> Any:
-    """`value` if it has the field's type (strictly: "12" is not a number), else None."""
-    if name == "metadata":
-        return _metadata(value)
-    if get_origin(annotation) is Literal:
-        return value if isinstance(value, str) else None
-    plain = _PLAIN_TYPES.get(annotation)
-    if plain is not None:
-        return value if type(value) is plain else None
-    try:
-        return _adapter(annotation).validate_python(value, strict=True)
-    except pydantic.ValidationError:
-        return None
-
-
-@functools.cache
-def _adapter(annotation: Any) -> pydantic.TypeAdapter[Any]:
-    return pydantic.TypeAdapter(annotation)
-
-
-def _metadata(value: object) -> dict[str, str] | None:
-    """The str -> str pairs of `value` within OpenAI's limits (the first 16, keys and values cut to fit)."""
-    if not isinstance(value, dict):
-        return None
-    kept = ((k[:MAX_METADATA_KEY_CHARS], v[:MAX_METADATA_VALUE_CHARS])
-            for k, v in value.items() if isinstance(k, str) and isinstance(v, str))
-    return dict(itertools.islice(kept, MAX_METADATA_PAIRS))
 
 
 class _ProgressReader(io.RawIOBase):

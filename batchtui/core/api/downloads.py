@@ -5,14 +5,16 @@ from __future__ import annotations
 import asyncio
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from openai.types import Batch
-
-from batchtui.core.api.client import BatchService
+from batchtui.core.api.models import Batch
 from batchtui.core.cache.store import Cache, DownloadedFile
 from batchtui.core.domain import ProgressCallback
 from batchtui.core.errors import ApiError, BatchtuiError, file_errors
 from batchtui.core.paths import inside, safe_name
+
+if TYPE_CHECKING:
+    from batchtui.core.api.client import BatchService
 
 DOWNLOAD_ATTEMPTS = 3
 RETRY_PAUSE_SECONDS = 0.5

@@ -40,9 +40,9 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from openai.types import Batch, FileObject
 
 from batchtui.core.api.downloads import cached_name, result_file_ids
+from batchtui.core.api.models import Batch, FileObject
 from batchtui.core.cache.store import BUSY_TIMEOUT_MS, Cache, cache_errors
 from batchtui.core.domain import ACTIVE_STATUSES, Cancelled, ProgressCallback
 from batchtui.core.insights.pricing import price_of, priced_per_request, rates_on

@@ -21,9 +21,9 @@ from typing import Any, Self, TypeVar
 
 import aiosqlite
 import orjson
-from openai.types import Batch, FileObject
 from pydantic import ValidationError
 
+from batchtui.core.api.models import ApiObject, Batch, FileObject, sane
 from batchtui.core.domain import ACTIVE_STATUSES, TERMINAL_STATUSES
 from batchtui.core.errors import BatchtuiError
 from batchtui.core.paths import private_dir
@@ -51,7 +51,6 @@ takes a page of its own and a 7 KB row spills, so a batch took 1.7-2.5x its size
 sync pass in which 50 batches moved, against 65 KB). A cache made with other pages keeps them."""
 OFF_LOOP_ROWS = 200
 
-_Model = TypeVar("_Model", Batch, FileObject)
 _T = TypeVar("_T")
 _ACTIVE_SQL = ", ".join(f"'{status}'" for status in sorted(ACTIVE_STATUSES))
 _TERMINAL_SQL = ", ".join(f"'{status}'" for status in sorted(TERMINAL_STATUSES))
@@ -389,12 +388,16 @@ def _file_row(file: FileObject) -> tuple[object, ...]:
     )
 
 
-def _load(model: type[_Model], raw: str) -> _Model:
-    """Parse stored JSON; fall back to the SDK's lenient construction for shapes it would not validate."""
+def _load(model: type[ApiObject], raw: str) -> ApiObject:
+    """Parse stored JSON. A row that does not validate (written by a batchtui from before every answer was made
+    sane, or edited by hand) is made sane now rather than lost."""
     try:
         return model.model_validate_json(raw)
     except ValidationError:
-        return model.construct(**orjson.loads(raw))
+        found = sane(model, orjson.loads(raw))
+        if found is None:
+            raise CacheError(f"A cached {model.__name__} has no id: {printable(raw[:80])}") from None
+        return found
 
 
 async def _off_loop_if_large(work: Callable[[], _T], size: int) -> _T:

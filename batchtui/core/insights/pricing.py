@@ -29,7 +29,8 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from genai_prices.types import ModelInfo, PriceCalculation
-    from openai.types import Batch, BatchUsage
+
+    from batchtui.core.api.models import Batch, BatchUsage
 
 APPROXIMATION = "approximation: 4 characters per token"
 _CHARS_PER_TOKEN = 4

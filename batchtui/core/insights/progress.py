@@ -6,8 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from openai.types import Batch
-
+from batchtui.core.api.models import Batch
 from batchtui.core.cache.store import ProgressObservation
 from batchtui.core.insights.stats import band_range, nearest_rank
 

@@ -19,8 +19,7 @@ from datetime import UTC, date, datetime, tzinfo
 from decimal import Decimal
 from typing import Any
 
-from openai.types import Batch
-
+from batchtui.core.api.models import Batch
 from batchtui.core.domain import ACTIVE_STATUSES, OUTCOMES
 from batchtui.core.insights.pricing import batch_usage_cost, priced_per_request, rates_on
 

@@ -26,6 +26,7 @@ import os
 import re
 import sys
 import tempfile
+import threading
 import zlib
 from array import array
 from bisect import bisect_left
@@ -160,6 +161,9 @@ class ResultIndex:
         self._bufs: list[Any] = [None] * len(paths)
         self._fds: list[int | None] = [None] * len(paths)
         self._stats: list[tuple[str, int, int] | None] = [None] * len(paths)
+        self._guard = threading.Lock()
+        self._building = False
+        self._closing = False
         try:
             for kind, path in enumerate(paths):
                 if path is not None:
@@ -253,9 +257,19 @@ class ResultIndex:
         return [row for row, outcome in enumerate(outcomes) if outcome in wanted]
 
     def close(self) -> None:
-        """Release the files; lines read afterwards are None."""
-        bufs, self._bufs = self._bufs, [None] * len(self._bufs)
-        fds, self._fds = self._fds, [None] * len(self._fds)
+        """Release the files; lines read afterwards are None. Safe from any thread at any time: while `build_index`
+        runs, the build stops at its next chunk and releases them itself, as the scanner may be reading the map
+        at this moment (unmapping it under the scanner fails with BufferError)."""
+        with self._guard:
+            self._closing = True
+            if self._building:
+                return
+        self._release()
+
+    def _release(self) -> None:
+        with self._guard:
+            bufs, self._bufs = self._bufs, [None] * len(self._bufs)
+            fds, self._fds = self._fds, [None] * len(self._fds)
         for buf in bufs:
             if isinstance(buf, mmap.mmap):
                 buf.close()
@@ -670,7 +684,8 @@ def build_index(
 
     Rows follow the input file; result lines with no input row follow, output file first. `on_rows(index)`
     is called every REPORT_EVERY lines and at the end, so a viewer can show rows while they arrive. When
-    `cancelled()` returns True the build stops, closes the index and raises BuildCancelled. A missing or
+    `cancelled()` returns True, or the index is closed (from another thread), the build stops, closes the index and
+    raises BuildCancelled. A missing or
     unreadable file raises ResultFileError.
     """
     index = ResultIndex(files)
@@ -680,7 +695,15 @@ def build_index(
             if on_rows is not None:
                 on_rows(index)
             return index
-        _Builder(index, on_rows, cancelled).run()
+        with index._guard:
+            index._building = True
+        try:
+            _Builder(index, on_rows, lambda: index._closing or cancelled()).run()
+        finally:
+            with index._guard:
+                index._building = False
+        if index._closing:  # closed while its last lines were read
+            raise BuildCancelled("The result index was closed while it was built.")
         if stored is not None and _unchanged(index):
             with contextlib.suppress(OSError):  # a cache that cannot be written only costs a rescan next time
                 index._save(stored)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from openai.types import Batch, FileObject
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -17,6 +16,7 @@ from textual.timer import Timer
 from textual.widgets import Footer, Header, OptionList, Static
 from textual.worker import Worker
 
+from batchtui.core.api.models import Batch, FileObject
 from batchtui.core.domain import ACTIVE_STATUSES, CANCELLABLE, TERMINAL_STATUSES
 from batchtui.core.errors import BatchtuiError
 from batchtui.core.insights.pricing import Cost

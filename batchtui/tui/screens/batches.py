@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from openai.types import Batch
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import Footer, Header, Input, Static
 
+from batchtui.core.api.models import Batch
 from batchtui.core.domain import ACTIVE_STATUSES
 from batchtui.core.errors import BatchtuiError
 from batchtui.core.insights.progress import RATE_WINDOW_SECONDS
@@ -16,9 +16,6 @@ from batchtui.core.listing import STATUS_GROUPS, SearchIndex, SortKey, group_cou
 from batchtui.tui.commands import ScreenCommands
 from batchtui.tui.format import literal
 from batchtui.tui.screens.base import BatchtuiScreen
-from batchtui.tui.screens.new_batch import NewBatchScreen
-from batchtui.tui.screens.sql import SqlScreen
-from batchtui.tui.screens.stats import StatsScreen
 from batchtui.tui.sync_status import SyncStatus
 from batchtui.tui.widgets.batch_list import BatchList
 
@@ -239,15 +236,21 @@ class BatchesScreen(BatchtuiScreen[None]):
     def _search_submitted(self) -> None:
         self.batch_list.focus()
 
-    # --- opening
+    # --- opening (each screen imported when first opened: the app's first paint needs only this one)
 
     def action_new_batch(self) -> None:
+        from batchtui.tui.screens.new_batch import NewBatchScreen
+
         self.app.push_screen(NewBatchScreen())
 
     def action_stats(self) -> None:
+        from batchtui.tui.screens.stats import StatsScreen
+
         self.app.push_screen(StatsScreen())
 
     def action_sql(self) -> None:
+        from batchtui.tui.screens.sql import SqlScreen
+
         self.app.push_screen(SqlScreen())
 
     @on(BatchList.Selected)

@@ -6,7 +6,6 @@ import datetime as dt
 from collections.abc import Iterable
 from pathlib import Path
 
-from openai.types import Batch, FileObject
 from rich.text import Text
 from textual import events, on, work
 from textual.app import ComposeResult
@@ -14,6 +13,7 @@ from textual.binding import Binding
 from textual.widgets import DataTable, Footer, Header, Static
 from textual.worker import Worker
 
+from batchtui.core.api.models import Batch, FileObject
 from batchtui.core.errors import BatchtuiError, UnreachableError
 from batchtui.core.text import printable
 from batchtui.tui.commands import ScreenCommands

@@ -24,7 +24,7 @@ from batchtui.core.errors import BatchtuiError
 from batchtui.core.paths import index_dir
 from batchtui.core.results.curl import curl_command
 from batchtui.core.results.export import DataJoin, check_export_dest, export_results, wants_data
-from batchtui.core.results.index import Outcome, ResultFiles, ResultIndex, RowFilter, build_index
+from batchtui.core.results.index import BuildCancelled, Outcome, ResultFiles, ResultIndex, RowFilter, build_index
 from batchtui.core.results.records import answer_text, prompt_text
 from batchtui.core.results.search import search_rows
 from batchtui.core.text import printable
@@ -171,7 +171,7 @@ class ResultsScreen(BatchtuiScreen[None]):
     def on_unmount(self) -> None:
         self._first_rows_painted.set()
         if self.index is not None:
-            self.index.close()
+            self.index.close()  # one still being built is released by its build (see ResultIndex.close)
 
     # -- opening --------------------------------------------------------------------------------------
 
@@ -222,6 +222,8 @@ class ResultsScreen(BatchtuiScreen[None]):
 
         try:
             index = build_index(files, store_dir=store, cancelled=lambda: worker.is_cancelled, on_rows=on_rows)
+        except BuildCancelled:  # the screen has gone, or opens the files again
+            return
         except BatchtuiError as exc:
             if not worker.is_cancelled:
                 self.app.call_from_thread(self._set_state, f"Cannot index: {exc}", True)

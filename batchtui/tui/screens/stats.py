@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from decimal import Decimal
 
-from openai.types import Batch
 from rich.cells import cell_len
 from rich.console import Console, ConsoleOptions, Group, RenderableType
 from rich.table import Table
@@ -25,6 +24,7 @@ from textual.containers import Container, Vertical, VerticalScroll
 from textual.widgets import Footer, Header, Static
 from textual.worker import Worker, get_current_worker
 
+from batchtui.core.api.models import Batch
 from batchtui.core.domain import OUTCOMES
 from batchtui.core.insights.pricing import usd
 from batchtui.core.insights.stats import BatchStats, Percentiles, batch_stats

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from openai.types import FileObject
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -12,6 +11,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, DirectoryTree, Input, ProgressBar, Static
 from textual.worker import Worker
 
+from batchtui.core.api.models import FileObject
 from batchtui.core.errors import BatchtuiError
 from batchtui.tui.format import ControlsShown, literal
 from batchtui.tui.screens.base import BatchtuiModal

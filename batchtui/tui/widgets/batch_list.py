@@ -6,7 +6,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
-from openai.types import Batch
 from rich.segment import Segment
 from rich.style import Style
 from textual import events
@@ -14,6 +13,7 @@ from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.strip import Strip
 
+from batchtui.core.api.models import Batch
 from batchtui.core.cache.store import ProgressObservation
 from batchtui.core.domain import ACTIVE_STATUSES
 from batchtui.core.insights.progress import batch_progress

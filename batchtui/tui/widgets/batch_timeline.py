@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from openai.types import Batch
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
+from batchtui.core.api.models import Batch
 from batchtui.core.domain import ACTIVE_STATUSES, MAIN_PATH
 from batchtui.core.text import printable
 from batchtui.core.timetext import clock, duration

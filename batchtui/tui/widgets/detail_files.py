@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from openai.types import Batch, FileObject
 from rich.text import Text
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
+from batchtui.core.api.models import Batch, FileObject
 from batchtui.tui.format import literal, size
 
 

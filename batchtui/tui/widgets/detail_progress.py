@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from openai.types import Batch
 from rich.console import Group, RenderableType
 from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
+from batchtui.core.api.models import Batch
 from batchtui.core.cache.store import ProgressObservation
 from batchtui.core.domain import ACTIVE_STATUSES
 from batchtui.core.insights.progress import Expectation, Progress, batch_progress

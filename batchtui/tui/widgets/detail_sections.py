@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from openai.types import Batch
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
+from batchtui.core.api.models import Batch
 from batchtui.core.insights.pricing import Cost, batch_cost, cost_note, usd
 from batchtui.core.timetext import clock
 from batchtui.tui.format import ago, literal, status_badge
