@@ -28,7 +28,7 @@ def make_batch(batch_id: str, status: str, created_at: int, *, model: str | None
         "request_counts": {"total": 0, "completed": 0, "failed": 0},
         **fields,
     }
-    return Batch.model_validate(data)
+    return Batch.from_dict(data)
 
 
 def usage(input_tokens: int, cached: int, output: int) -> dict[str, object]:

@@ -37,7 +37,7 @@ def list_batches(
 
     batches = run(work, profile)
     if as_json:
-        print_json([b.model_dump(mode="json") for b in batches])
+        print_json([b.to_dict() for b in batches])
         return
     for b in batches:
         print(f"{printable(b.id)}  {printable(b.status):<11} {clock(b.created_at, seconds=False)}  "
@@ -109,7 +109,7 @@ def get_batch_results(
     batch, files = run(work, profile)
     if as_json:
         print_json({
-            "batch": batch.model_dump(mode="json"),
+            "batch": batch.to_dict(),
             "files": [{"kind": f.kind, "file_id": f.file_id, "path": str(f.path), "bytes": f.bytes} for f in files],
         })
         return

@@ -50,7 +50,7 @@ def print_object(obj: Any, as_json: bool, line: str | None = None) -> None:
     """An API object as the command's answer: the whole object as JSON for scripts, else `line` (its id by
     default), escaped."""
     if as_json:
-        print_json(obj.model_dump(mode="json"))
+        print_json(obj.to_dict())
     else:
         print(printable(obj.id if line is None else line))
 

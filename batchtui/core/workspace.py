@@ -98,7 +98,7 @@ class Workspace:
     async def refresh(self) -> SyncResult:
         """Bring the cache up to date with the API, incrementally. The app's first network call: the client is
         built in a thread, so importing the SDK does not hold the event loop for a third of a second."""
-        service = self._service or await asyncio.to_thread(getattr, self, "service")
+        service = self._service if self._service is not None else await asyncio.to_thread(lambda: self.service)
         return await sync_batches(service, self.cache)
 
     async def batches(self, *, status: str | None = None, limit: int | None = None) -> list[Batch]:

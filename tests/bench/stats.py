@@ -61,10 +61,10 @@ def make_account(count: int, models: tuple[str, ...], seed: int = 6) -> list[Bat
         if status == "failed":
             data["failed_at"] = created + rng.randint(5, 120)
             data["request_counts"] = {"total": 0, "completed": 0, "failed": 0}
-            batches.append(Batch.model_validate(data))
+            batches.append(Batch.from_dict(data))
             continue
         if status == "validating":
-            batches.append(Batch.model_validate(data))
+            batches.append(Batch.from_dict(data))
             continue
         started = created + rng.randint(10, 900)
         working = int(total * rng.uniform(0.05, 2.0)) + rng.randint(30, 600)
@@ -91,7 +91,7 @@ def make_account(count: int, models: tuple[str, ...], seed: int = 6) -> list[Bat
                 "output_tokens_details": {"reasoning_tokens": 0},
                 "total_tokens": 0,
             }
-        batches.append(Batch.model_validate(data))
+        batches.append(Batch.from_dict(data))
     return batches
 
 

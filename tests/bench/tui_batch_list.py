@@ -52,7 +52,7 @@ def make_batches(count: int) -> tuple[Batch, ...]:
         total = 100 + (i * 37) % 5_000
         done = total if status == "completed" else (total * (i % 10)) // 10
         created = int(NOW - i * 900)
-        batches.append(Batch.model_validate({
+        batches.append(Batch.from_dict({
             "id": f"batch_{i:032x}", "object": "batch", "endpoint": "/v1/chat/completions",
             "input_file_id": f"file-{i:024x}", "completion_window": "24h", "status": status,
             "created_at": created, "expires_at": created + 86_400, "model": "gpt-4o-mini",

@@ -16,7 +16,7 @@ from batchtui.core.listing import (
 
 def make(number: int, status: str = "completed", *, done: int = 100, metadata=None, model="gpt-4o-mini",
          endpoint="/v1/chat/completions") -> Batch:
-    return Batch.model_validate({
+    return Batch.from_dict({
         "id": f"batch_{number:04d}", "object": "batch", "endpoint": endpoint, "input_file_id": f"file-in{number}",
         "completion_window": "24h", "status": status, "created_at": 1_763_000_000 + number * 60, "model": model,
         "request_counts": {"total": 100, "completed": done, "failed": 0}, "metadata": metadata,

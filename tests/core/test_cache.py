@@ -5,9 +5,9 @@ import os
 import sqlite3
 import stat
 import time
-import warnings
 from pathlib import Path
 
+import orjson
 import pytest
 from cache_helpers import integrity
 from hypothesis import HealthCheck, given, settings
@@ -46,7 +46,7 @@ def make_batch(
         data["request_counts"] = dict(zip(("completed", "failed", "total"), counts, strict=True))
     if metadata is not None:
         data["metadata"] = metadata
-    return Batch.model_validate(data)
+    return Batch.from_dict(data)
 
 
 def rich_batch(status: str) -> Batch:
@@ -94,7 +94,7 @@ def rich_batch(status: str) -> Batch:
 
 
 def make_file(file_id: str, purpose: str = "batch", created_at: int = T0, **fields: object) -> FileObject:
-    return FileObject.model_validate(
+    return FileObject.from_dict(
         {
             "id": file_id,
             "object": "file",
@@ -124,8 +124,7 @@ async def test_batch_round_trips_exactly(cache: Cache, status: str) -> None:
     await cache.upsert_batches([batch], observed_at=1.0)
     got = await cache.get_batch(batch.id)
     assert got == batch
-    assert got.model_fields_set == batch.model_fields_set
-    assert got.model_dump_json() == batch.model_dump_json()
+    assert got.to_json() == batch.to_json()
 
 
 async def test_batch_without_counts_or_metadata(cache: Cache) -> None:
@@ -140,13 +139,10 @@ async def test_unknown_statuses_round_trip_and_odd_rows_are_made_sane(cache: Cac
     one edited by hand) is read as the API client would have made it, not lost."""
     fields = {"id": "batch_new", "object": "batch", "endpoint": "/v1/responses", "input_file_id": "file-1",
               "completion_window": "24h", "status": "paused", "created_at": T0}
-    await cache.upsert_batches([Batch.model_validate(fields)], observed_at=1.0)
-    assert (await cache.get_batch("batch_new")) == Batch.model_validate(fields)
-    odd = Batch.model_construct(**{**fields, "id": "batch_odd", "created_at": "yesterday",
-                                   "request_counts": {"total": 3}})
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # pydantic warns that it serialises fields of the wrong type
-        await cache.upsert_batches([odd], observed_at=1.0)
+    await cache.upsert_batches([Batch.from_dict(fields)], observed_at=1.0)
+    assert (await cache.get_batch("batch_new")) == Batch.from_dict(fields)
+    odd = Batch(**{**fields, "id": "batch_odd", "created_at": "yesterday", "request_counts": {"total": 3}})
+    await cache.upsert_batches([odd], observed_at=1.0)
     got = await cache.get_batch("batch_odd")
     assert got is not None
     assert (got.status, got.created_at, got.request_counts) == ("paused", 0, None)
@@ -259,7 +255,6 @@ async def test_files(cache: Cache) -> None:
     for file in files:
         got = await cache.get_file(file.id)
         assert got == file
-        assert got.model_fields_set == file.model_fields_set
     assert [f.id for f in await cache.list_files()] == ["file-d", "file-c", "file-b", "file-a"]
     assert [f.id for f in await cache.list_files(purpose="batch")] == ["file-c", "file-a"]
 
@@ -326,7 +321,9 @@ async def test_concurrent_writers_never_see_locked(tmp_path: Path) -> None:
 
 async def test_migrates_version_1_file(tmp_path: Path) -> None:
     path = tmp_path / "old.db"
-    raw = make_batch("batch_old", "in_progress", counts=(1, 0, 2)).model_dump_json(exclude_unset=True)
+    old = make_batch("batch_old", "in_progress", counts=(1, 0, 2))
+    raw = orjson.dumps({key: value for key, value in old.to_dict().items() if value is not None}).decode()  # as
+    # batchtui stored a batch then: only the fields the API sent
     with sqlite3.connect(path) as conn:
         conn.executescript(
             """
@@ -358,7 +355,7 @@ async def test_migrates_version_1_file(tmp_path: Path) -> None:
 
     async with await Cache.open(path) as cache:
         assert await cache.schema_version() == SCHEMA_VERSION == 4
-        assert (await cache.get_batch("batch_old")).model_dump_json(exclude_unset=True) == raw
+        assert await cache.get_batch("batch_old") == old
         assert await cache.get_meta("last_sync") == "42"
         assert await cache.active_batch_ids() == ["batch_old"]
         await cache.upsert_batches([make_batch("batch_old", "in_progress", counts=(2, 0, 2))], observed_at=5.0)
@@ -473,9 +470,7 @@ async def test_ten_thousand_batches(cache: Cache) -> None:
     assert list_seconds < 2.0, list_seconds
 
 
-metadata_text = st.text(st.characters(codec="utf-8"), max_size=600) | st.text(
-    st.characters(codec="utf-8"), min_size=1000, max_size=4000
-)
+metadata_text = st.text(st.characters(codec="utf-8"), max_size=512)  # within OpenAI's limits, which sane applies
 
 
 def test_metadata_round_trips_unchanged(tmp_path: Path) -> None:
@@ -484,7 +479,8 @@ def test_metadata_round_trips_unchanged(tmp_path: Path) -> None:
         counter = iter(range(1_000_000))
 
         @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-        @given(metadata=st.dictionaries(st.text(st.characters(codec="utf-8"), max_size=64), metadata_text))
+        @given(metadata=st.dictionaries(st.text(st.characters(codec="utf-8"), max_size=64), metadata_text,
+                                        max_size=16))
         def check(metadata: dict[str, str]) -> None:
             batch = make_batch(f"batch_{next(counter)}", "in_progress", metadata=metadata)
 

@@ -265,7 +265,7 @@ async def test_costs_at_batch_prices_and_a_model_without_a_price(sandbox_profile
 
 
 def batch_of(batch_id: str, status: str = "completed", **fields) -> Batch:
-    return Batch.model_validate({
+    return Batch.from_dict({
         "id": batch_id, "object": "batch", "endpoint": "/v1/responses", "input_file_id": "file-in",
         "completion_window": "24h", "status": status, "created_at": 1_760_000_000, **fields})
 

@@ -8,7 +8,7 @@ NOW = 1_800_000_000.0
 
 
 def running(done: int, total: int, expires_in: float) -> Batch:
-    return Batch.model_validate({
+    return Batch.from_dict({
         "id": "batch_1", "object": "batch", "endpoint": "/v1/chat/completions", "input_file_id": "file-1",
         "completion_window": "24h", "status": "in_progress", "created_at": int(NOW - 3600),
         "expires_at": int(NOW + expires_in), "request_counts": {"total": total, "completed": done, "failed": 0},

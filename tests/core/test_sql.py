@@ -22,7 +22,7 @@ T0 = 1_760_000_000
 
 
 def batch(batch_id: str, took: int) -> Batch:
-    return Batch.model_validate({
+    return Batch.from_dict({
         "id": batch_id, "object": "batch", "endpoint": "/v1/chat/completions", "input_file_id": f"file-in-{batch_id}",
         "completion_window": "24h", "status": "completed", "created_at": T0, "completed_at": T0 + took,
         "output_file_id": f"file-out-{batch_id}", "request_counts": {"total": 3, "completed": 3, "failed": 0}})

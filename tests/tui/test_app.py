@@ -20,7 +20,7 @@ DEAD_URL = "http://127.0.0.1:9/v1"
 
 def sample_batch(number: int, status: str = "completed", description: str = "") -> Batch:
     created = 1_763_000_000 + number * 3600
-    return Batch.model_validate({
+    return Batch.from_dict({
         "id": f"batch_{number:04d}",
         "object": "batch",
         "endpoint": "/v1/chat/completions",

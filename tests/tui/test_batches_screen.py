@@ -41,7 +41,7 @@ def batch(number: int, status: str = "completed", *, metadata: dict[str, str] | 
         data[ends[status]] = int(created + 1_234)
     if status != "validating":
         data["in_progress_at"] = int(created + 30)
-    return Batch.model_validate(data)
+    return Batch.from_dict(data)
 
 
 MIXED = [

@@ -251,7 +251,7 @@ async def test_files_deleted_elsewhere_leave_the_list(sandbox_profile, tmp_path,
 
 def sample_file(number: int, name: str, purpose: str = "batch", expires_in: int | None = 29 * 86400) -> FileObject:
     created = int(FIXED) - number * 3600
-    return FileObject.model_validate({
+    return FileObject.from_dict({
         "id": f"file-{number:022d}",
         "object": "file",
         "bytes": 1200 * number,
@@ -273,7 +273,7 @@ def _files_snapshot_app(tmp_path) -> BatchtuiApp:
         sample_file(4, "notes.pdf", "user_data", expires_in=None),
     ]
 
-    batch = Batch.model_validate({
+    batch = Batch.from_dict({
         "id": "batch_69a1b2c3d4e5f60718293a4b5c6d7e8f", "object": "batch", "endpoint": "/v1/chat/completions",
         "input_file_id": files[0].id, "output_file_id": files[1].id, "completion_window": "24h",
         "status": "completed", "created_at": int(FIXED) - 1800, "request_counts": {"total": 3, "completed": 3,

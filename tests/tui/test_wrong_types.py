@@ -24,7 +24,7 @@ DESCRIPTION = ("[b]long[/b] " + "\x1b[2J" + "d" * 512)[:512]
 
 def odd_batch(batch_id: str, status: str, **fields) -> Batch:
     """A batch as a careless server might send it, built without validation as the API client keeps it."""
-    return Batch.model_construct(**{
+    return Batch(**{
         "id": batch_id, "object": "batch", "endpoint": "/v1/chat/completions", "input_file_id": f"file-{batch_id}",
         "completion_window": "24h", "status": status, "created_at": NOW - 3600, "request_counts": None,
         **fields})
@@ -32,7 +32,7 @@ def odd_batch(batch_id: str, status: str, **fields) -> Batch:
 
 def good_batch(number: int, status: str = "completed") -> Batch:
     created = NOW - 7200 - number * 60
-    return Batch.model_validate({
+    return Batch.from_dict({
         "id": f"batch_good{number}", "object": "batch", "endpoint": "/v1/chat/completions",
         "input_file_id": f"file-good{number}", "completion_window": "24h", "status": status, "created_at": created,
         "in_progress_at": created + 10, "finalizing_at": created + 50, "completed_at": created + 60,
@@ -104,7 +104,7 @@ async def test_the_detail_shows_each_odd_batch(tmp_path):
 async def test_stats_and_files_screens_cope_with_odd_batches(tmp_path):
     await fill_cache(tmp_path, [*ODD, good_batch(1), good_batch(2, "failed")])
     async with await Cache.open(tmp_path / "cache.db") as cache:
-        await cache.upsert_files([FileObject.model_construct(
+        await cache.upsert_files([FileObject(
             id="file-batch_paused", object="file", bytes=None, created_at=0, filename="in\x1b]0;T\x07.jsonl",
             purpose="batch", status="processed")])
     app = offline_app(tmp_path)

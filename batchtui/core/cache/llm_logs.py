@@ -123,7 +123,7 @@ class LogSource:
 def signature(batch: Batch, retries: Sequence[Batch], provider: str) -> str:
     """What an import of the batch depends on: its status and files, and the files of its retries (a retry still
     running has none yet). Files never change under one id, so an equal signature means the same rows."""
-    errors = batch.errors.model_dump(mode="json") if batch.errors is not None else None
+    errors = batch.errors.to_dict() if batch.errors is not None else None
     parts = [
         FORMAT, provider, batch.id, batch.status, batch.input_file_id, batch.output_file_id, batch.error_file_id,
         errors, [[r.id, r.output_file_id, r.error_file_id] for r in retries if r.output_file_id or r.error_file_id],
@@ -382,7 +382,7 @@ class _Rows:
         self.input_file = _file_meta(source.input_file, batch.input_file_id)
         self.active = batch.status in ACTIVE_STATUSES
         self.line_errors = {
-            e.line: e.model_dump(mode="json", exclude_none=True)
+            e.line: {key: value for key, value in e.to_dict().items() if value is not None}
             for e in (batch.errors.data or [] if batch.errors is not None else [])
             if e.line is not None
         }

@@ -21,7 +21,6 @@ from typing import Any, Self, TypeVar
 
 import aiosqlite
 import orjson
-from pydantic import ValidationError
 
 from batchtui.core.api.models import ApiObject, Batch, FileObject, sane
 from batchtui.core.domain import ACTIVE_STATUSES, TERMINAL_STATUSES
@@ -352,11 +351,6 @@ def _counts(batch: Batch) -> tuple[int, int, int]:
     )
 
 
-def _dump(model: Batch | FileObject) -> str:
-    """JSON of the fields the API actually sent (plus unknown extras), so reads round-trip exactly."""
-    return model.model_dump_json(exclude_unset=True)
-
-
 def _batch_row(batch: Batch, counts: tuple[int, int, int], updated_at: float, raw: str) -> tuple[object, ...]:
     metadata = _field(batch, "metadata", {})
     description = metadata.get("description") if isinstance(metadata, dict) else None
@@ -384,20 +378,17 @@ def _file_row(file: FileObject) -> tuple[object, ...]:
         _field(file, "bytes", 0),
         _field(file, "created_at", 0),
         _field(file, "expires_at"),
-        _dump(file),
+        file.to_json(),
     )
 
 
 def _load(model: type[ApiObject], raw: str) -> ApiObject:
-    """Parse stored JSON. A row that does not validate (written by a batchtui from before every answer was made
-    sane, or edited by hand) is made sane now rather than lost."""
-    try:
-        return model.model_validate_json(raw)
-    except ValidationError:
-        found = sane(model, orjson.loads(raw))
-        if found is None:
-            raise CacheError(f"A cached {model.__name__} has no id: {printable(raw[:80])}") from None
-        return found
+    """Parse stored JSON, made sane as an answer of the API is: a row written by an older batchtui, or edited by
+    hand, is read as well as it can be rather than lost."""
+    found = sane(model, orjson.loads(raw))
+    if found is None:
+        raise CacheError(f"A cached {model.__name__} has no id: {printable(raw[:80])}")
+    return found
 
 
 async def _off_loop_if_large(work: Callable[[], _T], size: int) -> _T:
@@ -572,7 +563,7 @@ class Cache:
         if not incoming:
             return []
         dumped = await _off_loop_if_large(
-            lambda: {batch_id: _dump(batch) for batch_id, batch in incoming.items()}, len(incoming)
+            lambda: {batch_id: batch.to_json() for batch_id, batch in incoming.items()}, len(incoming)
         )
         ids = orjson.dumps(list(incoming)).decode()
         async with self._write():

@@ -104,17 +104,16 @@ def expected_finish(batch: Batch, history: Iterable[Batch]) -> Expectation | Non
     same_model: list[int] = []
     everyone: list[int] = []
     for past in history:
-        fields = past.__dict__  # as in stats.batch_stats: a third of the cost of attribute reads
-        if fields["status"] != end_status or fields["id"] == own_id:
+        if past.status != end_status or past.id == own_id:
             continue
-        began, ended = fields[start_field], fields[end_field]
+        began, ended = getattr(past, start_field), getattr(past, end_field)
         if began is None or ended is None or ended < began:
             continue
         seconds = ended - began
         everyone.append(seconds)
-        if model and fields["model"] == model:
+        if model and past.model == model:
             same_model.append(seconds)
-            past_counts = fields["request_counts"]
+            past_counts = past.request_counts
             if band is not None and past_counts is not None and band[0] <= past_counts.total < band[1]:
                 same_band.append(seconds)
     for basis, durations in ((BASIS_MODEL_AND_BAND, same_band), (BASIS_MODEL, same_model), (BASIS_ALL, everyone)):

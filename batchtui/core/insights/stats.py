@@ -19,7 +19,7 @@ from datetime import UTC, date, datetime, tzinfo
 from decimal import Decimal
 from typing import Any
 
-from batchtui.core.api.models import Batch
+from batchtui.core.api.models import Batch, BatchRequestCounts
 from batchtui.core.domain import ACTIVE_STATUSES, OUTCOMES
 from batchtui.core.insights.pricing import batch_usage_cost, priced_per_request, rates_on
 
@@ -69,7 +69,7 @@ _BAND_FLOORS = [floor for _, floor in SIZE_BANDS]
 _BUCKET_TOPS = [top for _, top in TURNAROUND_BUCKETS]
 _DAY = 86_400
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
-_NO_COUNTS = {"total": 0, "completed": 0, "failed": 0}
+_NO_COUNTS = BatchRequestCounts(completed=0, failed=0, total=0)
 
 
 def size_band(total: int) -> str:
@@ -252,28 +252,24 @@ def batch_stats(
     usage_groups: dict[tuple[int, str | None, int], list[Any]] = {}
     per_request: dict[str | None, bool] = {}
 
-    # Fields are read from each model's __dict__: on pydantic models that is three times faster than attributes.
     for batch in batches:
-        fields = batch.__dict__
-        created = fields["created_at"]
+        created = batch.created_at
         if not created or (floor is not None and created < floor):  # 0: the server did not say when (or lied)
             continue
         counted += 1
-        status = fields["status"]
+        status = batch.status
         if status in outcomes:
             outcomes[status] += 1
         elif status in ACTIVE_STATUSES:
             active += 1
         day = created // _DAY if utc else day_of(created)
         day_batches[day] = day_batches.get(day, 0) + 1
-        usage = fields["usage"]
+        usage = batch.usage
         if usage is not None:
-            tokens = usage.__dict__
-            input_tokens, output_tokens = tokens["input_tokens"], tokens["output_tokens"]
+            input_tokens, output_tokens = usage.input_tokens, usage.output_tokens
             if input_tokens or output_tokens:
-                details = tokens["input_tokens_details"]
-                cached = (details.cached_tokens or 0) if details is not None else 0
-                model = fields["model"]
+                cached = usage.input_tokens_details.cached_tokens
+                model = batch.model
                 key = (day, model, created // _DAY)
                 group = usage_groups.get(key)
                 if group is None:
@@ -285,28 +281,27 @@ def batch_stats(
                 if one_by_one is None:
                     one_by_one = per_request[model] = priced_per_request(model)
                 if one_by_one:
-                    counts = fields["request_counts"]
+                    counts = batch.request_counts
                     group[3].append((input_tokens, output_tokens, cached, created,
                                      max(counts.completed if counts is not None else 0, 1)))
 
-        completed_at = fields["completed_at"]
+        completed_at = batch.completed_at
         if status != "completed" or completed_at is None or completed_at < created:
             continue
         seconds = completed_at - created
         turnaround.append(seconds)
-        by_model[fields["model"] or UNKNOWN_MODEL].append(seconds)
-        by_endpoint[fields["endpoint"]].append(seconds)
-        counts = fields["request_counts"]
-        counts = counts.__dict__ if counts is not None else _NO_COUNTS
-        by_band[size_band(counts["total"])].append(seconds)
-        started, finalized = fields["in_progress_at"], fields["finalizing_at"]
+        by_model[batch.model or UNKNOWN_MODEL].append(seconds)
+        by_endpoint[batch.endpoint].append(seconds)
+        counts = batch.request_counts or _NO_COUNTS
+        by_band[size_band(counts.total)].append(seconds)
+        started, finalized = batch.in_progress_at, batch.finalizing_at
         if started is not None and started >= created:
             validating.append(started - created)
         if finalized is not None and finalized <= completed_at:
             finalizing.append(completed_at - finalized)
             if started is not None and started <= finalized:
                 in_progress.append(finalized - started)
-                done = counts["completed"] + counts["failed"]
+                done = counts.completed + counts.failed
                 if finalized > started and done:
                     rates.append(done / (finalized - started) * 60.0)
 

@@ -304,7 +304,7 @@ class BatchDetailScreen(BatchtuiScreen[None]):
 
     def action_copy_json(self) -> None:
         if self.batch is not None:
-            self.app.copy(self.batch.model_dump_json(indent=2), "batch JSON")
+            self.app.copy(self.batch.to_json(indent=True), "batch JSON")
 
     def action_copy_file_id(self) -> None:
         file = self._selected_file()
