@@ -17,10 +17,12 @@ FAST = 1000.0
 
 @pytest.fixture(autouse=True)
 def isolated_home(tmp_path, monkeypatch) -> Path:
-    """No test reads the developer's config or cache, or their OpenAI variables."""
+    """No test reads the developer's config or cache, or their OpenAI variables. Nor COLUMNS and LINES, which
+    pytest-xdist's workers have set to 80 and 24: a process would take them over the size of its pseudo-terminal."""
     home = tmp_path / "batchtui-home"
     monkeypatch.setenv("BATCHTUI_HOME", str(home))
-    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_ORG_ID", "OPENAI_PROJECT_ID", "BATCHTUI_SANDBOX_FAULTS"):
+    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_ORG_ID", "OPENAI_PROJECT_ID", "BATCHTUI_SANDBOX_FAULTS",
+                 "COLUMNS", "LINES"):
         monkeypatch.delenv(name, raising=False)
     return home
 

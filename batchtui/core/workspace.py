@@ -15,7 +15,7 @@ import orjson
 from batchtui.core.api.backoff import Backoff
 from batchtui.core.api.downloads import SaveError, cached_name, download_once, download_results
 from batchtui.core.api.models import Batch, FileObject
-from batchtui.core.api.sync import LAST_SYNC, SyncResult, sync_batches
+from batchtui.core.api.sync import LAST_SYNC, MAX_BACKOFF_SECONDS, SyncResult, sync_batches
 from batchtui.core.authoring.batch_file import ManifestError, data_rows_by_custom_id, load_manifest, manifest_path
 from batchtui.core.authoring.validate import validate_file
 from batchtui.core.cache.llm_logs import ImportResult, LogSource, align_retries, import_batch, last_import, signature
@@ -38,10 +38,6 @@ _MAX_RETRY_DEPTH = 100
 """Links followed from a retry back to its first batch (metadata is free text: a loop must end)."""
 MIN_POLL_SECONDS = 1.0
 """The shortest wait between two checks of a batch: shorter floods the API for nothing."""
-MAX_WAIT_BACKOFF_SECONDS = 300.0
-"""The longest pause of `wait_for` after failures in a row (the app's poller waits as long at most)."""
-
-
 class RetryRefused(BatchtuiError):
     """A retry would send requests again that an earlier retry has not finished with."""
 
@@ -123,7 +119,7 @@ class Workspace:
         return await self._remember(await self.service.retrieve(batch_id))
 
     async def wait_for(
-        self, batch_id: str, poll_seconds: float, *, max_backoff: float = MAX_WAIT_BACKOFF_SECONDS,
+        self, batch_id: str, poll_seconds: float, *, max_backoff: float = MAX_BACKOFF_SECONDS,
         on_retry: Callable[[BatchtuiError, float], None] | None = None,
     ) -> Batch:
         """Fetch the batch every `poll_seconds` until it is no longer active; return it as it ended.

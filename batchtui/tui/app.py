@@ -15,8 +15,8 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.timer import Timer
 
-from batchtui.core.api.backoff import Backoff
 from batchtui.core.api.models import Batch
+from batchtui.core.api.sync import PollSchedule
 from batchtui.core.config import Profile
 from batchtui.core.domain import RetryKind
 from batchtui.core.errors import BatchtuiError
@@ -28,17 +28,9 @@ from batchtui.tui.literal_app import LiteralApp, freeze_startup_heap
 from batchtui.tui.screens.batches import BatchesScreen
 from batchtui.tui.sync_status import SyncStatus, failure_state, open_failure
 
-ACTIVE_POLL_SECONDS = 5.0
-IDLE_POLL_SECONDS = 60.0
-MAX_BACKOFF_SECONDS = 300.0
-"""Also the wait after an error retrying will not soon fix (a refused key, a wrong base_url)."""
 WORKSPACE_WAIT_SECONDS = 30.0
 FIRST_PAINT_BATCHES = 100
 """More rows than the tallest terminal shows: the batches loaded and painted before the rest."""
-
-
-class UnexpectedSyncError(BatchtuiError):
-    retryable = True
 
 
 def with_changed(old: tuple[Batch, ...], changed: list[Batch]) -> tuple[Batch, ...]:
@@ -88,7 +80,7 @@ class BatchtuiApp(LiteralApp):
         self.clock = clock
         self.bell_on_change = bell
         self.workspace: Workspace | None = None
-        self._backoff = Backoff(ACTIVE_POLL_SECONDS, MAX_BACKOFF_SECONDS)
+        self.poll = PollSchedule()  # when each sync pass is due; tests and the soak benchmark poll faster
         self._poll_timer: Timer | None = None
 
     def on_mount(self) -> None:
@@ -157,7 +149,7 @@ class BatchtuiApp(LiteralApp):
         await self._sync_pass()
 
     async def _sync_pass(self) -> None:
-        """One sync pass; it ends by arming the timer for the next, after a failure as core's Backoff says."""
+        """One sync pass; it ends by arming the timer for the next, when core's poll schedule says."""
         assert self.workspace is not None
         if self._poll_timer is not None:
             self._poll_timer.stop()
@@ -165,15 +157,11 @@ class BatchtuiApp(LiteralApp):
         self.sync_status = previous.pass_started()
         try:
             result = await self.workspace.refresh()
-        except Exception as caught:
-            # a bug must not end the polling for good: say so (the type only; its text may hold anything) and retry
-            exc = caught if isinstance(caught, BatchtuiError) else UnexpectedSyncError(
-                f"A sync pass failed unexpectedly ({type(caught).__name__}); retrying.")
-            delay = self._backoff.failed(exc)
+        except Exception as caught:  # a bug too must not end the polling for good
+            exc, delay = self.poll.after_failure(caught)
             self.sync_status = SyncStatus(failure_state(exc), previous.last_synced, str(exc),
                                           retry_at=self.clock() + delay)
         else:
-            self._backoff.succeeded()
             self.sync_status = SyncStatus("synced", self.clock())
             if result.changed:
                 before = {b.id: b.status for b in self.batches}
@@ -181,7 +169,7 @@ class BatchtuiApp(LiteralApp):
                 # up to 10,000 batches on a first sync: in a thread, so the screen keeps its frames
                 self.batches = await asyncio.to_thread(with_changed, self.batches, changed)
                 self._announce_status_changes(before, result.changed)
-            delay = ACTIVE_POLL_SECONDS if result.active else IDLE_POLL_SECONDS
+            delay = self.poll.after_pass(result)
         self._poll_timer = self.set_timer(delay, self.run_sync)
 
     def _announce_status_changes(self, before: dict[str, str], changed: list[str]) -> None:

@@ -27,6 +27,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from batchtui.core.api.sync import ACTIVE_POLL_SECONDS, PollSchedule
 from batchtui.core.config import Profile
 from batchtui.core.domain import ACTIVE_STATUSES
 from batchtui.sandbox import ids
@@ -202,10 +203,11 @@ def report(meter: Meter, rss_start: int, warm_after: int, cache_db: Path) -> Non
     print(f"cache.db: {cache_db.stat().st_size / mb:,.1f} MB at the end")
 
 
-async def soak(url: str, cache_dir: Path, minutes: float, warm_after: int) -> None:
+async def soak(url: str, cache_dir: Path, minutes: float, interval: float, warm_after: int) -> None:
     meter = Meter(url, warm_after, _calls=sandbox_calls(url))
     rss_start = rss_bytes()
     app = SoakApp(meter, profile=Profile(name="soak", base_url=url, api_key="sk-soak"), cache_dir=cache_dir)
+    app.poll = PollSchedule(active=interval)
     async with app.run_test(size=(140, 40)):
         await asyncio.sleep(minutes * 60)
         meter.count_types()
@@ -215,12 +217,11 @@ async def soak(url: str, cache_dir: Path, minutes: float, warm_after: int) -> No
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=10.0)
-    parser.add_argument("--interval", type=float, default=app_module.ACTIVE_POLL_SECONDS, help="seconds between passes")
+    parser.add_argument("--interval", type=float, default=ACTIVE_POLL_SECONDS, help="seconds between passes")
     parser.add_argument("--batches", type=int, default=10_000)
     parser.add_argument("--active", type=int, default=50)
     parser.add_argument("--warm-up", type=int, default=6, help="passes before the memory baseline")
     args = parser.parse_args()
-    app_module.ACTIVE_POLL_SECONDS = args.interval
 
     with tempfile.TemporaryDirectory(prefix="batchtui-soak-") as tmp:
         started = time.perf_counter()
@@ -232,7 +233,7 @@ def main() -> None:
              str(Path(tmp) / "sandbox")], stdout=subprocess.PIPE, text=True)
         try:
             url = sandbox.stdout.readline().strip()
-            asyncio.run(soak(url, Path(tmp) / "cache", args.minutes, args.warm_up))
+            asyncio.run(soak(url, Path(tmp) / "cache", args.minutes, args.interval, args.warm_up))
         finally:
             sandbox.terminate()
             sandbox.wait(timeout=30)

@@ -166,7 +166,7 @@ async def test_upsert_returns_only_new_or_changed(cache: Cache) -> None:
     assert await cache.upsert_batches([a2, b, c], observed_at=3.0) == ["batch_a", "batch_c"]
     assert await cache.get_batch("batch_a") == a2
     assert await cache.upsert_batches([], observed_at=4.0) == []
-    assert await cache.count_batches() == 3
+    assert len(await cache.list_batches()) == 3
 
 
 async def test_metadata_change_counts_as_change(cache: Cache) -> None:
@@ -241,7 +241,7 @@ async def test_status_queries_order_and_limit(cache: Cache) -> None:
     assert await cache.active_batch_ids() == ["b7", "b4", "b2"]
     assert await cache.terminal_ids(["b1", "b2", "b3", "b5", "unknown"]) == {"b1", "b3", "b5"}
     assert await cache.terminal_ids([]) == set()
-    assert await cache.count_batches() == 7
+    assert len(await cache.list_batches()) == 7
 
 
 async def test_files(cache: Cache) -> None:
@@ -310,8 +310,8 @@ async def test_concurrent_writers_never_see_locked(tmp_path: Path) -> None:
             assert await cache.get_batch(batch.id) == batch
 
         await asyncio.gather(*(writer(c, name, i) for i in range(200) for c, name in ((first, "x"), (second, "y"))))
-        assert await first.count_batches() == 401
-        assert await second.count_batches() == 401
+        assert len(await first.list_batches()) == 401
+        assert len(await second.list_batches()) == 401
         assert sorted(seen.completed for seen in await first.observations("batch_shared")) == list(range(400))
         for name in ("x", "y"):
             for i in range(200):

@@ -2,27 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import openai
 import pytest
 
 from batchtui.core.api.client import BatchService, make_openai_client
 from batchtui.core.config import Profile
-from batchtui.core.domain import TERMINAL_STATUSES
 from batchtui.core.errors import AuthError, NotFoundError, RateLimitedError, UnreachableError
 from batchtui.core.workspace import Workspace
 from batchtui.sandbox import FaultConfig, SandboxConfig, SandboxServer
-
-
-async def wait_done(workspace: Workspace, batch_id: str, limit: float = 30.0):
-    deadline = asyncio.get_running_loop().time() + limit
-    while True:
-        batch = await workspace.service.retrieve(batch_id)
-        if batch.status in TERMINAL_STATUSES:
-            return batch
-        assert asyncio.get_running_loop().time() < deadline, f"{batch_id} still {batch.status}"
-        await asyncio.sleep(0.05)
 
 
 async def start(workspace: Workspace, path, **kwargs):
@@ -43,7 +30,7 @@ async def test_upload_create_and_fetch_results(workspace, write_batch_file, tmp_
     assert uploaded.purpose == "batch" and uploaded.bytes == path.stat().st_size
     assert seen and seen[-1] == (uploaded.bytes, uploaded.bytes)
     batch = await workspace.service.create(uploaded.id, "/v1/chat/completions", metadata={"description": "t"})
-    done = await wait_done(workspace, batch.id)
+    done = await workspace.wait_for(batch.id, 1)
     assert done.status == "completed" and done.request_counts.completed == 20
     files = await workspace.fetch_results(done, tmp_path / "out")
     assert [f.kind for f in files] == ["output"]
@@ -54,18 +41,27 @@ async def test_upload_create_and_fetch_results(workspace, write_batch_file, tmp_
     assert again == files
 
 
-async def test_incremental_sync_costs_calls_for_new_and_active_batches_only(workspace, fresh_sandbox, write_batch_file):
+@pytest.fixture
+async def watcher(sandbox_profile, tmp_path):
+    """A second workspace on the same sandbox: it waits for batches, so the one under test learns of them only by
+    syncing."""
+    async with await Workspace.open(sandbox_profile, cache_dir=tmp_path / "watcher") as ws:
+        yield ws
+
+
+async def test_incremental_sync_costs_calls_for_new_and_active_batches_only(workspace, watcher, fresh_sandbox,
+                                                                            write_batch_file):
     small = await workspace.service.upload(write_batch_file(1, name="one.jsonl"))
     first = [await workspace.service.create(small.id, "/v1/chat/completions") for _ in range(150)]
     for batch in first:
-        await wait_done(workspace, batch.id)
+        await watcher.wait_for(batch.id, 1)
 
     fresh_sandbox.reset_stats()
     result = await workspace.refresh()
     assert len(result.changed) == 150 and result.listed == 150
     assert fresh_sandbox.stats().get("batches.list") == 2  # 100 + 50, the whole account once
     assert not fresh_sandbox.stats().get("batches.retrieve")
-    assert await workspace.cache.count_batches() == 150
+    assert len(await workspace.cache.list_batches()) == 150
 
     fresh_sandbox.reset_stats()
     result = await workspace.refresh()
@@ -75,14 +71,14 @@ async def test_incremental_sync_costs_calls_for_new_and_active_batches_only(work
     big = await workspace.service.upload(write_batch_file(20_000, name="big.jsonl"))
     slow = await workspace.service.create(big.id, "/v1/chat/completions")
     quick = await workspace.service.create(small.id, "/v1/chat/completions")
-    await wait_done(workspace, quick.id)
+    await watcher.wait_for(quick.id, 1)
     fresh_sandbox.reset_stats()
     result = await workspace.refresh()
     assert set(result.changed) == {slow.id, quick.id} and result.active == 1
     assert fresh_sandbox.stats() == {"batches.list": 1}
 
     newer = await workspace.service.create(small.id, "/v1/chat/completions")
-    await wait_done(workspace, newer.id)
+    await watcher.wait_for(newer.id, 1)
     fresh_sandbox.reset_stats()
     result = await workspace.refresh()
     assert newer.id in result.changed and result.refreshed == 1
@@ -93,7 +89,7 @@ async def test_incremental_sync_costs_calls_for_new_and_active_batches_only(work
 
 
 async def test_interrupted_download_leaves_no_file(workspace, fresh_sandbox, write_batch_file, tmp_path):
-    batch = await wait_done(workspace, (await start(workspace, write_batch_file(2000))).id)
+    batch = await workspace.wait_for((await start(workspace, write_batch_file(2000))).id, 1)
     info = await workspace.service.retrieve_file(batch.output_file_id)
     dest = tmp_path / "dl" / "out.jsonl"
     fresh_sandbox.set_faults(FaultConfig(rate_drop=1.0))
@@ -147,7 +143,7 @@ async def test_the_key_never_reaches_the_cache(fresh_sandbox, write_batch_file, 
     profile = Profile(name="t", base_url=fresh_sandbox.base_url, api_key=secret)
     async with await Workspace.open(profile, cache_dir=tmp_path / "cache") as ws:
         batch = await ws.start_batch((await ws.upload(write_batch_file(5))).id, "/v1/chat/completions")
-        await ws.fetch_results(await wait_done(ws, batch.id))
+        await ws.fetch_results(await ws.wait_for(batch.id, 1))
         await ws.refresh()
     stored = [p.read_bytes() for p in (tmp_path / "cache").rglob("*") if p.is_file()]
     assert stored and not any(secret.encode() in data for data in stored)

@@ -27,7 +27,6 @@ from batchtui.core.authoring.validate import (
     ValidateCancelled,
     ValidateReadError,
     validate_file,
-    validate_lines,
 )
 from batchtui.core.insights.pricing import APPROXIMATION, price_of
 from batchtui.sandbox import SandboxConfig, SandboxServer
@@ -367,13 +366,6 @@ def test_progress_and_cancel(tmp_path):
     assert len(seen) == 3 and seen[-1] == (size, size) and all(t == size for _, t in seen)
     with pytest.raises(ValidateCancelled):
         validate_file(path, cancelled=lambda: True)
-
-
-def test_lines_in_memory_validate_like_a_file(tmp_path):
-    lines = [orjson.dumps(line) for line in five_with(4, request(1))]
-    report = validate_lines(lines)
-    assert report.path is None
-    assert [(p.code, p.line) for p in report.problems] == [("duplicate_custom_id", 4)]
 
 
 # Agreement with the sandbox: the same file, uploaded and batched, fails on our first problem.

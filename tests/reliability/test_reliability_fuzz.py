@@ -25,11 +25,13 @@ from fuzz_targets import (
     xlsx,
 )
 from hypothesis import HealthCheck, example, given, settings
+from long_runs import suite_or_long
 
 
 def cases(target: str) -> settings:
-    """The target's share of `make test`, the same cases on every run."""
-    return settings(max_examples=MAKE_TEST[target], deadline=None, derandomize=True, database=None,
+    """The target's share of `make test` (twice that with BATCHTUI_LONG=1), the same cases on every run."""
+    examples = int(suite_or_long(MAKE_TEST[target], 2 * MAKE_TEST[target]))
+    return settings(max_examples=examples, deadline=None, derandomize=True, database=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 

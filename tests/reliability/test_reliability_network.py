@@ -17,40 +17,36 @@ import httpx2
 import openai
 import pytest
 from cli_helpers import batchtui
+from long_runs import suite_or_long
 from textual.worker import Worker, WorkerState
 
 from batchtui.core.api.models import Batch
+from batchtui.core.api.sync import PollSchedule
 from batchtui.core.config import Profile
 from batchtui.core.domain import TERMINAL_STATUSES
 from batchtui.core.errors import ConnectionLostError
 from batchtui.core.workspace import Workspace
 from batchtui.sandbox import FaultConfig, SandboxConfig, SandboxServer
 from batchtui.sandbox.faults import FaultInjector
-from batchtui.tui import app as app_module
 from batchtui.tui.app import BatchtuiApp
 from batchtui.tui.screens.batch_detail import BatchDetailScreen
 from batchtui.tui.sync_status import SyncStatus
 from batchtui.tui.widgets.batch_list import BatchList
 
-SOAK_SECONDS = 120.0
+SOAK_SECONDS = suite_or_long(50.0, 120.0)
+TIME_SCALE = SOAK_SECONDS / 120.0
+"""The soak's schedule is written for its long form (2 minutes); a shorter soak runs it faster in proportion."""
 POLL_SECONDS = 0.2
 MAX_BACKOFF_SECONDS = 3.2
 CLIENT_TIMEOUT = 1.0
 SOAK_FAULTS = FaultConfig(rate_429=0.05, rate_500=0.04, rate_503=0.04, rate_drop=0.04, rate_slow=0.03,
                           slow_seconds=2 * CLIENT_TIMEOUT, seed=20261125)
 """A fifth of the calls faulted; a slow answer comes after the client's timeout, so it is a timeout."""
-SPEED = 10.0
-"""The sandbox's clock: 20 request lines a second, so batches of a few hundred lines run for tens of seconds."""
-NEW_BATCH_EVERY = 15.0
+SPEED = 10.0 / TIME_SCALE
+"""The sandbox's clock: 20 request lines a second in the long form, so batches of a few hundred lines run for tens
+of seconds, the same share of the soak at any length."""
+NEW_BATCH_EVERY = 15.0 * TIME_SCALE
 DEAD_URL = "http://127.0.0.1:9/v1"
-
-
-@pytest.fixture
-def soak_timing(monkeypatch):
-    """The app polls every POLL_SECONDS and backs off to MAX_BACKOFF_SECONDS."""
-    monkeypatch.setattr(app_module, "ACTIVE_POLL_SECONDS", POLL_SECONDS)
-    monkeypatch.setattr(app_module, "IDLE_POLL_SECONDS", POLL_SECONDS)
-    monkeypatch.setattr(app_module, "MAX_BACKOFF_SECONDS", MAX_BACKOFF_SECONDS)
 
 
 def status_line(app: BatchtuiApp) -> str:
@@ -90,11 +86,11 @@ def waits_after_failures(passes: list[tuple[float, float, SyncStatus]]) -> list[
     return waits
 
 
-async def test_two_minutes_of_network_faults_then_the_cache_converges(soak_timing, write_batch_file, tmp_path):
+async def test_a_soak_of_network_faults_then_the_cache_converges(write_batch_file, tmp_path):
     with SandboxServer(SandboxConfig(speed=SPEED, fail_rate=0.05)) as server:
         admin = server.base_url.removesuffix("/v1") + "/_sandbox"
         client = openai.AsyncOpenAI(base_url=server.base_url, api_key="sk-test", max_retries=10, timeout=10)
-        # the last new batch (at 75 s) runs on after the faults stop, so the cache has to catch up with it
+        # the last new batch (at 75 s of 120) runs on after the faults stop, so the cache has to catch up with it
         sizes = iter([20, 400, 1500, 2000] + [100, 200, 300, 400, 1500])
         batches = [await start_batch(client, write_batch_file(next(sizes), f"b{i}.jsonl")) for i in range(4)]
         server.set_faults(SOAK_FAULTS)
@@ -113,16 +109,17 @@ async def test_two_minutes_of_network_faults_then_the_cache_converges(soak_timin
         profile = Profile(name="soak", base_url=server.base_url, api_key="sk-test", timeout=CLIENT_TIMEOUT,
                           max_retries=0)
         app = BatchtuiApp(profile, cache_dir=tmp_path / "c")
+        app.poll = PollSchedule(POLL_SECONDS, POLL_SECONDS, MAX_BACKOFF_SECONDS)  # backs off to MAX_BACKOFF_SECONDS
         async with app.run_test(message_hook=on_message) as pilot:
             app.watch(app, "sync_status", lambda status: events.append((time.monotonic(), status)), init=False)
             began = time.monotonic()
             next_batch = began + NEW_BATCH_EVERY
             cancelled = False
             while (now := time.monotonic()) - began < SOAK_SECONDS:
-                if now >= next_batch and now - began < SOAK_SECONDS - 30:
+                if now >= next_batch and now - began < SOAK_SECONDS - 30 * TIME_SCALE:
                     batches.append(await start_batch(client, write_batch_file(next(sizes), f"b{len(batches)}.jsonl")))
                     next_batch += NEW_BATCH_EVERY
-                if now - began >= 60 and not cancelled:
+                if now - began >= SOAK_SECONDS / 2 and not cancelled:
                     cancelled = bool(await client.batches.cancel(batches[2].id))
                 lines_seen.add(status_line(app))
                 before = time.monotonic()
@@ -140,13 +137,13 @@ async def test_two_minutes_of_network_faults_then_the_cache_converges(soak_timin
             converged_after = None
             while converged_after is None:
                 truth = {b.id: b.model_dump() for b in await all_batches(client)}
-                cached = {b.id: b.model_dump() for b in await app.workspace.batches()}
+                cached = {b.id: b.to_dict() for b in await app.workspace.batches()}
                 if cached == truth and all(b["status"] in TERMINAL_STATUSES for b in truth.values()):
                     converged_after = time.monotonic() - faults_off
                 assert time.monotonic() - faults_off < 90, f"no convergence: {set(truth.items()) ^ set(cached.items())}"
                 await pilot.pause(0.1)
             await pilot.pause(2 * POLL_SECONDS + 0.5)
-            shown = {b.id: b.model_dump() for b in app.batches}
+            shown = {b.id: b.to_dict() for b in app.batches}
             first_clean = next(at for at, status in events if at > faults_off and status.state == "synced")
             assert app.is_running and not worker_errors
         await client.close()

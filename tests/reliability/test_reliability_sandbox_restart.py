@@ -12,9 +12,10 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from long_runs import suite_or_long
 from openai import OpenAI
 
-KILLS = 5
+KILLS = int(suite_or_long(3, 5))
 SEED = 20261125
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import io
 import json
-import time
 from pathlib import Path
 
 from pilot_helpers import Notes, open_detail, wait_until
@@ -58,19 +57,10 @@ async def start(ws: Workspace, content: str, path, metadata: dict[str, str] | No
     return await ws.start_batch(uploaded.id, "/v1/chat/completions", metadata=metadata)
 
 
-async def wait_for_status(ws: Workspace, batch_id: str, statuses: set[str], within: float = 20.0) -> Batch:
-    deadline = time.monotonic() + within
-    while True:
-        batch = await ws.fetch_batch(batch_id)
-        if batch.status in statuses or time.monotonic() > deadline:
-            return batch
-        await asyncio.sleep(0.1)
-
-
 async def test_completed_batch_shows_every_step_and_its_files(sandbox_profile, tmp_path):
     async with await Workspace.open(sandbox_profile, cache_dir=tmp_path / "setup") as ws:
         batch = await start(ws, chat_lines(3), tmp_path / "three.jsonl", {"description": "three lines", "team": "ml"})
-        done = await wait_for_status(ws, batch.id, {"completed"})
+        done = await ws.wait_for(batch.id, 1)
     assert done.status == "completed"
     app = BatchtuiApp(sandbox_profile, cache_dir=tmp_path / "app")
     async with app.run_test(size=(100, 40)) as pilot:
@@ -108,7 +98,7 @@ async def test_follows_sync_and_refresh_live(tmp_path):
             screen = await open_detail(pilot, batch.id)
             assert screen.batch.status in ("validating", "in_progress")
             async with await Workspace.open(profile, cache_dir=tmp_path / "watch") as ws:
-                assert (await wait_for_status(ws, batch.id, {"completed"}, within=60)).status == "completed"
+                assert (await ws.wait_for(batch.id, 1)).status == "completed"
             app.action_refresh()
             await wait_until(pilot, lambda: screen.batch.status == "completed", "sync brought the completed batch")
             assert [f.kind for f in screen.query_one(BatchFiles).files] == ["input", "output"]
@@ -187,7 +177,7 @@ async def test_copy_batch_id_json_and_file_id(sandbox_profile, tmp_path, copied)
         await pilot.press("y", "Y", "i")
         await app.workers.wait_for_complete()
         assert copied[0] == batch.id
-        assert Batch.model_validate_json(copied[1]).id == batch.id
+        assert Batch.from_dict(json.loads(copied[1])).id == batch.id
         assert copied[2] == batch.input_file_id
         assert "sk-test" not in "".join(copied)
         messages = heard.messages
@@ -254,7 +244,7 @@ async def test_failed_batch_lists_its_validation_errors(sandbox_profile, tmp_pat
     bad = chat_lines(1) + "this is not json\n" + chat_lines(1, prefix="other")
     async with await Workspace.open(sandbox_profile, cache_dir=tmp_path / "setup") as ws:
         batch = await start(ws, bad, tmp_path / "bad.jsonl")
-        failed = await wait_for_status(ws, batch.id, {"failed"})
+        failed = await ws.wait_for(batch.id, 1)
     assert failed.status == "failed"
     app = BatchtuiApp(sandbox_profile, cache_dir=tmp_path / "app")
     async with app.run_test(size=(100, 40)) as pilot:
@@ -282,22 +272,22 @@ async def test_markup_looking_metadata_is_literal(tmp_path, copied):
 
 
 def test_timeline_branches():
-    base = fixed_batch().model_dump()
-    cancelled = Batch.model_validate({**base, "status": "cancelled", "finalizing_at": None, "completed_at": None,
+    base = fixed_batch().to_dict()
+    cancelled = Batch.from_dict({**base, "status": "cancelled", "finalizing_at": None, "completed_at": None,
                                       "cancelling_at": CREATED + 700, "cancelled_at": CREATED + 760})
     assert [(s.status, s.state, s.spent) for s in timeline_steps(cancelled, NOW)] == [
         ("validating", "done", 60), ("in_progress", "done", 640), ("cancelling", "done", 60), ("cancelled", "end", None)
     ]
-    cancelling = Batch.model_validate({**base, "status": "cancelling", "finalizing_at": None, "completed_at": None,
+    cancelling = Batch.from_dict({**base, "status": "cancelling", "finalizing_at": None, "completed_at": None,
                                        "cancelling_at": CREATED + 700})
     assert [(s.status, s.state) for s in timeline_steps(cancelling, CREATED + 730)] == [
         ("validating", "done"), ("in_progress", "done"), ("cancelling", "current"), ("cancelled", "next")
     ]
     assert timeline_steps(cancelling, CREATED + 730)[2].spent == 30
-    expired = Batch.model_validate({**base, "status": "expired", "finalizing_at": None, "completed_at": None,
+    expired = Batch.from_dict({**base, "status": "expired", "finalizing_at": None, "completed_at": None,
                                     "expired_at": CREATED + 86_400})
     assert [s.status for s in timeline_steps(expired, NOW)] == ["validating", "in_progress", "expired"]
-    running = Batch.model_validate({**base, "status": "in_progress", "finalizing_at": None, "completed_at": None})
+    running = Batch.from_dict({**base, "status": "in_progress", "finalizing_at": None, "completed_at": None})
     assert [(s.status, s.state) for s in timeline_steps(running, NOW)] == [
         ("validating", "done"), ("in_progress", "current"), ("finalizing", "next"), ("completed", "next")
     ]
@@ -349,12 +339,12 @@ def fixed_batch(**changes) -> Batch:
         },
     }
     data.update(changes)
-    return Batch.model_validate(data)
+    return Batch.from_dict(data)
 
 
 def fixed_files() -> list[FileObject]:
     def file(file_id: str, name: str, size: int, purpose: str) -> FileObject:
-        return FileObject.model_validate({"id": file_id, "object": "file", "bytes": size, "created_at": CREATED,
+        return FileObject.from_dict({"id": file_id, "object": "file", "bytes": size, "created_at": CREATED,
                                           "filename": name, "purpose": purpose, "status": "processed"})
 
     return [file("file-in0001", "sentiment_v3.jsonl", 4_812_345, "batch"),
@@ -410,7 +400,7 @@ def test_snapshot_running_detail_at_risk(snap_compare, tmp_path, utc):
 
 
 def test_timeline_of_an_unknown_status_is_literal():
-    odd = Batch.model_construct(**{**fixed_batch().model_dump(), "status": "[red]paused\x1b[2J", "completed_at": None})
+    odd = Batch(**{**fixed_batch().to_dict(), "status": "[red]paused\x1b[2J", "completed_at": None})
     steps = timeline_steps(odd, NOW)
     assert steps[-1].status == "[red]paused\x1b[2J" and steps[-1].state == "end"
     timeline = BatchTimeline()

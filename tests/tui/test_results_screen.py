@@ -16,6 +16,7 @@ import pytest
 from pilot_helpers import Notes, export_from_viewer, open_detail, wait_until
 
 from batchtui.core.config import Profile
+from batchtui.core.domain import ACTIVE_STATUSES
 from batchtui.core.results.index import ResultFiles
 from batchtui.core.results.records import answer_text, prompt_text
 from batchtui.core.workspace import Workspace
@@ -50,14 +51,13 @@ async def start(ws: Workspace, content: str, path: Path, endpoint: str = "/v1/ch
     return await ws.start_batch(uploaded.id, endpoint)
 
 
-async def wait_status(ws: Workspace, batch_id: str, statuses: set[str], *, done: int = 0, within: float = 30.0):
-    deadline = asyncio.get_running_loop().time() + within
+async def wait_running(ws: Workspace, batch_id: str, done: int) -> None:
+    """Until the batch runs with `done` requests done (Workspace.wait_for waits for its end, this for its middle)."""
     while True:
         batch = await ws.fetch_batch(batch_id)
-        counts = batch.request_counts
-        if batch.status in statuses and (not done or (counts and counts.completed >= done)):
-            return batch
-        assert asyncio.get_running_loop().time() < deadline, f"{batch_id} stuck in {batch.status}"
+        if batch.status == "in_progress" and batch.request_counts and batch.request_counts.completed >= done:
+            return
+        assert batch.status in ACTIVE_STATUSES, f"{batch_id} ended {batch.status} before {done} requests were done"
         await asyncio.sleep(0.05)
 
 
@@ -91,7 +91,7 @@ def shown_rows(screen: ResultsScreen) -> list[str]:
 async def test_completed_batch_joins_each_request_with_its_response(sandbox_profile, tmp_path, fresh_sandbox):
     async with await Workspace.open(sandbox_profile, cache_dir=tmp_path / "setup") as ws:
         batch = await start(ws, chat_lines(300), tmp_path / "in.jsonl")
-        await wait_status(ws, batch.id, {"completed"})
+        assert (await ws.wait_for(batch.id, 1)).status == "completed"
     app = BatchtuiApp(sandbox_profile, cache_dir=tmp_path / "app")
     async with app.run_test(size=(120, 40)) as pilot:
         await open_detail(pilot, batch.id)
@@ -122,9 +122,10 @@ async def test_completed_batch_joins_each_request_with_its_response(sandbox_prof
 async def test_expired_batch_shows_finished_and_expired_requests(sandbox_profile, tmp_path, fresh_sandbox):
     async with await Workspace.open(sandbox_profile, cache_dir=tmp_path / "setup") as ws:
         batch = await start(ws, chat_lines(4000), tmp_path / "in.jsonl")
-        await wait_status(ws, batch.id, {"in_progress"}, done=50)
+        await wait_running(ws, batch.id, done=50)
         fresh_sandbox.expire_now(batch.id)
-        expired = await wait_status(ws, batch.id, {"expired"})
+        expired = await ws.wait_for(batch.id, 1)
+    assert expired.status == "expired"
     app = BatchtuiApp(sandbox_profile, cache_dir=tmp_path / "app")
     async with app.run_test(size=(100, 30)) as pilot:
         screen = await open_results(pilot, batch.id)
@@ -141,9 +142,10 @@ async def test_expired_batch_shows_finished_and_expired_requests(sandbox_profile
 async def test_cancelled_batch_shows_cancelled_requests(sandbox_profile, tmp_path):
     async with await Workspace.open(sandbox_profile, cache_dir=tmp_path / "setup") as ws:
         batch = await start(ws, chat_lines(4000), tmp_path / "in.jsonl")
-        await wait_status(ws, batch.id, {"in_progress"}, done=50)
+        await wait_running(ws, batch.id, done=50)
         await ws.cancel_batch(batch.id)
-        cancelled = await wait_status(ws, batch.id, {"cancelled"})
+        cancelled = await ws.wait_for(batch.id, 1)
+    assert cancelled.status == "cancelled"
     app = BatchtuiApp(sandbox_profile, cache_dir=tmp_path / "app")
     async with app.run_test(size=(100, 30)) as pilot:
         screen = await open_results(pilot, batch.id)
@@ -162,7 +164,8 @@ def failing_profile():
 async def test_filters_next_failure_and_search(failing_profile, tmp_path):
     async with await Workspace.open(failing_profile, cache_dir=tmp_path / "setup") as ws:
         batch = await start(ws, chat_lines(60), tmp_path / "in.jsonl")
-        done = await wait_status(ws, batch.id, {"completed"})
+        done = await ws.wait_for(batch.id, 1)
+    assert done.status == "completed"
     failed = done.request_counts.failed
     assert 0 < failed < 60
     app = BatchtuiApp(failing_profile, cache_dir=tmp_path / "app")
@@ -310,7 +313,7 @@ async def test_validation_error_opens_the_input_at_its_line(sandbox_profile, tmp
     lines[2] = lines[2].replace("gpt-4o-mini", "gpt-4o")  # mismatched_model on line 3
     async with await Workspace.open(sandbox_profile, cache_dir=tmp_path / "setup") as ws:
         batch = await start(ws, "\n".join(lines) + "\n", tmp_path / "in.jsonl")
-        failed = await wait_status(ws, batch.id, {"failed"})
+        failed = await ws.wait_for(batch.id, 1)
     assert failed.errors.data[0].line == 3
     app = BatchtuiApp(sandbox_profile, cache_dir=tmp_path / "app")
     async with app.run_test(size=(100, 30)) as pilot:
@@ -332,7 +335,7 @@ async def test_each_endpoint_renders(sandbox_profile, tmp_path, endpoint, body, 
     line = json.dumps({"custom_id": "one", "method": "POST", "url": endpoint, "body": body}) + "\n"
     async with await Workspace.open(sandbox_profile, cache_dir=tmp_path / "setup") as ws:
         batch = await start(ws, line, tmp_path / "in.jsonl", endpoint)
-        await wait_status(ws, batch.id, {"completed"})
+        assert (await ws.wait_for(batch.id, 1)).status == "completed"
     app = BatchtuiApp(sandbox_profile, cache_dir=tmp_path / "app")
     async with app.run_test(size=(100, 30)) as pilot:
         screen = await open_results(pilot, batch.id)
@@ -370,7 +373,7 @@ async def test_retry_from_the_detail_and_the_viewer_shows_latest_attempts(tmp_pa
     with SandboxServer(SandboxConfig(speed=1000, fail_rate=0.4)) as server:
         profile = Profile(name="t", base_url=server.base_url, api_key="sk-test")
         async with await Workspace.open(profile, cache_dir=tmp_path / "setup") as ws:
-            root = await wait_status(ws, (await start(ws, chat_lines(60), tmp_path / "in.jsonl")).id, {"completed"})
+            root = await ws.wait_for((await start(ws, chat_lines(60), tmp_path / "in.jsonl")).id, 1)
         failed = root.request_counts.failed
         assert failed > 0
         app = BatchtuiApp(profile, cache_dir=tmp_path / "app")
@@ -385,7 +388,7 @@ async def test_retry_from_the_detail_and_the_viewer_shows_latest_attempts(tmp_pa
             retry = app.screen.batch
             assert retry.metadata["retry_of"] == root.id and retry.request_counts.total in (0, failed)
             async with await Workspace.open(profile, cache_dir=tmp_path / "setup") as ws:
-                await wait_status(ws, retry.id, {"completed"})
+                assert (await ws.wait_for(retry.id, 1)).status == "completed"
             await pilot.press("r")  # refresh the retry's detail, then open the first batch's results from it
             app.push_screen(ResultsScreen(BatchResults(root.id), root.id))
             screen = await indexed(pilot)
@@ -406,7 +409,7 @@ async def test_csv_export_of_a_made_batch_gives_the_data_back_with_answers(sandb
     cache = tmp_path / "cache"  # the app's own: it remembers where the upload came from
     async with await Workspace.open(sandbox_profile, cache_dir=cache) as ws:
         uploaded = await ws.upload(made.out)
-        batch = await wait_status(ws, (await ws.start_batch(uploaded.id, made.endpoint)).id, {"completed"})
+        batch = await ws.wait_for((await ws.start_batch(uploaded.id, made.endpoint)).id, 1)
     app = BatchtuiApp(sandbox_profile, cache_dir=cache)
     heard = Notes()
     async with app.run_test(message_hook=heard.hear, size=(120, 40)) as pilot:

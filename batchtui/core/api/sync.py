@@ -1,15 +1,18 @@
-"""Incremental refresh of the batch cache: cost in API calls follows new and active batches, not all."""
+"""Incremental refresh of the batch cache (cost in API calls follows new and active batches, not all), and when to
+refresh again."""
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import orjson
 
+from batchtui.core.api.backoff import Backoff
 from batchtui.core.cache.store import Cache
 from batchtui.core.domain import ACTIVE_STATUSES
+from batchtui.core.errors import BatchtuiError
 
 if TYPE_CHECKING:
     from batchtui.core.api.client import BatchService
@@ -23,6 +26,46 @@ class SyncResult:
     listed: int
     refreshed: int
     active: int
+
+
+ACTIVE_POLL_SECONDS = 5.0
+IDLE_POLL_SECONDS = 60.0
+MAX_BACKOFF_SECONDS = 300.0
+"""The longest wait between calls after failures in a row; at once after an error that retrying will not soon fix
+(a refused key, a wrong base_url)."""
+
+
+class UnexpectedSyncError(BatchtuiError):
+    """A pass failed with an error that is not batchtui's own (a bug): it names only the type, as the text may hold
+    anything, and polling goes on."""
+
+    retryable = True
+
+
+@dataclass
+class PollSchedule:
+    """When the next sync pass is due: every `active` seconds while a batch runs, every `idle` seconds when none
+    does, and after failures as core's Backoff says, from `active` up to `max_backoff`."""
+
+    active: float = ACTIVE_POLL_SECONDS
+    idle: float = IDLE_POLL_SECONDS
+    max_backoff: float = MAX_BACKOFF_SECONDS
+    _backoff: Backoff = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._backoff = Backoff(self.active, self.max_backoff)
+
+    def after_pass(self, result: SyncResult) -> float:
+        """Seconds until the next pass after one that succeeded."""
+        self._backoff.succeeded()
+        return self.active if result.active else self.idle
+
+    def after_failure(self, caught: Exception) -> tuple[BatchtuiError, float]:
+        """The error to show for a failed pass (one that is not batchtui's own becomes an UnexpectedSyncError) and
+        the seconds until the next pass."""
+        exc = caught if isinstance(caught, BatchtuiError) else UnexpectedSyncError(
+            f"A sync pass failed unexpectedly ({type(caught).__name__}); retrying.")
+        return exc, self._backoff.failed(exc)
 
 
 LAST_SYNC = "last_sync"

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -69,7 +69,7 @@ class Problem:
 class ValidationReport:
     """What validation found. `problems` holds the first `max_problems`; `problems_total` counts them all."""
 
-    path: Path | None
+    path: Path
     lines: int
     """Physical lines read, blank ones included."""
     requests: int
@@ -101,7 +101,7 @@ class ValidationReport:
         """A JSON-ready form (amounts in USD as decimal strings), for `--json`."""
         cost = self.cost
         return {
-            "path": None if self.path is None else str(self.path),
+            "path": str(self.path),
             "ok": self.ok,
             "lines": self.lines,
             "requests": self.requests,
@@ -189,21 +189,6 @@ def validate_file(
     if progress:
         progress(done, total)
     return checker.report(path)
-
-
-def validate_lines(
-    lines: Iterable[bytes],
-    *,
-    endpoint: str | None = None,
-    max_problems: int = MAX_PROBLEMS,
-    max_lines: int = MAX_LINES,
-    max_embedding_inputs: int = MAX_EMBEDDING_INPUTS,
-) -> ValidationReport:
-    """Validate request lines held in memory (a preview, a generated file before it is written); no size limit."""
-    checker = _Checker(endpoint, max_problems, max_lines, max_embedding_inputs)
-    for raw in lines:
-        checker.line(raw)
-    return checker.report(None)
 
 
 def embedding_inputs(body: dict[str, Any]) -> int:
@@ -425,7 +410,7 @@ class _Checker:
             choices if type(choices) is int and choices > 0 else 1
         )
 
-    def report(self, path: Path | None) -> ValidationReport:
+    def report(self, path: Path) -> ValidationReport:
         if self.requests == 0:
             self.add(None, "empty_file", "the file has no requests")
         cost: Cost | None = None

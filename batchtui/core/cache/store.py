@@ -628,11 +628,6 @@ class Cache:
         )
         return await _off_loop_if_large(lambda: [_load(Batch, row[0]) for row in rows], len(rows))
 
-    async def count_batches(self) -> int:
-        """How many batches are cached."""
-        rows = await self._fetchall("SELECT count(*) FROM batches")
-        return int(rows[0][0])
-
     async def terminal_ids(self, batch_ids: Iterable[str]) -> set[str]:
         """Which of ``batch_ids`` are cached with a terminal status (sync stops paging at one)."""
         ids = list(batch_ids)
