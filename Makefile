@@ -31,7 +31,7 @@ bench: $(STAMP)
 	$(BIN)/python tests/bench/validate_file.py
 	$(BIN)/python tests/bench/stats.py
 	$(BIN)/python tests/bench/import_batch.py
-	cd tests/bench && ../../$(BIN)/python result_index.py && ../../$(BIN)/python tui_results.py
+	cd tests/bench && ../../$(BIN)/python result_index.py && ../../$(BIN)/python tui_results.py && ../../$(BIN)/python cold_start.py
 
 screenshots: $(STAMP)
 	$(BIN)/python screenshots/make_screenshots.py

@@ -183,14 +183,6 @@ class BatchList(CursorList):
         self._sort_key = sort_key
         self.refresh()
 
-    def move_to(self, batch_id: str) -> bool:
-        """Put the cursor on `batch_id` if it is listed."""
-        index = self._position(batch_id)
-        if index is None:
-            return False
-        self.set_cursor(index)
-        return True
-
     def _position(self, batch_id: str) -> int | None:
         """Where `batch_id` is listed; a scan, so a keystroke over 10,000 rows allocates no index."""
         for index, batch in enumerate(self._rows):
