@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 
 import pytest
 from cli_helpers import batchtui
@@ -87,6 +89,36 @@ def test_list_batches_offline_shows_the_cache(env, isolated_home, sandbox_url, w
 
 def test_version(env):
     assert batchtui("--version", env=env).stdout.strip() == __version__
+
+
+APP_FIRST_PAINT = """
+import asyncio, sys
+from batchtui.core.config import resolve_profile
+from batchtui.core.workspace import Workspace
+import batchtui.tui.app
+
+async def first_paint():
+    async with await Workspace.open(resolve_profile(None)) as workspace:
+        await workspace.last_synced()
+        await workspace.batches(limit=100)
+
+asyncio.run(first_paint())
+"""
+
+
+@pytest.mark.parametrize(("code", "not_loaded"), [
+    (APP_FIRST_PAINT, ("openai", "pydantic", "cyclopts", "batchtui.tui.screens.batch_detail")),
+    ("import batchtui.cli.app_sandbox, batchtui.tui.viewer_app", ("openai", "pydantic", "batchtui.tui.app")),
+    ("import batchtui.cli; batchtui.cli.main()", ("cyclopts", "batchtui.core.config")),
+], ids=["app", "view", "version"])
+def test_what_a_fast_start_leaves_unloaded(isolated_home, code, not_loaded):
+    """The cold start (docs/benchmarks.md) rests on this: the app reads its cache and the viewer starts without the
+    openai SDK (0.35 s to import) or pydantic, the app without cyclopts or its other screens, and `--version`
+    without the commands."""
+    check = f"\nimport sys\nprint([name for name in {not_loaded!r} if name in sys.modules])"
+    done = subprocess.run([sys.executable, "-c", code + check, "--version"], capture_output=True, text=True,
+                          env=os.environ | {"OPENAI_API_KEY": "sk-unused"}, check=True)
+    assert done.stdout.splitlines()[-1] == "[]"
 
 
 def test_view_names_a_missing_file_in_one_line(isolated_home, tmp_path):
