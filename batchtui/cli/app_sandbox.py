@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from cyclopts import Parameter
 
@@ -14,6 +14,10 @@ from batchtui.cli.common import ProfileOption
 from batchtui.cli.render import check_input_file, fail
 from batchtui.core.config import Profile, resolve_profile
 from batchtui.core.errors import BatchtuiError
+from batchtui.core.text import printable
+
+if TYPE_CHECKING:
+    from batchtui.core.results.index import ResultFiles
 
 
 def tui(
@@ -54,11 +58,13 @@ def view(
     *,
     input_file: Annotated[Path | None, Parameter(name=["--input", "-i"], help="The batch's input file.")] = None,
     errors: Annotated[Path | None, Parameter(name=["--errors", "-e"], help="The batch's error file.")] = None,
+    export: Annotated[Path | None, Parameter(help="Write every row to this .csv or .jsonl file, as the viewer's "
+                                                  "export (e) does, instead of opening the viewer.")] = None,
     profile: ProfileOption = None,
 ) -> None:
-    """Open the result viewer on local files: each request beside its response (no account needed)."""
-    from batchtui.core.results.index import ResultFiles
-    from batchtui.tui.viewer_app import ViewerApp
+    """Open the result viewer on local files: each request beside its response (no account needed). Files are
+    taken for what their lines hold, whichever way they were named."""
+    from batchtui.core.results.index import ResultFiles, arrange_files
 
     given = [path for path in (output, input_file, errors) if path is not None]
     if not given:
@@ -66,10 +72,32 @@ def view(
     for path in given:
         check_input_file(path)
     try:
+        files = arrange_files(ResultFiles(input=input_file, output=output, errors=errors))
+        if export is not None:
+            _export_view(files, export)
+            return
         chosen = resolve_profile(profile)
     except BatchtuiError as exc:
         fail(str(exc))
-    ViewerApp(ResultFiles(input=input_file, output=output, errors=errors), chosen).run()
+    from batchtui.tui.viewer_app import ViewerApp
+
+    ViewerApp(files, chosen).run()
+
+
+def _export_view(files: ResultFiles, dest: Path) -> None:
+    """Write every row of the files to `dest` through the export the viewer's `e` uses, and name it on stdout."""
+    from batchtui.core.results.export import check_export_dest, export_results
+    from batchtui.core.results.index import build_index
+
+    if dest.suffix.lower() not in (".csv", ".jsonl"):
+        fail(f"--export {dest}: name a .csv or .jsonl file")
+    check_export_dest(dest, files.paths())
+    index = build_index(files)
+    try:
+        written = export_results(index, range(len(index)), dest)
+    finally:
+        index.close()
+    print(printable(f"{dest}: {written:,} rows"))
 
 
 def sandbox(

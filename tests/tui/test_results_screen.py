@@ -453,3 +453,23 @@ async def test_quitting_while_indexing_leaves_the_build_to_close_its_files(tmp_p
         await asyncio.sleep(0.05)
     assert len(os.listdir("/proc/self/fd")) <= open_fds
     assert not [record for record in caplog.records if record.levelname == "ERROR"]
+
+
+async def test_a_hand_merged_output_shows_duplicates_and_json_answers_in_one_line(tmp_path):
+    def result(cid: str, answer: str) -> bytes:
+        choice = {"index": 0, "message": {"role": "assistant", "content": answer}, "finish_reason": "stop"}
+        body = {"object": "chat.completion", "choices": [choice], "usage": {"total_tokens": 5}}
+        return orjson.dumps({"custom_id": cid, "response": {"status_code": 200, "body": body}, "error": None}) + b"\n"
+
+    merged = tmp_path / "merged.jsonl"
+    merged.write_bytes(result("a", '```json\n{\n  "label": "spam"\n}\n```') + result("b", "[\n  1,\n  2\n]")
+                       + result("a", "later answer"))
+    app = ViewerApp(ResultFiles(output=merged), Profile(name="local"))
+    async with app.run_test(size=(120, 30)) as pilot:
+        screen = await indexed(pilot)
+        painted = shown_rows(screen)
+        assert '{"label":"spam"}' in painted[0] and "[1,2]" in painted[1]
+        assert "ok duplicate" in painted[2]
+        screen.query_one(ResultList).move_to_row(2)
+        await pilot.pause()
+        assert "Duplicate: output line 1 has this custom_id too" in detail_text(screen)

@@ -19,8 +19,8 @@ import orjson
 from batchtui.core.atomic import atomic_file
 from batchtui.core.domain import Cancelled, ProgressCallback
 from batchtui.core.errors import BatchtuiError, file_errors
-from batchtui.core.results.index import ResultIndex
-from batchtui.core.results.records import answer_text, prompt_text
+from batchtui.core.results.index import Outcome, ResultIndex
+from batchtui.core.results.records import answer_text, error_text, prompt_text
 
 CSV_COLUMNS = ("custom_id", "status", "error", "prompt", "answer", "tokens")
 DATA_RESULT_COLUMNS = ("status", "answer", "tokens")
@@ -70,10 +70,13 @@ def formula_safe(value: Any) -> Any:
 
 
 def export_rows(index: ResultIndex, rows: Iterable[int]) -> Iterator[ExportRow]:
-    """The rows of an index as exports take them (lines are read as the export goes)."""
+    """The rows of an index as exports take them (lines are read as the export goes); a row that did not succeed
+    carries why, as `code: message`."""
     for row in rows:
-        yield ExportRow(index.custom_id(row), index.status_label(row), index.error_code(row) or "",
-                        index.input_line(row), index.output_line(row), index.tokens(row))
+        output = index.output_line(row)
+        error = error_text(output) if index.outcome(row) != Outcome.OK else ""
+        yield ExportRow(index.custom_id(row), index.status_label(row), error, index.input_line(row), output,
+                        index.tokens(row))
 
 
 def export_csv(

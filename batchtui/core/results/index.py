@@ -76,6 +76,57 @@ class ResultFiles:
         return [self.input, self.output, self.errors, *(p for r in self.retries for p in (r.output, r.errors))]
 
 
+_SNIFF_LINES = 20
+"""Lines of a file read at most to tell what it holds."""
+
+
+def file_holds(path: Path) -> Literal["requests", "results"] | None:
+    """What a batch JSONL file holds, told from its first JSON object lines: requests (method, url, body) or
+    results (response, error); None when none of them says (empty, or no line readable)."""
+    try:
+        with path.open("rb") as lines:
+            for _, line in zip(range(_SNIFF_LINES), lines, strict=False):
+                try:
+                    obj = orjson.loads(line.removeprefix(b"\xef\xbb\xbf"))
+                except orjson.JSONDecodeError:
+                    continue
+                if isinstance(obj, dict) and obj.keys() & {"response", "error"}:
+                    return "results"
+                if isinstance(obj, dict) and obj.keys() & {"method", "url", "body"}:
+                    return "requests"
+    except OSError as exc:
+        raise ResultFileError(f"Cannot read result file {path}: {exc.strerror or exc}") from exc
+    return None
+
+
+def arrange_files(files: ResultFiles) -> ResultFiles:
+    """The files in the slots their lines call for: a file of requests named as the output or errors (or swapped
+    with the input) becomes the input, a file of results named as the input becomes the output (or errors when
+    that is taken). A file whose lines say nothing stays where it was named. Raises ResultFileError, one line
+    naming the files, when they cannot be placed (two files of requests, three of results)."""
+    named = {"input": files.input, "output": files.output, "errors": files.errors}
+    holds = {slot: file_holds(path) for slot, path in named.items() if path is not None}
+    requests = [named[slot] for slot in named if holds.get(slot) == "requests"]
+    if len(requests) > 1:
+        raise ResultFileError(f"{requests[0]} and {requests[1]} both hold requests (method, url, body lines); "
+                              "name the batch's input with --input and its output as OUTPUT")
+    placed = {slot: path for slot, path in named.items() if holds.get(slot) is None}
+    results = [named[slot] for slot in ("output", "errors", "input") if holds.get(slot) == "results"]
+    if requests:
+        if placed.get("input") is not None:
+            raise ResultFileError(f"{requests[0]} holds requests (method, url, body lines), yet --input names "
+                                  f"{placed['input']}; name one input file")
+        placed["input"] = requests[0]
+    for path in results:
+        free = next((slot for slot in ("output", "errors") if placed.get(slot) is None), None)
+        if free is None:
+            raise ResultFileError(f"{path} holds results (response, error lines), as do OUTPUT and --errors; "
+                                  "name at most two result files")
+        placed[free] = path
+    return ResultFiles(input=placed.get("input"), output=placed.get("output"), errors=placed.get("errors"),
+                       retries=files.retries)
+
+
 RowFilter = Literal["all", "succeeded", "failed", "stopped"]
 FileKind = Literal["input", "output", "error"]
 
@@ -162,6 +213,10 @@ class ResultIndex:
         self._fds: list[int | None] = [None] * len(paths)
         self._stats: list[tuple[str, int, int] | None] = [None] * len(paths)
         self._guard = threading.Lock()
+        self._repeats_guard = threading.Lock()
+        self._first_rows: dict[str, int] = {}  # custom_id -> the first row with it, for rows below _repeats_seen
+        self._repeats: dict[int, int] = {}  # a row whose custom_id an earlier row has -> that earlier row
+        self._repeats_seen = 0
         self._building = False
         self._closing = False
         try:
@@ -191,12 +246,31 @@ class ResultIndex:
         return None if number < 0 else self._codes[number]
 
     def status_label(self, row: int) -> str:
-        """A short word for the status column: "ok", "400", "batch_expired", "pending", "unreadable"."""
-        outcome = self.outcome(row)
+        """A short word for the status column: "ok", "400", "batch_expired", "pending", "unreadable"; a row repeating
+        an earlier row's custom_id says so after it ("ok duplicate")."""
+        outcome, status = self.outcome(row), self.status_code(row)
         if outcome in _LABELS:
-            return _LABELS[outcome]
-        status = self.status_code(row)
-        return str(status) if status and outcome == Outcome.FAILED else self.error_code(row) or outcome.name.lower()
+            label = _LABELS[outcome]
+        elif status and outcome == Outcome.FAILED:
+            label = str(status)
+        else:
+            label = self.error_code(row) or outcome.name.lower()
+        return label + " duplicate" if self.duplicate_of(row) is not None else label
+
+    def duplicate_of(self, row: int) -> int | None:
+        """The earlier row with this row's custom_id (a hand-merged file repeats ids), or None for a row whose id
+        is its own; found over the rows indexed so far, once each. The ids' first rows are let go once every row
+        is known, so a big index keeps only the rare repeats."""
+        with self._repeats_guard:
+            complete, ids, first, repeats = self.complete, self._ids, self._first_rows, self._repeats
+            for later in range(self._repeats_seen, self._n):
+                cid = ids[later]
+                if cid and first.setdefault(cid, later) != later:
+                    repeats[later] = first[cid]
+            self._repeats_seen = max(self._repeats_seen, self._n)
+            if complete:
+                first.clear()
+            return repeats.get(row)
 
     def tokens(self, row: int) -> int | None:
         """The response body's usage.total_tokens; None when unknown."""

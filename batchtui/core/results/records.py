@@ -8,6 +8,7 @@ Text is returned as written (control characters included); whoever shows it esca
 from __future__ import annotations
 
 import binascii
+import re
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,6 +21,9 @@ from batchtui.core.domain import CHAT, COMPLETIONS, EMBEDDINGS, MODERATIONS, RES
 ENDPOINTS = (CHAT, RESPONSES, COMPLETIONS, EMBEDDINGS, MODERATIONS)
 """The endpoints read here; lines for any other show as raw JSON."""
 
+_FENCED = re.compile(r"```[^\n`]*\n(.*?)(?:\n```|\Z)", re.DOTALL)
+"""An answer that opens with a Markdown code block: its content (the closing fence may be missing, as when the
+output was cut off)."""
 _SHOWN_VALUES = 8
 _SHOWN_VECTORS = 3
 _SHORT = 200
@@ -110,7 +114,7 @@ def read_response(line: bytes | None) -> ResponseView | Unreadable:
         return data
     response = _dict(data.get("response"))
     body = _dict(response.get("body"))
-    error = _dict(data.get("error")) or _dict(body.get("error"))
+    error = _error_of(data)
     kind = _response_kind(body)
     answer, finish, refusal, notes = _RESPONSE_READERS[kind](body) if kind else ((), None, None, ())
     if isinstance(error.get("param"), str):
@@ -181,6 +185,31 @@ def answer_text(line: bytes | None) -> str:
     return "\n".join(texts)
 
 
+def error_text(line: bytes | None) -> str:
+    """Why a result line failed, as one text for an export's error column: `code: message`, the message alone
+    when the code is null, the code alone when there is no message; "" when the line holds no error."""
+    data = _load(line, "no response line")
+    if isinstance(data, Unreadable):
+        return ""
+    error = _error_of(data)
+    return ": ".join(text for text in (_str(error.get("code")), _str(error.get("message"))) if text)
+
+
+def answer_preview(text: str) -> str:
+    """One line that says what an answer holds, for a list column: a JSON answer (bare or in a ``` fence) as
+    compact JSON, else the first line with something on it, past an opening fence line."""
+    body = text.strip()
+    fenced = _FENCED.match(body)
+    if fenced:
+        body = fenced.group(1).strip()
+    if body[:1] in ("{", "["):
+        try:
+            return orjson.dumps(orjson.loads(body)).decode()
+        except (orjson.JSONDecodeError, orjson.JSONEncodeError):
+            pass
+    return first_line(body)
+
+
 def first_line(text: str) -> str:
     """The first line with something on it, for one-line list columns."""
     return next((line.rstrip("\r") for line in text.split("\n") if line.strip()), "")
@@ -214,6 +243,11 @@ def _load(line: bytes | None, missing: str) -> dict[str, Any] | Unreadable:
     if not isinstance(data, dict):
         return Unreadable(f"a JSON {type(data).__name__}, not an object")
     return data
+
+
+def _error_of(data: dict[str, Any]) -> dict[str, Any]:
+    """A result line's error object: the batch's own ("error"), else the one in the response body."""
+    return _dict(data.get("error")) or _dict(_dict(_dict(data.get("response")).get("body")).get("error"))
 
 
 def _endpoint_of(url: str) -> str | None:

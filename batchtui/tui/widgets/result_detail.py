@@ -118,15 +118,20 @@ def raw_section(title: str, line: bytes | None) -> list[RenderableType]:
 def detail_renderable(index: ResultIndex, row: int, raw: bool) -> RenderableType:
     """What the pane shows for `row`: readable by default, raw JSON when `raw`."""
     request, response = index.input_line(row), index.output_line(row)
-    where = [f"{kind} line {number}" for kind in ("input", "output", "error")
-             if (number := index.line_number(row, kind)) is not None]
+    where = _lines_of(index, row)
     if index.attempt(row) > 1:
         where.append(f"attempt {index.attempt(row)}: the latest retry's result")
     top = Text.assemble((printable(row_label(index, row)), "bold"), "  ", (index.status_label(row), "bold"), "   ",
                         (" · ".join(where), "dim"))
+    head: list[RenderableType] = [top]
+    earlier = index.duplicate_of(row)
+    if earlier is not None:
+        first = " and ".join(_lines_of(index, earlier)) or "an earlier row"
+        head.append(Text(f"Duplicate: {first} has this custom_id too; the files repeat it (a hand-merged file?), "
+                         "so this row is another result for the same request.", style="bold yellow"))
     if raw:
-        return Group(top, *raw_section("Request", request), *raw_section("Response", response))
-    parts: list[RenderableType] = [top]
+        return Group(*head, *raw_section("Request", request), *raw_section("Response", response))
+    parts = head
     if request is not None:
         parts.extend(request_section(read_request(request)))
     if response is not None:
@@ -134,6 +139,12 @@ def detail_renderable(index: ResultIndex, row: int, raw: bool) -> RenderableType
     else:
         parts.append(Text("No response for this request in the files opened.", style="dim"))
     return Group(*parts)
+
+
+def _lines_of(index: ResultIndex, row: int) -> list[str]:
+    """Where a row's lines are: "input line 4", "output line 9"."""
+    return [f"{kind} line {number}" for kind in ("input", "output", "error")
+            if (number := index.line_number(row, kind)) is not None]
 
 
 class ResultDetail(VerticalScroll, can_focus=True):

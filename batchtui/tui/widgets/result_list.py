@@ -1,7 +1,7 @@
 """A virtual list of a batch's requests: renders only the visible rows, so 50,000 requests cost what 40 do.
 
-Each row is one request of a ResultIndex: custom_id, status, tokens, the first line of the prompt and of
-the answer. A line is parsed only when its row is painted; painted rows are kept as strips.
+Each row is one request of a ResultIndex: custom_id, status, tokens, the first line of the prompt and a
+one-line preview of the answer. A line is parsed only when its row is painted; painted rows are kept as strips.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from textual.message import Message
 from textual.strip import Strip
 
 from batchtui.core.results.index import Outcome, ResultIndex
-from batchtui.core.results.records import answer_text, first_line, last_message_text
+from batchtui.core.results.records import answer_preview, answer_text, first_line, last_message_text
 from batchtui.core.text import printable
 from batchtui.tui.format import fit
 from batchtui.tui.widgets.cursor_list import MAX_CACHED_STRIPS, CursorList
@@ -54,12 +54,13 @@ def _cell_text(text: str) -> str:
 
 
 def row_texts(index: ResultIndex, row: int) -> tuple[str, str]:
-    """The first line of the prompt's last message and of the answer (or of the raw line, when it cannot be
-    read)."""
+    """The first line of the prompt's last message and a one-line preview of the answer (or the first line of the
+    raw line, when it cannot be read)."""
     if index.outcome(row) == Outcome.UNREADABLE:
         raw = index.input_line(row) or index.output_line(row) or b""
         return _cell_text(raw[:_CELL_CHARS].decode("utf-8", errors="replace")), ""
-    return _cell_text(last_message_text(index.input_line(row))), _cell_text(answer_text(index.output_line(row)))
+    answer = answer_preview(answer_text(index.output_line(row)))
+    return _cell_text(last_message_text(index.input_line(row))), printable(answer[:_CELL_CHARS])
 
 
 def layout(width: int) -> tuple[int, int, int, int, int]:
