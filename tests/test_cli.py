@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 import pytest
-from cli_helpers import batchtui
+from cli_helpers import a_batch_then_offline, batchtui
 
 from batchtui import __version__
 
@@ -76,12 +76,7 @@ def test_no_key_is_a_clear_error(env):
 
 
 def test_list_batches_offline_shows_the_cache(env, isolated_home, sandbox_url, write_batch_file):
-    config = isolated_home / "config.toml"
-    config.parent.mkdir(parents=True, exist_ok=True)
-    config.write_text(f'[profiles.lab]\nbase_url = "{sandbox_url}"\napi_key = "sk-lab"\n')
-    file_id = batchtui("upload-batch-file", str(write_batch_file(2)), "--profile", "lab", env=env).stdout.strip()
-    batch_id = batchtui("start-batch", file_id, "--profile", "lab", env=env).stdout.strip()
-    config.write_text('[profiles.lab]\nbase_url = "http://127.0.0.1:9/v1"\napi_key = "sk-lab"\n')
+    batch_id = a_batch_then_offline(isolated_home, sandbox_url, write_batch_file(2), env)
     done = batchtui("list-batches", "--profile", "lab", env=env)
     assert done.stderr.startswith("batchtui: showing cached batches only: Cannot reach the API")
     assert batch_id in done.stdout
@@ -128,3 +123,24 @@ def test_view_names_a_missing_file_in_one_line(isolated_home, tmp_path):
     done = batchtui("view", env=env, check=False)
     assert done.returncode == 1
     assert done.stderr == "batchtui: view: name at least one file: OUTPUT, --input or --errors\n"
+
+
+def test_results_fetched_or_exported_fill_llm_logs(env, write_batch_file, tmp_path):
+    """`get-batch-results` puts what it downloads into llm_logs (the issue's `8 | 0` after --wait and export), and
+    so does `export-results`, each for a finished batch; the responses are then there for `sql`."""
+    def log_counts() -> str:
+        return batchtui("sql", "SELECT count(*), count(response) FROM llm_logs", "--format", "csv",
+                        env=env).stdout.splitlines()[-1]
+
+    fetched = batchtui("start-batch", batchtui("upload-batch-file", str(write_batch_file(8)), env=env).stdout.strip(),
+                       env=env).stdout.strip()
+    batchtui("get-batch-results", fetched, "-o", str(tmp_path / "out"), "--wait", "--poll-seconds", "1", env=env)
+    assert log_counts() == "8,8"
+    exported = batchtui("start-batch", batchtui("upload-batch-file", str(write_batch_file(5)), env=env).stdout.strip(),
+                        env=env).stdout.strip()
+    for _ in range(100):  # wait without downloading: `show` only looks
+        if json.loads(batchtui("show", exported, "--json", env=env).stdout)["batch"]["status"] == "completed":
+            break
+    assert log_counts() == "13,8"  # started from here: its requests are rows, no responses yet
+    batchtui("export-results", exported, "-o", str(tmp_path / "answers.csv"), env=env)
+    assert log_counts() == "13,13"

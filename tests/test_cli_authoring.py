@@ -5,16 +5,14 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import pty
+import re
 import shutil
 import subprocess
 import sys
-from contextlib import suppress
 from pathlib import Path
 
 import pytest
-from cli_helpers import batchtui
+from cli_helpers import batchtui, on_a_terminal
 
 EXAMPLE = Path(__file__).parent.parent / "examples" / "reviews"
 
@@ -147,22 +145,6 @@ PEAK = ("import resource, runpy, sys\nresource.setrlimit(resource.RLIMIT_AS, (3 
 (VmHWM: ru_maxrss would count the memory of the parent it was forked from)."""
 
 
-def on_a_terminal(*args: str, env: dict[str, str]) -> tuple[subprocess.CompletedProcess[str], str]:
-    """Run batchtui with stderr on a pseudo-terminal, so that it draws progress; returns what the terminal got."""
-    leader, follower = pty.openpty()
-    try:
-        done = subprocess.run([sys.executable, "-m", "batchtui", *args], env=env, stdout=subprocess.PIPE,
-                              stderr=follower, text=True, timeout=120)
-    finally:
-        os.close(follower)
-    shown = b""
-    with suppress(OSError):  # EIO once all that was written is read
-        while chunk := os.read(leader, 1 << 16):
-            shown += chunk
-    os.close(leader)
-    return done, shown.decode(errors="replace")
-
-
 def test_file_names_are_shown_escaped_and_files_written_byte_exact(env, tmp_path, example):
     template, _ = example
     data = tmp_path / f"{EVIL}.csv"
@@ -242,3 +224,17 @@ def test_huge_lines_and_endless_files_are_errors_in_bounded_memory(env, tmp_path
                                "file may hold",
             "template": "batchtui: zero: more than 209,715,200 bytes, more than a whole batch file may hold.",
         }[run]
+
+
+def test_upload_and_download_progress_show_sizes_in_a_unit_that_fits(env, write_batch_file, tmp_path):
+    """A small file's progress reads '100% (412 B of 412 B)', never '100% (0.0 of 0.0 MB)'."""
+    batch_file = write_batch_file(3)
+    size = batch_file.stat().st_size
+    assert size < 1000
+    uploaded, terminal = on_a_terminal("upload-batch-file", str(batch_file), env=env)
+    assert uploaded.returncode == 0 and f"uploading requests.jsonl 100% ({size} B of {size} B)" in terminal
+    batch_id = batchtui("start-batch", uploaded.stdout.strip(), env=env).stdout.strip()
+    got, terminal = on_a_terminal("get-batch-results", batch_id, "--wait", "--poll-seconds", "1", "-o",
+                                  str(tmp_path / "raw"), env=env)
+    assert got.returncode == 0 and "downloading 100% (" in terminal
+    assert re.search(r"downloading 100% \(\d+(\.\d)? K?B of \d+(\.\d)? K?B\)", terminal) and " MB" not in terminal

@@ -56,8 +56,10 @@ def test_import_a_batch_and_query_it_in_three_formats(env, tmp_path, isolated_ho
     assert json.loads(pending.stdout) == [{"n": 30, "answered": 0}]  # from the moment of upload
     batchtui("get-batch-results", batch_id, "--wait", "--poll-seconds", "1", "-o", str(tmp_path / "raw"), env=env)
 
+    answered = batchtui("sql", "SELECT count(response) AS answered FROM llm_logs", "--format", "json", env=env)
+    assert json.loads(answered.stdout) == [{"answered": 30}]  # get-batch-results put what it fetched in llm_logs
     imported = batchtui("import-batch", batch_id, env=env)
-    assert imported.stdout == f"{batch_id}: 30 requests, 30 with a response\n"
+    assert imported.stdout == f"{batch_id}: 30 requests, 30 with a response (unchanged)\n"
     again = batchtui("import-batch", "--all", "--since", "2000-01-01", "--json", env=env)
     assert [(r["batch_id"], r["rows"], r["unchanged"]) for r in json.loads(again.stdout)] == [(batch_id, 30, True)]
     assert batchtui("import-batch", "--all", "--since", "2999-01-01", "--json", env=env).stdout.strip() == "[]"
@@ -153,3 +155,15 @@ def test_sql_table_stops_an_endless_query_at_a_row_limit(isolated_home):
 
 def _one_gib() -> None:
     resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+
+
+def test_sql_writes_reals_in_plain_decimals(isolated_home):
+    """A small cost in CSV or the table reads 0.00000945, never 9.45e-06, with all its digits; REALs still align
+    right in the table as numbers."""
+    asyncio.run(cache_at(resolve_profile(None).cache_dir() / "cache.db"))
+    env = {**os.environ, "BATCHTUI_HOME": str(isolated_home)}
+    query = "SELECT 9.45e-06 AS cost, 1e21 AS big, -0.000123456789012345 AS neg, 2.0 AS two, 'x' AS name"
+    done = batchtui("sql", query, "--format", "csv", env=env)
+    assert done.stdout == "cost,big,neg,two,name\n0.00000945,1000000000000000000000,-0.000123456789012345,2.0,x\n"
+    table = batchtui("sql", "SELECT 9.45e-06 AS cost UNION ALL SELECT 12.5", env=env).stdout.splitlines()
+    assert table[2:] == ["0.00000945", "      12.5", "(2 rows)"]

@@ -14,7 +14,7 @@ app = App(
     error_formatter=lambda error: "batchtui: " + " ".join(str(error).split()),
 )
 app.default(app_sandbox.tui)
-for command in (app_sandbox.view, batches.list_batches, batches.upload_batch_file, batches.start_batch,
+for command in (app_sandbox.view, batches.list_batches, batches.show, batches.upload_batch_file, batches.start_batch,
                 batches.get_batch_results, batches.cancel_batch, authoring.validate, authoring.make_batch_file):
     app.command(command)
 app.command(authoring.split_command, name="split")

@@ -1,4 +1,4 @@
-"""The commands over the account's batches: list, upload, start, fetch results, cancel, retry."""
+"""The commands over the account's batches: list, show, upload, start, fetch results, cancel, retry."""
 
 from __future__ import annotations
 
@@ -7,15 +7,35 @@ from typing import TYPE_CHECKING, Annotated
 
 from cyclopts import Parameter
 
-from batchtui.cli.common import BatchIdArgument, JsonOption, ProfileOption, run
-from batchtui.cli.render import ProgressLine, check_input_file, counts, description, fail, print_json, print_object, say
-from batchtui.core.domain import BATCH_ENDPOINTS, RETRY_KIND_NAMES, MetadataError, RetryKind, parse_metadata
+from batchtui.cli.common import BatchIdArgument, JsonOption, ProfileOption, log_results, run
+from batchtui.cli.render import (
+    ProgressLine,
+    WaitLine,
+    check_input_file,
+    counts,
+    description,
+    detail_json,
+    detail_lines,
+    fail,
+    print_json,
+    print_object,
+    say,
+)
+from batchtui.core.domain import (
+    ACTIVE_STATUSES,
+    BATCH_ENDPOINTS,
+    RETRY_KIND_NAMES,
+    MetadataError,
+    RetryKind,
+    parse_metadata,
+)
 from batchtui.core.errors import BatchtuiError
 from batchtui.core.text import printable
 from batchtui.core.timetext import clock
 
 if TYPE_CHECKING:
     from batchtui.core.api.models import Batch
+    from batchtui.core.insights.pricing import Cost
     from batchtui.core.workspace import Workspace
 
 
@@ -26,12 +46,15 @@ def list_batches(
     as_json: JsonOption = False,
     profile: ProfileOption = None,
 ) -> None:
-    """List batches, newest first (refreshes the local cache; offline, shows what it holds)."""
+    """List batches, newest first (refreshes the local cache; when the API cannot be asked, shows what the cache
+    holds, and fails if it holds nothing)."""
 
     async def work(workspace: Workspace) -> list[Batch]:
         try:
             await workspace.refresh()
         except BatchtuiError as exc:
+            if not await workspace.batches(limit=1):
+                raise  # nothing cached to answer from: an empty list would pass for "no batches"
             say(f"showing cached batches only: {exc}")
         return await workspace.batches(status=status, limit=limit)
 
@@ -42,6 +65,30 @@ def list_batches(
     for b in batches:
         print(f"{printable(b.id)}  {printable(b.status):<11} {clock(b.created_at, seconds=False)}  "
               f"{printable(b.endpoint):<20} {printable(b.model or '-'):<22} {counts(b):<18} {description(b)}".rstrip())
+
+
+def show(batch_id: BatchIdArgument, /, *, as_json: JsonOption = False, profile: ProfileOption = None) -> None:
+    """Print a batch's detail, as the app's detail shows it: counts, the timeline with when each phase began and
+    how long it lasted, files, tokens and cost, validation errors (the API's copy; the cache's, said so on
+    stderr, when the API cannot be asked)."""
+    import time
+
+    async def work(workspace: Workspace) -> tuple[Batch, Cost | None]:
+        try:
+            batch = await workspace.fetch_batch(batch_id)
+        except BatchtuiError as exc:
+            cached = await workspace.batch(batch_id)
+            if cached is None:
+                raise
+            say(f"showing the cached copy only: {exc}")
+            batch = cached
+        return batch, await workspace.batch_estimate(batch.id)
+
+    batch, estimate = run(work, profile)
+    if as_json:
+        print_json(detail_json(batch, time.time(), estimate))
+    else:
+        print("\n".join(detail_lines(batch, time.time(), estimate)))
 
 
 def upload_batch_file(file: Path, /, *, as_json: JsonOption = False, profile: ProfileOption = None) -> None:
@@ -88,23 +135,29 @@ def get_batch_results(
 ) -> None:
     """Download a batch's output and error files; if it has none yet, print its status and counts.
 
-    With --wait, errors that pass (rate limits, server errors, a lost connection) are waited out, each
-    noted on stderr; one that will not pass ends the wait."""
+    With --wait, stderr tells how the wait goes: on a terminal one live line (status, counts, rate, ETA,
+    elapsed), else a line per status change. Errors that pass (rate limits, server errors, a lost connection)
+    are waited out, each noted on stderr; one that will not pass ends the wait."""
+    from batchtui.core.results.index import ResultFiles
     from batchtui.core.workspace import MIN_POLL_SECONDS
 
     if wait and not poll_seconds >= MIN_POLL_SECONDS:
         fail(f"--poll-seconds {poll_seconds:g}: must be at least {MIN_POLL_SECONDS:g}", status=2)
 
-    def retrying(exc: BatchtuiError, delay: float) -> None:
-        say(f"{exc} (waiting: next try in {delay:.0f} s)")
-
     async def work(workspace: Workspace):
         if wait:
-            batch = await workspace.wait_for(batch_id, poll_seconds, on_retry=retrying)
+            with WaitLine() as line:
+                batch = await workspace.wait_for(
+                    batch_id, poll_seconds, on_poll=line,
+                    on_retry=lambda exc, delay: line.say(f"{exc} (waiting: next try in {delay:.0f} s)"))
         else:
             batch = await workspace.fetch_batch(batch_id)
         with ProgressLine("downloading") as bar:
-            return batch, await workspace.fetch_results(batch, output_dir, progress=bar)
+            files = await workspace.fetch_results(batch, output_dir, progress=bar)
+        if files and batch.status not in ACTIVE_STATUSES:
+            paths = {f.kind: f.path for f in files}
+            await log_results(workspace, batch, ResultFiles(output=paths.get("output"), errors=paths.get("error")))
+        return batch, files
 
     batch, files = run(work, profile)
     if as_json:
@@ -136,12 +189,24 @@ def retry_batch(
     profile: ProfileOption = None,
 ) -> None:
     """Send again, as a new batch linked by metadata retry_of, the requests whose latest attempt failed,
-    expired or was cancelled; prints the new batch id."""
+    expired or was cancelled; prints the new batch id. With none to send it says so on stderr, prints nothing
+    (`null` with --json) and exits 0."""
+    from batchtui.core.results.retry import NothingToRetry
+
     kinds = only or list(RETRY_KIND_NAMES)
 
-    async def work(workspace: Workspace) -> Batch:
+    async def work(workspace: Workspace) -> Batch | None:
         with ProgressLine("retry") as bar:
-            return await workspace.retry_batch(await workspace.fetch_batch(batch_id), kinds, progress=bar)
+            try:
+                return await workspace.retry_batch(await workspace.fetch_batch(batch_id), kinds, progress=bar)
+            except NothingToRetry:
+                return None
 
     batch = run(work, profile)
+    if batch is None:  # not a failure: a `set -e` script that retries whatever failed goes on
+        *first, last = dict.fromkeys(kinds)
+        say(f"{batch_id}: no {', '.join(first) + ' or ' if first else ''}{last} requests to retry; nothing sent")
+        if as_json:
+            print_json(None)
+        return
     print_object(batch, as_json)

@@ -7,10 +7,13 @@ from typing import TYPE_CHECKING, Annotated, TypeVar
 
 from cyclopts import Parameter
 
-from batchtui.cli.render import fail, say_notice
+from batchtui.cli.render import fail, say, say_notice
 from batchtui.core.errors import BatchtuiError
+from batchtui.core.text import printable
 
 if TYPE_CHECKING:
+    from batchtui.core.api.models import Batch
+    from batchtui.core.results.index import ResultFiles
     from batchtui.core.workspace import Workspace
 
 T = TypeVar("T")
@@ -49,3 +52,13 @@ def run(work: Callable[[Workspace], Awaitable[T]], profile_name: str | None) -> 
         fail(str(exc))
     except KeyboardInterrupt:
         fail("interrupted")
+
+
+async def log_results(workspace: Workspace, batch: Batch, files: ResultFiles | None = None) -> None:
+    """Put a finished batch's results into llm_logs once a command has them (`files` downloaded elsewhere, else the
+    cache's copies), so `sql` has its responses. The command's own work is done, so a failure here is one note on
+    stderr, not a failed command."""
+    try:
+        await workspace.import_batch(batch, files=files)
+    except BatchtuiError as exc:
+        say(f"{printable(batch.id)}: not put into llm_logs ({exc})")

@@ -4,13 +4,15 @@ cache with SQL, and the account's stats."""
 from __future__ import annotations
 
 import datetime as dt
+import math
 import sys
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
 
 from cyclopts import Parameter
 
-from batchtui.cli.common import BatchIdArgument, JsonOption, ProfileOption, UsageError, non_empty, run
+from batchtui.cli.common import BatchIdArgument, JsonOption, ProfileOption, UsageError, log_results, non_empty, run
 from batchtui.cli.render import (
     ImportLine,
     ProgressLine,
@@ -22,6 +24,7 @@ from batchtui.cli.render import (
     sql_value,
     stats_lines,
 )
+from batchtui.core.domain import ACTIVE_STATUSES
 from batchtui.core.errors import BatchtuiError
 from batchtui.core.text import printable, printable_json
 
@@ -53,11 +56,14 @@ def export_results(
     from batchtui.core.results.index import build_index
 
     async def work(workspace: Workspace) -> int:
-        with ProgressLine(f"exporting {output.name}") as bar:
-            return await export(workspace, bar)
-
-    async def export(workspace: Workspace, bar: ProgressLine) -> int:
         batch = await workspace.fetch_batch(batch_id)
+        with ProgressLine(f"exporting {output.name}") as bar:
+            written = await export(workspace, batch, bar)
+        if batch.status not in ACTIVE_STATUSES:
+            await log_results(workspace, batch)
+        return written
+
+    async def export(workspace: Workspace, batch: Batch, bar: ProgressLine) -> int:
         files = await workspace.batch_result_files(batch, progress=bar)
         check_export_dest(output, [*await workspace.batch_sources(batch), data, manifest, files.input, files.output,
                                    files.errors])
@@ -194,11 +200,11 @@ def sql(
         with stream_readonly_query(path, query) as (columns, all_rows):
             rows = islice(all_rows, limit) if limit else all_rows
             if output_format == "table":
-                print("\n".join(sql_table(columns, list(rows), width)))
+                print("\n".join(sql_table(columns, [tuple(map(_plain_real, row)) for row in rows], width)))
             elif output_format == "csv":
                 # a spreadsheet must not run a cell; a terminal must not act on one (a file or pipe gets it exact)
                 def cell(value: object) -> object:
-                    value = formula_safe(sql_value(value))
+                    value = _plain_real(formula_safe(sql_value(value)))
                     return printable(value) if to_terminal and isinstance(value, str) else value
 
                 writer = csv.writer(sys.stdout, lineterminator="\n")
@@ -214,6 +220,21 @@ def sql(
                 say(f"stopped after {limit:,} rows; --max-rows N shows more (0: all)")
     except (ReadOnlyQueryError, BatchtuiError) as exc:
         fail(str(exc))
+
+
+class _PlainReal(float):
+    """A REAL that writes itself in plain decimals with all its digits (9.45e-06 as 0.00000945): a cost read off a
+    CSV or a table is never in scientific notation. Still a float, so the table aligns it as a number."""
+
+    def __str__(self) -> str:
+        return f"{Decimal(repr(float(self))):f}" if math.isfinite(self) else repr(float(self))
+
+    __repr__ = __str__
+
+
+def _plain_real(value: object) -> object:
+    """A query's value as the table and CSV write it: a REAL in plain decimals, the rest as it is."""
+    return _PlainReal(value) if type(value) is float else value
 
 
 async def _upgrade_cache(path: Path) -> str | None:

@@ -8,12 +8,16 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from batchtui.core.text import printable, printable_json
+from batchtui.core.text import byte_size, printable, printable_json
 from batchtui.core.timetext import duration
 
 if TYPE_CHECKING:
+    from typing import TextIO
+
     from batchtui.core.api.models import Batch
     from batchtui.core.authoring.validate import ValidationReport
+    from batchtui.core.insights.pricing import Cost
+    from batchtui.core.insights.progress import Progress
     from batchtui.core.insights.stats import BatchStats
 
 
@@ -69,16 +73,19 @@ def description(batch: Batch) -> str:
 
 
 class ProgressLine:
-    """A one-line byte counter on stderr, drawn only when stderr is a terminal; `with` it to end the line."""
+    """A one-line byte counter on stderr, 'uploading x.jsonl  40% (4.9 KB of 12.3 KB)' with sizes in the unit
+    that fits them, drawn only when stderr is a terminal; `with` it to end the line."""
 
     def __init__(self, label: str) -> None:
         self.label = label
         self.enabled = sys.stderr.isatty()
+        self.drawn = 0
 
     def __call__(self, done: int, total: int) -> None:
         if self.enabled and total:
-            share = 100 * done // total
-            print(f"\r{self.label} {share:3d}% ({done / 1e6:.1f} of {total / 1e6:.1f} MB)", end="", file=sys.stderr)
+            text = f"{self.label} {100 * done // total:3d}% ({byte_size(done)} of {byte_size(total)})"
+            print(f"\r{text:<{self.drawn}}", end="", file=sys.stderr)  # a shorter line covers a longer one's tail
+            self.drawn = max(self.drawn, len(text))
 
     def __enter__(self) -> ProgressLine:
         return self
@@ -216,3 +223,130 @@ def sql_table(columns: list[str], rows: list[tuple[Any, ...]], width: int) -> li
     out += [line(row, numeric) for row in cells]
     out.append(f"({len(rows):,} row{'' if len(rows) == 1 else 's'})")
     return out
+
+
+class WaitLine:
+    """How a wait for a batch goes, on stderr. On a terminal, one live line rewritten at each poll (status, counts,
+    rate, ETA, elapsed); elsewhere (a log, CI) one line per status change, so a day's wait leaves a short log.
+    `with` it to end the live line."""
+
+    def __init__(self, stream: TextIO | None = None, *, live: bool | None = None) -> None:
+        self.stream = stream or sys.stderr
+        self.live = self.stream.isatty() if live is None else live
+        self.status: str | None = None
+        self.drawn = 0
+
+    def __call__(self, batch: Batch, progress: Progress) -> None:
+        """Workspace.wait_for's `on_poll`: show the batch as just fetched."""
+        import shutil
+        import time
+
+        text = wait_text(batch, progress, time.time())
+        if self.live:
+            width = shutil.get_terminal_size().columns - 1
+            text = text if len(text) <= width else text[:width - 1] + "…"
+            print(f"\r{text:<{self.drawn}}", end="", file=self.stream, flush=True)
+            self.drawn = max(self.drawn, len(text))
+        elif batch.status != self.status:
+            print(f"batchtui: {printable(batch.id)}: {text}", file=self.stream, flush=True)
+        self.status = batch.status
+
+    def say(self, message: str) -> None:
+        """A line of its own (a retry, say), clearing the live line first so the two never share a line."""
+        if self.drawn:
+            print(f"\r{'':<{self.drawn}}\r", end="", file=self.stream)
+            self.drawn = 0
+        print(f"batchtui: {printable(message)}", file=self.stream, flush=True)
+
+    def __enter__(self) -> WaitLine:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self.drawn:
+            print(file=self.stream, flush=True)
+
+
+def wait_text(batch: Batch, progress: Progress, now: float) -> str:
+    """'in_progress · 120/500 done, 3 failed · 75 lines/min · ETA 5m 04s · elapsed 12m 30s': what a waiting user
+    wants to know, the parts not known yet left out (a finished batch says how long it took); escaped."""
+    from batchtui.core.domain import ACTIVE_STATUSES, TERMINAL_STATUSES
+
+    parts = [printable(batch.status)]
+    failed = batch.request_counts.failed if batch.request_counts else 0
+    if progress.total:
+        parts.append(f"{progress.done:,}/{progress.total:,} done" + (f", {failed:,} failed" if failed else ""))
+    if progress.rate_per_minute and batch.status in ACTIVE_STATUSES:
+        parts.append(f"{progress.rate_per_minute:,.0f} lines/min")
+    if progress.eta is not None:
+        parts.append(f"ETA {duration(progress.eta - now, exact=True)}" + (" (after it expires)" if progress.at_risk
+                                                                           else ""))
+    ended = getattr(batch, f"{batch.status}_at") if batch.status in TERMINAL_STATUSES else None
+    if batch.created_at and ended:
+        parts.append(f"took {duration(ended - batch.created_at, exact=True)}")
+    elif batch.created_at:
+        parts.append(f"elapsed {duration(now - batch.created_at, exact=True)}")
+    return " · ".join(parts)
+
+
+def detail_lines(batch: Batch, now: float, estimate: Cost | None) -> list[str]:
+    """`batchtui show` for people: what the app's batch detail shows, as lines: header, requests, the timeline with
+    when each phase began and how long it lasted, files, tokens and cost, then every validation error; escaped."""
+    from batchtui.core.insights.pricing import batch_cost, cost_note, usd
+    from batchtui.core.insights.timeline import timeline_steps
+    from batchtui.core.timetext import clock
+
+    counts_ = batch.request_counts
+    lines = [f"{batch.id}  {batch.status}", f"endpoint   {batch.endpoint}", f"model      {batch.model or '-'}",
+             f"window     {batch.completion_window}", f"created    {clock(batch.created_at)}"]
+    lines += [f"metadata   {key} = {value}" for key, value in (batch.metadata or {}).items()]
+    lines.append(f"requests   {counts_.total:,} total, {counts_.completed:,} completed, {counts_.failed:,} failed"
+                 if counts_ else "requests   - (not counted yet)")
+    lines.append("timeline")
+    for step in timeline_steps(batch, now):
+        spent = duration(step.spent, exact=True) if step.spent is not None else ""
+        state = {"current": "  (now)", "next": "  (ahead)"}.get(step.state, "")
+        lines.append(f"  {step.status:<12} {clock(step.started):<19}  {spent:>8}{state}".rstrip())
+    lines.append("files")
+    lines += [f"  {kind:<7} {file_id}" for kind, file_id in
+              (("input", batch.input_file_id), ("output", batch.output_file_id), ("error", batch.error_file_id))
+              if file_id]
+    usage = batch.usage
+    if usage is not None:
+        cached = getattr(usage.input_tokens_details, "cached_tokens", None)
+        reasoning = getattr(usage.output_tokens_details, "reasoning_tokens", None)
+        lines.append(f"tokens     input {usage.input_tokens:,}" + (f" ({cached:,} cached)" if cached else "")
+                     + f", output {usage.output_tokens:,}" + (f" ({reasoning:,} reasoning)" if reasoning else "")
+                     + f", total {usage.total_tokens:,}")
+    cost = batch_cost(batch)
+    if cost is not None:
+        lines.append(f"cost       {usd(cost.total_usd)} (input {usd(cost.input_usd)}, cached {usd(cost.cached_usd)}, "
+                     f"output {usd(cost.output_usd)}; {cost.basis})")
+    elif usage is not None and usage.total_tokens:
+        lines.append(f"cost       {cost_note(batch) or 'no price'}")
+    if estimate is not None:
+        lines.append(f"estimated  {usd(estimate.total_usd)} (at validation, output at its max_tokens ceiling)")
+    errors = (batch.errors.data if batch.errors else None) or []
+    if errors:
+        lines.append(f"errors     {len(errors):,}")
+        lines += [f"  line {error.line if error.line is not None else '-'}: {error.code or '-'}"
+                  + (f" ({error.param})" if error.param else "") + f": {error.message or ''}" for error in errors]
+    return [printable(line) for line in lines]
+
+
+def detail_json(batch: Batch, now: float, estimate: Cost | None) -> dict[str, Any]:
+    """`batchtui show --json`: the batch as the API gives it, plus what the detail derives from it: the timeline
+    (each phase's start and seconds, null while not known) and the cost at batch prices and validation's estimate
+    (USD as decimal strings, exact; null when there is none)."""
+    from batchtui.core.insights.pricing import batch_cost
+    from batchtui.core.insights.timeline import timeline_steps
+
+    def money(cost: Cost | None) -> dict[str, str] | None:
+        if cost is None:
+            return None
+        return {"input_usd": str(cost.input_usd), "cached_usd": str(cost.cached_usd),
+                "output_usd": str(cost.output_usd), "total_usd": str(cost.total_usd), "basis": cost.basis}
+
+    timeline = [{"status": step.status, "started_at": step.started, "seconds": step.spent, "state": step.state}
+                for step in timeline_steps(batch, now)]
+    return {"batch": batch.to_dict(), "timeline": timeline, "cost": money(batch_cost(batch)),
+            "estimate": money(estimate)}

@@ -20,6 +20,7 @@ A config file looks like this (every field but the table name is optional):
     api_key = "sk-local"                # allowed; batchtui never writes keys anywhere
     timeout = 20                        # seconds a call may take (default 60)
     max_retries = 0                     # the SDK's own retries of a failed call (default 2)
+    log_finished = false                # fill llm_logs as batches finish (default true; off for huge accounts)
 
 With no config file, or no profile chosen, the "default" profile comes from OPENAI_API_KEY,
 OPENAI_BASE_URL, OPENAI_ORG_ID and OPENAI_PROJECT_ID.
@@ -43,10 +44,11 @@ OPENAI_BASE_URL = "https://api.openai.com/v1"
 ProfileKind = Literal["openai", "azure"]
 _PROFILE_FIELDS = {
     "kind", "base_url", "api_key", "api_key_env", "organization", "project", "azure_endpoint", "api_version",
-    "timeout", "max_retries",
+    "timeout", "max_retries", "log_finished",
 }
+_BOOL_FIELDS = {"log_finished"}
 _NUMBER_FIELDS: dict[str, tuple[bool, float, float]] = {"timeout": (False, 0.1, 3600.0), "max_retries": (True, 0, 10)}
-"""The fields that are numbers: whether whole, and their bounds. Every other field is a string."""
+"""The fields that are numbers: whether whole, and their bounds. Every other field but _BOOL_FIELDS is a string."""
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,8 @@ class Profile:
     """Seconds one API call may take before the SDK gives it up (and retries it)."""
     max_retries: int = 2
     """How often the SDK retries a call that failed on the way (429, 5xx, timeouts, lost connections)."""
+    log_finished: bool = True
+    """Whether the app imports each batch into llm_logs when it sees it finish (a few batches per sync pass)."""
 
     @property
     def _url(self) -> str:
@@ -169,6 +173,9 @@ def _profile_from_table(name: str, table: object, path: Path) -> Profile:
             if not number or not low <= value <= high:
                 what = "a whole number" if whole else "a number"
                 raise _error(path, f"{where}: field '{key}' must be {what} from {low:g} to {high:g}")
+        elif key in _BOOL_FIELDS:
+            if not isinstance(value, bool):
+                raise _error(path, f"{where}: field '{key}' must be true or false")
         elif not isinstance(value, str):
             raise _error(path, f"{where}: field '{key}' must be a string")
     for key in ("base_url", "azure_endpoint"):
@@ -197,6 +204,7 @@ def _profile_from_table(name: str, table: object, path: Path) -> Profile:
         api_version=table.get("api_version"),
         timeout=float(table.get("timeout", Profile.timeout)),
         max_retries=int(table.get("max_retries", Profile.max_retries)),
+        log_finished=table.get("log_finished", Profile.log_finished),
     )
 
 

@@ -1,4 +1,5 @@
-"""Making untrusted text (prompts, responses, metadata) safe to put on a terminal."""
+"""Text for a terminal or a screen: untrusted text (prompts, responses, metadata) made safe to show, and sizes in
+bytes as people read them, one way on the command line and in the app."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import re
 _URL = re.compile(r"https?://[^\s'\"<>]+")
 _USERINFO = re.compile(r"(?<=//)[^/?#]*@")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_KILO = 1000
+_UNITS = ("KB", "MB", "GB")
 
 
 def _escape(match: re.Match[str]) -> str:
@@ -40,3 +43,16 @@ def redact_url(url: str) -> str:
 def redact_urls(text: str) -> str:
     """`text` with every http(s) URL in it shown as redact_url shows it."""
     return _URL.sub(lambda match: redact_url(match.group()), text)
+
+
+def byte_size(num_bytes: int) -> str:
+    """A size in the unit that fits it, in steps of 1,000: '0 B', '512 B', '12.3 KB', '15.6 MB', '2.0 GB'; so a
+    small file's progress reads '12.3 KB of 12.3 KB', never '0.0 of 0.0 MB'."""
+    if num_bytes < _KILO:
+        return f"{num_bytes:,} B"
+    value = num_bytes / _KILO
+    for unit in _UNITS[:-1]:
+        if round(value, 1) < _KILO:
+            return f"{value:.1f} {unit}"
+        value /= _KILO
+    return f"{value:,.1f} {_UNITS[-1]}"

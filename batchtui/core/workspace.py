@@ -6,6 +6,7 @@ import asyncio
 import time
 from collections.abc import Callable, Collection, Iterable
 from contextlib import suppress
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -24,6 +25,7 @@ from batchtui.core.config import Profile
 from batchtui.core.domain import ACTIVE_STATUSES, RETRY_KIND_NAMES, ProgressCallback, RetryKind
 from batchtui.core.errors import BatchtuiError, file_errors
 from batchtui.core.insights.pricing import Cost
+from batchtui.core.insights.progress import RATE_WINDOW_SECONDS, Progress, batch_progress
 from batchtui.core.paths import inside, make_private_dirs, safe_name
 from batchtui.core.results.export import DataJoin
 from batchtui.core.results.index import ResultFiles, build_index
@@ -38,6 +40,19 @@ _MAX_RETRY_DEPTH = 100
 """Links followed from a retry back to its first batch (metadata is free text: a loop must end)."""
 MIN_POLL_SECONDS = 1.0
 """The shortest wait between two checks of a batch: shorter floods the API for nothing."""
+LOG_REQUESTS_PER_PASS = 50_000
+"""How many requests one `log_finished` call imports into llm_logs at most (one batch of the API's largest)."""
+
+
+@dataclass(frozen=True)
+class LogPass:
+    """What one `log_finished` call imported, what failed (batch id, reason), and how many batches are left."""
+
+    imported: list[ImportResult]
+    failed: list[tuple[str, str]]
+    left: int
+
+
 class RetryRefused(BatchtuiError):
     """A retry would send requests again that an earlier retry has not finished with."""
 
@@ -55,6 +70,7 @@ class Workspace:
         self.notice = notice
         self._max_retries = max_retries
         self._service: BatchService | None = None
+        self._log_failures: set[str] = set()
 
     @property
     def service(self) -> BatchService:
@@ -121,12 +137,15 @@ class Workspace:
     async def wait_for(
         self, batch_id: str, poll_seconds: float, *, max_backoff: float = MAX_BACKOFF_SECONDS,
         on_retry: Callable[[BatchtuiError, float], None] | None = None,
+        on_poll: Callable[[Batch, Progress], None] | None = None,
     ) -> Batch:
         """Fetch the batch every `poll_seconds` until it is no longer active; return it as it ended.
 
-        Transient failures (rate limits, server errors, lost connections) are ridden out as the app's poller
-        rides them out, by core's Backoff up to `max_backoff`; `on_retry` hears each with the seconds until the
-        next try. A failure that retrying will not fix ends the wait."""
+        `on_poll` hears each fetched batch (the last, finished one too) with its progress (rate and ETA over the
+        observations the cache recorded), so a long wait can say how it goes. Transient failures (rate limits,
+        server errors, lost connections) are ridden out as the app's poller rides them out, by core's Backoff up
+        to `max_backoff`; `on_retry` hears each with the seconds until the next try. A failure that retrying will
+        not fix ends the wait."""
         if not poll_seconds >= MIN_POLL_SECONDS:
             raise BatchtuiError(f"A poll interval of {poll_seconds:g} s would flood the API: "
                                 f"at least {MIN_POLL_SECONDS:g} s.")
@@ -141,6 +160,10 @@ class Workspace:
                 if on_retry is not None:
                     on_retry(exc, delay)
             else:
+                if on_poll is not None:
+                    now = time.time()
+                    recent = await self.observations(batch.id, since=now - RATE_WINDOW_SECONDS)
+                    on_poll(batch, batch_progress(batch, recent, now))
                 if batch.status not in ACTIVE_STATUSES:
                     return batch
                 backoff.succeeded()
@@ -227,22 +250,54 @@ class Workspace:
             return
 
     async def import_batch(
-        self, batch: Batch | str, *, progress: ProgressCallback | None = None, force: bool = False
+        self, batch: Batch | str, *, progress: ProgressCallback | None = None, force: bool = False,
+        files: ResultFiles | None = None,
     ) -> ImportResult:
         """Put every request of the batch (a cached Batch, or an id to fetch) into llm_logs, with its latest
         attempt's response; files are downloaded into the cache once. A batch unchanged since its last import is
-        not read again unless `force`. `progress` gets bytes downloaded, then bytes imported."""
+        not read again unless `force`. `progress` gets bytes downloaded, then bytes imported.
+
+        `files` are results already downloaded elsewhere (`get-batch-results -o DIR`): they are read instead of
+        the cache's copies, with the input from the cache (fetched once), and without the batch's retries."""
         if isinstance(batch, str):
             batch = await self.fetch_batch(batch)
-        retries = await self.cache.retries_of(batch.id)
+        retries = await self.cache.retries_of(batch.id) if files is None else []
         if not force:
             last = await asyncio.to_thread(last_import, self.cache.path, batch.id)
             if last is not None and last[0] == signature(batch, retries, self.profile.kind):
                 return last[1]
-        files = await self.batch_result_files(batch, progress=progress)
+        if files is None:
+            files = await self.batch_result_files(batch, progress=progress)
+        elif files.input is None and batch.input_file_id:
+            files = replace(files, input=await self.file_copy(
+                batch.input_file_id, "input", batch_id=batch.id, progress=progress))
         source = LogSource(batch, files, input_file=await self.file_info(batch.input_file_id),
                            retries=align_retries(files, retries), provider=self.profile.kind)
         return await import_batch(self.cache, source, store_dir=self.index_dir(), progress=progress, force=force)
+
+    async def log_finished(self, *, budget: int = LOG_REQUESTS_PER_PASS) -> LogPass:
+        """Import finished batches that llm_logs has no rows of yet, oldest first, until their requests add up to
+        `budget` (a bigger batch goes alone), so a big account fills llm_logs over many calls and none is long.
+        A batch that fails to import is named in the answer and not tried again by this workspace; the original
+        of a retry that finished is imported again, so its rows show the latest attempt."""
+        done: list[ImportResult] = []
+        failed: list[tuple[str, str]] = []
+        pending = [b for b in await self.cache.unlogged_batches() if b.id not in self._log_failures]
+        spent = handled = 0
+        for batch in pending:
+            size = batch.request_counts.total if batch.request_counts else 0
+            if handled and spent + size > budget:
+                break
+            spent += size
+            handled += 1
+            try:
+                done.append(await self.import_batch(batch))
+                if (batch.metadata or {}).get(RETRY_OF):
+                    done.append(await self.import_batch(await self._first_attempt(batch)))
+            except BatchtuiError as exc:
+                self._log_failures.add(batch.id)
+                failed.append((batch.id, str(exc)))
+        return LogPass(done, failed, left=len(pending) - handled)
 
     async def cancel_batch(self, batch_id: str) -> Batch:
         """Ask the API to cancel; finished lines stay in the batch's output file."""

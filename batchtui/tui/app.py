@@ -23,12 +23,16 @@ from batchtui.core.errors import BatchtuiError
 from batchtui.core.insights.pricing import cost_notes
 from batchtui.core.text import printable
 from batchtui.core.workspace import Workspace
+from batchtui.tui.commands import BatchIdCommands
 from batchtui.tui.format import short_id
 from batchtui.tui.literal_app import LiteralApp, freeze_startup_heap
 from batchtui.tui.screens.batches import BatchesScreen
 from batchtui.tui.sync_status import SyncStatus, failure_state, open_failure
 
 WORKSPACE_WAIT_SECONDS = 30.0
+LOGS = "llm-logs"
+"""The worker group of imports into llm_logs: one at a time."""
+PROGRESS_NOTE_SECONDS = 1.5
 FIRST_PAINT_BATCHES = 100
 """More rows than the tallest terminal shows: the batches loaded and painted before the rest."""
 
@@ -52,9 +56,11 @@ class BatchtuiApp(LiteralApp):
 
     TITLE = "batchtui"
     CSS_PATH = "app.tcss"
+    COMMANDS = LiteralApp.COMMANDS | {BatchIdCommands}
     BINDINGS = [
         Binding("r", "refresh", "Refresh", show=False),  # shown on the home screen; elsewhere `?` and ctrl+p
         Binding("f", "files", "Files", show=False),
+        Binding("g", "go_to_batch", "Go to a batch id", show=False),
         Binding("question_mark", "show_keys", "Keys", key_display="?"),
         Binding("ctrl+q", "quit", "Quit", priority=True),
     ]
@@ -169,8 +175,45 @@ class BatchtuiApp(LiteralApp):
                 # up to 10,000 batches on a first sync: in a thread, so the screen keeps its frames
                 self.batches = await asyncio.to_thread(with_changed, self.batches, changed)
                 self._announce_status_changes(before, result.changed)
+            if self.profile.log_finished and not self._logging():
+                self._log_finished()
             delay = self.poll.after_pass(result)
         self._poll_timer = self.set_timer(delay, self.run_sync)
+
+    def _logging(self) -> bool:
+        return any(worker.group == LOGS and worker.is_running for worker in self.workers)
+
+    @work(group=LOGS, exit_on_error=False, description="put finished batches into llm_logs")
+    async def _log_finished(self) -> None:
+        """Import batches that finished into llm_logs after a sync pass, a bounded amount each time (see
+        Workspace.log_finished): SQL over every request works without a separate import."""
+        assert self.workspace is not None
+        done = await self.workspace.log_finished()
+        for batch_id, reason in done.failed:
+            self.notify(f"{short_id(batch_id, 40)} was not put into llm_logs: {reason}", title="llm_logs",
+                        severity="warning", markup=False)
+
+    @work(exclusive=True, group=LOGS, exit_on_error=False, description="put every batch into llm_logs")
+    async def _log_every_batch(self) -> None:
+        """The palette's "Import every batch into llm_logs": each cached batch, oldest first, with its progress in
+        a notification that is replaced every PROGRESS_NOTE_SECONDS."""
+        workspace = await self.wait_for_workspace()
+        batches = list(reversed(await workspace.batches()))
+        failed: list[str] = []
+        rows = 0
+        noted = 0.0
+        for number, batch in enumerate(batches, 1):
+            if time.monotonic() - noted >= PROGRESS_NOTE_SECONDS:
+                noted = time.monotonic()
+                self.notify(f"Importing into llm_logs: batch {number:,} of {len(batches):,}…", title="llm_logs",
+                            timeout=PROGRESS_NOTE_SECONDS, markup=False)
+            try:
+                rows += (await workspace.import_batch(batch)).rows
+            except BatchtuiError as exc:
+                failed.append(f"{short_id(batch.id, 40)}: {exc}")
+        self.notify(f"{len(batches) - len(failed):,} batches in llm_logs, {rows:,} requests."
+                    + (f" Not imported: {'; '.join(failed[:3])}" + (" …" if len(failed) > 3 else "") if failed else ""),
+                    title="llm_logs", severity="warning" if failed else "information", markup=False, timeout=15)
 
     def _announce_status_changes(self, before: dict[str, str], changed: list[str]) -> None:
         now = {b.id: b for b in self.batches}
@@ -234,6 +277,15 @@ class BatchtuiApp(LiteralApp):
         self.notify(f"Started {retry.id} to retry {size} of {batch_id}.", title="Retry", markup=False)
         self.open_batch(retry.id)
 
+    def action_go_to_batch(self) -> None:
+        from batchtui.tui.screens.go_to_batch import GoToBatchScreen
+
+        def chosen(batch_id: str | None) -> None:
+            if batch_id is not None:
+                self.open_batch(batch_id)
+
+        self.push_screen(GoToBatchScreen(), chosen)
+
     def action_files(self) -> None:
         from batchtui.tui.screens.files import FilesScreen
 
@@ -251,6 +303,10 @@ class BatchtuiApp(LiteralApp):
         yield from super().get_system_commands(screen)
         yield SystemCommand("Refresh now", "Sync batches with the API", self.action_refresh)
         yield SystemCommand("Files", "All files of the account", self.action_files)
+        yield SystemCommand("Go to a batch", "Open a batch by its id (or paste the id here)", self.action_go_to_batch)
+        yield SystemCommand("Import every batch into llm_logs",
+                            "Each cached batch's requests and responses, for SQL (finished ones arrive by themselves)",
+                            self._log_every_batch)
         yield SystemCommand("Toggle bell", "Ring the terminal bell when a batch changes status", self._toggle_bell)
 
     def _toggle_bell(self) -> None:
@@ -258,8 +314,9 @@ class BatchtuiApp(LiteralApp):
         self.notify(f"Bell on status change: {'on' if self.bell_on_change else 'off'}")
 
     async def on_unmount(self) -> None:
-        """Let the sync worker (cancelled on exit) finish first: quit mid-open, the cache it opens gets closed."""
-        await asyncio.gather(*(worker.wait() for worker in self.workers if worker.group == "sync"),
+        """Let the sync and llm_logs workers (cancelled on exit) finish first: quit mid-open, the cache it opens gets
+        closed; an import rolls back."""
+        await asyncio.gather(*(worker.wait() for worker in self.workers if worker.group in ("sync", LOGS)),
                              return_exceptions=True)
         if self.workspace is not None:
             await self.workspace.close()

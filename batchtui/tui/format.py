@@ -6,7 +6,7 @@ from rich.cells import cell_len, set_cell_size
 from rich.highlighter import Highlighter
 from rich.text import Text
 
-from batchtui.core.text import printable
+from batchtui.core.text import byte_size, printable
 from batchtui.core.timetext import duration
 
 STATUS_STYLES = {
@@ -81,11 +81,5 @@ def ago(timestamp: float | None, now: float) -> str:
 
 
 def size(num_bytes: int | None) -> str:
-    if num_bytes is None:
-        return "-"
-    value = float(num_bytes)
-    for unit in ("B", "KB", "MB", "GB"):
-        if value < 1000 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1000
-    return f"{value:.1f} GB"
+    """A file's size as `byte_size` writes it on the command line too; '-' when the API does not say."""
+    return "-" if num_bytes is None else byte_size(num_bytes)

@@ -4,7 +4,10 @@ literally, copying to the clipboard, the report of a worker that failed, and fre
 from __future__ import annotations
 
 import gc
+from pathlib import Path
 
+from platformdirs import user_downloads_path
+from textual import events, on
 from textual.app import App
 from textual.content import Content
 from textual.notifications import SeverityLevel
@@ -27,6 +30,33 @@ class LiteralApp(ReportsWorkerErrors, App[None]):
         must never be read as markup or reach the terminal as escape sequences. `markup` is ignored."""
         super().notify(printable(message, keep_newlines=True), title=printable(title), severity=severity,
                        timeout=timeout, markup=False)
+
+    def deliver_screenshot(self, filename: str | None = None, path: str | None = None,
+                           time_format: str | None = None) -> str | None:
+        """The palette's "Screenshot": as Textual's, but into the Downloads folder made when it is missing (where
+        Textual's fails), or `path`."""
+        folder = Path(path) if path else user_downloads_path()
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            self.notify(f"Cannot save a screenshot in {folder}: {exc.strerror or exc}", title="Screenshot",
+                        severity="error")
+            return None
+        return super().deliver_screenshot(filename, str(folder), time_format)
+
+    @on(events.DeliveryComplete)
+    def _screenshot_saved(self, event: events.DeliveryComplete) -> None:
+        """Say where the screenshot went in plain words (Textual's own note wraps the path in markup)."""
+        if event.name == "screenshot":
+            event.prevent_default()
+            self.notify(f"Saved the screenshot to {event.path}" if event.path else "Saved the screenshot",
+                        title="Screenshot")
+
+    @on(events.DeliveryFailed)
+    def _screenshot_failed(self, event: events.DeliveryFailed) -> None:
+        if event.name == "screenshot":
+            event.prevent_default()
+            self.notify(f"Cannot save the screenshot: {event.exception}", title="Screenshot", severity="error")
 
     def copy(self, text: str, what: str) -> None:
         """Copy to the clipboard and tell the user what was copied."""

@@ -71,10 +71,11 @@ def test_caches_are_per_profile_and_per_endpoint(tmp_path):
 
 
 def test_a_profile_sets_the_clients_timeout_and_retries(tmp_path):
-    write_config(tmp_path, "[profiles.slow]\napi_key = 'sk-x'\ntimeout = 5\nmax_retries = 0\n"
+    write_config(tmp_path, "[profiles.slow]\napi_key = 'sk-x'\ntimeout = 5\nmax_retries = 0\nlog_finished = false\n"
                            "[profiles.plain]\nbase_url = 'http://127.0.0.1:9/v1'\n")
     slow, plain = resolve_profile("slow"), resolve_profile("plain")
     assert (slow.timeout, slow.max_retries) == (5.0, 0) and (plain.timeout, plain.max_retries) == (60.0, 2)
+    assert not slow.log_finished and plain.log_finished
     client = make_openai_client(slow)
     assert (client.timeout, client.max_retries) == (5.0, 0)
 
@@ -94,6 +95,7 @@ def test_a_profile_sets_the_clients_timeout_and_retries(tmp_path):
         ("[profiles.a]\ntimeout = 0\n", "a", "field 'timeout' must be a number from 0.1 to 3600"),
         ("[profiles.a]\nmax_retries = 1.5\n", "a", "field 'max_retries' must be a whole number from 0 to 10"),
         ("[profiles.a]\nmax_retries = true\n", "a", "field 'max_retries' must be a whole number from 0 to 10"),
+        ("[profiles.a]\nlog_finished = 'no'\n", "a", "field 'log_finished' must be true or false"),
     ],
 )
 def test_config_mistakes_are_one_line_naming_the_file(tmp_path, text, name, fragment):

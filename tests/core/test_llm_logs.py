@@ -457,3 +457,39 @@ async def test_an_import_into_a_damaged_table_fails_in_one_line(tmp_path):
         import_rows(db, LogSource(batch_of("batch_b", "in_progress"), ResultFiles(input=people(tmp_path, 5))))
     assert str(info.value) == (f"{db}: the cache file is damaged (database disk image is malformed); move it aside "
                                "and batchtui starts a new one, filled from the API")
+
+
+async def test_finished_batches_fill_llm_logs_a_bounded_amount_at_a_time(sandbox_profile, tmp_path):
+    """What the app does after each sync pass: finished batches never imported are imported oldest first until
+    their requests reach the budget (a bigger batch still goes alone), then the next call goes on; a batch whose
+    import fails is named once and not tried again; results fetched to a folder of the user's fill llm_logs too."""
+    async with await Workspace.open(sandbox_profile, cache_dir=tmp_path / "cache") as ws:
+        made = []
+        for n, count in enumerate((30, 20, 25)):
+            uploaded = await ws.upload(people(tmp_path, count, name=f"p{n}.jsonl"))
+            made.append(await finished(ws, (await ws.start_batch(uploaded.id, "/v1/chat/completions")).id))
+            await asyncio.sleep(1.1)  # distinct created_at seconds: "oldest first" is then well defined
+        await ws.refresh()
+        first = await ws.log_finished(budget=50)
+        assert [r.batch_id for r in first.imported] == [made[0].id, made[1].id] and first.left == 1
+        assert [(r.rows, r.with_response) for r in first.imported] == [(30, 30), (20, 20)]
+        second = await ws.log_finished(budget=10)  # over budget on its own: imported alone all the same
+        assert [r.batch_id for r in second.imported] == [made[2].id] and second.left == 0
+        assert (await ws.log_finished()).imported == []
+        with sqlite3.connect(ws.cache.path) as conn:
+            assert conn.execute("SELECT count(*), count(response) FROM llm_logs").fetchone() == (75, 75)
+
+        gone = await finished(ws, (await ws.start_batch(
+            (await ws.upload(people(tmp_path, 5, name="gone.jsonl"))).id, "/v1/chat/completions")).id)
+        await ws.service.delete_file(gone.output_file_id)
+        await ws.refresh()
+        broken = await ws.log_finished()
+        assert broken.imported == [] and [batch_id for batch_id, _ in broken.failed] == [gone.id]
+        assert (await ws.log_finished()).failed == []  # named once
+
+        elsewhere = await finished(ws, (await ws.start_batch(
+            (await ws.upload(people(tmp_path, 7, name="own.jsonl"))).id, "/v1/chat/completions")).id)
+        downloaded = {f.kind: f.path for f in await ws.fetch_results(elsewhere, tmp_path / "mine")}
+        result = await ws.import_batch(elsewhere, files=ResultFiles(output=downloaded["output"]))
+        assert (result.rows, result.with_response) == (7, 7)
+        assert all(row["request"] for row in log_rows(ws.cache.path, elsewhere.id).values())

@@ -7,13 +7,11 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cli_helpers import batchtui
+from cli_helpers import batchtui, on_a_terminal
 from hostile_server import HostileApi, hostile_server
 
 _RAW = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
@@ -83,30 +81,13 @@ def test_the_cli_against_a_hostile_server_stays_in_its_folders_and_prints_nothin
     assert all(path.parent == out for path in files_under(out)), files_under(out)
 
 
-def on_a_terminal(args: list[str], env: dict[str, str]) -> tuple[int, str]:
-    """Run the CLI with its stdout and stderr on a pseudo-terminal; (exit status, all it wrote)."""
-    master, slave = os.openpty()
-    process = subprocess.Popen([sys.executable, "-m", "batchtui", *args], stdout=slave, stderr=slave, env=env)
-    os.close(slave)
-    output = bytearray()
-    while True:
-        try:
-            chunk = os.read(master, 65536)
-        except OSError:  # EIO: the process has gone, and its end of the pty with it
-            break
-        if not chunk:
-            break
-        output += chunk
-    os.close(master)
-    return process.wait(timeout=60), output.decode("utf-8", errors="replace")
-
-
 def test_sql_csv_is_exact_in_a_pipe_and_escaped_on_a_terminal(hostile):
     _, env = hostile
     batchtui("import-batch", "batch_x", env=env)
     piped = batchtui("sql", QUERY, "--format", "csv", env=env)
     assert "\x1b]0;EVILTITLE\x07" in piped.stdout  # data for a program stays byte for byte
-    status, shown = on_a_terminal(["sql", QUERY, "--format", "csv"], env)
+    done, shown = on_a_terminal("sql", QUERY, "--format", "csv", env=env, stdout_too=True)
+    status = done.returncode
     assert status == 0 and "row-0\\x1b]0;EVILTITLE" in shown
     assert not raw_controls(shown.replace("\r\n", "\n")), raw_controls(shown)[:3]
 

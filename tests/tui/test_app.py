@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from mounts import read_only_view
 from pilot_helpers import Notes, fill_cache, row_text, wait_for_rows, wait_until
+from textual.widgets import Input, Static
 
 from batchtui.core.api.models import Batch
 from batchtui.core.config import Profile
@@ -32,9 +33,6 @@ def sample_batch(number: int, status: str = "completed", description: str = "") 
         "request_counts": {"total": 100, "completed": 100 if status == "completed" else 40, "failed": 0},
         "metadata": {"description": description} if description else None,
     })
-
-
-
 
 
 def offline_app(cache_dir: Path) -> BatchtuiApp:
@@ -180,3 +178,52 @@ async def test_a_read_only_home_is_named_in_the_status_line(read_only_folder: Pa
         await pilot.press("r")
         await pilot.pause(0.2)
         assert app.sync_status.state == "no-cache" and app.workspace is None
+
+
+async def test_a_batch_opens_by_its_id_from_g_or_the_palette(tmp_path):
+    """`g` asks for an id (a pasted one may carry quotes or a URL around it) and opens its detail; what is not an
+    id is said in the prompt; the palette offers a pasted id, and the cached batches whose id holds what is typed."""
+    from batchtui.tui.commands import BatchIdCommands
+    from batchtui.tui.screens.batch_detail import BatchDetailScreen
+    from batchtui.tui.screens.go_to_batch import GoToBatchScreen
+
+    await fill_cache(tmp_path, [sample_batch(n, description=f"job {n}") for n in (1, 2, 12)])
+    app = offline_app(tmp_path)
+    async with app.run_test() as pilot:
+        await wait_for_rows(pilot, 3)
+        await pilot.press("g")
+        await wait_until(pilot, lambda: isinstance(app.screen, GoToBatchScreen), "the id prompt")
+        prompt = app.screen
+        prompt.query_one(Input).value = "no id here"
+        await pilot.press("enter")
+        assert "not a batch id" in str(prompt.query_one("#go-to-problem", Static).render())
+        prompt.query_one(Input).value = " 'https://platform.openai.com/batches/batch_0002' "
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, BatchDetailScreen), "the detail")
+        await wait_until(pilot, lambda: app.screen.batch is not None, "the batch loaded")
+        assert app.screen.batch.id == "batch_0002"
+
+        provider = BatchIdCommands(app.screen)
+        pasted = [hit async for hit in provider.search("batch_0012")]
+        assert [str(hit.match_display) for hit in pasted] == ["Open batch batch_0012"]
+        typed = [hit async for hit in provider.search("tch_00")]
+        assert sorted(str(hit.match_display) for hit in typed) == [
+            "Open batch_0001", "Open batch_0002", "Open batch_0012"]
+        assert {hit.help for hit in typed} == {"job 1", "job 2", "job 12"}
+        pasted[0].command()
+        await wait_until(pilot, lambda: getattr(app.screen, "batch_id", None) == "batch_0012", "the palette's")
+        await wait_until(pilot, lambda: app.screen.batch is not None, "its batch loaded")
+
+
+async def test_the_palettes_screenshot_makes_its_folder_and_says_where(tmp_path, monkeypatch):
+    """Textual saves to ~/Downloads and fails when it does not exist; batchtui makes the folder and names the file
+    in plain words (Textual's note wraps the path in markup, which a literal notification would show)."""
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("XDG_DOWNLOAD_DIR", raising=False)
+    heard = Notes()
+    app = offline_app(tmp_path / "cache")
+    async with app.run_test(message_hook=heard.hear) as pilot:
+        next(c for c in app.get_system_commands(app.screen) if c.title == "Screenshot").callback()
+        await wait_until(pilot, lambda: any("screenshot" in m for m in heard.messages), "the screenshot note")
+    saved = list((tmp_path / "home" / "Downloads").glob("*.svg"))
+    assert len(saved) == 1 and heard.messages[-1] == f"Saved the screenshot to {saved[0]}"

@@ -14,6 +14,7 @@ from textual.widgets import Input, TextArea
 from batchtui.core.api.models import Batch, FileObject
 from batchtui.core.cache.store import Cache, DownloadedFile
 from batchtui.core.config import Profile
+from batchtui.core.insights.timeline import timeline_steps
 from batchtui.core.text import printable
 from batchtui.core.workspace import Workspace, _split_head
 from batchtui.sandbox import SandboxConfig, SandboxServer
@@ -22,7 +23,7 @@ from batchtui.tui.commands import ScreenCommands
 from batchtui.tui.screens.batch_detail import BatchDetailScreen
 from batchtui.tui.screens.confirm import ConfirmScreen
 from batchtui.tui.screens.file_preview import FilePreviewScreen
-from batchtui.tui.widgets.batch_timeline import BatchTimeline, timeline_steps
+from batchtui.tui.widgets.batch_timeline import BatchTimeline
 from batchtui.tui.widgets.detail_files import BatchFiles
 from batchtui.tui.widgets.detail_progress import BatchProgressPanel
 

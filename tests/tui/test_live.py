@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import sqlite3
+from dataclasses import replace
 
 from pilot_helpers import Notes, wait_until
 
@@ -54,3 +57,38 @@ async def test_demo_mode_is_marked(sandbox_profile, tmp_path):
     async with app.run_test() as pilot:
         assert app.has_class("-demo") and app.sub_title.startswith("DEMO")
         await wait_until(pilot, lambda: app.sync_status.state == "synced", "first sync")
+
+
+def llm_logs_counts(db) -> tuple[int, int] | None:
+    """Rows and rows with a response in llm_logs; None while the app has not made its cache yet."""
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
+            return conn.execute("SELECT count(*), count(response) FROM llm_logs").fetchone()
+    except sqlite3.OperationalError:
+        return None
+
+
+async def test_finished_batches_reach_llm_logs_by_themselves(sandbox_profile, tmp_path, write_batch_file):
+    """After a sync pass the app imports finished batches into llm_logs (SQL works with no import command);
+    `log_finished = false` turns that off, and the palette then imports every batch with its progress shown."""
+    async with await Workspace.open(sandbox_profile, cache_dir=tmp_path / "setup") as ws:
+        for count in (6, 9):
+            uploaded = await ws.upload(write_batch_file(count))
+            await ws.wait_for((await ws.start_batch(uploaded.id, "/v1/chat/completions")).id, 1)
+
+    app = BatchtuiApp(sandbox_profile, cache_dir=tmp_path / "on")
+    async with app.run_test() as pilot:
+        await wait_until(pilot, lambda: llm_logs_counts(tmp_path / "on" / "cache.db") == (15, 15), "rows imported")
+
+    off = BatchtuiApp(replace(sandbox_profile, log_finished=False), cache_dir=tmp_path / "off")
+    heard = Notes()
+    async with off.run_test(message_hook=heard.hear) as pilot:
+        await wait_until(pilot, lambda: off.sync_status.state == "synced", "first sync")
+        await off.workers.wait_for_complete()
+        assert llm_logs_counts(tmp_path / "off" / "cache.db") == (0, 0)
+        command = next(c for c in off.get_system_commands(off.screen) if c.title == "Import every batch into llm_logs")
+        command.callback()
+        await wait_until(pilot, lambda: any("batches in llm_logs" in m for m in heard.messages), "imported")
+        assert "Importing into llm_logs: batch 1 of 2…" in heard.messages
+        assert "2 batches in llm_logs, 15 requests." in heard.messages
+        assert llm_logs_counts(tmp_path / "off" / "cache.db") == (15, 15)

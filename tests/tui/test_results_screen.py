@@ -473,3 +473,29 @@ async def test_a_hand_merged_output_shows_duplicates_and_json_answers_in_one_lin
         screen.query_one(ResultList).move_to_row(2)
         await pilot.pause()
         assert "Duplicate: output line 1 has this custom_id too" in detail_text(screen)
+
+
+async def test_an_open_viewer_follows_a_retry_that_finishes(tmp_path):
+    """The viewer of a batch is open when a retry of it finishes: the next sync brings the retry, and the
+    viewer opens the files again, so each retried request shows its latest attempt without reopening."""
+    with SandboxServer(SandboxConfig(speed=1000, fail_rate=0.4)) as server:
+        profile = Profile(name="t", base_url=server.base_url, api_key="sk-test")
+        async with await Workspace.open(profile, cache_dir=tmp_path / "setup") as ws:
+            root = await ws.wait_for((await start(ws, chat_lines(60), tmp_path / "in.jsonl")).id, 1)
+        assert root.request_counts.failed > 0
+        app = BatchtuiApp(profile, cache_dir=tmp_path / "app")
+        heard = Notes()
+        async with app.run_test(size=(120, 40), message_hook=heard.hear) as pilot:
+            await wait_until(pilot, lambda: app.sync_status.state == "synced", "first sync")
+            app.push_screen(ResultsScreen(BatchResults(root.id), root.id))
+            screen = await indexed(pilot)
+            assert all(screen.index.attempt(row) == 1 for row in range(60))
+            async with await Workspace.open(profile, cache_dir=tmp_path / "setup") as ws:
+                retry = await ws.retry_batch(root, ["failed"])
+                await ws.wait_for(retry.id, 1)
+            await pilot.press("r")  # sync: the retry arrives, finished
+            await wait_until(pilot, lambda: screen.index is not None and screen.index.complete
+                             and any(screen.index.attempt(row) == 2 for row in range(len(screen.index))),
+                             "the latest attempts shown")
+            assert [screen.index.attempt(row) for row in range(60)].count(2) == root.request_counts.failed
+            assert "A retry of this batch finished: showing the latest attempts." in heard.messages

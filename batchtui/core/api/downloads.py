@@ -51,7 +51,15 @@ async def download_once(
 ) -> DownloadedFile:
     """Download `file_id` to `dest` and record it; a copy already there with the recorded size is kept, so a
     second call needs no network. A download cut off or short is started again, up to DOWNLOAD_ATTEMPTS in all;
-    only a complete file ever reaches `dest` and the cache's record."""
+    only a complete file ever reaches `dest` and the cache's record. One download of a file at a time."""
+    async with cache.file_lock(file_id):
+        return await _download_once(service, cache, file_id, dest, kind=kind, batch_id=batch_id, progress=progress)
+
+
+async def _download_once(
+    service: BatchService, cache: Cache, file_id: str, dest: Path, *, kind: str, batch_id: str | None,
+    progress: ProgressCallback | None,
+) -> DownloadedFile:
     known = await cache.get_download(file_id)
     if known and known.path == dest and dest.exists() and dest.stat().st_size == known.bytes:
         return known

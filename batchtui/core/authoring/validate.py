@@ -129,17 +129,26 @@ class ValidationReport:
 
 def report_figures(report: ValidationReport) -> list[tuple[str, str]]:
     """The report's estimates as (label, text), worded once for the CLI and the TUI: input tokens, the output
-    ceiling, and the cost at batch prices (or why there is none)."""
+    ceiling, and the cost at batch prices (or why there is none). Output with no max_tokens is said to be
+    unbounded, never priced at $0: the cost is then a floor."""
     figures = [("input tokens", f"about {report.input_tokens:,} ({report.token_method})")]
+    unbounded = report.lines_without_ceiling
+    requests = f"{unbounded:,} request{'s' if unbounded != 1 else ''}"
     if report.output_ceiling is not None:
-        unbounded = report.lines_without_ceiling
         figures.append(("output tokens", f"at most {report.output_ceiling:,}"
-                        + (f" ({unbounded:,} request{'s' if unbounded != 1 else ''} set no max_tokens)"
-                           if unbounded else "")))
+                        + (f" ({requests} set no max_tokens)" if unbounded else "")))
+    elif unbounded:
+        figures.append(("output tokens", f"unbounded ({requests} set no max_tokens)"))
     if report.cost is not None:
         cost = report.cost
-        figures.append(("cost", f"about {usd(cost.total_usd)} at batch prices (input {usd(cost.input_usd)}, "
-                                f"output {usd(cost.output_usd)}; {cost.basis})"))
+        if not unbounded:
+            output = usd(cost.output_usd)
+        elif report.output_ceiling is None:
+            output = "unbounded"
+        else:
+            output = f"{usd(cost.output_usd)} plus the unbounded output of {requests} without max_tokens"
+        figures.append(("cost", f"{'at least' if unbounded else 'about'} {usd(cost.total_usd)} at batch prices "
+                                f"(input {usd(cost.input_usd)}, output {output}; {cost.basis})"))
     elif report.no_price_reason:
         figures.append(("cost", report.no_price_reason))
     return figures

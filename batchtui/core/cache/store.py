@@ -409,6 +409,12 @@ class Cache:
         self._conn = conn
         self._lock = asyncio.Lock()
         self._closed = False
+        self._file_locks: dict[str, asyncio.Lock] = {}
+
+    def file_lock(self, file_id: str) -> asyncio.Lock:
+        """Held while a file is downloaded through this cache: a second download of it (the viewer and a background
+        import at once) waits, then finds the first one's copy."""
+        return self._file_locks.setdefault(file_id, asyncio.Lock())
 
     @classmethod
     async def open(cls, path: Path) -> Cache:
@@ -625,6 +631,17 @@ class Cache:
         params.append(-1 if limit is None else limit)
         rows = await self._fetchall(
             f"SELECT raw FROM batches {where} ORDER BY created_at DESC, id DESC LIMIT ?", params
+        )
+        return await _off_loop_if_large(lambda: [_load(Batch, row[0]) for row in rows], len(rows))
+
+    async def unlogged_batches(self) -> list[Batch]:
+        """Finished batches whose rows llm_logs lacks: never imported, or imported before they finished (as a
+        batch started from here is, with its requests alone), oldest first. The status of the last import is the
+        fourth item of its signature (`llm_logs.signature`)."""
+        rows = await self._fetchall(
+            "SELECT raw FROM batches LEFT JOIN llm_log_imports AS imported ON imported.batch_id = batches.id "
+            f"WHERE status IN ({_TERMINAL_SQL}) AND (imported.batch_id IS NULL "
+            "OR json_extract(imported.signature, '$[3]') IS NOT status) ORDER BY created_at, id"
         )
         return await _off_loop_if_large(lambda: [_load(Batch, row[0]) for row in rows], len(rows))
 

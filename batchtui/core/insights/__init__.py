@@ -1,2 +1,2 @@
-"""Figures about batches: prices at batch rates, cost, how long batches take (stats) and the rate and expected finish of
-a running one."""
+"""Figures about batches: prices at batch rates, cost, how long batches take (stats), the steps of a batch's status
+timeline, and the rate and expected finish of a running one."""

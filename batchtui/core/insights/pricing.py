@@ -22,7 +22,7 @@ from bisect import bisect_right
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Context, Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -41,6 +41,8 @@ _BATCH_DISCOUNT = Decimal("0.5")
 _MILLION = 1_000_000
 _DAY = 86_400
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+_THREE_DIGITS = Context(prec=3, rounding=ROUND_HALF_UP)
+_CENT = Decimal("0.01")
 _TIKTOKEN_FILES = {
     "o200k_base": (
         "https://openaipublic.blob.core.windows.net/encodings/o200k_base.tiktoken",
@@ -80,8 +82,17 @@ class Cost:
 
 
 def usd(amount: Decimal) -> str:
-    """An amount for people: cents for a dollar or more, six decimals below a cent (a small batch's cost)."""
-    return f"${amount:,.2f}" if amount >= Decimal("0.01") else f"${amount:.6f}"
+    """The one way an amount of money is shown, in plain decimals (never an exponent): cents with thousands
+    separators from a dollar up ('$12.35', '$1,234.56'), three significant digits below a dollar ('$0.0240',
+    '$0.000654'), and '$0' for nothing. Significant digits rather than a fixed number of decimals, so a cheap
+    batch is never '$0.00' and amounts side by side in a list or a table read with the same precision."""
+    if not amount:
+        return "$0"
+    sign, size = ("-" if amount < 0 else ""), abs(amount)
+    rounded = _THREE_DIGITS.plus(size)
+    if rounded < 1:
+        return f"{sign}${rounded.quantize(Decimal(1).scaleb(rounded.adjusted() - 2)):f}"
+    return f"{sign}${size.quantize(_CENT, ROUND_HALF_UP):,f}"
 
 
 def price_of(

@@ -3,9 +3,10 @@ lines, for a batch whose metadata links back with `retry_of`."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterable
 from pathlib import Path
 
+from batchtui.core.api.models import Batch
 from batchtui.core.atomic import atomic_file
 from batchtui.core.domain import RetryKind
 from batchtui.core.errors import BatchtuiError
@@ -26,6 +27,26 @@ class NothingToRetry(BatchtuiError):
 
 class RetryFileError(BatchtuiError):
     """The retry input file could not be written."""
+
+
+def finished_retries(batches: Iterable[Batch], batch_id: str) -> tuple[tuple[str, str | None, str | None], ...]:
+    """The retries of `batch_id` (and theirs in turn) that have result files, as (id, output file, error file):
+    what a result viewer of the batch shows, so a change means it has answers to show again."""
+    children: dict[str, list[Batch]] = {}
+    for batch in batches:
+        parent = (batch.metadata or {}).get(RETRY_OF)
+        if parent is not None:
+            children.setdefault(parent, []).append(batch)
+    found: list[tuple[str, str | None, str | None]] = []
+    waiting, seen = [batch_id], {batch_id}
+    while waiting:
+        for retry in children.get(waiting.pop(), ()):
+            if retry.id not in seen:
+                seen.add(retry.id)
+                waiting.append(retry.id)
+                if retry.output_file_id or retry.error_file_id:
+                    found.append((retry.id, retry.output_file_id, retry.error_file_id))
+    return tuple(sorted(found))
 
 
 def rows_to_retry(index: ResultIndex, only: Collection[RetryKind]) -> list[int]:

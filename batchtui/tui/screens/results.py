@@ -20,12 +20,14 @@ from textual.timer import Timer
 from textual.widgets import Footer, Header, Input, ProgressBar, Static
 from textual.worker import Worker, get_current_worker
 
+from batchtui.core.api.models import Batch
 from batchtui.core.errors import BatchtuiError
 from batchtui.core.paths import index_dir
 from batchtui.core.results.curl import curl_command
 from batchtui.core.results.export import DataJoin, check_export_dest, export_results, wants_data
 from batchtui.core.results.index import BuildCancelled, Outcome, ResultFiles, ResultIndex, RowFilter, build_index
 from batchtui.core.results.records import answer_text, prompt_text
+from batchtui.core.results.retry import finished_retries
 from batchtui.core.results.search import search_rows
 from batchtui.core.text import printable
 from batchtui.tui.commands import ScreenCommands
@@ -151,6 +153,7 @@ class ResultsScreen(BatchtuiScreen[None]):
         self._detail_timer: Timer | None = None
         self._rows_painted_at = 0.0
         self._first_rows_painted = threading.Event()
+        self._retries_shown: tuple[tuple[str, str | None, str | None], ...] = ()
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -167,6 +170,19 @@ class ResultsScreen(BatchtuiScreen[None]):
         self.query_one(ResultList).focus()
         self._paint_status()
         self._open()
+        if isinstance(self.source, BatchResults):
+            self._retries_shown = finished_retries(self.app.batches, self.source.batch_id)
+            self.watch(self.app, "batches", self._follow_retries, init=False)
+
+    def _follow_retries(self, batches: tuple[Batch, ...]) -> None:
+        """A retry of this batch that finished while it is shown: open the files again, so each request shows
+        its latest attempt (the index follows the retry chain)."""
+        assert isinstance(self.source, BatchResults)
+        retries = finished_retries(batches, self.source.batch_id)
+        if retries != self._retries_shown:
+            self._retries_shown = retries
+            self.notify("A retry of this batch finished: showing the latest attempts.", title="Results")
+            self._open()
 
     def on_unmount(self) -> None:
         self._first_rows_painted.set()
@@ -265,7 +281,11 @@ class ResultsScreen(BatchtuiScreen[None]):
         if not first and not index.complete and now - self._rows_painted_at < ROWS_REPAINT_SECONDS:
             return
         self._rows_painted_at = now
+        replaced = self.index if self.index is not index else None  # the files were opened again (a retry)
         self.index = index
+        if replaced is not None:
+            replaced.close()
+            self.hits = None
         if index.complete:
             self._set_state("")
             self._show_detail(self.query_one(ResultList).cursor_row)  # its row may have been joined since

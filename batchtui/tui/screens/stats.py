@@ -94,8 +94,8 @@ def compact(amount: float) -> str:
 
 
 def dollars(amount: Decimal | float) -> str:
-    """An axis label in dollars: '$0' at the origin, else as `usd` writes it."""
-    return usd(Decimal(amount)) if amount else "$0"
+    """An axis label in dollars, written as `usd` writes every amount (a chart's scale is a float)."""
+    return usd(amount if isinstance(amount, Decimal) else Decimal(str(amount)))
 
 
 def rate(value: float | None) -> str:

@@ -13,6 +13,7 @@ from textual.worker import Worker
 
 from batchtui.core.api.models import FileObject
 from batchtui.core.errors import BatchtuiError
+from batchtui.core.text import byte_size
 from batchtui.tui.format import ControlsShown, literal
 from batchtui.tui.screens.base import BatchtuiModal
 from batchtui.tui.widgets.file_tree import FileTree
@@ -46,6 +47,8 @@ class UploadScreen(BatchtuiModal[FileObject | None]):
     UploadScreen FileTree { height: 1fr; min-height: 3; }
     UploadScreen ProgressBar { margin-top: 1; display: none; }
     UploadScreen ProgressBar.-busy { display: block; }
+    UploadScreen #upload-sent { color: $text-muted; height: auto; display: none; }
+    UploadScreen #upload-sent.-busy { display: block; }
     UploadScreen #upload-error { color: $error; height: auto; }
     UploadScreen Horizontal { height: auto; align: right middle; }
     UploadScreen Button { margin-left: 2; }
@@ -62,6 +65,7 @@ class UploadScreen(BatchtuiModal[FileObject | None]):
             yield Input(placeholder="path to a .jsonl file", id="upload-path", highlighter=ControlsShown())
             yield FileTree(self.start_dir, frozenset({".jsonl"}), id="upload-tree")
             yield ProgressBar(id="upload-progress", show_eta=False)
+            yield Static(id="upload-sent")
             yield Static(id="upload-error")
             with Horizontal():
                 yield Button("Cancel (esc)", id="cancel")
@@ -110,10 +114,12 @@ class UploadScreen(BatchtuiModal[FileObject | None]):
     def _busy(self, busy: bool) -> None:
         self.query_one("#upload", Button).disabled = busy
         self.query_one("#upload-path", Input).disabled = busy
-        bar = self.query_one(ProgressBar)
+        bar, sent = self.query_one(ProgressBar), self.query_one("#upload-sent", Static)
         bar.set_class(busy, "-busy")
+        sent.set_class(busy, "-busy")
         if busy:
             bar.update(total=None, progress=0)
+            sent.update("")
 
     def worker_failed(self, worker: Worker[object], line: str) -> None:
         """A failed upload unlocks the dialog and says why: the user may pick the file again or cancel."""
@@ -122,5 +128,7 @@ class UploadScreen(BatchtuiModal[FileObject | None]):
             self.show_error(line)
 
     def show_progress(self, done: int, total: int) -> None:
-        """Called as bytes go out (through `on_app_thread`, so from a thread too)."""
+        """Called as bytes go out (through `on_app_thread`, so from a thread too); the bytes sent read '4.9 KB of
+        12.3 KB', in the unit that fits, as on the command line."""
         self.query_one(ProgressBar).update(total=max(total, 1), progress=done)
+        self.query_one("#upload-sent", Static).update(f"{byte_size(done)} of {byte_size(total)}")

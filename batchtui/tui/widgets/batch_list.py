@@ -89,7 +89,10 @@ class BatchList(CursorList):
     theme or observations change.
     """
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("enter", "select", "Open")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "select", "Open"),
+        Binding("g", "app.go_to_batch", "Go to a batch id", show=False),  # here `g` asks for an id; home is top
+    ]
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
         "batch-list--bar",
