@@ -23,10 +23,10 @@ from batchtui.cli.render import (
 )
 from batchtui.core.domain import (
     ACTIVE_STATUSES,
-    BATCH_ENDPOINTS,
     RETRY_KIND_NAMES,
     MetadataError,
     RetryKind,
+    batch_endpoints,
     parse_metadata,
 )
 from batchtui.core.errors import BatchtuiError
@@ -107,7 +107,8 @@ def start_batch(
     file_id: BatchIdArgument,
     /,
     *,
-    endpoint: Annotated[str, Parameter(help=f"One of {', '.join(BATCH_ENDPOINTS)}.")] = "/v1/chat/completions",
+    endpoint: Annotated[str, Parameter(help=f"One of {', '.join(batch_endpoints())}; with an Azure profile one of "
+                                            f"{', '.join(batch_endpoints('azure'))}.")] = "/v1/chat/completions",
     description: Annotated[str | None, Parameter(help="Stored as metadata 'description'.")] = None,
     metadata: Annotated[list[str] | None, Parameter(help="KEY=VALUE, repeatable.", consume_multiple=True)] = None,
     as_json: JsonOption = False,

@@ -73,7 +73,8 @@ def export_results(
             if joined is None and (manifest or data):
                 raise UsageError(f"{batch_id}: no make-batch-file manifest found for its input file; "
                                  "pass --manifest")
-        index = await asyncio.to_thread(build_index, files, store_dir=workspace.index_dir())
+        index = await asyncio.to_thread(build_index, files, store_dir=workspace.index_dir(),
+                                        batch_ended=batch.status not in ACTIVE_STATUSES)
         try:
             return await asyncio.to_thread(write_export, index, range(len(index)), output, data=joined, progress=bar)
         finally:

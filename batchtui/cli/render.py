@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from batchtui.core.text import byte_size, printable, printable_json
-from batchtui.core.timetext import duration
+from batchtui.core.timetext import duration, rate
 
 if TYPE_CHECKING:
     from typing import TextIO
@@ -276,7 +276,7 @@ def wait_text(batch: Batch, progress: Progress, now: float) -> str:
     if progress.total:
         parts.append(f"{progress.done:,}/{progress.total:,} done" + (f", {failed:,} failed" if failed else ""))
     if progress.rate_per_minute and batch.status in ACTIVE_STATUSES:
-        parts.append(f"{progress.rate_per_minute:,.0f} lines/min")
+        parts.append(rate(progress.rate_per_minute))
     if progress.eta is not None:
         parts.append(f"ETA {duration(progress.eta - now, exact=True)}" + (" (after it expires)" if progress.at_risk
                                                                            else ""))

@@ -47,7 +47,30 @@ BATCH_ENDPOINTS = (
     "/v1/images/edits",
     "/v1/videos",
 )
-"""The endpoints a batch may target."""
+"""The endpoints a batch may target on OpenAI (and any server that speaks its API)."""
+
+_AZURE_ENDPOINTS = (CHAT, EMBEDDINGS, RESPONSES)
+_ENDPOINTS_OF_KIND: dict[str, dict[str, str]] = {
+    "openai": {endpoint: endpoint for endpoint in BATCH_ENDPOINTS},
+    "azure": {
+        **{endpoint.removeprefix("/v1"): endpoint for endpoint in _AZURE_ENDPOINTS},
+        **{endpoint: endpoint for endpoint in _AZURE_ENDPOINTS},
+    },
+}
+"""Per profile kind, each url a batch may target there and the OpenAI endpoint it stands for. Azure's docs write
+its batch urls without /v1 (/chat/completions, a deployment name as model); it takes the /v1 forms too."""
+
+
+def batch_endpoints(kind: str = "openai") -> tuple[str, ...]:
+    """The urls a batch may target on a profile of this kind ("openai" or "azure"), in the order to list them."""
+    return tuple(_ENDPOINTS_OF_KIND[kind])
+
+
+def canonical_endpoint(url: str, kind: str = "openai") -> str | None:
+    """The OpenAI endpoint `url` stands for on a profile of this kind (Azure's /chat/completions is CHAT), or None
+    when such a profile takes no batch for it: the one rule validation, the CLI and the API client go by."""
+    return _ENDPOINTS_OF_KIND[kind].get(url)
+
 
 ProgressCallback = Callable[[int, int], None]
 """Called with (done, in all), in bytes or lines, as long work moves on."""

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any, Literal
 
 from batchtui.core.api.models import Batch
 from batchtui.core.domain import ACTIVE_STATUSES
 
-SortKey = Literal["created", "status", "progress"]
-SORT_KEYS: tuple[SortKey, ...] = ("created", "status", "progress")
+SortKey = Literal["created", "status", "progress", "cost"]
+SORT_KEYS: tuple[SortKey, ...] = ("created", "status", "progress", "cost")
 
 STATUS_ORDER = ("in_progress", "validating", "finalizing", "cancelling", "failed", "expired", "cancelled", "completed")
 """Sorting by status puts what is still moving first, then what went wrong, then what is done."""
@@ -159,16 +160,24 @@ def fraction_done(batch: Batch) -> float:
 _STATUS_RANK = {status: rank for rank, status in enumerate(STATUS_ORDER)}
 
 
-def sort_batches(batches: Sequence[Batch], key: SortKey = "created") -> list[Batch]:
-    """Newest first; by status (active, then failed/expired/cancelled, then completed); or most done first.
+def sort_batches(batches: Sequence[Batch], key: SortKey = "created", *, reverse: bool = False,
+                 costs: Mapping[str, Decimal] | None = None) -> list[Batch]:
+    """Newest first; by status (active, then failed/expired/cancelled, then completed); most done first; or
+    dearest first, by `costs` (batch id -> USD), batches without a cost last. `reverse` turns the order round
+    (oldest first, completed first, least done first, cheapest first).
 
-    Ties keep newest first.
+    Ties keep newest first, and batches without a cost stay last, either way round.
     """
-    newest = sorted(batches, key=lambda b: (b.created_at, b.id), reverse=True)
+    newest = sorted(batches, key=lambda b: (b.created_at, b.id), reverse=not (reverse and key == "created"))
     if key == "status":
-        newest.sort(key=lambda b: _STATUS_RANK.get(b.status, len(STATUS_ORDER)))
+        newest.sort(key=lambda b: _STATUS_RANK.get(b.status, len(STATUS_ORDER)), reverse=reverse)
     elif key == "progress":
-        newest.sort(key=fraction_done, reverse=True)
+        newest.sort(key=fraction_done, reverse=not reverse)
+    elif key == "cost":
+        known = costs or {}
+        priced = [b for b in newest if b.id in known]
+        priced.sort(key=lambda b: known[b.id], reverse=not reverse)
+        newest = priced + [b for b in newest if b.id not in known]
     return newest
 
 

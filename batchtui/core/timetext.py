@@ -14,22 +14,31 @@ def clock(timestamp: float | None, *, seconds: bool = True) -> str:
 
 
 def duration(seconds: float | None, *, exact: bool = False) -> str:
-    """'45s', '12m', '3h 05m', '2d 4h' at a glance; '-' when not known. `exact`, for tables of figures side by side,
-    rounds rather than truncates, keeps the seconds under an hour and counts hours, not days: '12m 05s', '30h 00m'."""
+    """'45s', '7m 05s', '18m', '3h 05m', '2d 4h' at a glance, rounded to the last unit shown (17m 53s reads '18m',
+    not '17m'); '-' when not known. `exact`, for tables of figures side by side, keeps the seconds under an hour and
+    counts hours, not days: '12m 05s', '30h 00m'."""
     if seconds is None:
         return "-"
     if exact:
         minutes, secs = divmod(round(seconds), 60)
         hours, minutes = divmod(minutes, 60)
         return f"{hours}h {minutes:02d}m" if hours else f"{minutes}m {secs:02d}s" if minutes else f"{secs}s"
-    whole = max(0, int(seconds))
+    whole = max(0, round(seconds))
     if whole < 60:
         return f"{whole}s"
-    minutes, secs = divmod(whole, 60)
+    if whole < 600:
+        return f"{whole // 60}m {whole % 60:02d}s"
+    minutes = round(whole / 60)
     if minutes < 60:
-        return f"{minutes}m {secs:02d}s" if minutes < 10 else f"{minutes}m"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 24:
-        return f"{hours}h {minutes:02d}m"
-    days, hours = divmod(hours, 24)
-    return f"{days}d {hours}h"
+        return f"{minutes}m"
+    if minutes < 24 * 60:
+        return f"{minutes // 60}h {minutes % 60:02d}m"
+    hours = round(minutes / 60)
+    return f"{hours // 24}d {hours % 24}h"
+
+
+def rate(lines_per_minute: float) -> str:
+    """'75 lines/min', '2.5 lines/min'; under one a minute per hour, '9.4 lines/h', '0.042 lines/h': two significant
+    digits below ten, so a slow batch never reads '0 lines/min'."""
+    value, unit = (lines_per_minute, "min") if lines_per_minute >= 1 else (lines_per_minute * 60, "h")
+    return f"{value:,.0f} lines/{unit}" if value >= 9.95 else f"{value:#.2g} lines/{unit}"

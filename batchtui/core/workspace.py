@@ -24,10 +24,11 @@ from batchtui.core.cache.store import Cache, DownloadedFile, ProgressObservation
 from batchtui.core.config import Profile
 from batchtui.core.domain import ACTIVE_STATUSES, RETRY_KIND_NAMES, ProgressCallback, RetryKind
 from batchtui.core.errors import BatchtuiError, file_errors
-from batchtui.core.insights.pricing import Cost
+from batchtui.core.insights.pricing import Cost, batch_cost, requests_done
 from batchtui.core.insights.progress import RATE_WINDOW_SECONDS, Progress, batch_progress
 from batchtui.core.paths import inside, make_private_dirs, safe_name
 from batchtui.core.results.export import DataJoin
+from batchtui.core.results.file_lines import FileLines
 from batchtui.core.results.index import ResultFiles, build_index
 from batchtui.core.results.retry import RETRY_OF, rows_to_retry, write_retry_file
 
@@ -51,6 +52,18 @@ class LogPass:
     imported: list[ImportResult]
     failed: list[tuple[str, str]]
     left: int
+
+
+@dataclass(frozen=True)
+class RetryPreview:
+    """See `Workspace.retry_preview`."""
+
+    counts: dict[RetryKind, int]
+    per_request: Cost | None
+
+    def cost(self, kinds: Collection[RetryKind]) -> Cost | None:
+        """About what retrying the requests of `kinds` costs, at the batch's average per request."""
+        return self.per_request.times(sum(self.counts[kind] for kind in kinds)) if self.per_request else None
 
 
 class RetryRefused(BatchtuiError):
@@ -124,6 +137,11 @@ class Workspace:
     async def batch(self, batch_id: str) -> Batch | None:
         """The cached batch of this id, or None if the cache has never seen it (no network)."""
         return await self.cache.get_batch(batch_id)
+
+    async def request_models(self, batches: Iterable[Batch]) -> dict[str, str]:
+        """For batches whose model the API does not say yet (validating, failed validation), the model their
+        requests name, when their requests are in llm_logs (every batch started from here)."""
+        return await self.cache.request_models(b.id for b in batches if not b.model)
 
     async def last_synced(self) -> float | None:
         """When the last complete sync pass ended (epoch seconds), or None if none has yet."""
@@ -329,6 +347,22 @@ class Workspace:
         return ResultFiles(input=paths.get("input"), output=paths.get("output"), errors=paths.get("error"),
                            retries=tuple(retries))
 
+    async def retry_preview(self, batch: Batch, *, progress: ProgressCallback | None = None) -> RetryPreview:
+        """What a retry of `batch` would send: how many requests of each kind (their latest attempt failed,
+        expired or was cancelled), and what one request costs on average in this batch (None when it has used
+        no tokens or its model has no price), for the retry dialog."""
+        files = await self.batch_result_files(batch, progress=progress)
+        index = await asyncio.to_thread(build_index, files, store_dir=self.index_dir())
+        try:
+            counts = {kind: len(rows_to_retry(index, [kind])) for kind in RETRY_KIND_NAMES}
+        finally:
+            index.close()
+        cost = batch_cost(batch)
+        done = requests_done(batch)
+        per_request = Cost.of(cost.input_usd / done, cost.cached_usd / done, cost.output_usd / done,
+                              cost.basis) if cost else None
+        return RetryPreview(counts, per_request)
+
     async def retry_batch(
         self,
         batch: Batch,
@@ -441,6 +475,18 @@ class Workspace:
             except OSError:
                 pass  # the copy went away or is unreadable: stream it instead
         return _split_head(await self.service.head(file_id, max_lines=n, max_bytes=max_bytes), n, max_bytes)
+
+    async def file_lines(self, file_id: str, *, progress: ProgressCallback | None = None) -> FileLines:
+        """Every line of a file, read on demand from its local copy (downloaded once into the cache when there is
+        none), so a preview can show a 200 MB file whole while holding only the lines on screen. Close it after."""
+        known = await self.cache.get_download(file_id)
+        if known is not None and known.path.is_file() and known.path.stat().st_size == known.bytes:
+            path = known.path
+        else:
+            kind = "input" if (await self.file_info(file_id)).purpose == "batch" else "output"
+            path = await self.file_copy(file_id, kind, progress=progress)
+        with file_errors(BatchtuiError, "read", path):
+            return await asyncio.to_thread(FileLines, path)
 
 
 PREVIEW_CHUNK = 64 * 1024

@@ -20,7 +20,7 @@ from batchtui.core.api.sync import PollSchedule
 from batchtui.core.config import Profile
 from batchtui.core.domain import RetryKind
 from batchtui.core.errors import BatchtuiError
-from batchtui.core.insights.pricing import cost_notes
+from batchtui.core.insights.pricing import Cost, batch_costs
 from batchtui.core.text import printable
 from batchtui.core.workspace import Workspace
 from batchtui.tui.commands import BatchIdCommands
@@ -67,8 +67,9 @@ class BatchtuiApp(LiteralApp):
 
     batches: reactive[tuple[Batch, ...]] = reactive((), always_update=True)
     sync_status: reactive[SyncStatus] = reactive(SyncStatus())
-    costs: reactive[dict[str, str]] = reactive(dict, always_update=True)
-    """Each batch's cost at batch prices as the list shows it, by id (computed in a thread after each change)."""
+    costs: reactive[dict[str, Cost | None]] = reactive(dict, always_update=True)
+    """Each batch's cost at batch prices by id, None without a price; batches with no tokens are left out (computed
+    in a thread after each change)."""
 
     def __init__(
         self,
@@ -235,7 +236,7 @@ class BatchtuiApp(LiteralApp):
     def _price_batches(self, batches: tuple[Batch, ...]) -> None:
         """Each batch's cost for the list, in a thread: the first call loads genai-prices' data (a third of a
         second), which also makes the detail's costs cheap to draw afterwards."""
-        costs = cost_notes(batches)
+        costs = batch_costs(batches)
         self.call_from_thread(setattr, self, "costs", costs)
 
     def adopt_batch(self, batch: Batch) -> None:

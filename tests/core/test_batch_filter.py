@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from batchtui.core.api.models import Batch
 from batchtui.core.listing import (
     STATUS_GROUPS,
@@ -76,7 +78,19 @@ def test_sorts():
     assert [b.id[-1] for b in sort_batches(batches)] == list("54321")
     assert [b.id[-1] for b in sort_batches(batches, "status")] == list("42531")
     assert [b.id[-1] for b in sort_batches(batches, "progress")] == list("14235")
-    assert next_sort("created") == "status" and next_sort("progress") == "created"
+    assert next_sort("created") == "status" and next_sort("progress") == "cost" and next_sort("cost") == "created"
+
+
+def test_sorts_both_ways_and_by_cost():
+    """Each sort turns round with `reverse`, ties still newest first; by cost, batches without one stay last."""
+    batches = [make(1, done=100), make(2, "in_progress", done=50), make(3, "failed", done=20),
+               make(4, "in_progress", done=90), make(5, "validating", done=0)]
+    assert [b.id[-1] for b in sort_batches(batches, reverse=True)] == list("12345")
+    assert [b.id[-1] for b in sort_batches(batches, "status", reverse=True)] == list("13542")
+    assert [b.id[-1] for b in sort_batches(batches, "progress", reverse=True)] == list("53241")
+    costs = {batches[0].id: Decimal("0.50"), batches[2].id: Decimal("0.0300"), batches[3].id: Decimal("2")}
+    assert [b.id[-1] for b in sort_batches(batches, "cost", costs=costs)] == list("41352")
+    assert [b.id[-1] for b in sort_batches(batches, "cost", costs=costs, reverse=True)] == list("31452")
 
 
 def test_incremental_search_over_ten_thousand_batches():

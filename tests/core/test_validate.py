@@ -28,6 +28,7 @@ from batchtui.core.authoring.validate import (
     ValidateReadError,
     validate_file,
 )
+from batchtui.core.domain import BATCH_ENDPOINTS
 from batchtui.core.insights.pricing import APPROXIMATION, price_of
 from batchtui.sandbox import SandboxConfig, SandboxServer
 
@@ -459,3 +460,41 @@ def test_a_stream_is_read_no_further_than_the_limit(tmp_path):
     assert (problem.line, problem.code) == (None, "file_too_large") and not writer.is_alive()
     assert problem.message.startswith("more than 100,000 bytes, over the limit; reading stopped in line ")
     assert report.lines < 100_000 / len(jsonl([request(0)]))
+
+
+def azure_lines(deployment: str = "my-gpt4o-deployment") -> list[Any]:
+    """A chat file as Azure's docs write it and Azure runs it: url without /v1, a deployment name as model."""
+    return [request(i, chat_body(i, model=deployment, max_tokens=50), url="/chat/completions") for i in range(3)]
+
+
+def test_an_azure_file_passes_with_an_azure_profile_and_not_without(tmp_path):
+    path = write(tmp_path, azure_lines())
+    report = validate_file(path, kind="azure")
+    assert report.ok and report.requests == 3
+    assert (report.endpoint, report.model) == ("/chat/completions", "my-gpt4o-deployment")
+    assert report.output_ceiling == 150  # checked and estimated as chat completions
+    assert report.cost is None and report.no_price_reason is not None
+    assert report.no_price_reason.startswith("no price for my-gpt4o-deployment (an Azure deployment name")
+    openai = validate_file(path)
+    assert [(p.code, p.line) for p in openai.problems] == [("invalid_url", 1)]
+    assert openai.problems[0].describe(path) == (
+        f"batch.jsonl line 1: invalid_url: url '/chat/completions' is not a batch endpoint "
+        f"({', '.join(BATCH_ENDPOINTS)}); it is Azure's form, valid with a profile of kind azure")
+    with pytest.raises(ValueError, match="not a batch endpoint"):
+        validate_file(path, endpoint="/chat/completions")
+    assert validate_file(path, endpoint="/chat/completions", kind="azure").ok
+
+
+def test_on_azure_both_url_forms_are_one_endpoint_and_its_rules_are_openais(tmp_path):
+    lines = [*azure_lines("gpt-4o-mini"), request(3, chat_body(3, model="gpt-4o-mini", max_tokens=50)),
+             request(4, chat_body(4, model="gpt-4o-mini", messages=[{"role": "robot", "content": "hi"}]),
+                     url="/chat/completions"),
+             request(5, {"model": "gpt-4o-mini", "input": "hi"}, url="/embeddings")]
+    report = validate_file(write(tmp_path, lines), kind="azure")
+    assert [(p.line, p.code) for p in report.problems] == [(5, "invalid_value"), (6, "invalid_url")]
+    assert report.cost is not None  # a deployment named as its model is priced as that model
+    assert validate_file(write(tmp_path, [request(0, url="/v1/moderations")]), kind="azure").problems[0].code \
+        == "invalid_url"  # Azure runs batches for chat, embeddings and responses only
+    embeddings = [embedding(i, ["a", "b"]) | {"url": "/embeddings"} for i in range(3)]
+    assert validate_file(write(tmp_path, embeddings), kind="azure", max_embedding_inputs=5).problems[0].code \
+        == "too_many_tasks"

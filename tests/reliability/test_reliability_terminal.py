@@ -233,7 +233,7 @@ def drive(term: Terminal) -> dict[str, str]:
     term.press("\x1b", "\x1b", "1", "f")
     screens["files"] = term.wait_for("3 files", "synced at")
     term.press("v")
-    screens["file preview"] = term.wait_for("all 2 lines", "dup-")
+    screens["file preview"] = term.wait_for("· 2 lines", "dup-")
     term.press("\x1b", "o")
     screens["file results"] = term.wait_for("2 requests", "pending")
     term.press("\x1b", "x")

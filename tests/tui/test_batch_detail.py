@@ -9,7 +9,7 @@ from pathlib import Path
 
 from pilot_helpers import Notes, open_detail, wait_until
 from rich.console import Console
-from textual.widgets import Input, TextArea
+from textual.widgets import Input
 
 from batchtui.core.api.models import Batch, FileObject
 from batchtui.core.cache.store import Cache, DownloadedFile
@@ -26,6 +26,7 @@ from batchtui.tui.screens.file_preview import FilePreviewScreen
 from batchtui.tui.widgets.batch_timeline import BatchTimeline
 from batchtui.tui.widgets.detail_files import BatchFiles
 from batchtui.tui.widgets.detail_progress import BatchProgressPanel
+from batchtui.tui.widgets.file_lines_view import FileLinesView
 
 DEAD_URL = "http://127.0.0.1:9/v1"
 HOSTILE = "[bold red]not markup[/] \x1b[2J\x1b]52;c;cHduZWQ=\x07 \u202eevil"
@@ -116,11 +117,11 @@ async def test_current_step_clock_ticks(tmp_path):
         screen = await open_detail(pilot, FIXED_ID)
         timeline = screen.query_one(BatchTimeline)
         before = plain(timeline.render())
-        assert "2h 01m" in before and "expires in 21h 57m" in before
+        assert "2h 01m" in before and "expires in 21h 58m" in before  # 21h 57m 55s, rounded
         now[0] += 3600
         await wait_until(pilot, lambda: timeline.now == now[0], "the timer ticked")
         after = plain(timeline.render())
-        assert "3h 01m" in after and "expires in 20h 57m" in after
+        assert "3h 01m" in after and "expires in 20h 58m" in after
 
 
 async def test_file_list_picks_the_file_actions_work_on(tmp_path, copied):
@@ -196,12 +197,12 @@ async def test_preview_shows_the_first_lines_literally(sandbox_profile, tmp_path
         await open_detail(pilot, batch.id)
         await pilot.press("v")
         await wait_until(pilot, lambda: isinstance(app.screen, FilePreviewScreen), "preview open")
-        area = app.screen.query_one(TextArea)
-        await wait_until(pilot, lambda: area.text != "", "preview loaded")
-        text = area.text
-        assert text.splitlines() == lines[:50]
-        assert '"custom_id": "[bold red]row[/]-0"' in text
-        assert "first 50 lines" in section_text(app, "#preview-title")
+        view = app.screen.query_one(FileLinesView)
+        await wait_until(pilot, lambda: "· 60 lines" in section_text(app, "#preview-title"), "whole file shown")
+        assert view.line_count == 60 and view.has_focus
+        shown = view.visible_lines()
+        assert shown == lines[: len(shown)]
+        assert '"custom_id": "[bold red]row[/]-0"' in shown[0]
         await pilot.press("escape")
         await wait_until(pilot, lambda: isinstance(app.screen, BatchDetailScreen), "preview closed")
 
@@ -418,12 +419,58 @@ async def test_a_running_batch_gets_a_finish_time_from_similar_past_batches(tmp_
                for i in range(3)]  # in progress + finalizing took 51, 61 and 71 minutes: the median is 61
     running = fixed_batch(status="in_progress", in_progress_at=NOW - 600, finalizing_at=None, completed_at=None,
                           output_file_id=None, error_file_id=None, usage=None)
+    text = await progress_panel_text(tmp_path, [*history, running])
+    assert "similar batches say done by" in text and "(in 51m)" in text
+    assert "3 past batches, same model and size band" in text
+
+
+async def progress_panel_text(tmp_path, batches: list[Batch]) -> str:
+    """The progress panel of FIXED_ID's detail, with `batches` in an offline app's cache, at NOW."""
     async with await Cache.open(tmp_path / "cache.db") as cache:
-        await cache.upsert_batches([*history, running], observed_at=NOW)
+        await cache.upsert_batches(batches, observed_at=NOW)
     app = BatchtuiApp(Profile(name="t", base_url=DEAD_URL, api_key="sk-x"), cache_dir=tmp_path, clock=lambda: NOW)
     async with app.run_test(size=(100, 40)) as pilot:
-        await wait_until(pilot, lambda: len(app.batches) == 4, "cache loaded")
+        await wait_until(pilot, lambda: len(app.batches) == len(batches), "cache loaded")
         screen = await open_detail(pilot, FIXED_ID)
-        text = plain(screen.query_one(BatchProgressPanel).render())
-        assert "similar batches say done by" in text and "(in 51m)" in text
-        assert "3 past batches, same model and size band" in text
+        return plain(screen.query_one(BatchProgressPanel).render())
+
+
+async def test_a_finished_batch_keeps_its_created_ago_ticking(tmp_path):
+    now = [CREATED + 19]
+    await fill_fixed_cache(tmp_path, finalizing_at=CREATED + 10, completed_at=CREATED + 15)
+    app = BatchtuiApp(Profile(name="offline", base_url=DEAD_URL, api_key="sk-x"), cache_dir=tmp_path,
+                      clock=lambda: now[0])
+    async with app.run_test(size=(100, 40)) as pilot:
+        screen = await open_detail(pilot, FIXED_ID)
+        await wait_until(pilot, lambda: "(19s ago)" in section_text(app, "#detail-header"), "created 19s ago")
+        now[0] += 60
+        await wait_until(pilot, lambda: "(1m 19s ago)" in section_text(app, "#detail-header"), "the header ticked")
+        assert screen.batch.status == "completed"
+
+
+async def test_running_and_overall_rates_are_named_apart(tmp_path):
+    observed = ((NOW - 300, 7_000), (NOW - 5, 8_000))
+    async with await Cache.open(tmp_path / "cache.db") as cache:
+        for observed_at, completed in observed:
+            counts = {"total": 20_000, "completed": completed, "failed": 0}
+            await cache.upsert_batches([fixed_batch(status="in_progress", finalizing_at=None, completed_at=None,
+                                                    request_counts=counts)], observed_at=observed_at)
+    app = BatchtuiApp(Profile(name="t", base_url=DEAD_URL, api_key="sk-x"), cache_dir=tmp_path, clock=lambda: NOW)
+    async with app.run_test(size=(100, 40)) as pilot:
+        screen = await open_detail(pilot, FIXED_ID)
+        panel = screen.query_one(BatchProgressPanel)
+        await wait_until(pilot, lambda: "now 203 lines/min (last 10 min)" in plain(panel.render()), "running rate")
+    panel = BatchProgressPanel()
+    panel.batch = fixed_batch(status="expired", finalizing_at=None, completed_at=None, expired_at=CREATED + 86_460,
+                              request_counts={"total": 20_000, "completed": 200, "failed": 25})
+    assert "overall 9.4 lines/h while in progress" in plain(panel.render())  # 225 lines in 24 h, not "0 lines/min"
+
+
+async def test_a_cancelling_batch_is_not_predicted_done(tmp_path, utc):
+    past = fixed_batch(id="batch_past", status="cancelled", created_at=CREATED - 86_400, finalizing_at=None,
+                       completed_at=None, cancelling_at=CREATED - 80_000, cancelled_at=CREATED - 80_000 + 300)
+    cancelling = fixed_batch(status="cancelling", finalizing_at=None, completed_at=None, cancelling_at=NOW - 60,
+                             output_file_id=None, error_file_id=None, usage=None)
+    text = await progress_panel_text(tmp_path, [past, cancelling])
+    assert "similar cancellations say cancelled by" in text and "(in 4m 00s)" in text
+    assert "done by" not in text

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import json
+from dataclasses import replace
 
 import pytest
-from pilot_helpers import fill_cache, row_text, wait_for_rows
+from pilot_helpers import fill_cache, open_detail, row_text, wait_for_rows, wait_until
 
-from batchtui.core.api.models import Batch
+from batchtui.core.api.models import Batch, BatchUsage, InputTokensDetails, OutputTokensDetails
 from batchtui.core.cache.store import Cache
 from batchtui.core.config import Profile
 from batchtui.core.workspace import Workspace
 from batchtui.tui.app import BatchtuiApp
+from batchtui.tui.format import short_id
 from batchtui.tui.screens.batch_detail import BatchDetailScreen
 from batchtui.tui.screens.batches import BatchesScreen
 from batchtui.tui.widgets.batch_list import BatchList, layout
@@ -19,9 +22,6 @@ from batchtui.tui.widgets.batch_list import BatchList, layout
 DEAD_URL = "http://127.0.0.1:9/v1"
 FIXED = 1_763_200_000.0
 OFFLINE = Profile(name="offline", base_url=DEAD_URL, api_key="sk-x")
-
-
-
 
 
 def batch(number: int, status: str = "completed", *, metadata: dict[str, str] | None = None, done: int | None = None,
@@ -140,7 +140,38 @@ async def test_sort_cycles_created_status_progress(tmp_path):
         await pilot.press("s")
         assert ids(batch_list) == list("87126543")  # done, then 52 %, then 50 %; newest first among equals
         await pilot.press("s")
-        assert ids(batch_list) == list("87654321")
+        assert "sort cost" in str(app.screen.query_one("#list-summary").render())
+        assert ids(batch_list) == list("87654321")  # none has used tokens: no cost, newest first
+        await pilot.press("s")
+        assert "sort created" in str(app.screen.query_one("#list-summary").render())
+
+
+async def test_each_sort_turns_round_and_costs_sort_dearest_first(tmp_path):
+    """`d` (or a click on the sorted column's title) reverses the sort; by cost, the dearest first and batches
+    without a cost last, either way round."""
+    def used(number: int, tokens: int) -> Batch:
+        usage = BatchUsage(input_tokens=tokens, input_tokens_details=InputTokensDetails(cached_tokens=0),
+                           output_tokens=tokens, output_tokens_details=OutputTokensDetails(reasoning_tokens=0),
+                           total_tokens=2 * tokens)
+        return replace(batch(number), usage=usage)
+
+    await fill_cache(tmp_path, [used(1, 1_000), batch(2), used(3, 90_000), used(4, 5_000)], FIXED)
+    app = app_for(tmp_path)
+    async with app.run_test(size=(140, 30)) as pilot:
+        batch_list = await wait_for_rows(pilot, 4)
+        await pilot.press("d")
+        assert ids(batch_list) == list("1234") and "Created ▲" in batch_list.render_line(0).text
+        assert "sort created ▲" in str(app.screen.query_one("#list-summary").render())
+        await pilot.press("d")
+        assert ids(batch_list) == list("4321")
+        await wait_until(pilot, lambda: len(app.costs) == 3, "costs worked out")
+        for _ in range(3):
+            await pilot.press("s")
+        assert app.screen.sort_key == "cost" and ids(batch_list) == list("3412")
+        cost_x = batch_list.render_line(0).text.index("Cost")
+        await pilot.click(BatchList, offset=(cost_x, 0))
+        await pilot.pause()
+        assert ids(batch_list) == list("1432") and "Cost ▲" in batch_list.render_line(0).text
 
 
 async def test_cursor_stays_on_the_same_batch_when_data_changes(tmp_path):
@@ -272,3 +303,33 @@ def test_snapshot_80x24(snap_compare, tmp_path, utc):
 
 def test_snapshot_140x40(snap_compare, tmp_path, utc):
     assert snap_compare(_snapshot_app(tmp_path), terminal_size=(140, 40), run_before=_settle)
+
+
+def test_wide_terminals_show_ids_and_models_whole():
+    """At 200 columns ids and model names show whole rather than the description taking 75 columns; at 140 the
+    description keeps its room, and an id cut short ends in an ellipsis."""
+    wide = {c.key: c.width for c in layout(199, {"id": 38, "model": 22})}
+    assert (wide["id"], wide["model"]) == (38, 22) and 40 <= wide["description"] < 75
+    narrow = {c.key: c.width for c in layout(139, {"id": 38, "model": 22})}
+    assert narrow["id"] == 14 and narrow["description"] > 20
+    assert short_id("batch_69a1b2c3d4e5f60718293a4b5c6d7e8f", narrow["id"]).endswith("…")
+
+
+async def test_a_batch_the_api_names_no_model_for_shows_its_requests_model(sandbox_profile, tmp_path):
+    """A batch that failed validation (or is validating) has no model from the API; one started from here shows the
+    model its requests name instead of "-"."""
+    lines = [{"custom_id": f"r{n}", "method": "POST", "url": "/v1/chat/completions",
+              "body": {"model": "gpt-4.1-nano", "messages": [{"role": "user", "content": "hi"}]}} for n in range(3)]
+    lines[1]["url"] = "/v1/embeddings"  # fails validation: the API never names its model
+    path = tmp_path / "in.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    async with await Workspace.open(sandbox_profile, cache_dir=tmp_path / "cache") as ws:
+        failed = await ws.wait_for((await ws.start_batch((await ws.upload(path)).id, "/v1/chat/completions")).id, 1)
+    assert failed.status == "failed" and failed.model is None
+    app = BatchtuiApp(sandbox_profile, cache_dir=tmp_path / "cache", clock=lambda: FIXED)
+    async with app.run_test(size=(140, 30)) as pilot:
+        batch_list = await wait_for_rows(pilot, 1)
+        await wait_until(pilot, lambda: "gpt-4.1-nano" in row_text(batch_list, failed.id), "the requests' model")
+        await open_detail(pilot, failed.id)
+        await wait_until(pilot, lambda: "gpt-4.1-nano  (as its requests say)" in "\n".join(
+            strip.text for strip in app.screen._compositor.render_strips()), "in the detail")

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from pilot_helpers import Notes, wait_until
-from textual.widgets import DataTable, Input, ProgressBar, Static, TextArea
+from textual.widgets import DataTable, Input, ProgressBar, Static
 
 from batchtui.core.api.client import make_openai_client
 from batchtui.core.api.models import Batch, FileObject
@@ -20,6 +21,7 @@ from batchtui.tui.screens.download_path import DownloadPathScreen, path_problem
 from batchtui.tui.screens.file_preview import FilePreviewScreen
 from batchtui.tui.screens.files import FilesScreen
 from batchtui.tui.screens.upload import UploadScreen
+from batchtui.tui.widgets.file_lines_view import FileLinesView
 
 DEAD_URL = "http://127.0.0.1:9/v1"
 FIXED = 1_763_100_000.0
@@ -199,10 +201,10 @@ async def test_download_to_a_folder_and_view(sandbox_profile, tmp_path, write_ba
 
         await pilot.press("v")
         await wait_until(pilot, lambda: isinstance(app.screen, FilePreviewScreen), "preview shown")
-        area = app.screen.query_one(TextArea)
-        await wait_until(pilot, lambda: area.text.startswith('{"custom_id": "row-0"'), "preview loaded")
-        assert area.read_only and len(area.text.splitlines()) == 50
-        assert "first 50 lines" in str(app.screen.query_one("#preview-title", Static).render())
+        view = app.screen.query_one(FileLinesView)
+        title = app.screen.query_one("#preview-title", Static)
+        await wait_until(pilot, lambda: str(title.render()).endswith("· 60 lines"), "whole file shown")
+        assert view.line_count == 60 and view.visible_lines()[0].startswith('{"custom_id": "row-0"')
         await pilot.press("escape")
         assert isinstance(app.screen, FilesScreen)
 
@@ -346,3 +348,22 @@ async def test_preview_error_shows_in_the_title(tmp_path):
         assert str(title.render()).startswith("[bold]x[/].jsonl: ")
         await pilot.press("q")
         assert not isinstance(app.screen, FilePreviewScreen)
+
+
+@pytest.mark.parametrize("width", [120, 200])
+async def test_file_ids_show_whole_and_names_take_what_is_left(tmp_path, width):
+    """At 120 columns every file id lost its last character (the table was a cell wider than the screen), so an id
+    read off the screen was wrong: ids show whole, and file names take the room left, cut with an ellipsis."""
+    long_name = "customer_feedback_sentiment_labels_2026_q4_part_07_of_12.jsonl"
+    app = await asyncio.to_thread(_files_snapshot_app, tmp_path)  # it fills the cache with asyncio.run
+    async with app.run_test(size=(width, 30)) as pilot:
+        await _settle_files(pilot)
+        text = "\n".join(strip.text for strip in app.screen._compositor.render_strips())
+        for number in (1, 2, 3, 50, 4):
+            assert f"file-{number:022d}" in text
+        app.screen.files = [*app.screen.files, sample_file(5, long_name)]
+        app.screen.paint()
+        await pilot.pause()
+        text = "\n".join(strip.text for strip in app.screen._compositor.render_strips())
+        assert f"file-{5:022d}" in text
+        assert (long_name in text) == (width == 200) and long_name[:20] in text

@@ -321,7 +321,7 @@ async def test_validation_error_opens_the_input_at_its_line(sandbox_profile, tmp
         await pilot.press("l")
         screen = await indexed(pilot)
         await wait_until(pilot, lambda: screen.query_one(ResultList).cursor_row == 2, "cursor on line 3")
-        assert screen.index.status_label(2) == "pending"
+        assert screen.index.status_label(2) == "not run"  # the batch failed validation: nothing ran, nothing will
         assert "row-2" in detail_text(screen)
 
 
@@ -381,6 +381,12 @@ async def test_retry_from_the_detail_and_the_viewer_shows_latest_attempts(tmp_pa
             await open_detail(pilot, root.id)
             await pilot.press("R")
             await wait_until(pilot, lambda: isinstance(app.screen, RetryScreen), "the retry modal")
+            modal = app.screen
+            await wait_until(pilot, lambda: modal.preview is not None, "the requests counted")
+            sends = str(modal.query_one("#retry-sends").render())
+            assert sends.startswith(f"Sends {failed} requests") and str(modal.query_one("#retry-failed").label) == (
+                f"failed ({failed})")
+            assert ("at this batch's average per request" in sends) == (root.usage is not None)
             await pilot.click("#retry-expired")  # untick one kind: only failed and cancelled are asked for
             await pilot.press("ctrl+s")
             await wait_until(pilot, lambda: isinstance(app.screen, BatchDetailScreen)

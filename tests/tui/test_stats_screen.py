@@ -100,7 +100,7 @@ async def test_shows_the_figures_of_the_last_30_days(tmp_path, utc):
         assert "turnaround 33m 8h 20m 23h 20m 10" in times
         assert "validating 1m 40s 10m 15m 10" in times
         assert "in progress 28m 8h 00m 22h 13m 10" in times
-        assert "finalizing 3m 20s 20m 51m 10" in times
+        assert "finalizing 3m 20s 20m 52m 10" in times
         assert "lines / min 21.4 43.5 80.0 10" in times
         groups = panel(screen, "#stats-groups")
         assert "gpt-4.1 25m 3h 20m 3h 20m 2" in groups

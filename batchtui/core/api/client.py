@@ -21,7 +21,7 @@ from batchtui.core.api.models import ApiObject, Batch, FileObject, sane
 from batchtui.core.api.sdk_errors import translate_api_error
 from batchtui.core.atomic import temp_beside
 from batchtui.core.config import Profile
-from batchtui.core.domain import BATCH_ENDPOINTS, ProgressCallback
+from batchtui.core.domain import ProgressCallback, batch_endpoints, canonical_endpoint
 from batchtui.core.errors import (
     ApiError,
     AuthError,
@@ -159,9 +159,11 @@ class BatchService:
         metadata: dict[str, str] | None = None,
         output_expires_after_seconds: int | None = None,
     ) -> Batch:
-        """Start a batch over an uploaded file; the window is always 24h, the API's only one."""
-        if endpoint not in BATCH_ENDPOINTS:
-            raise BadRequestError(f"endpoint '{endpoint}' is not one of {', '.join(BATCH_ENDPOINTS)}")
+        """Start a batch over an uploaded file; the window is always 24h, the API's only one. An endpoint the
+        profile's kind takes no batch for is refused before any call (Azure's own /chat/completions is taken)."""
+        kind = self.profile.kind
+        if canonical_endpoint(endpoint, kind) is None:
+            raise BadRequestError(f"endpoint '{endpoint}' is not one of {', '.join(batch_endpoints(kind))}")
         extra: dict[str, Any] = {}
         if metadata:
             extra["metadata"] = metadata

@@ -21,7 +21,7 @@ import orjson
 from batchtui.core.atomic import temp_beside
 from batchtui.core.authoring.datasets import MAX_BYTES, bounded_lines
 from batchtui.core.authoring.validate import MAX_EMBEDDING_INPUTS, MAX_LINES, embedding_inputs
-from batchtui.core.domain import EMBEDDINGS, ProgressCallback
+from batchtui.core.domain import EMBEDDINGS, ProgressCallback, canonical_endpoint
 from batchtui.core.errors import BatchtuiError
 
 _CHUNK = 1 << 20
@@ -38,6 +38,7 @@ def split_file(
     max_lines: int = MAX_LINES,
     max_bytes: int = MAX_BYTES,
     max_embedding_inputs: int = MAX_EMBEDDING_INPUTS,
+    kind: str = "openai",
     out_dir: Path | None = None,
     keep: Iterable[Path] = (),
     progress: ProgressCallback | None = None,
@@ -49,14 +50,16 @@ def split_file(
     of an earlier split that this one did not make are removed, so that the parts beside the file are this split's
     alone. Neither `path` nor any file of `keep` is ever replaced or removed: if one is named as a part, nothing is
     written. `progress` gets (bytes read, total bytes) while planning the cuts, the slow half. Raises SplitError
-    naming the line when one line alone is over a limit, or naming the option when a limit is under 1."""
+    naming the line when one line alone is over a limit, or naming the option when a limit is under 1. Embeddings
+    inputs are counted on the lines whose url is the embeddings endpoint on a profile of `kind` (Azure's
+    /embeddings too)."""
     for option, value in (("max_lines", max_lines), ("max_bytes", max_bytes),
                           ("max_embedding_inputs", max_embedding_inputs)):
         if value < 1:
             raise SplitError(f"{option} must be at least 1, not {value}.")
     out_dir = out_dir or path.parent
     check_part_names(path, [path, *keep], out_dir)
-    ranges = _plan(path, max_lines, max_bytes, max_embedding_inputs, progress)
+    ranges = _plan(path, max_lines, max_bytes, max_embedding_inputs, kind, progress)
     parts = [path] if len(ranges) == 1 else _write_parts(path, ranges, out_dir)
     _remove_earlier_parts(path, out_dir, parts)
     return parts
@@ -92,7 +95,7 @@ def _remove_earlier_parts(path: Path, out_dir: Path, parts: list[Path]) -> None:
 
 
 def _plan(
-    path: Path, max_lines: int, max_bytes: int, max_inputs: int, progress: ProgressCallback | None
+    path: Path, max_lines: int, max_bytes: int, max_inputs: int, kind: str, progress: ProgressCallback | None
 ) -> list[tuple[int, int]]:
     """The byte ranges of the parts: each as full as the limits allow."""
     ranges: list[tuple[int, int]] = []
@@ -108,7 +111,7 @@ def _plan(
                 if isinstance(raw, int):
                     raise SplitError(f"{path.name} line {n}: {raw:,} bytes, more than a part may hold ({max_bytes:,}).")
                 request = 0 if raw.isspace() else 1
-                line_inputs = _embedding_inputs(raw) if request else 0
+                line_inputs = _embedding_inputs(raw, kind) if request else 0
                 if line_inputs > max_inputs:
                     raise SplitError(
                         f"{path.name} line {n}: {line_inputs:,} embeddings inputs, more than a part may hold "
@@ -128,13 +131,17 @@ def _plan(
     return ranges
 
 
-def _embedding_inputs(raw: bytes) -> int:
-    """The embeddings inputs of a request line; 0 for other endpoints and for lines that are not requests."""
+def _embedding_inputs(raw: bytes, kind: str) -> int:
+    """The embeddings inputs of a request line on a profile of `kind`; 0 for other endpoints and for lines that are
+    not requests."""
     try:
         request = orjson.loads(raw)
     except orjson.JSONDecodeError:
         return 0
-    if not isinstance(request, dict) or request.get("url") != EMBEDDINGS or not isinstance(request.get("body"), dict):
+    if not isinstance(request, dict) or not isinstance(request.get("body"), dict):
+        return 0
+    url = request.get("url")
+    if not isinstance(url, str) or canonical_endpoint(url, kind) != EMBEDDINGS:
         return 0
     return embedding_inputs(request["body"])
 

@@ -20,7 +20,16 @@ from typing import Any
 import orjson
 
 from batchtui.core.authoring.datasets import MAX_BYTES, bounded_lines
-from batchtui.core.domain import BATCH_ENDPOINTS, CHAT, EMBEDDINGS, MODERATIONS, RESPONSES, Cancelled, ProgressCallback
+from batchtui.core.domain import (
+    CHAT,
+    EMBEDDINGS,
+    MODERATIONS,
+    RESPONSES,
+    Cancelled,
+    ProgressCallback,
+    batch_endpoints,
+    canonical_endpoint,
+)
 from batchtui.core.errors import BatchtuiError
 from batchtui.core.insights.pricing import Cost, TokenCounter, price_of, token_counter, usd
 
@@ -158,6 +167,7 @@ def validate_file(
     path: Path,
     *,
     endpoint: str | None = None,
+    kind: str = "openai",
     max_problems: int = MAX_PROBLEMS,
     max_lines: int = MAX_LINES,
     max_bytes: int = MAX_BYTES,
@@ -166,13 +176,14 @@ def validate_file(
     cancelled: Callable[[], bool] = lambda: False,
 ) -> ValidationReport:
     """Validate a batch input file against the API's limits (the defaults) for `endpoint` (default: the first
-    line's url). `progress` gets (bytes done, total bytes). Raises ValidateReadError when the file cannot be read,
-    ValidateCancelled when `cancelled()` turns true, ValueError when `endpoint` is not a batch endpoint.
+    line's url), by the rules of a profile of `kind` (Azure's take its urls without /v1 and deployment names as
+    models). `progress` gets (bytes done, total bytes). Raises ValidateReadError when the file cannot be read,
+    ValidateCancelled when `cancelled()` turns true, ValueError when `endpoint` is not a batch endpoint there.
 
     Memory stays bounded: a line longer than a whole file may be (MAX_BYTES, or `max_bytes` if more) is reported
     at its line and never held whole, and a file with no size to check first (a pipe, /dev/zero) is read no further
     than `max_bytes`."""
-    checker = _Checker(endpoint, max_problems, max_lines, max_embedding_inputs)
+    checker = _Checker(endpoint, kind, max_problems, max_lines, max_embedding_inputs)
     done = total = 0
     try:
         with open(path, "rb", buffering=1 << 20) as fh:
@@ -209,10 +220,12 @@ def embedding_inputs(body: dict[str, Any]) -> int:
 class _Checker:
     """Checks lines one by one, keeping only what later lines are checked against."""
 
-    def __init__(self, endpoint: str | None, max_problems: int, max_lines: int, max_embedding_inputs: int) -> None:
-        if endpoint is not None and endpoint not in BATCH_ENDPOINTS:
-            raise ValueError(f"endpoint '{endpoint}' is not a batch endpoint ({', '.join(BATCH_ENDPOINTS)})")
-        self.endpoint = endpoint
+    def __init__(
+        self, endpoint: str | None, kind: str, max_problems: int, max_lines: int, max_embedding_inputs: int
+    ) -> None:
+        if endpoint is not None and canonical_endpoint(endpoint, kind) is None:
+            raise ValueError(f"endpoint '{endpoint}' is not a batch endpoint ({', '.join(batch_endpoints(kind))})")
+        self.endpoint, self.kind = endpoint, kind
         self.endpoint_line: int | None = None
         self.max_problems, self.max_lines, self.max_embedding_inputs = max_problems, max_lines, max_embedding_inputs
         self.problems: list[Problem] = []
@@ -277,16 +290,20 @@ class _Checker:
                     "custom_id",
                 )
         if isinstance(body, dict):
-            self._body(n, body, url if isinstance(url, str) else self.endpoint)
+            given = url if isinstance(url, str) else self.endpoint
+            self._body(n, body, canonical_endpoint(given, self.kind) if given is not None else None)
 
     def _url(self, n: int, url: Any) -> None:
         if not isinstance(url, str):
             self.add(n, "invalid_url", f"url must be a string such as '{CHAT}', not {_kind(url)}", "url")
         elif self.endpoint is None:
             self.endpoint, self.endpoint_line = url, n
-            if url not in BATCH_ENDPOINTS:
-                self.add(n, "invalid_url", f"url '{url}' is not a batch endpoint ({', '.join(BATCH_ENDPOINTS)})", "url")
-        elif url != self.endpoint:
+            if canonical_endpoint(url, self.kind) is None:
+                azure = self.kind != "azure" and canonical_endpoint(url, "azure") is not None
+                known = ", ".join(batch_endpoints(self.kind))
+                self.add(n, "invalid_url", f"url '{url}' is not a batch endpoint ({known})"
+                         + ("; it is Azure's form, valid with a profile of kind azure" if azure else ""), "url")
+        elif url != self.endpoint and not self._same_endpoint(url, self.endpoint):
             if self.endpoint_line is None:
                 self.add(n, "invalid_url", f"url '{url}' does not match the batch endpoint '{self.endpoint}'", "url")
             else:
@@ -297,6 +314,11 @@ class _Checker:
                     "a batch has one endpoint",
                     "url",
                 )
+
+    def _same_endpoint(self, url: str, endpoint: str) -> bool:
+        """Whether two urls are one batch endpoint here: on Azure /chat/completions and /v1/chat/completions are."""
+        canonical = canonical_endpoint(url, self.kind)
+        return canonical is not None and canonical == canonical_endpoint(endpoint, self.kind)
 
     def _body(self, n: int, body: dict[str, Any], endpoint: str | None) -> None:
         if body.get("stream"):
@@ -434,7 +456,8 @@ class _Checker:
             one = price_of(self.model, input_each, output_each)
             rest = price_of(self.model, input_rest, output_rest)
             cost = one.times(count) + rest if one is not None and rest is not None else None
-            no_price = None if cost else f"no price for {self.model}"
+            azure = " (an Azure deployment name: priced only when it is a model's)" if self.kind == "azure" else ""
+            no_price = None if cost else f"no price for {self.model}{azure}"
         return ValidationReport(
             path=path,
             lines=self.lines,

@@ -634,6 +634,19 @@ class Cache:
         )
         return await _off_loop_if_large(lambda: [_load(Batch, row[0]) for row in rows], len(rows))
 
+    async def request_models(self, batch_ids: Iterable[str]) -> dict[str, str]:
+        """The model the requests of each batch name, from its rows in llm_logs (one row each): the API says a
+        batch's model only once it runs, but a batch started from here has its requests there from the start."""
+        ids = list(batch_ids)
+        if not ids:
+            return {}
+        rows = await self._fetchall(
+            "SELECT wanted.value, (SELECT json_extract(metadata, '$.model') FROM llm_log_rows "
+            "WHERE batch_id = wanted.value LIMIT 1) FROM json_each(?) AS wanted",
+            (orjson.dumps(ids).decode(),),
+        )
+        return {batch_id: model for batch_id, model in rows if isinstance(model, str) and model}
+
     async def unlogged_batches(self) -> list[Batch]:
         """Finished batches whose rows llm_logs lacks: never imported, or imported before they finished (as a
         batch started from here is, with its requests alone), oldest first. The status of the last import is the

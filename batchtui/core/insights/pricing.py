@@ -267,17 +267,28 @@ def cost_note(batch: Batch) -> str:
 
 
 def cost_notes(batches: Iterable[Batch]) -> dict[str, str]:
-    """`cost_note` of many batches at once (for a list of 10,000): rates are looked up once per model and price
-    period, not per batch; batches with no tokens are left out."""
-    notes = {}
+    """`cost_note` of many batches at once (see `batch_costs`); batches with no tokens are left out."""
+    batches = list(batches)
+    models = {batch.id: batch.model for batch in batches}
+    return {batch_id: note_of(cost, models[batch_id]) for batch_id, cost in batch_costs(batches).items()}
+
+
+def note_of(cost: Cost | None, model: str | None) -> str:
+    """How a list shows a batch's cost: the amount, or why there is none."""
+    return usd(cost.total_usd) if cost else f"no price for {model or 'an unknown model'}"
+
+
+def batch_costs(batches: Iterable[Batch]) -> dict[str, Cost | None]:
+    """The cost of each batch that has used tokens, None when its model has no price (for a list of 10,000): rates
+    are looked up once per model and price period, not per batch."""
+    costs: dict[str, Cost | None] = {}
     for batch in batches:
         usage = batch.usage
         if usage is None or not (usage.input_tokens or usage.output_tokens):
             continue
-        cost = batch_usage_cost(batch.model, usage.input_tokens, usage.output_tokens, cached_tokens(usage),
-                                batch.created_at, requests_done(batch))
-        notes[batch.id] = usd(cost.total_usd) if cost else f"no price for {batch.model or 'an unknown model'}"
-    return notes
+        costs[batch.id] = batch_usage_cost(batch.model, usage.input_tokens, usage.output_tokens, cached_tokens(usage),
+                                           batch.created_at, requests_done(batch))
+    return costs
 
 
 def cached_tokens(usage: BatchUsage) -> int:

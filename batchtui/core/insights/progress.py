@@ -58,6 +58,19 @@ def _rate(observations: Sequence[ProgressObservation], now: float) -> float | No
     return moved / elapsed * 60.0
 
 
+def overall_rate(batch: Batch) -> float | None:
+    """Lines per minute over the whole in_progress phase of a batch that has left it (from in_progress_at to the
+    next stamp), unlike `Progress.rate_per_minute`, which follows only the last RATE_WINDOW_SECONDS of a running one.
+    None while the batch still runs, or when it never processed a line."""
+    counts = batch.request_counts
+    done = (counts.completed + counts.failed) if counts else 0
+    start = batch.in_progress_at
+    end = batch.finalizing_at or batch.cancelling_at or batch.expired_at or batch.completed_at
+    if start is None or end is None or end <= start or not done:
+        return None
+    return done / (end - start) * 60.0
+
+
 BASIS_MODEL_AND_BAND = "same model and size band"
 BASIS_MODEL = "same model"
 BASIS_ALL = "all batches"

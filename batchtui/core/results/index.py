@@ -202,6 +202,9 @@ class ResultIndex:
     def __init__(self, files: ResultFiles) -> None:
         self.files = files
         self.complete = False
+        self.batch_ended = False
+        """Whether the batch has ended, as its opener knows: a request with no result is then one that never ran
+        (a batch that failed validation), not one still pending."""
         self.loaded_from_store = False
         self._n = 0
         self._n_input = 0
@@ -249,7 +252,9 @@ class ResultIndex:
         """A short word for the status column: "ok", "400", "batch_expired", "pending", "unreadable"; a row repeating
         an earlier row's custom_id says so after it ("ok duplicate")."""
         outcome, status = self.outcome(row), self.status_code(row)
-        if outcome in _LABELS:
+        if outcome == Outcome.PENDING and self.batch_ended:
+            label = "not run"
+        elif outcome in _LABELS:
             label = _LABELS[outcome]
         elif status and outcome == Outcome.FAILED:
             label = str(status)
@@ -753,16 +758,18 @@ def build_index(
     store_dir: Path | None = None,
     on_rows: Callable[[ResultIndex], None] | None = None,
     cancelled: Callable[[], bool] = lambda: False,
+    batch_ended: bool = False,
 ) -> ResultIndex:
     """Index the files (blocking: run it in a thread), or load the stored index when they are unchanged.
+    `batch_ended` says the batch has ended (see ResultIndex.batch_ended).
 
     Rows follow the input file; result lines with no input row follow, output file first. `on_rows(index)`
     is called every REPORT_EVERY lines and at the end, so a viewer can show rows while they arrive. When
     `cancelled()` returns True, or the index is closed (from another thread), the build stops, closes the index and
-    raises BuildCancelled. A missing or
-    unreadable file raises ResultFileError.
+    raises BuildCancelled. A missing or unreadable file raises ResultFileError.
     """
     index = ResultIndex(files)
+    index.batch_ended = batch_ended
     try:
         stored = store_path(store_dir, files) if store_dir is not None else None
         if stored is not None and index._load(stored):

@@ -62,7 +62,7 @@ class BatchDetailScreen(BatchtuiScreen[None]):
         ("Retry failed requests", "Send the failed, expired or cancelled requests again as a new batch", "retry"),
         ("Copy batch id", "Copy this batch's id to the clipboard", "copy_id"),
         ("Copy batch JSON", "Copy this batch as the API returns it", "copy_json"),
-        ("View file", "The first lines of the highlighted file", "view_file"),
+        ("View file", "The highlighted file, whole, read as you scroll", "view_file"),
         ("Download file", "Save the highlighted file to a folder", "download_file"),
         ("Copy file id", "Copy the highlighted file's id", "copy_file_id"),
     )
@@ -72,6 +72,8 @@ class BatchDetailScreen(BatchtuiScreen[None]):
         self.batch_id = batch_id
         self.batch: Batch | None = None
         self.estimate: Cost | None = None
+        self.request_model: str | None = None
+        """The model the batch's requests name, while the API names none (validating, failed validation)."""
         """Validation's cost estimate at start, when the batch was started from here."""
         self._file_infos: dict[str, FileObject] = {}
         self._ticker: Timer | None = None
@@ -80,7 +82,8 @@ class BatchDetailScreen(BatchtuiScreen[None]):
         yield Header()
         with VerticalScroll(id="detail-body"):
             yield Static(id="detail-note", markup=False)
-            yield BatchSection(lambda batch: header_table(batch, self.app.clock()), id="detail-header")
+            yield BatchSection(lambda batch: header_table(batch, self.app.clock(), self.request_model),
+                               id="detail-header")
             yield BatchTimeline(id="detail-timeline")
             yield BatchProgressPanel(id="detail-progress")
             yield BatchSection(lambda batch: usage_table(batch, self.estimate), id="detail-usage")
@@ -104,6 +107,7 @@ class BatchDetailScreen(BatchtuiScreen[None]):
         if self.batch is None:
             self._load()
         self._load_estimate()
+        self._load_request_model()
 
     # -- showing -------------------------------------------------------------------------------
 
@@ -139,7 +143,8 @@ class BatchDetailScreen(BatchtuiScreen[None]):
         self.refresh_bindings()
 
     def _tick(self) -> None:
-        if self.batch is None or self.batch.status not in ACTIVE_STATUSES:
+        """Once a second, finished batch or not: the header's "created … ago" keeps counting after the end."""
+        if self.batch is None:
             return
         now = self.app.clock()
         self.query_one(BatchTimeline).now = now
@@ -191,6 +196,18 @@ class BatchDetailScreen(BatchtuiScreen[None]):
             return
         if self.estimate is not None and self.batch is not None:
             self.query_one("#detail-usage", BatchSection).show_batch(self.batch)
+
+    @work(exclusive=True, group="detail-request-model", exit_on_error=False)
+    async def _load_request_model(self) -> None:
+        try:
+            workspace = await self.app.wait_for_workspace()
+            batch = self.batch or await workspace.batch(self.batch_id)
+            models = await workspace.request_models([batch]) if batch is not None else {}
+        except BatchtuiError:
+            return
+        self.request_model = models.get(self.batch_id)
+        if self.request_model is not None and self.batch is not None:
+            self.query_one("#detail-header", BatchSection).show_batch(self.batch)
 
     @work(exclusive=True, group="detail-observations", exit_on_error=False)
     async def _load_observations(self) -> None:

@@ -11,6 +11,7 @@ from textual.widgets import Footer, Header, Input, Static
 from batchtui.core.api.models import Batch
 from batchtui.core.domain import ACTIVE_STATUSES
 from batchtui.core.errors import BatchtuiError
+from batchtui.core.insights.pricing import Cost
 from batchtui.core.insights.progress import RATE_WINDOW_SECONDS
 from batchtui.core.listing import STATUS_GROUPS, SearchIndex, SortKey, group_counts, next_sort, sort_batches
 from batchtui.tui.commands import ScreenCommands
@@ -39,6 +40,7 @@ class BatchesScreen(BatchtuiScreen[None]):
     BINDINGS = [
         Binding("slash", "search", "Search", key_display="/"),
         Binding("s", "cycle_sort", "Sort"),
+        Binding("d", "reverse_sort", "Reverse the sort", show=False),
         Binding("1", "group(0)", "Group", key_display="1-6"),
         *(Binding(str(n + 1), f"group({n})", STATUS_GROUPS[n].name, show=False) for n in range(1, 6)),
         Binding("escape", "close_search", "Close search"),
@@ -51,7 +53,8 @@ class BatchesScreen(BatchtuiScreen[None]):
     COMMANDS = {ScreenCommands}
     PALETTE = (
         ("Search batches", "Filter by id, metadata, endpoint, model or input file name", "search"),
-        ("Sort batches", "Cycle the sort: created, status, progress", "cycle_sort"),
+        ("Sort batches", "Cycle the sort: created, status, progress, cost", "cycle_sort"),
+        ("Reverse the sort", "Oldest, completed, least done or cheapest first (and back)", "reverse_sort"),
         ("New batch", "Check a JSONL file (or make one from a template and data), then start a batch", "new_batch"),
         ("Batch statistics", "Turnaround and phase times, outcome shares, tokens and cost per day", "stats"),
         ("Query with SQL", "Read-only SQL over the cache: batches, files and every request in llm_logs", "sql"),
@@ -65,6 +68,7 @@ class BatchesScreen(BatchtuiScreen[None]):
         self.group_index = 0
         self.query_text = ""
         self.sort_key: SortKey = "created"
+        self.sort_reverse = False
         self._batches: tuple[Batch, ...] = ()
         self._sorted: list[Batch] = []
         self._counts: dict[str, int] = {}
@@ -90,7 +94,7 @@ class BatchesScreen(BatchtuiScreen[None]):
     def on_mount(self) -> None:
         self.watch(self.app, "batches", self.show_batches)
         self.watch(self.app, "sync_status", self.show_status)
-        self.watch(self.app, "costs", self.batch_list.set_costs)
+        self.watch(self.app, "costs", self._costs_known)
         self.set_interval(1.0, self._tick)
 
     def _tick(self) -> None:
@@ -118,7 +122,7 @@ class BatchesScreen(BatchtuiScreen[None]):
     def show_batches(self, batches: tuple[Batch, ...]) -> None:
         self._batches = batches
         self._counts = group_counts(batches)
-        self._sorted = sort_batches(batches, self.sort_key)
+        self._sorted = self._sort(batches)
         self.index.forget_missing(b.id for b in batches)
         self._generation += 1
         self._apply()
@@ -128,7 +132,8 @@ class BatchesScreen(BatchtuiScreen[None]):
 
     @work(exclusive=True, exit_on_error=False, group="batch-list-details")
     async def load_details(self, active_ids: list[str]) -> None:
-        """Progress observations of active batches (rate, ETA) and input file names (search), off the event loop."""
+        """Progress observations of active batches (rate, ETA), input file names (search) and the models of
+        batches the API names none for yet, off the event loop."""
         workspace = self.app.workspace
         if workspace is None:
             return
@@ -137,10 +142,12 @@ class BatchesScreen(BatchtuiScreen[None]):
             since = self.app.clock() - RATE_WINDOW_SECONDS
             observations = {batch_id: await workspace.observations(batch_id, since=since) for batch_id in active_ids}
             names = {file.id: file.filename for file in await workspace.files()}
+            models = await workspace.request_models(self._batches)
         except BatchtuiError as exc:
             self.notify(str(exc), title="Cannot read progress from the cache", severity="warning", markup=False)
             return
         self.batch_list.set_observations(observations)
+        self.batch_list.set_request_models(models)
         if names != self.index.file_names:
             self.index.set_file_names(names)
             if self.query_text:
@@ -157,16 +164,16 @@ class BatchesScreen(BatchtuiScreen[None]):
         shown = self.index.filter(source, group, self.query_text)
         self._last_result = (key, self.query_text, shown)
         batch_list = self.batch_list
-        batch_list.set_sort_key(self.sort_key)
+        batch_list.set_sort_key(self.sort_key, self.sort_reverse)
         if not self._batches:
             batch_list.empty_message = self._nothing_to_list()
-        elif self.query_text:
-            batch_list.empty_message = f"No {group.name.lower()} batches match {self.query_text!r}. Escape clears."
         else:
-            batch_list.empty_message = f"No {group.name.lower()} batches. Press 1 for all."
+            kind = "" if group is STATUS_GROUPS[0] else f"{group.name.lower()} "  # not "No all batches"
+            batch_list.empty_message = (f"No {kind}batches match {self.query_text!r}. Escape clears." if self.query_text
+                                        else f"No {kind}batches. Press 1 for all.")
         batch_list.set_rows(shown)
         self._show_groups()
-        summary = f"{len(shown):,}/{len(self._batches):,} · sort {self.sort_key}"
+        summary = f"{len(shown):,}/{len(self._batches):,} · sort {self.sort_key}{' ▲' if self.sort_reverse else ''}"
         self.query_one("#list-summary", Static).update(summary, layout=False)
 
     def _show_groups(self) -> None:
@@ -205,11 +212,23 @@ class BatchesScreen(BatchtuiScreen[None]):
     def action_cycle_sort(self) -> None:
         self.set_sort(next_sort(self.sort_key))
 
-    def set_sort(self, sort_key: SortKey) -> None:
-        self.sort_key = sort_key
-        self._sorted = sort_batches(self._batches, sort_key)
+    def action_reverse_sort(self) -> None:
+        self.set_sort(self.sort_key, reverse=not self.sort_reverse)
+
+    def set_sort(self, sort_key: SortKey, *, reverse: bool = False) -> None:
+        self.sort_key, self.sort_reverse = sort_key, reverse
+        self._sorted = self._sort(self._batches)
         self._generation += 1
         self._apply()
+
+    def _sort(self, batches: tuple[Batch, ...]) -> list[Batch]:
+        costs = {batch_id: cost.total_usd for batch_id, cost in self.app.costs.items() if cost is not None}
+        return sort_batches(batches, self.sort_key, reverse=self.sort_reverse, costs=costs)
+
+    def _costs_known(self, costs: dict[str, Cost | None]) -> None:
+        self.batch_list.set_costs(costs)
+        if self.sort_key == "cost":
+            self.set_sort("cost", reverse=self.sort_reverse)
 
     def action_search(self) -> None:
         search = self.query_one("#search", Input)
@@ -259,4 +278,6 @@ class BatchesScreen(BatchtuiScreen[None]):
 
     @on(BatchList.SortClicked)
     def _sort_clicked(self, event: BatchList.SortClicked) -> None:
-        self.set_sort(event.sort_key)
+        """A click on the sorted column's title turns the sort round; on another, sorts by it."""
+        same = event.sort_key == self.sort_key
+        self.set_sort(event.sort_key, reverse=same and not self.sort_reverse)

@@ -1,4 +1,5 @@
-"""A plain, read-only look at the first lines of a file, from its downloaded copy or streamed from the API."""
+"""A plain, read-only look at a whole file: its first lines streamed from the API, then every line of its cached
+copy, read only as far as the user scrolls."""
 
 from __future__ import annotations
 
@@ -6,26 +7,26 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.widgets import Footer, Static, TextArea
+from textual.widgets import Footer, Static
 from textual.worker import Worker
 
 from batchtui.core.errors import BatchtuiError
-from batchtui.core.text import printable
-from batchtui.tui.format import clip, literal
+from batchtui.tui.format import literal
 from batchtui.tui.screens.base import BatchtuiModal
+from batchtui.tui.widgets.file_lines_view import FileLinesView
 
-PREVIEW_LINES = 50
-PREVIEW_LINE_CHARS = 2000
+HEAD_LINES = 50
+"""Lines streamed first, shown while the whole file is fetched into the cache."""
 
 
 class FilePreviewScreen(BatchtuiModal[None]):
-    """Loads itself in a worker; lines are text, never markup, and control characters show as visible escapes."""
+    """Loads itself in a worker: the first lines at once, then the whole file from its cached copy, read only as
+    far as the view is scrolled. Lines are text, never markup, and control characters show as visible escapes."""
 
     DEFAULT_CSS = """
     FilePreviewScreen { align: center middle; }
     FilePreviewScreen > Vertical { width: 95%; height: 90%; border: thick $primary; background: $surface; }
     FilePreviewScreen #preview-title { height: auto; padding: 0 1; text-style: bold; }
-    FilePreviewScreen TextArea, FilePreviewScreen TextArea:focus { height: 1fr; border: none; }
     """
     BINDINGS = [Binding("escape,q", "close", "Close")]
 
@@ -37,33 +38,47 @@ class FilePreviewScreen(BatchtuiModal[None]):
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Static(literal(f"{self.title_text} ({self.file_id}) · loading…"), id="preview-title")
-            yield TextArea("", read_only=True, soft_wrap=False, show_line_numbers=True, id="preview")
+            yield FileLinesView(id="preview")
             yield Footer(compact=True)
 
     def on_mount(self) -> None:
-        self.query_one(TextArea).focus()
+        self.query_one(FileLinesView).focus()
         self.load()
+
+    def _title(self, what: str, style: str = "") -> None:
+        self.query_one("#preview-title", Static).update(literal(f"{self.title_text}{what}", style))
 
     @work(exclusive=True, group="preview", exit_on_error=False)
     async def load(self) -> None:
-        title = self.query_one("#preview-title", Static)
+        view = self.query_one(FileLinesView)
         workspace = self.app.workspace
         if workspace is None:
-            title.update(literal(f"{self.title_text}: the cache is not open yet", "bold red"))
+            self._title(": the cache is not open yet", "bold red")
             return
         try:
-            lines = await workspace.preview_lines(self.file_id, PREVIEW_LINES)
+            head = await workspace.preview_lines(self.file_id, HEAD_LINES)
         except BatchtuiError as exc:
-            title.update(literal(f"{self.title_text}: {exc}", "bold red"))
+            self._title(f": {exc}", "bold red")
             return
-        shown = [clip(printable(line), PREVIEW_LINE_CHARS) for line in lines]
-        what = f"first {len(shown)} lines" if len(shown) >= PREVIEW_LINES else f"all {len(shown)} lines"
-        title.update(literal(f"{self.title_text} ({self.file_id}) · {what}"))
-        self.query_one(TextArea).load_text("\n".join(shown) if shown else "(empty file)")
+        view.show(head)
+        self._title(f" ({self.file_id}) · first {len(head)} lines · fetching the rest…")
+
+        def fetched(done: int, total: int) -> None:
+            if total:
+                self._title(f" ({self.file_id}) · first {len(head)} lines · fetching the rest… {done * 100 // total}%")
+
+        try:
+            lines = await workspace.file_lines(self.file_id, progress=fetched)
+        except BatchtuiError as exc:
+            self._title(f" ({self.file_id}) · first {len(head)} lines only: {exc}", "bold red")
+            return
+        view.show(lines)
+        noun = "line" if len(lines) == 1 else "lines"
+        self._title(f" ({self.file_id}) · {len(lines):,} {noun}" if len(lines) else f" ({self.file_id}) · empty file")
 
     def worker_failed(self, worker: Worker[object], line: str) -> None:
         """A preview that failed says why instead of "loading…"."""
-        self.query_one("#preview-title", Static).update(literal(f"{self.title_text}: {line}", "bold red"))
+        self._title(f": {line}", "bold red")
 
     def action_close(self) -> None:
         self.dismiss(None)

@@ -6,6 +6,7 @@ import datetime as dt
 from collections.abc import Iterable
 from pathlib import Path
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual import events, on, work
 from textual.app import ComposeResult
@@ -21,7 +22,7 @@ from batchtui.tui.format import clip, literal, short_id, size
 from batchtui.tui.screens.base import BatchtuiScreen
 from batchtui.tui.screens.confirm import ConfirmScreen
 from batchtui.tui.screens.download_path import DownloadPathScreen
-from batchtui.tui.screens.file_preview import PREVIEW_LINES, FilePreviewScreen
+from batchtui.tui.screens.file_preview import FilePreviewScreen
 from batchtui.tui.screens.results import AccountFile, ResultsScreen
 from batchtui.tui.screens.upload import UploadScreen
 
@@ -32,6 +33,8 @@ NARROW_WIDTH = 110
 FIXED_PURPOSES = ("all", "batch", "batch_output")
 FILENAME_CHARS = 24
 NARROW_FILENAME_CHARS = 16
+SCROLLBAR_CELLS = 2
+"""The table's vertical scrollbar, kept free so that the last column (the id) is never cut."""
 PURPOSE_CHARS = 12
 FILE_KEYS = Binding.Group("File")
 
@@ -82,11 +85,14 @@ def expires(expires_at: int | None, now: float) -> str:
     return f"in {span(expires_at - now)}" if expires_at > now else "expired"
 
 
-def file_cells(file: FileObject, usage: list[Usage], now: float, *, narrow: bool = False) -> list[Text]:
+def file_cells(file: FileObject, usage: list[Usage], now: float, *, narrow: bool = False,
+               filename_chars: int | None = None) -> list[Text]:
     """One table row (the NARROW_COLUMNS when `narrow`); every cell a literal Text, since DataTable parses
-    plain strings as markup."""
+    plain strings as markup. The file name is cut to `filename_chars` (by default as the width allows)."""
+    if filename_chars is None:
+        filename_chars = NARROW_FILENAME_CHARS if narrow else FILENAME_CHARS
     cells = [
-        literal(clip(file.filename, NARROW_FILENAME_CHARS if narrow else FILENAME_CHARS)),
+        literal(clip(file.filename, filename_chars)),
         literal(clip(file.purpose, PURPOSE_CHARS)),
         literal(size(file.bytes)),
         literal(usage_summary(usage)),
@@ -111,7 +117,7 @@ class FilesScreen(BatchtuiScreen[None]):
         ("Upload a file", "Upload a .jsonl batch input file", "upload"),
         ("Download the file", "Save the highlighted file to a folder or a path", "download"),
         ("Delete the file", "Delete the highlighted file (asks first)", "delete"),
-        ("View the file", f"The first {PREVIEW_LINES} lines of the highlighted file", "view"),
+        ("View the file", "The highlighted file, whole, read as you scroll", "view"),
         ("Copy the file id", "Copy the highlighted file's id", "copy_id"),
         ("Open in the result viewer", "The highlighted JSONL file, one row per request", "open_results"),
         ("Filter by purpose", "Cycle the purpose filter", "cycle_purpose"),
@@ -215,14 +221,29 @@ class FilesScreen(BatchtuiScreen[None]):
         usage = file_usage(self.app.batches)
         now = self.app.clock()
         table.clear()
-        for file in self.visible_files():
-            table.add_row(*file_cells(file, usage.get(file.id, []), now, narrow=bool(self._narrow)), key=file.id)
+        files = self.visible_files()
+        room = self._filename_room(files, usage, now)
+        for file in files:
+            table.add_row(*file_cells(file, usage.get(file.id, []), now, narrow=bool(self._narrow),
+                                      filename_chars=room), key=file.id)
         if keep is not None and keep in table.rows:
             table.move_cursor(row=table.get_row_index(keep), animate=False)
         elif table.row_count:
             table.move_cursor(row=min(keep_row, table.row_count - 1), animate=False)
         self.show_status()
         self.show_detail()
+
+    def _filename_room(self, files: list[FileObject], usage: dict[str, list[Usage]], now: float) -> int:
+        """How many cells the file names may take so that the table fits the screen: every other column (the id
+        whole) keeps its widest cell, and the names get what is left, at least NARROW_FILENAME_CHARS."""
+        narrow = bool(self._narrow)
+        columns = NARROW_COLUMNS if narrow else COLUMNS
+        widths = [cell_len(title) for title in columns]
+        for file in files:
+            cells = file_cells(file, usage.get(file.id, []), now, narrow=narrow, filename_chars=0)
+            widths = [max(width, cell.cell_len) for width, cell in zip(widths, cells, strict=True)]
+        spare = self.size.width - SCROLLBAR_CELLS - sum(widths[1:]) - 2 * len(columns)  # a cell of padding each side
+        return max(NARROW_FILENAME_CHARS, spare)
 
     def selected_id(self) -> str | None:
         table = self.query_one(DataTable)

@@ -37,7 +37,7 @@ from textual.worker import Worker, get_current_worker
 from batchtui.core.authoring.batch_file import BatchFileCancelled, MadeBatchFile, make_batch_file
 from batchtui.core.authoring.datasets import CSV_SUFFIXES, JSONL_SUFFIXES, XLSX_SUFFIXES
 from batchtui.core.authoring.validate import ValidateCancelled, ValidationReport, report_figures, validate_file
-from batchtui.core.domain import BATCH_ENDPOINTS
+from batchtui.core.domain import batch_endpoints, canonical_endpoint
 from batchtui.core.domain import parse_metadata as metadata_from_pairs
 from batchtui.core.errors import BatchtuiError
 from batchtui.core.insights.pricing import Cost
@@ -211,7 +211,8 @@ class NewBatchScreen(BatchtuiScreen[None]):
                     yield field("Data", path_input(".csv, .jsonl, .ndjson or .xlsx", "data-path"), "template-only")
                     yield field("Output", path_input("batch file to write", "output-path"), "template-only")
                     yield FileTree(Path("."), BATCH_FILE_SUFFIXES, id="new-tree")
-                    yield field("Endpoint", Select(((e, e) for e in BATCH_ENDPOINTS), prompt="from the file",
+                    endpoints = batch_endpoints(self.app.profile.kind)  # Azure's urls with an Azure profile
+                    yield field("Endpoint", Select(((e, e) for e in endpoints), prompt="from the file",
                                                    id="endpoint", compact=True))
                     yield field("Window", Select(((w, w) for w in WINDOWS), value=WINDOWS[0], allow_blank=False,
                                                  disabled=True, id="window", compact=True))
@@ -341,7 +342,8 @@ class NewBatchScreen(BatchtuiScreen[None]):
             if source.template is not None and source.data is not None:
                 made = make_batch_file(source.template, source.data, source.batch_file, endpoint=endpoint,
                                        progress=progress, cancelled=cancelled)
-            report = validate_file(source.batch_file, endpoint=endpoint, progress=progress, cancelled=cancelled)
+            report = validate_file(source.batch_file, endpoint=endpoint, progress=progress, cancelled=cancelled,
+                                   kind=self.app.profile.kind)
         except (BatchFileCancelled, ValidateCancelled):
             return
         except BatchtuiError as exc:
@@ -371,7 +373,8 @@ class NewBatchScreen(BatchtuiScreen[None]):
         self.checked = checked
         self._show(report_renderable(checked), preview_renderable(checked.preview))
         endpoint = checked.report.endpoint
-        self.query_one("#endpoint", Select).value = endpoint if endpoint in BATCH_ENDPOINTS else Select.BLANK
+        known = endpoint is not None and canonical_endpoint(endpoint, self.app.profile.kind) is not None
+        self.query_one("#endpoint", Select).value = endpoint if known else Select.BLANK
         anyway = self.query_one("#anyway", Checkbox)
         anyway.value = False
         anyway.display = not checked.report.ok

@@ -21,6 +21,7 @@ from textual.widgets import Footer, Header, Input, ProgressBar, Static
 from textual.worker import Worker, get_current_worker
 
 from batchtui.core.api.models import Batch
+from batchtui.core.domain import ACTIVE_STATUSES
 from batchtui.core.errors import BatchtuiError
 from batchtui.core.paths import index_dir
 from batchtui.core.results.curl import curl_command
@@ -154,6 +155,7 @@ class ResultsScreen(BatchtuiScreen[None]):
         self._rows_painted_at = 0.0
         self._first_rows_painted = threading.Event()
         self._retries_shown: tuple[tuple[str, str | None, str | None], ...] = ()
+        self._batch_ended = False  # known for a batch's results: its requests with no result then never ran
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -215,6 +217,7 @@ class ResultsScreen(BatchtuiScreen[None]):
         self._set_state("Fetching files…")
         if isinstance(source, BatchResults):
             batch = await workspace.batch(source.batch_id) or await workspace.fetch_batch(source.batch_id)
+            self._batch_ended = batch.status not in ACTIVE_STATUSES
             files = await workspace.batch_result_files(batch, progress=self._download_progress)
         else:
             path = await workspace.file_copy(source.file_id, source.kind, batch_id=source.batch_id,
@@ -237,7 +240,8 @@ class ResultsScreen(BatchtuiScreen[None]):
             self._first_rows_painted.wait(FIRST_PAINT_WAIT_SECONDS)
 
         try:
-            index = build_index(files, store_dir=store, cancelled=lambda: worker.is_cancelled, on_rows=on_rows)
+            index = build_index(files, store_dir=store, cancelled=lambda: worker.is_cancelled, on_rows=on_rows,
+                                batch_ended=self._batch_ended)
         except BuildCancelled:  # the screen has gone, or opens the files again
             return
         except BatchtuiError as exc:

@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
+from rich.cells import cell_len
 from rich.segment import Segment
 from rich.style import Style
 from textual import events
@@ -16,6 +17,7 @@ from textual.strip import Strip
 from batchtui.core.api.models import Batch
 from batchtui.core.cache.store import ProgressObservation
 from batchtui.core.domain import ACTIVE_STATUSES
+from batchtui.core.insights.pricing import Cost, note_of
 from batchtui.core.insights.progress import batch_progress
 from batchtui.core.listing import SortKey, description
 from batchtui.core.timetext import duration
@@ -37,6 +39,10 @@ class Column:
 
 
 DESCRIPTION_MIN = 20
+DESCRIPTION_ROOMY = 40
+"""The description's width before ids and model names get room to show whole."""
+WHOLE_AT_MOST = 64
+"""The widest an id or model column grows to show its values whole (an OpenAI batch id takes 38)."""
 
 COLUMNS: tuple[Column, ...] = (
     Column("id", "Batch", 14, 100),
@@ -51,11 +57,13 @@ COLUMNS: tuple[Column, ...] = (
     Column("cost", "Cost", 10, 45, "right"),
 )
 
-SORT_COLUMNS: dict[str, SortKey] = {"created": "created", "status": "status", "progress": "progress"}
+SORT_COLUMNS: dict[str, SortKey] = {"created": "created", "status": "status", "progress": "progress", "cost": "cost"}
 
 
-def layout(width: int) -> list[Column]:
-    """The columns that fit `width` cells, in display order; the description takes the room left over."""
+def layout(width: int, whole: Mapping[str, int] | None = None) -> list[Column]:
+    """The columns that fit `width` cells, in display order. Room left over goes to the description up to
+    DESCRIPTION_ROOMY, then to the id and model columns up to `whole` (the cells their widest values take), then to
+    the description again: on a wide terminal ids and model names show whole, and a cut one ends in "…"."""
     columns = list(COLUMNS)
     if width < 110:
         columns = [_narrow(c) for c in columns]
@@ -67,7 +75,15 @@ def layout(width: int) -> list[Column]:
     while needed(columns) > width and droppable:
         columns.remove(droppable.pop(0))
     spare = max(0, width - needed(columns))
-    return [Column(c.key, c.title, c.width + spare, c.priority) if c.key == "description" else c for c in columns]
+    grow = {"description": min(spare, DESCRIPTION_ROOMY - DESCRIPTION_MIN)}
+    spare -= grow["description"]
+    for column in columns:
+        full = min((whole or {}).get(column.key, 0), WHOLE_AT_MOST)
+        if full:
+            grow[column.key] = min(spare, max(0, full - column.width))
+            spare -= grow[column.key]
+    grow["description"] += spare
+    return [Column(c.key, c.title, c.width + grow.get(c.key, 0), c.priority, c.align) for c in columns]
 
 
 def _narrow(column: Column) -> Column:
@@ -128,9 +144,13 @@ class BatchList(CursorList):
         self._rows: list[Batch] = []
         self._now = now
         self._observations: Mapping[str, Sequence[ProgressObservation]] = {}
-        self._costs: Mapping[str, str] = {}
+        self._costs: Mapping[str, Cost | None] = {}
+        self._request_models: Mapping[str, str] = {}
+        self._sort_reverse = False
         self._sort_key: SortKey = "created"
-        self._layout: tuple[int, list[Column]] | None = None
+        self._layout: tuple[tuple[int, tuple[int, int]], list[Column]] | None = None
+        self._whole = (0, 0)
+        """The cells the widest id and model name of the rows take."""
         self.empty_message = "No batches."
         """Shown under the header when there are no rows (set by the screen: why there are none)."""
 
@@ -154,6 +174,8 @@ class BatchList(CursorList):
         old_id = self.cursor_id
         on_screen = self._cursor - round(self.scroll_y)
         self._rows = list(rows)
+        self._whole = (max((cell_len(b.id) for b in self._rows), default=0),
+                       max((cell_len(b.model or "") for b in self._rows), default=0))
         kept = self._position(old_id) if old_id is not None else None
         self._cursor = kept if kept is not None else max(0, min(self._cursor, len(self._rows) - 1))
         self.update_virtual_size()
@@ -175,15 +197,22 @@ class BatchList(CursorList):
         self.strips.clear()
         self.refresh()
 
-    def set_costs(self, costs: Mapping[str, str]) -> None:
-        """Each batch's cost at batch prices as shown ("$1.23", "no price for <model>"), by batch id."""
+    def set_request_models(self, models: Mapping[str, str]) -> None:
+        """The model named by the requests of batches the API names none for yet (validating, failed)."""
+        self._request_models = models
+        self.strips.clear()
+        self.refresh()
+
+    def set_costs(self, costs: Mapping[str, Cost | None]) -> None:
+        """Each batch's cost at batch prices by batch id (None: no price for its model)."""
         self._costs = costs
         self.strips.clear()
         self.refresh()
 
-    def set_sort_key(self, sort_key: SortKey) -> None:
-        """Mark the column the rows are sorted by."""
+    def set_sort_key(self, sort_key: SortKey, reverse: bool = False) -> None:
+        """Mark the column the rows are sorted by, and which way."""
         self._sort_key = sort_key
+        self._sort_reverse = reverse
         self.refresh()
 
     def _position(self, batch_id: str) -> int | None:
@@ -219,8 +248,8 @@ class BatchList(CursorList):
 
     def _columns(self) -> list[Column]:
         width = self.scrollable_content_region.width
-        if self._layout is None or self._layout[0] != width:
-            self._layout = (width, layout(width))
+        if self._layout is None or self._layout[0] != (width, self._whole):
+            self._layout = ((width, self._whole), layout(width, {"id": self._whole[0], "model": self._whole[1]}))
         return self._layout[1]
 
     def _style(self, name: str) -> Style:
@@ -254,7 +283,7 @@ class BatchList(CursorList):
         for column in self._columns():
             title = column.title
             if SORT_COLUMNS.get(column.key) == self._sort_key:
-                title += " ▼"
+                title += " ▲" if self._sort_reverse else " ▼"
             segments.append(Segment(fit(title, column.width, column.align) + " ", style))
         return Strip(segments).adjust_cell_length(width, style)
 
@@ -279,7 +308,8 @@ class BatchList(CursorList):
         if key == "endpoint":
             return [Segment(fit(literal(batch.endpoint.removeprefix("/v1/")).plain, width), base)]
         if key == "model":
-            return [Segment(fit(literal(batch.model or "-").plain, width), base + self._style("dim"))]
+            model = batch.model or self._request_models.get(batch.id) or "-"
+            return [Segment(fit(literal(model).plain, width), base + self._style("dim"))]
         if key == "progress":
             return self._progress_cell(batch, width, base)
         if key == "created":
@@ -295,7 +325,7 @@ class BatchList(CursorList):
         if key == "eta":
             return self._eta_cell(batch, width, base)
         if key == "cost":
-            note = self._costs.get(batch.id, "")
+            note = note_of(self._costs[batch.id], batch.model) if batch.id in self._costs else ""
             style = base + self._style("dim") if note.startswith("no price") else base
             # "no price for <model>" quotes the API's model name
             return [Segment(fit(literal(note.replace("no price for ", "no price: ")).plain, width, "right"), style)]

@@ -11,6 +11,9 @@ from textual.widgets.option_list import Option
 from batchtui.core.api.models import Batch, FileObject
 from batchtui.tui.format import literal, size
 
+PICK_HINT = "Tab, then ↑↓ picks the file for v d i"
+"""Shown under the list: v, d and i act on the highlighted file, and the list needs focus to move the highlight."""
+
 
 @dataclass(frozen=True)
 class BatchFile:
@@ -45,6 +48,9 @@ class BatchFiles(OptionList):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(markup=False, id=id)
         self.files: list[BatchFile] = []
+
+    def on_mount(self) -> None:
+        self.border_subtitle = PICK_HINT
 
     def show_files(self, files: list[BatchFile]) -> None:
         """Show `files`, keeping the highlight on the same kind of file when the list changes."""

@@ -12,8 +12,8 @@ from textual.widget import Widget
 from batchtui.core.api.models import Batch
 from batchtui.core.cache.store import ProgressObservation
 from batchtui.core.domain import ACTIVE_STATUSES
-from batchtui.core.insights.progress import Expectation, Progress, batch_progress
-from batchtui.core.timetext import clock, duration
+from batchtui.core.insights.progress import RATE_WINDOW_SECONDS, Expectation, Progress, batch_progress, overall_rate
+from batchtui.core.timetext import clock, duration, rate
 
 BAR_WIDTH = (10, 60)
 
@@ -28,15 +28,6 @@ def progress_bar(completed: int, failed: int, total: int, width: int) -> Text:
         failed_cells = 1
     rest = width - done_cells - failed_cells
     return Text.assemble(("━" * done_cells, "green"), ("━" * failed_cells, "red"), ("━" * rest, "dim"))
-
-
-def _average_rate(batch: Batch, done: int) -> float | None:
-    """Lines per minute over the whole in_progress phase of a batch that has left it."""
-    start = batch.in_progress_at
-    end = batch.finalizing_at or batch.cancelling_at or batch.expired_at or batch.completed_at
-    if start is None or end is None or end <= start or not done:
-        return None
-    return done / (end - start) * 60.0
 
 
 class BatchProgressPanel(Widget):
@@ -71,13 +62,18 @@ class BatchProgressPanel(Widget):
         ) if counts else Text("no request counts reported", style="dim")
         lines = [bar, tally, self._pace(batch, progress)]
         if self.expected is not None and batch.status in ACTIVE_STATUSES:
-            lines.append(self._history(self.expected))
+            lines.append(self._history(batch, self.expected))
         return Group(*lines)
 
-    def _history(self, expected: Expectation) -> Text:
-        """The finish that the account's own history predicts, beside the observed-rate ETA above."""
+    def _history(self, batch: Batch, expected: Expectation) -> Text:
+        """The finish that the account's own history predicts, beside the observed-rate ETA above; a cancelling
+        batch's is when it should be cancelled, not done."""
         late = expected.finish_at < self.now
-        when = "overdue: similar batches had finished by " if late else "similar batches say done by "
+        if batch.status == "cancelling":
+            when = ("overdue: similar cancellations had ended by " if late
+                    else "similar cancellations say cancelled by ")
+        else:
+            when = "overdue: similar batches had finished by " if late else "similar batches say done by "
         return Text.assemble(
             when, (clock(expected.finish_at), "bold"),
             ("" if late else f" (in {duration(expected.finish_at - self.now)})", "dim"),
@@ -86,16 +82,17 @@ class BatchProgressPanel(Widget):
 
     def _pace(self, batch: Batch, progress: Progress) -> Text:
         if batch.status not in ACTIVE_STATUSES:
-            rate = _average_rate(batch, progress.done)
-            return Text(f"averaged {rate:,.0f} lines/min" if rate else "no rate: the batch did not process lines",
-                        style="dim")
+            overall = overall_rate(batch)
+            return Text(f"overall {rate(overall)} while in progress" if overall
+                        else "no rate: the batch did not process lines", style="dim")
         if batch.status != "in_progress":
             return Text(f"rate: not counting while {batch.status.replace('_', ' ')}", style="dim")
         if progress.rate_per_minute is None:
             return Text("rate: measuring… (needs two syncs a few seconds apart)", style="dim")
-        pace = Text.assemble("rate ", (f"{progress.rate_per_minute:,.0f}", "bold"), " lines/min")
-        if progress.eta is not None:
-            pace.append(" · ETA ")
+        pace = Text.assemble("now ", (rate(progress.rate_per_minute), "bold"),
+                             (f" (last {RATE_WINDOW_SECONDS / 60:.0f} min)", "dim"))
+        if progress.eta is not None:  # a line of its own, so the AT RISK mark fits 100 columns
+            pace.append("\nETA ")
             pace.append(clock(progress.eta), style="bold")
             pace.append(f" (in {duration(progress.eta - self.now)})", style="dim")
         if progress.at_risk:

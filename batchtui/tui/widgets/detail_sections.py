@@ -20,14 +20,18 @@ from batchtui.tui.format import ago, literal, status_badge
 MAX_ERRORS_SHOWN = 200
 
 
-def header_table(batch: Batch, now: float) -> RenderableType:
-    """Id and status, then endpoint, model, window, created and every metadata pair."""
+def header_table(batch: Batch, now: float, request_model: str | None = None) -> RenderableType:
+    """Id and status, then endpoint, model (the one its requests name while the API names none), window, created
+    and every metadata pair."""
     title = Text.assemble(literal(batch.id, "bold"), "  ", status_badge(batch.status))
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="dim", no_wrap=True)
     grid.add_column(overflow="fold")
     grid.add_row("endpoint", literal(batch.endpoint))
-    grid.add_row("model", literal(batch.model or "-"))
+    if batch.model or not request_model:
+        grid.add_row("model", literal(batch.model or "-"))
+    else:
+        grid.add_row("model", Text.assemble(literal(request_model), ("  (as its requests say)", "dim")))
     grid.add_row("window", literal(batch.completion_window))
     grid.add_row("created", Text.assemble(clock(batch.created_at), (f"  ({ago(batch.created_at, now)})", "dim"))
                  if batch.created_at else Text("- (not reported)", style="dim"))
