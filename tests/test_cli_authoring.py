@@ -91,7 +91,7 @@ def test_make_batch_file_stops_at_a_bad_row_or_skips_it(env, tmp_path, example):
     assert done.stderr.startswith("batchtui: bad.csv row 1 (id r001): 'lots' for {{max_tokens}} is not a JSON number")
     skipped = batchtui("make-batch-file", str(template), str(bad), "--skip-bad-rows", "-o",
                        str(tmp_path / "out.jsonl"), env=env)
-    assert "skipped bad.csv row 1 (id r001)" in skipped.stderr and "1 rows skipped" in skipped.stderr
+    assert "skipped bad.csv row 1 (id r001)" in skipped.stderr and "1 row skipped" in skipped.stderr
     assert len((tmp_path / "out.jsonl").read_text().splitlines()) == 7
 
 

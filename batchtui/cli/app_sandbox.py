@@ -14,7 +14,7 @@ from batchtui.cli.common import ProfileOption
 from batchtui.cli.render import check_input_file, fail
 from batchtui.core.config import Profile, resolve_profile
 from batchtui.core.errors import BatchtuiError
-from batchtui.core.text import printable
+from batchtui.core.text import plural, printable
 
 if TYPE_CHECKING:
     from batchtui.core.results.index import ResultFiles
@@ -22,7 +22,8 @@ if TYPE_CHECKING:
 
 def tui(
     *,
-    demo: bool = False,
+    demo: Annotated[bool, Parameter(negative=(), help="Try the app against a local sandbox seeded with demo "
+                                                      "batches: no account or API key needed.")] = False,
     bell: Annotated[bool, Parameter(negative=(), help="Ring the terminal bell when a batch changes status.")] = False,
     profile: ProfileOption = None,
 ) -> None:
@@ -97,7 +98,7 @@ def _export_view(files: ResultFiles, dest: Path) -> None:
         written = export_results(index, range(len(index)), dest)
     finally:
         index.close()
-    print(printable(f"{dest}: {written:,} rows"))
+    print(printable(f"{dest}: {plural(written, 'row')}"))
 
 
 def sandbox(

@@ -11,7 +11,7 @@ from batchtui.cli.common import JsonOption, ProfileOption
 from batchtui.cli.render import ProgressLine, fail, print_json, report_lines, say
 from batchtui.core.domain import batch_endpoints, canonical_endpoint
 from batchtui.core.errors import BatchtuiError
-from batchtui.core.text import printable
+from batchtui.core.text import plural, printable
 
 
 def validate(
@@ -76,8 +76,8 @@ def make_batch_file(
         fail(str(exc))
     for skipped in made.skipped:
         say(f"skipped {data.name} row {skipped.row} (id {skipped.id}): {skipped.reason}")
-    summary = f"{made.rows:,} requests to {made.endpoint}" + (f", {len(made.skipped):,} rows skipped"
-                                                               if made.skipped else "")
+    summary = f"{plural(made.rows, 'request')} to {made.endpoint}" + (
+        f", {plural(len(made.skipped), 'row')} skipped" if made.skipped else "")
     say(f"{summary}; manifest {made.manifest}")
     for part in parts:
         print(printable(str(part)))

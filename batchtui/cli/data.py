@@ -26,7 +26,7 @@ from batchtui.cli.render import (
 )
 from batchtui.core.domain import ACTIVE_STATUSES
 from batchtui.core.errors import BatchtuiError
-from batchtui.core.text import printable, printable_json
+from batchtui.core.text import plural, printable, printable_json
 
 if TYPE_CHECKING:
     from batchtui.core.api.models import Batch
@@ -81,7 +81,7 @@ def export_results(
             index.close()
 
     written = run(work, profile)
-    say(f"exported {written:,} requests to {output}")
+    say(f"exported {plural(written, 'request')} to {output}")
 
 
 def import_batch(
@@ -115,9 +115,10 @@ def import_batch(
 
     def report(line: ImportLine, result: ImportResult) -> None:
         if not as_json:
-            line.say(f"{printable(result.batch_id)}: {result.rows:,} requests, {result.with_response:,} with a response"
+            line.say(f"{printable(result.batch_id)}: {plural(result.rows, 'request')}, "
+                     f"{result.with_response:,} with a response"
                      + (" (unchanged)" if result.unchanged else "")
-                     + (f", {result.skipped:,} lines skipped (not JSON, or a repeated custom_id)"
+                     + (f", {plural(result.skipped, 'line')} skipped (not JSON, or a repeated custom_id)"
                         if result.skipped else ""))
 
     async def work(workspace: Workspace) -> tuple[list[ImportResult], list[str]]:

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from batchtui.core.text import byte_size, printable, printable_json
+from batchtui.core.text import byte_size, plural, printable, printable_json
 from batchtui.core.timetext import duration, rate
 
 if TYPE_CHECKING:
@@ -138,13 +138,13 @@ def report_lines(report: ValidationReport) -> list[str]:
     from batchtui.core.authoring.validate import report_figures
 
     name = report.path.name if report.path else "input"
-    what = f"{report.requests:,} requests" + (f" to {report.endpoint}" if report.endpoint else "")
+    what = plural(report.requests, "request") + (f" to {report.endpoint}" if report.endpoint else "")
     lines = [f"{name}: {what}" + (f", model {report.model}" if report.model else "")]
     lines += [f"  {label}: {text}" for label, text in report_figures(report)]
     if report.ok:
         lines.append("  no problems found")
     else:
-        lines.append(f"{report.problems_total:,} problem{'s' if report.problems_total != 1 else ''}:")
+        lines.append(f"{plural(report.problems_total, 'problem')}:")
         lines += [problem.describe(name) for problem in report.problems]
         if report.problems_total > len(report.problems):
             lines.append(f"... and {report.problems_total - len(report.problems):,} more")
@@ -159,7 +159,7 @@ def stats_lines(stats: BatchStats) -> list[str]:
         return duration(seconds, exact=True)
 
     since = f" since {stats.since:%Y-%m-%d}" if stats.since else ""
-    lines = [f"{stats.batches:,} batches{since}: {stats.finished:,} finished, {stats.active:,} active; "
+    lines = [f"{plural(stats.batches, 'batch')}{since}: {stats.finished:,} finished, {stats.active:,} active; "
              + ", ".join(f"{name} {share:.0%}" for name, share in stats.shares.items())]
     rate = stats.lines_per_minute
     lines.append(f"lines per minute: p50 {rate.p50 or 0:,.0f} · p90 {rate.p90 or 0:,.0f} · max {rate.max or 0:,.0f}")

@@ -45,6 +45,16 @@ def redact_urls(text: str) -> str:
     return _URL.sub(lambda match: redact_url(match.group()), text)
 
 
+def plural(count: int, noun: str, plural_noun: str | None = None) -> str:
+    """A count with its noun, one way everywhere: '1 batch', '27 batches', '1,234 requests', '0 hits'. The plural
+    is `noun` + 's', or + 'es' after s, x, z, ch and sh, unless `plural_noun` names it."""
+    if count == 1:
+        return f"1 {noun}"
+    if plural_noun is None:
+        plural_noun = noun + ("es" if noun.endswith(("s", "x", "z", "ch", "sh")) else "s")
+    return f"{count:,} {plural_noun}"
+
+
 def byte_size(num_bytes: int) -> str:
     """A size in the unit that fits it, in steps of 1,000: '0 B', '512 B', '12.3 KB', '15.6 MB', '2.0 GB'; so a
     small file's progress reads '12.3 KB of 12.3 KB', never '0.0 of 0.0 MB'."""

@@ -21,7 +21,7 @@ from batchtui.core.config import Profile
 from batchtui.core.domain import RetryKind
 from batchtui.core.errors import BatchtuiError
 from batchtui.core.insights.pricing import Cost, batch_costs
-from batchtui.core.text import printable
+from batchtui.core.text import plural, printable
 from batchtui.core.workspace import Workspace
 from batchtui.tui.commands import BatchIdCommands
 from batchtui.tui.format import short_id
@@ -212,7 +212,7 @@ class BatchtuiApp(LiteralApp):
                 rows += (await workspace.import_batch(batch)).rows
             except BatchtuiError as exc:
                 failed.append(f"{short_id(batch.id, 40)}: {exc}")
-        self.notify(f"{len(batches) - len(failed):,} batches in llm_logs, {rows:,} requests."
+        self.notify(f"{plural(len(batches) - len(failed), 'batch')} in llm_logs, {plural(rows, 'request')}."
                     + (f" Not imported: {'; '.join(failed[:3])}" + (" …" if len(failed) > 3 else "") if failed else ""),
                     title="llm_logs", severity="warning" if failed else "information", markup=False, timeout=15)
 
@@ -274,7 +274,7 @@ class BatchtuiApp(LiteralApp):
             return
         self.batches = (retry, *self.batches)
         counts = retry.request_counts
-        size = f"{counts.total:,} requests" if counts and counts.total else "the requests"
+        size = plural(counts.total, "request") if counts and counts.total else "the requests"
         self.notify(f"Started {retry.id} to retry {size} of {batch_id}.", title="Retry", markup=False)
         self.open_batch(retry.id)
 

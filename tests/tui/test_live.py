@@ -44,7 +44,7 @@ async def test_palette_has_refresh_files_and_bell(sandbox_profile, tmp_path):
         titles = [command.title for command in app.get_system_commands(app.screen)]
         assert {"Refresh now", "Files", "Toggle bell", "Theme", "Keys"} <= set(titles)
         screen_titles = [hit.text async for hit in ScreenCommands(app.screen).discover()]
-        assert screen_titles[:2] == ["Search batches", "Sort batches"] and "Show Failed batches" in screen_titles
+        assert screen_titles[:2] == ["Search batches", "Sort batches"] and "Show the failed batches" in screen_titles
         next(command for command in app.get_system_commands(app.screen) if command.title == "Toggle bell").callback()
         assert app.bell_on_change
         await pilot.press("question_mark")

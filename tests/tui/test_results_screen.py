@@ -233,7 +233,8 @@ async def test_hostile_and_broken_lines_render_literally(tmp_path):
         assert "\x1b" not in painted and "\x00" not in painted and "\u202e" not in painted
         assert "[bold red]not markup[/]" in painted
         assert "\\x1b[2J\\x1b]52;c;cHduZWQ=\\x07 \\u202eevil" in detail_text(screen)
-        assert "input line 4     unreadable" in painted and "output line 4    unreadable" in painted
+        # the custom_id column is as wide as the widest label, "output line 4"
+        assert "input line 4  unreadable" in painted and "output line 4 unreadable" in painted
         for _ in listing.rows:
             text = detail_text(screen)
             assert "\x1b" not in text and "\x00" not in text and "\u202e" not in text

@@ -21,6 +21,14 @@ from batchtui.tui.sync_status import SyncStatus
 from batchtui.tui.widgets.batch_list import BatchList
 
 
+def group_title(number: int) -> str:
+    """What showing status group `number` does, as the palette and the key help say it: "Show every batch",
+    "Show the failed batches"."""
+    if number == 0:
+        return "Show every batch"
+    return f"Show the {STATUS_GROUPS[number].name.lower()} batches"
+
+
 class BatchesScreen(BatchtuiScreen[None]):
     """Paints whatever the app has (the cache first), then follows `app.batches` as syncs land."""
 
@@ -41,8 +49,8 @@ class BatchesScreen(BatchtuiScreen[None]):
         Binding("slash", "search", "Search", key_display="/"),
         Binding("s", "cycle_sort", "Sort"),
         Binding("d", "reverse_sort", "Reverse the sort", show=False),
-        Binding("1", "group(0)", "Group", key_display="1-6"),
-        *(Binding(str(n + 1), f"group({n})", STATUS_GROUPS[n].name, show=False) for n in range(1, 6)),
+        Binding("1", "group(0)", "Group", key_display="1-6"),  # the keys 2-6 say what they show, as the palette
+        *(Binding(str(n + 1), f"group({n})", group_title(n), show=False) for n in range(1, 6)),
         Binding("escape", "close_search", "Close search"),
         Binding("r", "app.refresh", "Refresh"),
         Binding("f", "app.files", "Files"),
@@ -58,7 +66,7 @@ class BatchesScreen(BatchtuiScreen[None]):
         ("New batch", "Check a JSONL file (or make one from a template and data), then start a batch", "new_batch"),
         ("Batch statistics", "Turnaround and phase times, outcome shares, tokens and cost per day", "stats"),
         ("Query with SQL", "Read-only SQL over the cache: batches, files and every request in llm_logs", "sql"),
-        *((f"Show {group.name} batches", f"Only the {group.name} group", f"group({n})")
+        *((group_title(n), f"Group {n + 1} of the list (key {n + 1}): {group.name}", f"group({n})")
           for n, group in enumerate(STATUS_GROUPS)),
     )
 
@@ -177,21 +185,24 @@ class BatchesScreen(BatchtuiScreen[None]):
         self.query_one("#list-summary", Static).update(summary, layout=False)
 
     def _show_groups(self) -> None:
-        """Group names with their counts; on a narrow terminal only the chosen group shows its count."""
+        """Group names with their counts, the chosen one as a tab; on a narrow terminal the tabs close up, and if
+        every count still cannot fit only the chosen group shows its count."""
         bar = self.query_one("#group-bar", Static)
-        for all_counts in (True, False):
+        for all_counts, pad in ((True, " "), (True, ""), (False, " ")):
+            gap = " " if pad else "  "  # unpadded labels still need room between them: "Active 3  3 Completed"
             labels = []
             for number, group in enumerate(STATUS_GROUPS):
                 count = f" {self._counts.get(group.name, 0):,}" if all_counts or number == self.group_index else ""
-                labels.append(f" {number + 1} {group.name}{count} ")
-            if sum(len(label) + 1 for label in labels) <= bar.content_region.width or not all_counts:
+                edge = " " if number == self.group_index else pad
+                labels.append(f"{edge}{number + 1} {group.name}{count}{edge}")
+            if sum(len(label) + len(gap) for label in labels) - len(gap) <= bar.content_region.width or not all_counts:
                 break
         parts = [
             f"[@click=screen.group({number})][reverse bold]{label}[/][/]" if number == self.group_index
             else f"[@click=screen.group({number})]{label}[/]"
             for number, label in enumerate(labels)
         ]
-        content = " ".join(parts)
+        content = gap.join(parts)
         if content != self._group_bar:
             self._group_bar = content
             bar.update(content, layout=False)

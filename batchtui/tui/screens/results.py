@@ -30,7 +30,7 @@ from batchtui.core.results.index import BuildCancelled, Outcome, ResultFiles, Re
 from batchtui.core.results.records import answer_text, prompt_text
 from batchtui.core.results.retry import finished_retries
 from batchtui.core.results.search import search_rows
-from batchtui.core.text import printable
+from batchtui.core.text import plural, printable
 from batchtui.tui.commands import ScreenCommands
 from batchtui.tui.screens.base import BatchtuiScreen
 from batchtui.tui.screens.choice_menu import Choice, ChoiceMenuScreen
@@ -59,7 +59,6 @@ COPY_CHOICES: tuple[Choice, ...] = (
     ("A", "response", "response JSON"),
     ("C", "curl", "curl command"),
 )
-FILTER_KEYS = Binding.Group("Filter")
 
 
 @dataclass(frozen=True)
@@ -117,10 +116,11 @@ class ResultsScreen(BatchtuiScreen[None]):
         Binding("slash", "search", "Search", key_display="/"),
         Binding("n", "next_failure", "Failure"),
         Binding("t", "toggle_raw", "Raw"),
-        Binding("1", "filter('1')", "All", group=FILTER_KEYS),
-        Binding("2", "filter('2')", "Succeeded", group=FILTER_KEYS),
-        Binding("3", "filter('3')", "Failed", group=FILTER_KEYS),
-        Binding("4", "filter('4')", "Expired/cancelled", group=FILTER_KEYS),
+        # one footer key for the four filters (a compact footer runs a key group's keys into its label)
+        Binding("1", "filter('1')", "Filter", key_display="1-4"),
+        Binding("2", "filter('2')", "Show succeeded requests", show=False),
+        Binding("3", "filter('3')", "Show failed requests", show=False),
+        Binding("4", "filter('4')", "Show expired or cancelled requests", show=False),
         *(Binding(key, f"copy('{what}')", f"Copy {label}", show=False) for key, what, label in COPY_CHOICES),
         Binding("c", "copy_menu", "Copy"),
         Binding("e", "export", "Export"),
@@ -294,7 +294,7 @@ class ResultsScreen(BatchtuiScreen[None]):
             self._set_state("")
             self._show_detail(self.query_one(ResultList).cursor_row)  # its row may have been joined since
         else:
-            self._set_state(f"Indexing… {len(index):,} requests so far")
+            self._set_state(f"Indexing… {plural(len(index), 'request')} so far")
         listing = self.query_one(ResultList)
         if first:
             self.call_after_refresh(self._first_rows_painted.set)
@@ -376,11 +376,11 @@ class ResultsScreen(BatchtuiScreen[None]):
         parts = [self.title_text]
         if self.index is not None:
             shown = len(self.query_one(ResultList).rows)
-            parts.append(f"{len(self.index):,} requests")
-            if self.filter_key != "1" or self.hits is not None:
+            parts.append(plural(len(self.index), "request"))
+            if self.filter_key != "1":  # under "all" a search's hits are what is shown: its part says how many
                 parts.append(f"showing {shown:,} {FILTERS[self.filter_key][1]}")
         if self.hits is not None:
-            parts.append(f"search '{self.query_text}': {len(self.hits):,} hits{self._search_state}")
+            parts.append(f"search '{self.query_text}': {plural(len(self.hits), 'hit')}{self._search_state}")
         if self._state:
             parts.append(self._state)
         # One line of fixed size: no layout pass (which costs tens of ms) on each update during a search.
@@ -519,7 +519,7 @@ class ResultsScreen(BatchtuiScreen[None]):
         rows = self.query_one(ResultList).rows
         name = Path(self.title_text.split(" ")[0]).stem or "results"
         self.app.push_screen(
-            DownloadPathScreen(f"{len(rows):,} rows", Path.cwd() / f"{name}.results.csv", verb="Export",
+            DownloadPathScreen(plural(len(rows), "row"), Path.cwd() / f"{name}.results.csv", verb="Export",
                                hint=".csv or .jsonl · enter saves · escape cancels", check=export_problem),
             partial(self._export_to, list(rows)),
         )
@@ -573,4 +573,5 @@ class ResultsScreen(BatchtuiScreen[None]):
             return
         finally:
             self.app.call_from_thread(lambda: setattr(self.query_one(ProgressBar), "display", False))
-        self.app.call_from_thread(self.notify, f"Exported {written:,} rows to {dest}", title="Exported", markup=False)
+        self.app.call_from_thread(self.notify, f"Exported {plural(written, 'row')} to {dest}", title="Exported",
+                                  markup=False)

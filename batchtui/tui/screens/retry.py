@@ -12,6 +12,7 @@ from textual.widgets import Button, Checkbox, Static
 from batchtui.core.domain import RETRY_KIND_NAMES, RetryKind
 from batchtui.core.errors import BatchtuiError
 from batchtui.core.insights.pricing import usd
+from batchtui.core.text import plural
 from batchtui.core.workspace import RetryPreview
 from batchtui.tui.format import literal
 from batchtui.tui.screens.base import BatchtuiModal
@@ -72,7 +73,7 @@ class RetryScreen(BatchtuiModal[list[RetryKind] | None]):
         count = sum(self.preview.counts[kind] for kind in chosen)
         cost = self.preview.cost(chosen)
         self.query_one("#retry-sends", Static).update(
-            f"Sends {count:,} request{'' if count == 1 else 's'}"
+            f"Sends {plural(count, 'request')}"
             + (f", about {usd(cost.total_usd)} at this batch's average per request." if cost and count else "."))
 
     def chosen(self) -> list[RetryKind]:

@@ -60,10 +60,12 @@ COLUMNS: tuple[Column, ...] = (
 SORT_COLUMNS: dict[str, SortKey] = {"created": "created", "status": "status", "progress": "progress", "cost": "cost"}
 
 
-def layout(width: int, whole: Mapping[str, int] | None = None) -> list[Column]:
-    """The columns that fit `width` cells, in display order. Room left over goes to the description up to
-    DESCRIPTION_ROOMY, then to the id and model columns up to `whole` (the cells their widest values take), then to
-    the description again: on a wide terminal ids and model names show whole, and a cut one ends in "…"."""
+def layout(width: int, whole: Mapping[str, int] | None = None, keep: SortKey | None = None) -> list[Column]:
+    """The columns that fit `width` cells, in display order; the column of the sort `keep` stays however narrow
+    the terminal (the list sorted by created shows when each was created), another goes in its place. Room left
+    over goes to the description up to DESCRIPTION_ROOMY, then to the id and model columns up to `whole` (the
+    cells their widest values take), then to the description again: on a wide terminal ids and model names show
+    whole, and a cut one ends in "…"."""
     columns = list(COLUMNS)
     if width < 110:
         columns = [_narrow(c) for c in columns]
@@ -71,7 +73,8 @@ def layout(width: int, whole: Mapping[str, int] | None = None) -> list[Column]:
     def needed(cols: list[Column]) -> int:
         return 1 + sum(c.width for c in cols) + len(cols) - 1
 
-    droppable = sorted((c for c in columns if c.priority < 90), key=lambda c: c.priority)
+    droppable = sorted((c for c in columns if c.priority < 90 and (keep is None or SORT_COLUMNS.get(c.key) != keep)),
+                       key=lambda c: c.priority)
     while needed(columns) > width and droppable:
         columns.remove(droppable.pop(0))
     spare = max(0, width - needed(columns))
@@ -87,7 +90,7 @@ def layout(width: int, whole: Mapping[str, int] | None = None) -> list[Column]:
 
 
 def _narrow(column: Column) -> Column:
-    narrower = {"id": 12, "progress": 18, "created": 10}
+    narrower = {"id": 12, "progress": 18}
     width = narrower.get(column.key, column.width)
     return Column(column.key, column.title, width, column.priority, column.align)
 
@@ -148,7 +151,7 @@ class BatchList(CursorList):
         self._request_models: Mapping[str, str] = {}
         self._sort_reverse = False
         self._sort_key: SortKey = "created"
-        self._layout: tuple[tuple[int, tuple[int, int]], list[Column]] | None = None
+        self._layout: tuple[tuple[int, tuple[int, int], SortKey], list[Column]] | None = None
         self._whole = (0, 0)
         """The cells the widest id and model name of the rows take."""
         self.empty_message = "No batches."
@@ -210,7 +213,9 @@ class BatchList(CursorList):
         self.refresh()
 
     def set_sort_key(self, sort_key: SortKey, reverse: bool = False) -> None:
-        """Mark the column the rows are sorted by, and which way."""
+        """Mark the column the rows are sorted by, and which way (another sort may show other columns)."""
+        if sort_key != self._sort_key:
+            self.strips.clear()
         self._sort_key = sort_key
         self._sort_reverse = reverse
         self.refresh()
@@ -248,8 +253,9 @@ class BatchList(CursorList):
 
     def _columns(self) -> list[Column]:
         width = self.scrollable_content_region.width
-        if self._layout is None or self._layout[0] != (width, self._whole):
-            self._layout = ((width, self._whole), layout(width, {"id": self._whole[0], "model": self._whole[1]}))
+        if self._layout is None or self._layout[0] != (width, self._whole, self._sort_key):
+            whole = {"id": self._whole[0], "model": self._whole[1]}
+            self._layout = ((width, self._whole, self._sort_key), layout(width, whole, self._sort_key))
         return self._layout[1]
 
     def _style(self, name: str) -> Style:
@@ -281,7 +287,8 @@ class BatchList(CursorList):
         style = self._style("header")
         segments = [Segment(" ", style)]
         for column in self._columns():
-            title = column.title
+            # the status badge is padded by a space each side: its title starts where the word does
+            title = f" {column.title}" if column.key == "status" else column.title
             if SORT_COLUMNS.get(column.key) == self._sort_key:
                 title += " ▲" if self._sort_reverse else " ▼"
             segments.append(Segment(fit(title, column.width, column.align) + " ", style))

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import ClassVar
 
+from rich.cells import cell_len
 from rich.segment import Segment
 from rich.style import Style
 from textual import events
@@ -63,10 +64,28 @@ def row_texts(index: ResultIndex, row: int) -> tuple[str, str]:
     return _cell_text(last_message_text(index.input_line(row))), printable(answer[:_CELL_CHARS])
 
 
-def layout(width: int) -> tuple[int, int, int, int, int]:
-    """Widths of the id, status, tokens, prompt and answer columns for `width` cells."""
-    id_width = 22 if width >= 120 else 16
-    status, tokens = 13, 7
+ID_TITLE = "custom_id"
+ID_MOST = 22
+"""The widest the custom_id column gets (16 below 120 cells); a longer id ends in "…"."""
+
+
+def widest_label(index: ResultIndex) -> int:
+    """The cells the widest row label of the whole index takes, up to ID_MOST: the custom_id column is sized by
+    it, so it keeps its width whichever filter or search lists the rows."""
+    widest = 0
+    for row in range(len(index)):
+        widest = max(widest, cell_len(printable(row_label(index, row))))
+        if widest >= ID_MOST:
+            break
+    return widest
+
+
+def layout(width: int, id_cells: int = ID_MOST) -> tuple[int, int, int, int, int]:
+    """Widths of the id, status, tokens, prompt and answer columns for `width` cells, the id column no wider than
+    `id_cells` (the widest label) needs. Below 100 cells the status column takes 10 ("unreadable"; "batch_exp…"),
+    so the prompt and answer keep room."""
+    id_width = max(len(ID_TITLE), min(id_cells, ID_MOST if width >= 120 else 16))
+    status, tokens = (13 if width >= 100 else 10), 7
     rest = max(2, width - 1 - (id_width + 1) - (status + 1) - (tokens + 1) - 1)
     prompt = rest * 9 // 20
     return id_width, status, tokens, prompt, rest - prompt
@@ -101,6 +120,11 @@ class ResultList(CursorList):
         self.index: ResultIndex | None = None
         self._rows: Sequence[int] = ()
         self._texts: dict[int, tuple[str, str]] = {}
+        self._id_cells = ID_MOST
+        """The widest row label of the whole index (see widest_label)."""
+        self._measured: tuple[ResultIndex, int, bool] | None = None
+        """The index, its length and whether it was complete when `_id_cells` was measured: a filter measures no
+        row again."""
         self.empty_message = "No requests."
         """Shown under the header when no row is listed (set by the screen: why there are none)."""
 
@@ -131,6 +155,10 @@ class ResultList(CursorList):
 
     def rows_changed(self) -> None:
         """The index learned more about its rows (a build joined them): paint them again."""
+        index = self.index
+        if index is not None and self._measured != (index, len(index), index.complete):
+            self._measured = (index, len(index), index.complete)
+            self._id_cells = widest_label(index)
         self.strips.clear()
         self._texts.clear()
         self.update_virtual_size()
@@ -189,15 +217,16 @@ class ResultList(CursorList):
 
     def _header_strip(self, width: int) -> Strip:
         style = self._style("header")
-        titles = ("custom_id", "Status", "Tokens", "Prompt", "Answer")
+        titles = (ID_TITLE, "Status", "Tokens", "Prompt", "Answer")
         aligns = ("left", "left", "right", "left", "left")
-        text = " " + " ".join(fit(t, w, a) for t, w, a in zip(titles, layout(width), aligns, strict=True))
+        widths = layout(width, self._id_cells)
+        text = " " + " ".join(fit(t, w, a) for t, w, a in zip(titles, widths, aligns, strict=True))
         return Strip([Segment(text, style)]).adjust_cell_length(width, style)
 
     def _row_strip(self, index: ResultIndex, row: int, width: int, on_cursor: bool) -> Strip:
         base = self._style("cursor") if on_cursor else self._style("base")
         dim = base + self._style("dim")
-        id_width, status_width, tokens_width, prompt_width, answer_width = layout(width)
+        id_width, status_width, tokens_width, prompt_width, answer_width = layout(width, self._id_cells)
         texts = self._texts.get(row)
         if texts is None:
             texts = self._texts[row] = row_texts(index, row)
