@@ -54,7 +54,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("created", "Created", 11, 60, "right"),
     Column("elapsed", "Took", 8, 50, "right"),
     Column("eta", "ETA", 8, 70, "right"),
-    Column("cost", "Cost", 10, 45, "right"),
+    Column("cost", "Cost", 11, 45, "right"),  # "$0.00000700": three significant digits of a tiny cost
 )
 
 SORT_COLUMNS: dict[str, SortKey] = {"created": "created", "status": "status", "progress": "progress", "cost": "cost"}
