@@ -11,6 +11,7 @@ from textual.widgets import Footer, Static
 from textual.worker import Worker
 
 from batchtui.core.errors import BatchtuiError
+from batchtui.core.text import plural
 from batchtui.tui.format import literal
 from batchtui.tui.screens.base import BatchtuiModal
 from batchtui.tui.widgets.file_lines_view import FileLinesView
@@ -61,20 +62,20 @@ class FilePreviewScreen(BatchtuiModal[None]):
             self._title(f": {exc}", "bold red")
             return
         view.show(head)
-        self._title(f" ({self.file_id}) · first {len(head)} lines · fetching the rest…")
+        first = f"first {plural(len(head), 'line')}"
+        self._title(f" ({self.file_id}) · {first} · fetching the rest…")
 
         def fetched(done: int, total: int) -> None:
             if total:
-                self._title(f" ({self.file_id}) · first {len(head)} lines · fetching the rest… {done * 100 // total}%")
+                self._title(f" ({self.file_id}) · {first} · fetching the rest… {done * 100 // total}%")
 
         try:
             lines = await workspace.file_lines(self.file_id, progress=fetched)
         except BatchtuiError as exc:
-            self._title(f" ({self.file_id}) · first {len(head)} lines only: {exc}", "bold red")
+            self._title(f" ({self.file_id}) · {first} only: {exc}", "bold red")
             return
         view.show(lines)
-        noun = "line" if len(lines) == 1 else "lines"
-        self._title(f" ({self.file_id}) · {len(lines):,} {noun}" if len(lines) else f" ({self.file_id}) · empty file")
+        self._title(f" ({self.file_id}) · {plural(len(lines), 'line') if lines else 'empty file'}")
 
     def worker_failed(self, worker: Worker[object], line: str) -> None:
         """A preview that failed says why instead of "loading…"."""

@@ -16,7 +16,7 @@ from textual.worker import Worker, get_current_worker
 from batchtui.core.cache.sql import EXAMPLE_QUERIES, QueryResult, Value, run_readonly_query
 from batchtui.core.errors import BatchtuiError
 from batchtui.core.results.export import export_table_csv
-from batchtui.core.text import printable
+from batchtui.core.text import plural, printable
 from batchtui.tui.commands import ScreenCommands
 from batchtui.tui.format import literal
 from batchtui.tui.screens.base import BatchtuiScreen
@@ -136,7 +136,7 @@ class SqlScreen(BatchtuiScreen[None]):
         table.add_columns(*(literal(name) for name in result.columns))
         self._fill_page()
         more = f" (stopped at {MAX_ROWS:,}: add LIMIT/OFFSET, or use `batchtui sql`)" if result.truncated else ""
-        self._status(f"{len(result.rows):,} rows{more} in {seconds * 1000:,.0f} ms")
+        self._status(f"{plural(len(result.rows), 'row')}{more} in {seconds * 1000:,.0f} ms")
         if result.rows:
             table.focus()
 
@@ -197,7 +197,7 @@ class SqlScreen(BatchtuiScreen[None]):
         if self.result is None:
             return
         self.app.push_screen(
-            DownloadPathScreen(f"{len(self.result.rows):,} rows", Path.cwd() / "query.csv", verb="Export",
+            DownloadPathScreen(plural(len(self.result.rows), "row"), Path.cwd() / "query.csv", verb="Export",
                                hint=".csv · enter saves · escape cancels"),
             partial(self._export_to, self.result),
         )
@@ -213,5 +213,5 @@ class SqlScreen(BatchtuiScreen[None]):
         except BatchtuiError as exc:
             self.app.call_from_thread(self.notify, str(exc), title="Export failed", severity="error", markup=False)
             return
-        self.app.call_from_thread(self.notify, f"Exported {len(result.rows):,} rows to {dest}", title="Exported",
-                                  markup=False)
+        self.app.call_from_thread(self.notify, f"Exported {plural(len(result.rows), 'row')} to {dest}",
+                                  title="Exported", markup=False)

@@ -28,6 +28,7 @@ from batchtui.core.api.models import Batch
 from batchtui.core.domain import OUTCOMES
 from batchtui.core.insights.pricing import usd
 from batchtui.core.insights.stats import BatchStats, Percentiles, batch_stats
+from batchtui.core.text import plural
 from batchtui.core.timetext import duration
 from batchtui.tui.commands import ScreenCommands
 from batchtui.tui.format import STATUS_STYLES, literal
@@ -436,7 +437,7 @@ class StatsScreen(BatchtuiScreen[None]):
         self.stats = stats
         period = period_text(PERIODS[self.period][0], stats.since)
         if stats.batches:
-            self._summary(f"{stats.batches:,} batches · {stats.finished:,} finished · {stats.active:,} active · "
+            self._summary(f"{plural(stats.batches, 'batch')} · {stats.finished:,} finished · {stats.active:,} active · "
                           f"{period}")
         else:
             self._summary(f"No batches in {period}.")
