@@ -80,8 +80,23 @@ class BatchErrors(_ApiObject):
     object: str | None = None
 
 
+class _Identified(_ApiObject):
+    """An object the API lists and names by id: a batch or a file."""
+
+    __slots__ = ()
+    id: str  # each subclass's first field (not one of this class: it is no dataclass)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Self:
+        """The object from JSON-like data, as `sane` makes it; ValueError when it has no id."""
+        found = sane(cls, data)
+        if found is None:
+            raise ValueError(f"A {cls.__name__} needs an id: {str(data)[:80]}")
+        return found
+
+
 @dataclasses.dataclass(slots=True)
-class Batch(_ApiObject):
+class Batch(_Identified):
     id: str
     completion_window: str
     created_at: int
@@ -105,14 +120,9 @@ class Batch(_ApiObject):
     request_counts: BatchRequestCounts | None = None
     usage: BatchUsage | None = None
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Self:
-        """A batch from JSON-like data, as `sane` makes it; ValueError when it has no id."""
-        return _found(cls, sane(cls, data), data)
-
 
 @dataclasses.dataclass(slots=True)
-class FileObject(_ApiObject):
+class FileObject(_Identified):
     id: str
     bytes: int
     created_at: int
@@ -123,13 +133,8 @@ class FileObject(_ApiObject):
     expires_at: int | None = None
     status_details: str | None = None
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Self:
-        """A file from JSON-like data, as `sane` makes it; ValueError when it has no id."""
-        return _found(cls, sane(cls, data), data)
 
-
-ApiObject = TypeVar("ApiObject", bound="Batch | FileObject")
+ApiObject = TypeVar("ApiObject", bound=_Identified)
 
 _MAX_NUMBER = 253_402_300_799
 """The largest count or time kept, the last second of the year 9999: larger is a wrong value that no date and no
@@ -156,12 +161,6 @@ def sane(model: type[ApiObject], answer: object) -> ApiObject | None:
         value = None if value is None else check(value)
         fields[name] = blank if value is None or value is _WRONG else value
     return model(**fields)
-
-
-def _found(model: type, found: ApiObject | None, data: dict[str, Any]) -> ApiObject:
-    if found is None:
-        raise ValueError(f"A {model.__name__} needs an id: {str(data)[:80]}")
-    return found
 
 
 _WRONG = object()
