@@ -131,6 +131,7 @@ class BatchesScreen(BatchtuiScreen[None]):
         self._batches = batches
         self._counts = group_counts(batches)
         self._sorted = self._sort(batches)
+        self.batch_list.measure(batches)
         self.index.forget_missing(b.id for b in batches)
         self._generation += 1
         self._apply()

@@ -177,8 +177,6 @@ class BatchList(CursorList):
         old_id = self.cursor_id
         on_screen = self._cursor - round(self.scroll_y)
         self._rows = list(rows)
-        self._whole = (max((cell_len(b.id) for b in self._rows), default=0),
-                       max((cell_len(b.model or "") for b in self._rows), default=0))
         kept = self._position(old_id) if old_id is not None else None
         self._cursor = kept if kept is not None else max(0, min(self._cursor, len(self._rows) - 1))
         self.update_virtual_size()
@@ -198,6 +196,13 @@ class BatchList(CursorList):
         """Recorded progress per batch id, for rate and ETA."""
         self._observations = observations
         self.strips.clear()
+        self.refresh()
+
+    def measure(self, batches: Sequence[Batch]) -> None:
+        """Size the id and model columns for every batch there is, not the rows a filter shows: the columns keep
+        their width while the user searches, and a keystroke does not measure 10,000 rows again."""
+        self._whole = (max((cell_len(b.id) for b in batches), default=0),
+                       max((cell_len(b.model or "") for b in batches), default=0))
         self.refresh()
 
     def set_request_models(self, models: Mapping[str, str]) -> None:
