@@ -144,3 +144,8 @@ def test_results_fetched_or_exported_fill_llm_logs(env, write_batch_file, tmp_pa
     assert log_counts() == "13,8"  # started from here: its requests are rows, no responses yet
     batchtui("export-results", exported, "-o", str(tmp_path / "answers.csv"), env=env)
     assert log_counts() == "13,13"
+
+    # ...and validate estimates the output of a new file's requests without max_tokens from them
+    checked = batchtui("validate", str(write_batch_file(3, name="next.jsonl")), env=env).stdout
+    assert "  estimated from: 13 past requests of gpt-4o-mini in llm_logs: " in checked
+    assert "cost: about $" in checked and "partly estimated" in checked

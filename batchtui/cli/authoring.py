@@ -27,14 +27,21 @@ def validate(
 
     Exit status: 0 no problems, 1 problems found, 2 the file could not be read."""
     from batchtui.core.authoring.validate import validate_file
+    from batchtui.core.cache.llm_logs import output_history
+    from batchtui.core.config import resolve_profile
 
-    kind = _kind_of(profile, status=2)
-    _check_endpoint(endpoint, kind)
     try:
-        with ProgressLine(f"validating {printable(file.name)}") as bar:
-            report = validate_file(file, endpoint=endpoint, kind=kind, progress=bar)
+        chosen = resolve_profile(profile)
     except BatchtuiError as exc:
         fail(str(exc), status=2)
+    _check_endpoint(endpoint, chosen.kind)
+    try:
+        with ProgressLine(f"validating {printable(file.name)}") as bar:
+            report = validate_file(file, endpoint=endpoint, kind=chosen.kind, progress=bar)
+    except BatchtuiError as exc:
+        fail(str(exc), status=2)
+    if report.lines_without_ceiling and report.model is not None:
+        report = report.with_history(output_history(chosen.cache_dir() / "cache.db", report.model))
     if as_json:
         print_json(report.to_dict())
     else:

@@ -19,7 +19,16 @@ from batchtui.core.api.models import Batch, FileObject
 from batchtui.core.api.sync import LAST_SYNC, MAX_BACKOFF_SECONDS, SyncResult, sync_batches
 from batchtui.core.authoring.batch_file import ManifestError, data_rows_by_custom_id, load_manifest, manifest_path
 from batchtui.core.authoring.validate import validate_file
-from batchtui.core.cache.llm_logs import ImportResult, LogSource, align_retries, import_batch, last_import, signature
+from batchtui.core.cache.llm_logs import (
+    ImportResult,
+    LogSource,
+    OutputHistory,
+    align_retries,
+    import_batch,
+    last_import,
+    output_history,
+    signature,
+)
 from batchtui.core.cache.store import Cache, DownloadedFile, ProgressObservation, open_or_set_aside
 from batchtui.core.config import Profile
 from batchtui.core.domain import ACTIVE_STATUSES, RETRY_KIND_NAMES, ProgressCallback, RetryKind
@@ -142,6 +151,11 @@ class Workspace:
         """For batches whose model the API does not say yet (validating, failed validation), the model their
         requests name, when their requests are in llm_logs (every batch started from here)."""
         return await self.cache.request_models(b.id for b in batches if not b.model)
+
+    def output_history(self, model: str) -> OutputHistory | None:
+        """How much output the account's past requests of `model` gave per input token, from llm_logs: what the
+        output of requests without max_tokens is estimated from. Blocking (one bounded read): call it in a thread."""
+        return output_history(self.cache.path, model)
 
     async def last_synced(self) -> float | None:
         """When the last complete sync pass ended (epoch seconds), or None if none has yet."""

@@ -3,6 +3,7 @@ preview (literal), problems that block submit until overridden, metadata input, 
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import shutil
@@ -14,6 +15,7 @@ from rich.console import Console
 from textual.widgets import Button, Checkbox, DirectoryTree, Input, Static
 
 from batchtui.core.config import Profile
+from batchtui.core.domain import ACTIVE_STATUSES
 from batchtui.core.workspace import Workspace
 from batchtui.tui.app import BatchtuiApp
 from batchtui.tui.screens.batch_detail import BatchDetailScreen
@@ -358,3 +360,22 @@ async def test_template_to_answers_with_a_retry_chain_in_the_app(tmp_path, monke
         data = list(csv.DictReader(handle))
     assert [{k: row[k] for k in data[0]} for row in rows] == data
     assert sum(row["status"] == "ok" for row in rows) == 40 - failed
+
+
+async def test_the_report_estimates_unbounded_output_from_the_accounts_history(sandbox_profile, write_batch_file,
+                                                                                tmp_path):
+    """With past gpt-4o-mini requests in the cache's llm_logs, requests without max_tokens get an output estimate
+    and a cost that is not a floor, as `validate` gives them."""
+    async with await Workspace.open(sandbox_profile, cache_dir=tmp_path / "app") as ws:
+        batch = await ws.start_batch((await ws.upload(write_batch_file(4, name="past.jsonl"))).id,
+                                     "/v1/chat/completions")
+        while batch.status in ACTIVE_STATUSES:
+            await asyncio.sleep(0.02)
+            batch = await ws.fetch_batch(batch.id)
+        await ws.import_batch(batch)
+    app = BatchtuiApp(sandbox_profile, cache_dir=tmp_path / "app")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: app.workspace is not None, "the workspace open")
+        report = plain((await checked_jsonl(pilot, write_batch_file(2))).query_one("#report-body", Static))
+    assert "estimated from 4 past requests of gpt-4o-mini in llm_logs" in " ".join(report.split())
+    assert "about $" in report and "at least" not in report

@@ -13,9 +13,9 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -32,6 +32,10 @@ from batchtui.core.domain import (
 )
 from batchtui.core.errors import BatchtuiError
 from batchtui.core.insights.pricing import Cost, TokenCounter, price_of, token_counter, usd
+from batchtui.core.text import plural
+
+if TYPE_CHECKING:
+    from batchtui.core.cache.llm_logs import OutputHistory
 
 MAX_LINES = 50_000
 MAX_EMBEDDING_INPUTS = 50_000
@@ -96,15 +100,32 @@ class ValidationReport:
     """The sum of max_tokens / max_completion_tokens / max_output_tokens (times n) over the lines setting one;
     None when no line sets one. Embeddings and moderations have no output and count as 0."""
     lines_without_ceiling: int
-    """Requests that may generate output but set no ceiling: their output is not in the ceiling nor the cost."""
+    """Requests that may generate output but set no ceiling: their output is not in the ceiling."""
+    unbounded_input_tokens: int
+    """The input tokens of those requests, which their output is estimated from (`with_history`)."""
     cost: Cost | None
-    """At batch prices: input at the estimate, output at the ceiling. None when there is no price."""
+    """At batch prices: input at the estimate, output at the ceiling plus the output estimate. None when there is
+    no price."""
     no_price_reason: str | None
     """Why there is no cost: "no price for <model>" or "no model named in the file"."""
+    history: OutputHistory | None = None
+    """The past requests of the model the output of requests without a ceiling is estimated from, if any."""
+    output_estimate: int | None = None
+    """That estimate, in output tokens: the unbounded requests' input tokens at the history's ratio."""
 
     @property
     def ok(self) -> bool:
         return self.problems_total == 0
+
+    def with_history(self, history: OutputHistory | None) -> ValidationReport:
+        """The report with the output of the requests that set no max_tokens estimated from `history` (output per
+        input token of the model's past requests), and the cost priced with it; itself when there is nothing to
+        estimate or nothing to estimate it from."""
+        if history is None or not self.lines_without_ceiling or self.model is None or not history.input_tokens:
+            return self
+        estimate = round(self.unbounded_input_tokens * history.ratio)
+        cost = _price(self.model, self.requests, self.input_tokens, (self.output_ceiling or 0) + estimate)
+        return replace(self, history=history, output_estimate=estimate, cost=cost or self.cost)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready form (amounts in USD as decimal strings), for `--json`."""
@@ -123,6 +144,14 @@ class ValidationReport:
             "token_method": self.token_method,
             "output_ceiling": self.output_ceiling,
             "lines_without_ceiling": self.lines_without_ceiling,
+            "unbounded_input_tokens": self.unbounded_input_tokens,
+            "output_estimate": None
+            if self.history is None
+            else {
+                "output_tokens": self.output_estimate,
+                "from_requests": self.history.requests,
+                "output_per_input_token": round(self.history.ratio, 4),
+            },
             "cost": None
             if cost is None
             else {
@@ -139,24 +168,35 @@ class ValidationReport:
 def report_figures(report: ValidationReport) -> list[tuple[str, str]]:
     """The report's estimates as (label, text), worded once for the CLI and the TUI: input tokens, the output
     ceiling, and the cost at batch prices (or why there is none). Output with no max_tokens is said to be
-    unbounded, never priced at $0: the cost is then a floor."""
+    unbounded, never priced at $0: the cost is then a floor, unless the model's past requests in llm_logs give an
+    estimate of it (`ValidationReport.with_history`)."""
     figures = [("input tokens", f"about {report.input_tokens:,} ({report.token_method})")]
     unbounded = report.lines_without_ceiling
-    requests = f"{unbounded:,} request{'s' if unbounded != 1 else ''}"
-    if report.output_ceiling is not None:
+    requests = plural(unbounded, "request")
+    estimate, history = report.output_estimate, report.history
+    if estimate is not None and history is not None:
+        if report.output_ceiling is None:
+            figures.append(("output tokens", f"about {estimate:,}, estimated ({requests} set no max_tokens)"))
+        else:
+            figures.append(("output tokens", f"at most {report.output_ceiling:,}, plus about {estimate:,} estimated "
+                                             f"for the {requests} that set no max_tokens"))
+        figures.append(("estimated from", f"{plural(history.requests, 'past request')} of {history.model} in "
+                                          f"llm_logs: {history.ratio:.2g} output tokens per input token"))
+    elif report.output_ceiling is not None:
         figures.append(("output tokens", f"at most {report.output_ceiling:,}"
                         + (f" ({requests} set no max_tokens)" if unbounded else "")))
     elif unbounded:
         figures.append(("output tokens", f"unbounded ({requests} set no max_tokens)"))
     if report.cost is not None:
         cost = report.cost
-        if not unbounded:
-            output = usd(cost.output_usd)
+        floor = unbounded and estimate is None
+        if not floor:
+            output = usd(cost.output_usd) + (", partly estimated" if estimate is not None else "")
         elif report.output_ceiling is None:
             output = "unbounded"
         else:
             output = f"{usd(cost.output_usd)} plus the unbounded output of {requests} without max_tokens"
-        figures.append(("cost", f"{'at least' if unbounded else 'about'} {usd(cost.total_usd)} at batch prices "
+        figures.append(("cost", f"{'at least' if floor else 'about'} {usd(cost.total_usd)} at batch prices "
                                 f"(input {usd(cost.input_usd)}, output {output}; {cost.basis})"))
     elif report.no_price_reason:
         figures.append(("cost", report.no_price_reason))
@@ -239,6 +279,7 @@ class _Checker:
         self.input_tokens = 0
         self.output_ceiling: int | None = None
         self.lines_without_ceiling = 0
+        self.unbounded_input_tokens = 0
 
     def add(self, line: int | None, code: str, message: str, param: str | None = None) -> None:
         self.problems_total += 1
@@ -429,12 +470,14 @@ class _Checker:
         texts, token_ids = _texts([body.get(key) for key in _TEXT_FIELDS])
         items = body.get("messages") if endpoint == CHAT else body.get("input") if endpoint == RESPONSES else None
         messages = len(items) if isinstance(items, list) else 0
-        self.input_tokens += self.counter.count(texts, messages=messages) + token_ids
+        tokens = self.counter.count(texts, messages=messages) + token_ids
+        self.input_tokens += tokens
         if endpoint in _NO_OUTPUT:
             return
         ceiling = next((v for key in _CEILINGS if type(v := body.get(key)) is int), None)
         if ceiling is None:
             self.lines_without_ceiling += 1
+            self.unbounded_input_tokens += tokens
             return
         choices = body.get("n")
         self.output_ceiling = (self.output_ceiling or 0) + ceiling * (
@@ -447,15 +490,7 @@ class _Checker:
         cost: Cost | None = None
         no_price: str | None = "no model named in the file"
         if self.model is not None:
-            # a rate that depends on a request's size (gpt-5.4 past 272k input tokens) applies to each request, so
-            # the file is priced as that many average requests, not as one request of all its tokens; the tokens
-            # the division leaves over count as one small request more (a flat price comes out exactly the same)
-            count = max(self.requests, 1)
-            input_each, input_rest = divmod(self.input_tokens, count)
-            output_each, output_rest = divmod(self.output_ceiling or 0, count)
-            one = price_of(self.model, input_each, output_each)
-            rest = price_of(self.model, input_rest, output_rest)
-            cost = one.times(count) + rest if one is not None and rest is not None else None
+            cost = _price(self.model, self.requests, self.input_tokens, self.output_ceiling or 0)
             azure = " (an Azure deployment name: priced only when it is a model's)" if self.kind == "azure" else ""
             no_price = None if cost else f"no price for {self.model}{azure}"
         return ValidationReport(
@@ -470,9 +505,24 @@ class _Checker:
             token_method=self.counter.method,
             output_ceiling=self.output_ceiling,
             lines_without_ceiling=self.lines_without_ceiling,
+            unbounded_input_tokens=self.unbounded_input_tokens,
             cost=cost,
             no_price_reason=no_price,
         )
+
+
+def _price(model: str, requests: int, input_tokens: int, output_tokens: int) -> Cost | None:
+    """The cost at batch prices of `requests` requests of `model` with these tokens in all, or None with no price.
+
+    A rate that depends on a request's size (gpt-5.4 past 272k input tokens) applies to each request, so the file is
+    priced as that many average requests, not as one request of all its tokens; the tokens the division leaves over
+    count as one small request more (a flat price comes out exactly the same)."""
+    count = max(requests, 1)
+    input_each, input_rest = divmod(input_tokens, count)
+    output_each, output_rest = divmod(output_tokens, count)
+    one = price_of(model, input_each, output_each)
+    rest = price_of(model, input_rest, output_rest)
+    return one.times(count) + rest if one is not None and rest is not None else None
 
 
 def _texts(value: Any) -> tuple[list[str], int]:

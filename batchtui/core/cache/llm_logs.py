@@ -38,6 +38,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import orjson
 
@@ -53,10 +54,12 @@ __all__ = [
     "ImportCancelled",
     "ImportResult",
     "LogSource",
+    "OutputHistory",
     "align_retries",
     "import_batch",
     "import_rows",
     "last_import",
+    "output_history",
     "signature",
 ]
 
@@ -104,6 +107,58 @@ class ImportResult:
     skipped: int = 0
     changed: int = 0
     unchanged: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class OutputHistory:
+    """How much output past requests of a model gave per input token, by their usage in llm_logs: what the output
+    of requests that set no max_tokens is estimated from."""
+
+    model: str
+    requests: int
+    input_tokens: int
+    output_tokens: int
+
+    @property
+    def ratio(self) -> float:
+        """Output tokens per input token."""
+        return self.output_tokens / self.input_tokens
+
+
+HISTORY_ROWS = 10_000
+"""The latest answered requests of a model that its output history reads: enough to be steady, and a bounded read."""
+
+_HISTORY = """
+    SELECT count(*), sum(prompt), sum(completion) FROM (
+        SELECT json_extract(metadata, '$.usage.prompt_tokens') AS prompt,
+               json_extract(metadata, '$.usage.completion_tokens') AS completion
+        FROM llm_log_rows
+        WHERE prompt > 0 AND completion IS NOT NULL AND (
+            json_extract(metadata, '$.model') = ?1
+            OR (substr(json_extract(metadata, '$.model'), 1, length(?1) + 1) = ?1 || '-'
+                AND length(json_extract(metadata, '$.model')) = length(?1) + 11
+                AND substr(json_extract(metadata, '$.model'), -10) GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]'))
+        ORDER BY id DESC LIMIT ?2)
+"""
+
+
+def output_history(db_path: Path, model: str, *, rows: int = HISTORY_ROWS) -> OutputHistory | None:
+    """The output per input token of the latest `rows` answered requests of `model` in the cache's llm_logs, a dated
+    snapshot of it included (the API answers gpt-4o-mini as gpt-4o-mini-2024-07-18); None when there are none.
+
+    Read-only and blocking. A cache that is missing, older than llm_logs or unreadable has no history to give, and
+    the estimate goes without it."""
+    if not db_path.is_file():
+        return None
+    uri = f"file:{quote(str(db_path.absolute()))}?mode=ro"
+    try:
+        with contextlib.closing(sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_MS / 1000)) as conn:
+            requests, input_tokens, output_tokens = conn.execute(_HISTORY, (model, rows)).fetchone()
+    except sqlite3.Error:
+        return None
+    if not requests:
+        return None
+    return OutputHistory(model, requests, int(input_tokens), int(output_tokens))
 
 
 @dataclass(frozen=True)

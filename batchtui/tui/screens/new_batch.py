@@ -42,7 +42,7 @@ from batchtui.core.domain import parse_metadata as metadata_from_pairs
 from batchtui.core.errors import BatchtuiError
 from batchtui.core.insights.pricing import Cost
 from batchtui.core.results.records import RequestView, read_request
-from batchtui.core.text import printable
+from batchtui.core.text import plural, printable
 from batchtui.core.workspace import Workspace
 from batchtui.tui.commands import ScreenCommands
 from batchtui.tui.format import ControlsShown, literal
@@ -116,10 +116,6 @@ def first_lines(path: Path, count: int = PREVIEW_REQUESTS) -> list[bytes]:
     if len(head) == PREVIEW_BYTES:
         head = head[: head.rfind(b"\n") + 1]
     return [line for line in head.split(b"\n") if line.strip()][:count]
-
-
-def plural(count: int, noun: str) -> str:
-    return f"{count:,} {noun}{'' if count == 1 else 's'}"
 
 
 def report_renderable(checked: CheckedFile) -> RenderableType:
@@ -344,6 +340,9 @@ class NewBatchScreen(BatchtuiScreen[None]):
                                        progress=progress, cancelled=cancelled)
             report = validate_file(source.batch_file, endpoint=endpoint, progress=progress, cancelled=cancelled,
                                    kind=self.app.profile.kind)
+            workspace = self.app.workspace
+            if workspace is not None and report.lines_without_ceiling and report.model is not None:
+                report = report.with_history(workspace.output_history(report.model))
         except (BatchFileCancelled, ValidateCancelled):
             return
         except BatchtuiError as exc:
