@@ -33,6 +33,15 @@ async def test_home_footer_reads_whole_at_80(tmp_path):
         assert "1-6 Group" in footer and "? Keys" in footer and footer.rstrip().endswith("^p palette")
 
 
+async def test_the_key_help_reads_each_key_on_one_line_at_80(tmp_path):
+    app = await home_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for_rows(pilot, 10)
+        await pilot.press("question_mark")
+        await wait_until(pilot, lambda: any("Copy" in line for line in screen_lines(app)), "the key help shown")
+        assert any(line.rstrip().endswith("Copy selected text") for line in screen_lines(app))
+
+
 async def test_status_title_starts_where_the_status_words_do(tmp_path):
     app = await home_app(tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
