@@ -24,9 +24,11 @@ from batchtui.cli.render import (
 from batchtui.core.domain import (
     ACTIVE_STATUSES,
     RETRY_KIND_NAMES,
+    TERMINAL_STATUSES,
     MetadataError,
     RetryKind,
     batch_endpoints,
+    parse_expiry,
     parse_metadata,
 )
 from batchtui.core.errors import BatchtuiError
@@ -91,13 +93,22 @@ def show(batch_id: BatchIdArgument, /, *, as_json: JsonOption = False, profile: 
         print("\n".join(detail_lines(batch, time.time(), estimate)))
 
 
-def upload_batch_file(file: Path, /, *, as_json: JsonOption = False, profile: ProfileOption = None) -> None:
+def upload_batch_file(
+    file: Path,
+    /,
+    *,
+    expires_after: Annotated[str | None, Parameter(help="Delete the file on the API this long after upload: 1h "
+                                                        "to 30d, e.g. 7d, 12h (default: OpenAI's 30d).")] = None,
+    as_json: JsonOption = False,
+    profile: ProfileOption = None,
+) -> None:
     """Upload a .jsonl batch input file; prints its file id."""
     check_input_file(file)
+    seconds = _expiry("--expires-after", expires_after)
 
     async def work(workspace: Workspace):
         with ProgressLine(f"uploading {printable(file.name)}") as bar:
-            return await workspace.upload(file, progress=bar)
+            return await workspace.upload(file, expires_after_seconds=seconds, progress=bar)
 
     uploaded = run(work, profile)
     print_object(uploaded, as_json)
@@ -111,6 +122,9 @@ def start_batch(
                                             f"{', '.join(batch_endpoints('azure'))}.")] = "/v1/chat/completions",
     description: Annotated[str | None, Parameter(help="Stored as metadata 'description'.")] = None,
     metadata: Annotated[list[str] | None, Parameter(help="KEY=VALUE, repeatable.", consume_multiple=True)] = None,
+    output_expires_after: Annotated[str | None, Parameter(help="Delete the output and error files on the API this "
+                                                               "long after they are made: 1h to 30d, e.g. 7d "
+                                                               "(default: OpenAI's 30d).")] = None,
     as_json: JsonOption = False,
     profile: ProfileOption = None,
 ) -> None:
@@ -119,9 +133,22 @@ def start_batch(
         pairs = parse_metadata(metadata or [], description or "")
     except MetadataError as exc:
         fail(f"--metadata '{exc.pair}': expected KEY=VALUE" if exc.pair is not None else f"--metadata: {exc}")
+    seconds = _expiry("--output-expires-after", output_expires_after)
 
-    batch = run(lambda workspace: workspace.start_batch(file_id, endpoint, metadata=pairs or None), profile)
+    batch = run(lambda workspace: workspace.start_batch(file_id, endpoint, metadata=pairs or None,
+                                                        output_expires_after_seconds=seconds), profile)
     print_object(batch, as_json)
+
+
+def _expiry(option: str, text: str | None) -> int | None:
+    """The seconds an expiry option gives, or None when it is not given; a usage error (status 2) when it is
+    not a duration OpenAI takes."""
+    if text is None:
+        return None
+    try:
+        return parse_expiry(text)
+    except ValueError as exc:
+        fail(f"{option}: {exc}", status=2)
 
 
 def get_batch_results(
@@ -176,6 +203,8 @@ def cancel_batch(batch_id: BatchIdArgument, /, *, as_json: JsonOption = False, p
     """Ask the API to cancel a batch; finished lines stay in its output file."""
 
     batch = run(lambda workspace: workspace.cancel_batch(batch_id), profile)
+    if batch.status in TERMINAL_STATUSES and batch.status != "cancelled":
+        say(f"{printable(batch.id)} had already finished ({batch.status}): nothing to cancel")
     print_object(batch, as_json, f"{batch.id}: {batch.status}")
 
 

@@ -292,7 +292,7 @@ def detail_lines(batch: Batch, now: float, estimate: Cost | None) -> list[str]:
     """`batchtui show` for people: what the app's batch detail shows, as lines: header, requests, the timeline with
     when each phase began and how long it lasted, files, tokens and cost, then every validation error; escaped."""
     from batchtui.core.insights.pricing import batch_cost, cost_note, usd
-    from batchtui.core.insights.timeline import timeline_steps
+    from batchtui.core.insights.timeline import timeline_steps, token_limit_failure
     from batchtui.core.timetext import clock
 
     counts_ = batch.request_counts
@@ -326,6 +326,9 @@ def detail_lines(batch: Batch, now: float, estimate: Cost | None) -> list[str]:
     if estimate is not None:
         lines.append(f"estimated  {usd(estimate.total_usd)} (at validation, output at its max_tokens ceiling)")
     errors = (batch.errors.data if batch.errors else None) or []
+    advice = token_limit_failure(batch)
+    if advice is not None:
+        lines += [advice, f"  submit it again: batchtui start-batch {batch.input_file_id} --endpoint {batch.endpoint}"]
     if errors:
         lines.append(f"errors     {len(errors):,}")
         lines += [f"  line {error.line if error.line is not None else '-'}: {error.code or '-'}"

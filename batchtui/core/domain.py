@@ -116,3 +116,24 @@ def parse_metadata(pairs: Iterable[str], description: str = "") -> dict[str, str
     if len(metadata) > MAX_METADATA_PAIRS:
         raise MetadataError(f"{len(metadata)} pairs with the description; at most {MAX_METADATA_PAIRS}")
     return metadata
+
+
+EXPIRY_SECONDS = (3600, 30 * 86400)
+"""The expiry OpenAI takes for an uploaded file (`expires_after`) or a batch's output (`output_expires_after`): from
+one hour to 30 days after creation."""
+
+_EXPIRY_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_expiry(text: str) -> int:
+    """Seconds from a duration such as "7d", "12h", "90m", "2w" or "3600" (seconds), within EXPIRY_SECONDS; a
+    ValueError says what is wrong."""
+    spoken = text.strip().lower()
+    number, unit = (spoken[:-1], spoken[-1]) if spoken[-1:] in _EXPIRY_UNITS else (spoken, "s")
+    if not number.isdigit():
+        raise ValueError(f"'{text}' is not a duration such as 7d, 12h, 90m or 3600 (seconds)")
+    seconds = int(number) * _EXPIRY_UNITS[unit]
+    low, high = EXPIRY_SECONDS
+    if not low <= seconds <= high:
+        raise ValueError(f"'{text}' is {seconds:,} seconds; OpenAI takes 1h (3600) to 30d (2592000)")
+    return seconds

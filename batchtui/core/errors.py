@@ -40,6 +40,10 @@ class BadRequestError(ApiError):
     """The API rejected the request's content."""
 
 
+class ConflictError(BadRequestError):
+    """The object is not in a state the request applies to (409): cancelling a batch that has finished."""
+
+
 class RateLimitedError(ApiError):
     retryable = True
 

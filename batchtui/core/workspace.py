@@ -231,9 +231,10 @@ class Workspace:
             await self.service.download(file_id, dest, size=info.bytes, progress=progress)
         return dest
 
-    async def upload(self, path: Path, *, progress: ProgressCallback | None = None) -> FileObject:
-        """Upload a batch input file and note it in the cache."""
-        uploaded = await self.service.upload(path, progress=progress)
+    async def upload(self, path: Path, *, expires_after_seconds: int | None = None,
+                     progress: ProgressCallback | None = None) -> FileObject:
+        """Upload a batch input file (to expire that long after its creation, if given) and note it in the cache."""
+        uploaded = await self.service.upload(path, expires_after_seconds=expires_after_seconds, progress=progress)
         await self.cache.upsert_files([uploaded])
         await self.cache.record_upload(uploaded.id, path, uploaded.bytes)
         return uploaded
@@ -244,12 +245,15 @@ class Workspace:
         await self.cache.forget_file(file_id)
 
     async def start_batch(
-        self, input_file_id: str, endpoint: str, *, metadata: dict[str, str] | None = None, estimate: Cost | None = None
+        self, input_file_id: str, endpoint: str, *, metadata: dict[str, str] | None = None,
+        output_expires_after_seconds: int | None = None, estimate: Cost | None = None,
     ) -> Batch:
         """Create a batch over an uploaded file and note it in the cache, with validation's cost `estimate` if
-        there is one (the detail compares it with the actual); a file uploaded from here also puts its requests in
-        llm_logs at once (responses NULL until the batch is imported again)."""
-        batch = await self._remember(await self.service.create(input_file_id, endpoint, metadata=metadata))
+        there is one (the detail compares it with the actual); its output and error files expire that long after
+        they are made, if given. A file uploaded from here also puts its requests in llm_logs at once (responses
+        NULL until the batch is imported again)."""
+        batch = await self._remember(await self.service.create(
+            input_file_id, endpoint, metadata=metadata, output_expires_after_seconds=output_expires_after_seconds))
         if estimate is not None:
             fields = {"input_usd": estimate.input_usd, "cached_usd": estimate.cached_usd,
                       "output_usd": estimate.output_usd, "total_usd": estimate.total_usd, "basis": estimate.basis}

@@ -278,6 +278,20 @@ class BatchtuiApp(LiteralApp):
         self.notify(f"Started {retry.id} to retry {size} of {batch_id}.", title="Retry", markup=False)
         self.open_batch(retry.id)
 
+    @work(group="resubmit", exit_on_error=False)
+    async def resubmit_batch(self, batch: Batch) -> None:
+        """Start a batch again over the same input file, endpoint and metadata (one refused for the enqueued-token
+        limit: nothing was wrong with the file), then open it."""
+        try:
+            workspace = await self.wait_for_workspace()
+            again = await workspace.start_batch(batch.input_file_id, batch.endpoint, metadata=batch.metadata)
+        except BatchtuiError as exc:
+            self.notify(str(exc), title="Cannot submit again", severity="error", markup=False)
+            return
+        self.batches = (again, *self.batches)
+        self.notify(f"Started {again.id} over the input of {batch.id}.", title="Submitted again", markup=False)
+        self.open_batch(again.id)
+
     def action_go_to_batch(self) -> None:
         from batchtui.tui.screens.go_to_batch import GoToBatchScreen
 

@@ -83,3 +83,19 @@ def ago(timestamp: float | None, now: float) -> str:
 def size(num_bytes: int | None) -> str:
     """A file's size as `byte_size` writes it on the command line too; '-' when the API does not say."""
     return "-" if num_bytes is None else byte_size(num_bytes)
+
+
+def span(seconds: float) -> str:
+    """A time span in its largest unit only, to keep columns narrow: '45s', '12m', '5h', '29d'."""
+    seconds = max(0, int(seconds))
+    for unit, length in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= length:
+            return f"{seconds // length}{unit}"
+    return f"{seconds}s"
+
+
+def expires(expires_at: int | None, now: float) -> str:
+    """'in 29d', 'expired', or 'never'."""
+    if expires_at is None:
+        return "never"
+    return f"in {span(expires_at - now)}" if expires_at > now else "expired"

@@ -23,10 +23,13 @@ from batchtui.tui.commands import ScreenCommands
 from batchtui.tui.screens.batch_detail import BatchDetailScreen
 from batchtui.tui.screens.confirm import ConfirmScreen
 from batchtui.tui.screens.file_preview import FilePreviewScreen
+from batchtui.tui.screens.results import ResultsScreen
 from batchtui.tui.widgets.batch_timeline import BatchTimeline
+from batchtui.tui.widgets.detail_errors import BatchErrorList
 from batchtui.tui.widgets.detail_files import BatchFiles
 from batchtui.tui.widgets.detail_progress import BatchProgressPanel
 from batchtui.tui.widgets.file_lines_view import FileLinesView
+from batchtui.tui.widgets.result_list import ResultList
 
 DEAD_URL = "http://127.0.0.1:9/v1"
 HOSTILE = "[bold red]not markup[/] \x1b[2J\x1b]52;c;cHduZWQ=\x07 \u202eevil"
@@ -242,23 +245,27 @@ async def test_download_to_a_folder(sandbox_profile, tmp_path):
         assert sum(n.startswith("Saved the input") for n in heard.messages) == 2
 
 
-async def test_failed_batch_lists_its_validation_errors(sandbox_profile, tmp_path):
-    bad = chat_lines(1) + "this is not json\n" + chat_lines(1, prefix="other")
+async def test_failed_batch_lists_every_validation_error_each_opening_its_line(sandbox_profile, tmp_path):
+    bad = chat_lines(1) + "this is not json\n" + chat_lines(1, prefix="other") + "[1, 2]\n"
     async with await Workspace.open(sandbox_profile, cache_dir=tmp_path / "setup") as ws:
         batch = await start(ws, bad, tmp_path / "bad.jsonl")
         failed = await ws.wait_for(batch.id, 1)
-    assert failed.status == "failed"
+    assert failed.status == "failed" and [e.line for e in failed.errors.data] == [2, 4]  # OpenAI lists every line
     app = BatchtuiApp(sandbox_profile, cache_dir=tmp_path / "app")
     async with app.run_test(size=(100, 40)) as pilot:
         screen = await open_detail(pilot, batch.id)
         await wait_until(pilot, lambda: screen.batch.status == "failed", "failed batch shown")
-        errors = app.screen.query_one("#detail-errors")
-        assert errors.display
-        text = plain(errors.content)
-        assert "invalid_json_line" in text and "This line is not parseable as valid JSON." in text
-        assert any(line.split()[:2] == ["2", "invalid_json_line"] for line in text.splitlines())
+        errors = app.screen.query_one(BatchErrorList)
+        assert errors.display and errors.border_title == "Errors (2)"
+        rows = [str(errors.get_option_at_index(i).prompt) for i in range(errors.option_count)]
+        assert rows[0].split()[:3] == ["line", "2", "invalid_json_line"]
+        assert "This line is not parseable as valid JSON." in rows[0] and rows[1].split()[:2] == ["line", "4"]
         steps = [(s.status, s.state) for s in timeline_steps(screen.batch, app.clock())]
         assert steps == [("validating", "done"), ("failed", "end")]
+        errors.focus()
+        await pilot.press("down", "enter")  # the second error's line
+        await wait_until(pilot, lambda: isinstance(app.screen, ResultsScreen), "the input opened")
+        await wait_until(pilot, lambda: app.screen.query_one(ResultList).cursor_row == 3, "cursor on line 4")
 
 
 async def test_markup_looking_metadata_is_literal(tmp_path, copied):
@@ -474,3 +481,20 @@ async def test_a_cancelling_batch_is_not_predicted_done(tmp_path, utc):
     text = await progress_panel_text(tmp_path, [past, cancelling])
     assert "similar cancellations say cancelled by" in text and "(in 4m 00s)" in text
     assert "done by" not in text
+
+
+async def test_files_say_when_the_api_deletes_them(tmp_path):
+    await fill_fixed_cache(tmp_path)
+    expiring = {"file-in0001": NOW + 29 * 86_400 + 60, "file-out0001": NOW - 60}
+    async with await Cache.open(tmp_path / "cache.db") as cache:
+        await cache.upsert_files([FileObject.from_dict({**f.to_dict(), "expires_at": expiring.get(f.id)})
+                                  for f in fixed_files()])
+    app = BatchtuiApp(Profile(name="offline", base_url=DEAD_URL, api_key="sk-x"), cache_dir=tmp_path,
+                      clock=lambda: NOW)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_detail(pilot, FIXED_ID)
+        files = app.screen.query_one(BatchFiles)
+        await wait_until(pilot, lambda: all(f.info for f in files.files), "file names shown")
+        rows = [str(files.get_option_at_index(i).prompt) for i in range(files.option_count)]
+    assert rows[0].endswith("expires in 29d") and rows[1].endswith("expired on the API")
+    assert "expire" not in rows[2]  # an expiry the API does not give is not guessed

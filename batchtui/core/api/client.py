@@ -26,6 +26,7 @@ from batchtui.core.errors import (
     ApiError,
     AuthError,
     BadRequestError,
+    ConflictError,
     ConnectionLostError,
     NotFoundError,
 )
@@ -175,8 +176,13 @@ class BatchService:
             ))
 
     async def cancel(self, batch_id: str) -> Batch:
-        with self._translated():
-            return self._one(Batch, await self._client.batches.cancel(batch_id))
+        """Ask the API to cancel the batch. One that has already finished is not an error (OpenAI answers 409):
+        the answer is then the batch as it is, in its final status."""
+        try:
+            with self._translated():
+                return self._one(Batch, await self._client.batches.cancel(batch_id))
+        except ConflictError:
+            return await self.retrieve(batch_id)
 
     def _one(self, model: type[ApiObject], answer: object) -> ApiObject:
         """The API's answer made sane; one with no usable id is refused, as nothing could be done with it."""
@@ -187,9 +193,11 @@ class BatchService:
         return found
 
     async def upload(
-        self, path: Path, *, purpose: str = "batch", progress: ProgressCallback | None = None
+        self, path: Path, *, purpose: str = "batch", expires_after_seconds: int | None = None,
+        progress: ProgressCallback | None = None,
     ) -> FileObject:
-        """Upload a file; `progress` hears how many bytes have gone (from 0 again on each attempt).
+        """Upload a file, to expire `expires_after_seconds` after its creation if given (else at the API's default:
+        30 days for purpose batch); `progress` hears how many bytes have gone (from 0 again on each attempt).
 
         The SDK cannot replay a file it streamed, so the tries (the profile's max_retries more) are made here. A
         failure that proves the file was not taken (429, 5xx, no connection) is retried after a pause; one that
@@ -201,6 +209,8 @@ class BatchService:
         except OSError as exc:
             raise ApiError(f"{path}: cannot read: {exc.strerror}") from exc
         tries = 1 + (self.profile.max_retries if self._max_retries is None else self._max_retries)
+        expiry: dict[str, Any] = {} if expires_after_seconds is None else {
+            "expires_after": {"anchor": "created_at", "seconds": expires_after_seconds}}
         backoff = Backoff(*UPLOAD_BACKOFF)
         once = self._client.with_options(max_retries=0)
         unsure_since: float | None = None
@@ -218,7 +228,7 @@ class BatchService:
                     handle.seek(0)
                     reader = _ProgressReader(handle, total, progress) if progress else handle
                     with self._translated():
-                        answer = await once.files.create(file=(path.name, reader), purpose=purpose)  # type: ignore[arg-type]
+                        answer = await once.files.create(file=(path.name, reader), purpose=purpose, **expiry)  # type: ignore[arg-type]
                     return self._one(FileObject, answer)
                 except ApiError as exc:
                     if not exc.retryable or attempt == tries:

@@ -14,6 +14,7 @@ from batchtui.core.errors import (
     ApiError,
     AuthError,
     BadRequestError,
+    ConflictError,
     ConnectionLostError,
     NotFoundError,
     RateLimitedError,
@@ -43,6 +44,8 @@ def translate_api_error(exc: openai.OpenAIError, base_url: str) -> ApiError:
         return AuthError(f"The API key lacks permission for this ({exc.status_code}): {detail}")
     if isinstance(exc, openai.NotFoundError):
         return NotFoundError(f"Not found: {detail}")
+    if isinstance(exc, openai.ConflictError):
+        return ConflictError(f"The API refused it ({exc.status_code}): {detail}")
     if isinstance(exc, openai.RateLimitError):
         error: ApiError = RateLimitedError(f"Rate limited by the API; try again shortly: {detail}")
     elif exc.status_code >= 500:

@@ -3,6 +3,7 @@ batch detail draws them, and `batchtui show` prints them."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from batchtui.core.api.models import Batch
@@ -66,3 +67,21 @@ def timeline_steps(batch: Batch, now: float) -> list[Step]:
         ahead = ()
     steps.extend(Step(status, None, None, "next") for status in ahead)
     return steps
+
+
+TOKEN_LIMIT_EXCEEDED = "token_limit_exceeded"
+_LIMITED_MODEL = re.compile(r"Enqueued token limit reached for (\S+) in organization")
+
+
+def token_limit_failure(batch: Batch) -> str | None:
+    """What happened and what to do, in one sentence, when OpenAI failed the batch for the organization's
+    enqueued-token limit (its queued and running batches of the model already hold that many input tokens); None
+    for any other batch. Nothing is wrong with the file: the same input file may simply be submitted again."""
+    errors = (batch.errors.data if batch.errors else None) or []
+    limited = next((error for error in errors if error.code == TOKEN_LIMIT_EXCEEDED), None)
+    if batch.status != "failed" or limited is None:
+        return None
+    found = _LIMITED_MODEL.search(limited.message or "")
+    model = found.group(1) if found else batch.model or "this model"
+    return (f"Not run: your queued and running {model} batches already hold as many input tokens as OpenAI lets an "
+            f"organization enqueue; wait for some of them to finish, then submit the same input file again.")

@@ -21,6 +21,7 @@ from batchtui.core.domain import ACTIVE_STATUSES, CANCELLABLE, TERMINAL_STATUSES
 from batchtui.core.errors import BatchtuiError
 from batchtui.core.insights.pricing import Cost
 from batchtui.core.insights.progress import expected_finish
+from batchtui.core.insights.timeline import token_limit_failure
 from batchtui.core.text import printable
 from batchtui.tui.commands import ScreenCommands
 from batchtui.tui.format import literal
@@ -30,9 +31,10 @@ from batchtui.tui.screens.download_path import DownloadPathScreen
 from batchtui.tui.screens.file_preview import FilePreviewScreen
 from batchtui.tui.screens.results import BatchResults, ResultsScreen
 from batchtui.tui.widgets.batch_timeline import BatchTimeline
+from batchtui.tui.widgets.detail_errors import BatchErrorList
 from batchtui.tui.widgets.detail_files import BatchFile, BatchFiles, batch_files
 from batchtui.tui.widgets.detail_progress import BatchProgressPanel
-from batchtui.tui.widgets.detail_sections import BatchSection, errors_table, header_table, usage_table
+from batchtui.tui.widgets.detail_sections import BatchSection, header_table, usage_table
 
 COPY_KEYS = Binding.Group("Copy")
 FILE_KEYS = Binding.Group("File")
@@ -47,6 +49,7 @@ class BatchDetailScreen(BatchtuiScreen[None]):
         Binding("o", "open_results", "Results"),
         Binding("l", "open_error_line", "Error line"),
         Binding("R", "retry", "Retry failed"),
+        Binding("S", "resubmit", "Submit again"),
         Binding("y", "copy_id", "Copy batch id", group=COPY_KEYS),
         Binding("Y", "copy_json", "Copy batch JSON", group=COPY_KEYS),
         Binding("v", "view_file", "View file", group=FILE_KEYS),
@@ -60,6 +63,8 @@ class BatchDetailScreen(BatchtuiScreen[None]):
         ("Open results", "Every request beside its response, in the result viewer", "open_results"),
         ("Open the input at the error line", "The input file's line a validation error names", "open_error_line"),
         ("Retry failed requests", "Send the failed, expired or cancelled requests again as a new batch", "retry"),
+        ("Submit the input again", "A batch refused for the enqueued-token limit: start it again, same file",
+         "resubmit"),
         ("Copy batch id", "Copy this batch's id to the clipboard", "copy_id"),
         ("Copy batch JSON", "Copy this batch as the API returns it", "copy_json"),
         ("View file", "The highlighted file, whole, read as you scroll", "view_file"),
@@ -87,7 +92,8 @@ class BatchDetailScreen(BatchtuiScreen[None]):
             yield BatchTimeline(id="detail-timeline")
             yield BatchProgressPanel(id="detail-progress")
             yield BatchSection(lambda batch: usage_table(batch, self.estimate), id="detail-usage")
-            yield BatchSection(errors_table, id="detail-errors")
+            yield Static(id="detail-advice", markup=False)
+            yield BatchErrorList(id="detail-errors")
             yield BatchFiles(id="detail-files")
         yield Footer(compact=True)
 
@@ -96,10 +102,9 @@ class BatchDetailScreen(BatchtuiScreen[None]):
         self.query_one("#detail-timeline").border_title = "Timeline"
         self.query_one("#detail-progress").border_title = "Progress"
         self.query_one("#detail-usage").border_title = "Usage and cost"
-        self.query_one("#detail-errors").border_title = "Errors"
         self.query_one("#detail-files").border_title = "Files · v view · d download · i copy id"
         self.query_one("#detail-usage").display = False
-        self.query_one("#detail-errors").display = False
+        self.query_one("#detail-advice").display = False
         self._note(f"Loading {self.batch_id}…")
         self.query_one("#detail-body").focus()
         self._ticker = self.set_interval(1.0, self._tick)
@@ -126,6 +131,10 @@ class BatchDetailScreen(BatchtuiScreen[None]):
         self._note("")
         for section in self.query(BatchSection):
             section.show_batch(batch)
+        self.query_one(BatchErrorList).show_errors(batch)
+        advice = token_limit_failure(batch)
+        self.query_one("#detail-advice", Static).update(literal(f"{advice} S submits it again." if advice else ""))
+        self.query_one("#detail-advice").display = advice is not None
         timeline = self.query_one(BatchTimeline)
         timeline.batch, timeline.now = batch, now
         progress = self.query_one(BatchProgressPanel)
@@ -134,7 +143,7 @@ class BatchDetailScreen(BatchtuiScreen[None]):
         progress.batch, progress.now = batch, now
         files = batch_files(batch)
         self.query_one(BatchFiles).show_files(
-            [BatchFile(f.kind, f.file_id, self._file_infos.get(f.file_id)) for f in files]
+            [BatchFile(f.kind, f.file_id, self._file_infos.get(f.file_id)) for f in files], now
         )
         if previous is None or (previous.status, previous.request_counts) != (batch.status, batch.request_counts):
             self._load_observations()
@@ -248,6 +257,8 @@ class BatchDetailScreen(BatchtuiScreen[None]):
             return self._error_line() is not None
         if action == "retry":
             return self._retryable()
+        if action == "resubmit":
+            return self.batch is not None and token_limit_failure(self.batch) is not None
         if action == "copy_json":
             return True if self.batch is not None else None
         return True
@@ -276,12 +287,15 @@ class BatchDetailScreen(BatchtuiScreen[None]):
             self.notify(printable(str(exc)), title="Cannot cancel", severity="error", markup=False)
             return
         self._adopt(batch)
-        self.notify(f"Asked to cancel {batch.id}; it is now {batch.status}.", title="Cancel", markup=False)
+        if batch.status in TERMINAL_STATUSES and batch.status != "cancelled":
+            self.notify(f"{batch.id} had already finished ({batch.status}): nothing to cancel.", title="Cancel",
+                        markup=False)
+        else:
+            self.notify(f"Asked to cancel {batch.id}; it is now {batch.status}.", title="Cancel", markup=False)
 
     def _error_line(self) -> int | None:
-        """The first input line a validation error names, if any."""
-        errors = (self.batch.errors.data if self.batch and self.batch.errors else None) or []
-        return next((error.line for error in errors if error.line), None)
+        """The input line of the highlighted error, else the first a validation error names, if any."""
+        return self.query_one(BatchErrorList).selected_line
 
     def _retryable(self) -> bool:
         """Whether the batch has ended with requests that failed, expired or were cancelled."""
@@ -293,6 +307,10 @@ class BatchDetailScreen(BatchtuiScreen[None]):
     def action_retry(self) -> None:
         if self._retryable():
             self.app.retry_batch(self.batch_id)
+
+    def action_resubmit(self) -> None:
+        if self.batch is not None and token_limit_failure(self.batch) is not None:
+            self.app.resubmit_batch(self.batch)
 
     def action_open_results(self) -> None:
         self.app.push_screen(ResultsScreen(BatchResults(self.batch_id), self.batch_id))
@@ -330,8 +348,12 @@ class BatchDetailScreen(BatchtuiScreen[None]):
             self.app.copy(file.file_id, f"{file.kind} file id")
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        """⏎ on an error opens the input at its line; on a file, views it."""
         event.stop()
-        self.action_view_file()
+        if isinstance(event.option_list, BatchErrorList):
+            self.action_open_error_line()
+        else:
+            self.action_view_file()
 
     def action_view_file(self) -> None:
         file = self._selected_file()

@@ -18,7 +18,7 @@ from batchtui.core.api.models import Batch, FileObject
 from batchtui.core.errors import BatchtuiError, UnreachableError
 from batchtui.core.text import printable
 from batchtui.tui.commands import ScreenCommands
-from batchtui.tui.format import clip, literal, short_id, size
+from batchtui.tui.format import clip, expires, literal, short_id, size, span
 from batchtui.tui.screens.base import BatchtuiScreen
 from batchtui.tui.screens.confirm import ConfirmScreen
 from batchtui.tui.screens.download_path import DownloadPathScreen
@@ -62,27 +62,11 @@ def usage_summary(usage: list[Usage]) -> str:
     return f"{short_id(batch_id)} {role}{more}"
 
 
-def span(seconds: float) -> str:
-    """A time span in its largest unit only, to keep columns narrow: '45s', '12m', '5h', '29d'."""
-    seconds = max(0, int(seconds))
-    for unit, length in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= length:
-            return f"{seconds // length}{unit}"
-    return f"{seconds}s"
-
-
 def created(created_at: int, now: float) -> str:
     """'5h ago', or 'just now'; '-' when not known (the 0 a server's bad value becomes)."""
     if not created_at:
         return "-"
     return "just now" if now - created_at < 5 else f"{span(now - created_at)} ago"
-
-
-def expires(expires_at: int | None, now: float) -> str:
-    """'in 29d', 'expired', or 'never'."""
-    if expires_at is None:
-        return "never"
-    return f"in {span(expires_at - now)}" if expires_at > now else "expired"
 
 
 def file_cells(file: FileObject, usage: list[Usage], now: float, *, narrow: bool = False,

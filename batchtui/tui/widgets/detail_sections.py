@@ -1,4 +1,4 @@
-"""The read-only parts of the batch detail: header, token usage and validation errors.
+"""The read-only parts of the batch detail: header and token usage.
 
 Every value from the API goes through `literal`, so metadata like `[bold]x[/]` shows as typed.
 """
@@ -16,8 +16,6 @@ from batchtui.core.api.models import Batch
 from batchtui.core.insights.pricing import Cost, batch_cost, cost_note, usd
 from batchtui.core.timetext import clock
 from batchtui.tui.format import ago, literal, status_badge
-
-MAX_ERRORS_SHOWN = 200
 
 
 def header_table(batch: Batch, now: float, request_model: str | None = None) -> RenderableType:
@@ -76,29 +74,6 @@ def _costs(cost: Cost, total_style: str) -> tuple[Text, ...]:
 
 def _tokens(value: int | None) -> Text:
     return Text("-" if value is None else f"{value:,}")
-
-
-def errors_table(batch: Batch) -> RenderableType | None:
-    """The validation errors (code, line, param, message), or None when there are none."""
-    errors = (batch.errors.data if batch.errors else None) or []
-    if not errors:
-        return None
-    grid = Table.grid(padding=(0, 2))
-    grid.add_column(style="dim", no_wrap=True, justify="right")
-    grid.add_column(no_wrap=True)
-    grid.add_column(no_wrap=True)
-    grid.add_column(overflow="fold", ratio=1)
-    grid.add_row(*(Text(label, style="dim") for label in ("line", "code", "param", "message")))
-    for error in errors[:MAX_ERRORS_SHOWN]:
-        grid.add_row(
-            literal(error.line if error.line is not None else "-"),
-            literal(error.code or "-", "bold red"),
-            literal(error.param or "-"),
-            literal(error.message or ""),
-        )
-    if len(errors) > MAX_ERRORS_SHOWN:
-        return Group(grid, Text(f"… and {len(errors) - MAX_ERRORS_SHOWN:,} more", style="dim"))
-    return grid
 
 
 class BatchSection(Static):
