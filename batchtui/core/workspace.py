@@ -471,6 +471,13 @@ class Workspace:
         """The cache's SQLite file: SQL runs on it read-only, on a connection of its own."""
         return self.cache.path
 
+    async def expired_on_api(self, file_ids: Iterable[str]) -> list[FileObject]:
+        """Those of the files whose expiry (as the cache knows it) has passed: the API has deleted them, and what
+        opens is the copy cached here."""
+        now = time.time()
+        found = [await self.cache.get_file(file_id) for file_id in file_ids]
+        return [f for f in found if f is not None and f.expires_at is not None and f.expires_at <= now]
+
     async def file_info(self, file_id: str) -> FileObject:
         """A file's object from the cache, else from the API (and then cached): name and size for a screen."""
         cached = await self.cache.get_file(file_id)

@@ -10,8 +10,9 @@ from typing import TYPE_CHECKING
 from batchtui.core.api.models import Batch
 from batchtui.core.cache.store import Cache, DownloadedFile
 from batchtui.core.domain import ProgressCallback
-from batchtui.core.errors import ApiError, BatchtuiError, file_errors
+from batchtui.core.errors import ApiError, BatchtuiError, NotFoundError, file_errors
 from batchtui.core.paths import inside, safe_name
+from batchtui.core.timetext import clock
 
 if TYPE_CHECKING:
     from batchtui.core.api.client import BatchService
@@ -63,7 +64,10 @@ async def _download_once(
     known = await cache.get_download(file_id)
     if known and known.path == dest and dest.exists() and dest.stat().st_size == known.bytes:
         return known
-    info = await service.retrieve_file(file_id)
+    try:
+        info = await service.retrieve_file(file_id)
+    except NotFoundError:
+        raise NotFoundError(await _gone(cache, file_id, kind)) from None
     for attempt in range(DOWNLOAD_ATTEMPTS):
         try:
             with file_errors(SaveError, "write", dest):
@@ -98,3 +102,12 @@ async def download_results(
                             kind=kind, batch_id=batch.id, progress=progress)
         for kind, file_id in result_file_ids(batch, with_input=with_input)
     ]
+
+
+async def _gone(cache: Cache, file_id: str, kind: str) -> str:
+    """Why a file the API no longer has cannot be opened, in one line: it expired (when the cache knows its
+    expiry, which OpenAI sets to 30 days unless asked otherwise) or was deleted, and no copy is cached here."""
+    known = await cache.get_file(file_id)
+    expired = known is not None and known.expires_at is not None and known.expires_at <= time.time()
+    why = f"expired on the API at {clock(known.expires_at)}" if expired and known else "is no longer on the API"
+    return f"The {kind} file {file_id} {why}, and no copy of it is cached here."

@@ -219,10 +219,17 @@ class ResultsScreen(BatchtuiScreen[None]):
             batch = await workspace.batch(source.batch_id) or await workspace.fetch_batch(source.batch_id)
             self._batch_ended = batch.status not in ACTIVE_STATUSES
             files = await workspace.batch_result_files(batch, progress=self._download_progress)
+            file_ids = [batch.input_file_id, batch.output_file_id, batch.error_file_id]
         else:
             path = await workspace.file_copy(source.file_id, source.kind, batch_id=source.batch_id,
                                              progress=self._download_progress)
             files = ResultFiles(**{"errors" if source.kind == "error" else source.kind: path})
+            file_ids = [source.file_id]
+        expired = await workspace.expired_on_api(file_id for file_id in file_ids if file_id)
+        if expired:
+            names = ", ".join(f"{f.filename} ({f.id})" for f in expired)
+            self.notify(f"Expired on the API: {names}. Showing the copy cached here.", title="Results",
+                        markup=False, timeout=10)
         return files, workspace.index_dir()
 
     def _download_progress(self, done: int, total: int) -> None:
