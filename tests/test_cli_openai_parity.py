@@ -4,9 +4,10 @@ them, a cancel of a finished batch read as "already finished", a batch refused f
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
-from cli_helpers import batchtui
+from cli_helpers import batchtui, sandbox_process
 from openai import OpenAI
 
 from batchtui.core.domain import parse_expiry
@@ -58,3 +59,18 @@ def test_durations_openai_takes(text, seconds):
 def test_durations_openai_refuses(text):
     with pytest.raises(ValueError):
         parse_expiry(text)
+
+
+def test_a_batch_over_the_enqueued_token_limit_says_what_to_do(isolated_home, write_batch_file):
+    with sandbox_process("--enqueued-token-limit", "10") as url:
+        env = {**os.environ, "OPENAI_BASE_URL": url, "OPENAI_API_KEY": "sk-test", "BATCHTUI_HOME": str(isolated_home)}
+        file_id = batchtui("upload-batch-file", str(write_batch_file(3)), env=env).stdout.strip()
+        batch_id = batchtui("start-batch", file_id, env=env).stdout.strip()
+        done = batchtui("get-batch-results", batch_id, "--wait", "--poll-seconds", "1", "--json", env=env)
+        assert json.loads(done.stdout)["batch"]["status"] == "failed"
+        shown = batchtui("show", batch_id, env=env).stdout.splitlines()
+    advice = next(i for i, line in enumerate(shown) if line.startswith("Not run: "))
+    assert "queued and running gpt-4o-mini batches" in shown[advice] and "submit the same input file" in shown[advice]
+    assert shown[advice + 1] == (f"  submit it again: batchtui start-batch {file_id} "
+                                 "--endpoint /v1/chat/completions")
+    assert any("token_limit_exceeded: Enqueued token limit reached for gpt-4o-mini" in line for line in shown)

@@ -498,3 +498,27 @@ async def test_files_say_when_the_api_deletes_them(tmp_path):
         rows = [str(files.get_option_at_index(i).prompt) for i in range(files.option_count)]
     assert rows[0].endswith("expires in 29d") and rows[1].endswith("expired on the API")
     assert "expire" not in rows[2]  # an expiry the API does not give is not guessed
+
+
+async def test_a_batch_refused_for_the_enqueued_token_limit_can_be_submitted_again(tmp_path):
+    with SandboxServer(SandboxConfig(speed=1000, enqueued_token_limit=10)) as server:
+        profile = Profile(name="t", base_url=server.base_url, api_key="sk-test")
+        async with await Workspace.open(profile, cache_dir=tmp_path / "setup") as ws:
+            batch = await start(ws, chat_lines(3), tmp_path / "in.jsonl")
+            assert (await ws.wait_for(batch.id, 1)).errors.data[0].code == "token_limit_exceeded"
+        server.runtime.set_limits({"enqueued_token_limit": None})  # the running batches have finished
+        app = BatchtuiApp(profile, cache_dir=tmp_path / "app")
+        heard = Notes()
+        async with app.run_test(size=(100, 40), message_hook=heard.hear) as pilot:
+            screen = await open_detail(pilot, batch.id)
+            await wait_until(pilot, lambda: screen.batch.status == "failed", "failed batch shown")
+            advice = str(screen.query_one("#detail-advice").render())
+            assert advice.startswith("Not run: your queued and running gpt-4o-mini batches") and "S submits" in advice
+            await pilot.press("S")
+            await wait_until(pilot, lambda: isinstance(app.screen, BatchDetailScreen)
+                             and app.screen.batch_id != batch.id, "the new batch opened")
+            again = app.screen.batch_id
+            assert f"Started {again} over the input of {batch.id}." in heard.messages
+        async with await Workspace.open(profile, cache_dir=tmp_path / "check") as ws:
+            redone = await ws.wait_for(again, 1)
+    assert redone.status == "completed" and redone.input_file_id == batch.input_file_id
