@@ -74,8 +74,9 @@ def test_template_to_answers_beside_the_data_with_a_retry_chain(env, tmp_path, e
     with data.open(newline="") as fh:
         assert [{k: r[k] for k in ("id", "product", "review", "max_tokens")} for r in rows] == list(csv.DictReader(fh))
     ok = [r for r in rows if r["status"] == "ok"]
-    assert len(ok) == 60 - failed and all(r["answer"] and int(r["tokens"]) > 0 for r in ok)
-    assert sum(r["status"] == "400" for r in rows) == failed  # the sandbox fails the same requests again
+    still_failed = retry["request_counts"]["failed"]  # a retried request fails again only at the fail rate
+    assert len(ok) == 60 - still_failed and all(r["answer"] and int(r["tokens"]) > 0 for r in ok)
+    assert sum(r["status"] in ("400", "500") for r in rows) == still_failed
 
     as_jsonl = tmp_path / "answers.jsonl"
     batchtui("export-results", batch_id, "-o", str(as_jsonl), env=env)

@@ -110,6 +110,12 @@ def sandbox(
     data_dir: Annotated[Path | None, Parameter(help="Keep state here across restarts.")] = None,
     seed_demo: Annotated[bool, Parameter(negative=(), help="Start with a believable demo account.")] = False,
     faults: Annotated[str | None, Parameter(help="e.g. '429=0.1,500=0.05,slow=0.1,drop=0.05'.")] = None,
+    models: Annotated[str | None, Parameter(help="More models to serve besides the known OpenAI ones, e.g. "
+                                                 "'acme-1,acme-2'; a batch of any other fails with model_not_found.")]
+    = None,
+    enqueued_token_limit: Annotated[int | None, Parameter(help="Input tokens all queued and running batches of one "
+                                                               "model may hold; a batch past it fails with "
+                                                               "token_limit_exceeded. No limit by default.")] = None,
 ) -> None:
     """Serve a local OpenAI-compatible Batch and Files API with a fake model, until stopped."""
     from batchtui.sandbox import FaultConfig, SandboxConfig, run_forever
@@ -123,10 +129,21 @@ def sandbox(
             fail(f"--data-dir {data_dir}: is a file, not a folder")
         except OSError as exc:
             fail(f"--data-dir {data_dir}: cannot make the folder ({exc.strerror or exc})")
+    extra_models = tuple(name.strip() for name in (models or "").split(",") if name.strip())
+    if models is not None and not extra_models:
+        fail("--models: name at least one model, e.g. --models acme-1,acme-2")
+    if enqueued_token_limit is not None and enqueued_token_limit < 1:
+        fail(f"--enqueued-token-limit {enqueued_token_limit}: expected a whole number of tokens >= 1")
     try:
         fault_config = FaultConfig.parse(faults) if faults else FaultConfig.from_env()
         config = SandboxConfig(
-            speed=speed, fail_rate=fail_rate, data_dir=data_dir, seed_demo=seed_demo, faults=fault_config
+            speed=speed,
+            fail_rate=fail_rate,
+            data_dir=data_dir,
+            seed_demo=seed_demo,
+            faults=fault_config,
+            models=extra_models,
+            enqueued_token_limit=enqueued_token_limit,
         )
     except ValueError as exc:
         fail(f"{'--faults: ' if faults else ''}{exc}")

@@ -15,6 +15,7 @@ from starlette.responses import FileResponse, Response
 
 from . import params
 from .config import FaultConfig
+from .direct import add_direct_routes
 from .errors import BAD_JSON_MESSAGE, ApiError, error_body, invalid_type, invalid_url, missing_param
 from .gateway import Gateway
 from .runtime import SandboxRuntime
@@ -170,11 +171,26 @@ def create_app(rt: SandboxRuntime) -> Gateway:
         rt.set_faults(faults)
         return faults.to_dict()
 
+    @app.get("/_sandbox/limits", name="sandbox.limits_get")
+    async def sandbox_limits_get() -> Any:
+        return rt.limits()
+
+    @app.post("/_sandbox/limits", name="sandbox.limits")
+    async def sandbox_limits(request: Request) -> Any:
+        body = await json_body(request)
+        if not isinstance(body, dict):
+            raise invalid_type("body", "an object", body)
+        try:
+            return rt.set_limits(body)
+        except ValueError as exc:
+            raise ApiError(400, str(exc)) from None
+
     @app.post("/_sandbox/batches/{batch_id}/expire", name="sandbox.expire")
     async def sandbox_expire(batch_id: str) -> Any:
         rt.get_batch(batch_id)
         return rt.batch_body(await run_in_threadpool(rt.expire_batch, batch_id))
 
+    add_direct_routes(app, rt)
     return Gateway(app, rt.stats, rt.faults, rt.config.api_key)
 
 

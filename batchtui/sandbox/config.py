@@ -104,6 +104,10 @@ class SandboxConfig:
     seed_demo: bool = False
     api_key: str | None = None
     faults: FaultConfig | None = None
+    models: tuple[str, ...] = ()
+    """Models served besides the catalogue's (batchtui.sandbox.catalogue); a batch of any other fails."""
+    enqueued_token_limit: int | None = None
+    """Input tokens all queued and running batches of one model may hold together; None is no limit."""
 
     def __post_init__(self) -> None:
         if self.speed <= 0:
@@ -112,3 +116,17 @@ class SandboxConfig:
             raise ValueError(f"fail_rate must be between 0 and 1, got {self.fail_rate}")
         if self.data_dir is not None:
             self.data_dir = Path(self.data_dir)
+        self.models = tuple(self.models)
+        for name in self.models:
+            if not isinstance(name, str) or not name.strip() or name != name.strip():
+                raise ValueError(f"models: {name!r} is not a model name")
+        self.enqueued_token_limit = check_token_limit(self.enqueued_token_limit)
+
+
+def check_token_limit(value: object) -> int | None:
+    """An enqueued-token limit as given (a whole number >= 1, or None for none); ValueError names what is wrong."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"enqueued_token_limit must be a whole number >= 1 or null, got {value!r}")
+    return value

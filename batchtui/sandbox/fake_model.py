@@ -1,7 +1,10 @@
 """A deterministic stand-in for OpenAI's models: one request line in, one response body out.
 
-Everything is derived from a hash of the raw request line (custom_id + body), so the same file
-always yields the same answers. Bodies follow the SDK types (ChatCompletion, Response,
+An answer's content is derived from a hash of the raw request line (custom_id + body), so the same
+file always yields the same answers. Whether an attempt fails at random (`fail_rate`) is drawn from
+a second hash, of the attempt (custom_id + batch), so a retried request fails again only at that
+rate. A request OpenAI would refuse (temperature 5, a prompt past the model's context) fails with
+OpenAI's error whatever the rate. Bodies follow the SDK types (ChatCompletion, Response,
 CreateEmbeddingResponse, Completion, ModerationCreateResponse, ImagesResponse, Video).
 """
 
@@ -16,6 +19,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
+
+from .errors import ApiError
 
 SNAPSHOTS = {
     "gpt-4o-mini": "gpt-4o-mini-2024-07-18",
@@ -66,21 +71,18 @@ ELABORATIONS = (
 )
 SENTIMENTS = ("positive", "negative", "neutral", "mixed", "positive", "negative")
 TOPICS = ("billing", "shipping", "product quality", "customer service", "usability", "pricing", "other")
-FAILURES = (
-    (
-        "This model's maximum context length is 128000 tokens. However, your messages resulted in "
-        "{n} tokens. Please reduce the length of the messages.",
-        "messages",
-        "context_length_exceeded",
-    ),
-    ("Invalid value for 'temperature': expected a value <= 2, but got {t} instead.", "temperature", "invalid_value"),
-    (
-        "Your request was rejected as a result of our safety system. Your prompt may contain text "
-        "that is not allowed by our safety system.",
-        None,
-        "content_policy_violation",
-    ),
+CONTEXT_WINDOWS = (
+    ("gpt-4.1", 1_047_576), ("gpt-5", 400_000), ("o1", 200_000), ("o3", 200_000), ("o4", 200_000),
+    ("gpt-3.5-turbo-instruct", 4_096), ("text-embedding", 8_192),
+)  # fmt: skip
+DEFAULT_CONTEXT_WINDOW = 128_000
+SERVER_ERROR = "The server had an error while processing your request. Sorry about that!"
+SAFETY_REJECTION = (
+    "Your request was rejected as a result of our safety system. Your prompt may contain text "
+    "that is not allowed by our safety system."
 )
+PROMPTED = {"/v1/chat/completions", "/v1/responses", "/v1/completions", "/v1/images/generations",
+            "/v1/images/edits", "/v1/videos"}  # fmt: skip
 
 _POOL_SIZE = 16384
 _rng = random.Random(20240415)
@@ -112,19 +114,98 @@ def count_tokens(text: str) -> int:
     return max(1, math.ceil(len(text.split()) * 1.3))
 
 
-def answer(endpoint: str, body: dict[str, Any], digest: bytes, created: int, fail_rate: float) -> Answer:
-    """Simulate the endpoint for one request body; a `fail_rate` share of lines get a 400."""
-    if fail_rate and unit(digest, 0) < fail_rate:
-        return _failure(body, digest)
-    handler = HANDLERS.get(endpoint, _images)
-    return handler(body, digest, created)
+def attempt_seed(batch_id: str, custom_id: str) -> bytes:
+    """The hash of one attempt at a request: the same within a batch (a resumed batch writes the same
+    lines), another one in a retry batch. Draws the random failure and names the request_id."""
+    return hashlib.blake2b(custom_id.encode(), key=batch_id.encode()[:64], person=b"attempt", digest_size=16).digest()
 
 
-def _failure(body: dict[str, Any], digest: bytes) -> Answer:
-    message, param, code = FAILURES[digest[4] % len(FAILURES)]
-    text = message.format(n=128000 + int.from_bytes(digest[5:8], "little") % 40000, t=2 + digest[8] % 3)
-    err = {"message": text, "type": "invalid_request_error", "param": param, "code": code}
-    return Answer(400, {"error": err})
+def answer(
+    endpoint: str, body: dict[str, Any], digest: bytes, created: int, fail_rate: float, attempt: bytes | None = None
+) -> Answer:
+    """Simulate the endpoint for one request body. A request OpenAI would refuse gets its 400; of the
+    others, a `fail_rate` share of attempts fail as OpenAI's do now and then, drawn from `attempt`
+    (see attempt_seed), or from the request's own digest when it is answered once, outside a batch."""
+    try:
+        _check_params(endpoint, body)
+        result = HANDLERS.get(endpoint, _images)(body, digest, created)
+    except ApiError as exc:
+        return Answer(exc.status, exc.body())
+    draw = digest if attempt is None else attempt
+    if fail_rate and unit(draw, 0) < fail_rate:
+        return _failure(endpoint, draw)
+    return result
+
+
+def _failure(endpoint: str, attempt: bytes) -> Answer:
+    """A failure a valid request meets at random: a 500, or for a prompt a safety-system 400."""
+    if endpoint in PROMPTED and attempt[4] % 3 == 0:
+        err = ApiError(400, SAFETY_REJECTION, code="content_policy_violation")
+    else:
+        err = ApiError(500, SERVER_ERROR, type="server_error")
+    return Answer(err.status, err.body())
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _check_params(endpoint: str, body: dict[str, Any]) -> None:
+    """Refuse sampling parameters out of range, or not taken by a reasoning model, as OpenAI does."""
+    if endpoint not in ("/v1/chat/completions", "/v1/responses", "/v1/completions"):
+        return
+    for param, high in (("temperature", 2), ("top_p", 1)):
+        value = body.get(param)
+        if not _is_number(value):
+            continue
+        if value > high:
+            raise ApiError(
+                400,
+                f"Invalid '{param}': decimal above maximum value. Expected a value <= {high}, but got {value} instead.",
+                param=param,
+                code="decimal_above_max_value",
+            )
+        if value < 0:
+            raise ApiError(
+                400,
+                f"Invalid '{param}': decimal below minimum value. Expected a value >= 0, but got {value} instead.",
+                param=param,
+                code="decimal_below_min_value",
+            )
+    temperature = body.get("temperature")
+    if not (_is_number(temperature) and temperature != 1 and str(body.get("model", "")).startswith(REASONING_PREFIXES)):
+        return
+    if endpoint == "/v1/responses":
+        raise ApiError(
+            400,
+            "Unsupported parameter: 'temperature' is not supported with this model.",
+            param="temperature",
+            code="unsupported_parameter",
+        )
+    raise ApiError(
+        400,
+        f"Unsupported value: 'temperature' does not support {temperature} with this model. "
+        "Only the default (1) value is supported.",
+        param="temperature",
+        code="unsupported_value",
+    )
+
+
+def context_window(model: str) -> int:
+    """The model's context in tokens (as count_tokens counts them), for OpenAI's context-length errors."""
+    for prefix, window in CONTEXT_WINDOWS:
+        if model.startswith(prefix):
+            return window
+    return DEFAULT_CONTEXT_WINDOW
+
+
+def _too_long(window: int, prompt_tokens: int, completion_tokens: int) -> str:
+    """The legacy endpoints' (completions, embeddings) context-length message."""
+    return (
+        f"This model's maximum context length is {window} tokens, however you requested "
+        f"{prompt_tokens + completion_tokens} tokens ({prompt_tokens} in your prompt; {completion_tokens} for the "
+        "completion). Please reduce your prompt; or completion length."
+    )
 
 
 def _hex(digest: bytes, start: int, n: int) -> str:
@@ -206,6 +287,15 @@ def _chat(body: dict[str, Any], digest: bytes, created: int) -> Answer:
             system = text
         elif msg.get("role") == "user":
             prompt = text
+    window = context_window(model)
+    if prompt_tokens > window:
+        raise ApiError(
+            400,
+            f"This model's maximum context length is {window} tokens. However, your messages resulted in "
+            f"{prompt_tokens} tokens. Please reduce the length of the messages.",
+            param="messages",
+            code="context_length_exceeded",
+        )
     fmt = body.get("response_format")
     want_json = isinstance(fmt, dict) and fmt.get("type") in ("json_object", "json_schema")
     limit = body.get("max_completion_tokens") or body.get("max_tokens")
@@ -268,6 +358,13 @@ def _responses(body: dict[str, Any], digest: bytes, created: int) -> Answer:
     limit = body.get("max_output_tokens")
     text, cut = _truncate(_compose(prompt, instructions, digest, want_json), limit)
     input_tokens = count_tokens(prompt) + count_tokens(instructions) + 7
+    if input_tokens > context_window(model):
+        raise ApiError(
+            400,
+            "Your input exceeds the context window of this model. Please adjust your input and try again.",
+            param="input",
+            code="context_length_exceeded",
+        )
     reasoning = _reasoning(model, digest)
     output_tokens = count_tokens(text) + reasoning
     cached = _cached(input_tokens, digest)
@@ -335,8 +432,12 @@ def _embeddings(body: dict[str, Any], digest: bytes, created: int) -> Answer:
     scale = 1.0 / math.sqrt(dims)
     as_base64 = body.get("encoding_format") == "base64"
     data, tokens = [], 0
+    window = context_window(model)
     for i, item in enumerate(inputs):
-        tokens += len(item) if isinstance(item, list) else count_tokens(str(item))
+        item_tokens = len(item) if isinstance(item, list) else count_tokens(str(item))
+        if item_tokens > window:
+            raise ApiError(400, _too_long(window, item_tokens, 0))
+        tokens += item_tokens
         start = int.from_bytes(digest_of(digest + i.to_bytes(4, "little"))[:4], "little") % _POOL_SIZE
         vector = [v * scale for v in _GAUSS_POOL[start : start + dims]]
         embedding: Any = base64.b64encode(array("f", vector).tobytes()).decode() if as_base64 else vector
@@ -356,7 +457,11 @@ def _completions(body: dict[str, Any], digest: bytes, created: int) -> Answer:
     sentences = [
         ELABORATIONS[(digest[14] + i * 3) % len(ELABORATIONS)].format(kw=kw) for i in range(1 + digest[15] % 3)
     ]
-    text, cut = _truncate(" " + " ".join(sentences), body.get("max_tokens") or 16)
+    limit = body.get("max_tokens") if isinstance(body.get("max_tokens"), int) and body["max_tokens"] > 0 else 16
+    window = context_window(model)
+    if count_tokens(prompt) + limit > window:
+        raise ApiError(400, _too_long(window, count_tokens(prompt), limit))
+    text, cut = _truncate(" " + " ".join(sentences), limit)
     prompt_tokens, completion_tokens = count_tokens(prompt), count_tokens(text)
     return Answer(
         200,

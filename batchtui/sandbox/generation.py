@@ -15,7 +15,7 @@ from typing import IO, Any
 
 import orjson
 
-from .fake_model import answer, digest_of
+from .fake_model import answer, attempt_seed, digest_of
 from .store import BatchRecord, Progress
 
 BLOCK_LINES = 128
@@ -82,13 +82,14 @@ class OutputWriter:
         count = 0
         for digest, raw in self._pending():
             req = orjson.loads(raw)
-            ans = answer(endpoint, req["body"], digest, created, self.fail_rate)
+            attempt = attempt_seed(batch_id, str(req["custom_id"]))
+            ans = answer(endpoint, req["body"], digest, created, self.fail_rate, attempt)
             line = {
                 "id": "batch_req_" + _line_id(batch_id, digest),
                 "custom_id": req["custom_id"],
                 "response": {
                     "status_code": ans.status_code,
-                    "request_id": "req_" + digest[:16].hex(),
+                    "request_id": "req_" + attempt.hex(),
                     "body": ans.body,
                 },
                 "error": None,

@@ -17,9 +17,13 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from . import ids
+from .catalogue import ModelCatalogue
 from .errors import ApiError
+from .fake_model import SNAPSHOTS
+from .gateway import RequestStats
 from .generation import OutputWriter
 from .store import THIRTY_DAYS, BatchRecord, FileRecord, Progress, Store
 from .validation import validate_input
@@ -30,6 +34,9 @@ CHUNK_LINES = 2000
 SAVE_EVERY_S = 1.0
 CANCELLABLE = ("validating", "in_progress", "finalizing")
 EXPIRABLE = ("validating", "in_progress", "finalizing")
+ENQUEUED = ("validating", "in_progress", "finalizing")
+ORGANIZATION = "org-sandbox"
+TOKEN_LIMIT_STAT = "batches_failed.token_limit_exceeded"
 
 
 @dataclass
@@ -43,10 +50,21 @@ class _Command:
 class Engine:
     """Owns all batch state changes after creation; API threads ask it through `cancel`/`expire`."""
 
-    def __init__(self, store: Store, speed: float, fail_rate: float) -> None:
+    def __init__(
+        self,
+        store: Store,
+        speed: float,
+        fail_rate: float,
+        catalogue: ModelCatalogue,
+        stats: RequestStats,
+        enqueued_token_limit: int | None = None,
+    ) -> None:
         self.store = store
         self.speed = speed
         self.fail_rate = fail_rate
+        self.catalogue = catalogue
+        self.stats = stats
+        self.enqueued_token_limit = enqueued_token_limit
         self._writers: dict[str, OutputWriter] = {}
         self._last_save: dict[str, float] = {}
         self._commands: list[_Command] = []
@@ -81,7 +99,7 @@ class Engine:
             if batch.status in ("cancelling", "cancelled"):
                 return batch
             if batch.status not in CANCELLABLE:
-                raise ApiError(400, f"Cannot cancel a batch with status '{batch.status}'.")
+                raise ApiError(409, f"Cannot cancel a batch with status '{batch.status}'.")
             batch.status = "cancelling"
             batch.cancelling_at = int(time.time())
             batch.phase_started = time.time()
@@ -183,16 +201,32 @@ class Engine:
         if source is None:
             self._fail(batch, "invalid_request", f"The input file {batch.input_file_id} was deleted.", "input_file_id")
             return
-        result = validate_input(self.store.blob_path(source.id), batch.endpoint)
-        if result.error is not None:
-            e = result.error
-            self._fail(batch, e["code"], e["message"], e["param"], e["line"])
+        limit = self.enqueued_token_limit
+        path = self.store.blob_path(source.id)
+        result = validate_input(path, batch.endpoint, self.catalogue, count_tokens=limit is not None)
+        if result.errors:
+            self._fail_with(batch, result.errors)
             return
+        model = SNAPSHOTS.get(result.model, result.model) if result.model is not None else None
         with self.store.lock:
             if batch.status != "validating":
                 return
+            if limit is not None and result.model is not None:
+                enqueued = sum(
+                    b.enqueued_tokens for b in self.store.batches.values() if b.model == model and b.status in ENQUEUED
+                )
+                if enqueued + result.input_tokens > limit:
+                    self._fail(
+                        batch,
+                        "token_limit_exceeded",
+                        f"Enqueued token limit reached for {result.model} in organization {ORGANIZATION}. "
+                        f"Limit: {limit:,} enqueued tokens. Please try submitting your batch again later.",
+                    )
+                    self.stats.add(TOKEN_LIMIT_STAT)
+                    return
             batch.total = result.total
-            batch.model = result.model
+            batch.model = model
+            batch.enqueued_tokens = result.input_tokens
             batch.status = "in_progress"
             batch.in_progress_at = int(time.time())
             batch.phase_started = time.time()
@@ -201,11 +235,15 @@ class Engine:
     def _fail(
         self, batch: BatchRecord, code: str, message: str, param: str | None = None, line: int | None = None
     ) -> None:
+        self._fail_with(batch, [{"code": code, "message": message, "param": param, "line": line}])
+
+    def _fail_with(self, batch: BatchRecord, errors: list[dict[str, Any]]) -> None:
+        """End a batch as failed with these BatchError bodies, dropping any work done."""
         self._drop_writer(batch.id)
         with self.store.lock:
             batch.status = "failed"
             batch.failed_at = int(time.time())
-            batch.errors = [{"code": code, "message": message, "param": param, "line": line}]
+            batch.errors = errors
             batch.total = 0
             batch.progress = Progress()
             self.store.save_batch(batch)

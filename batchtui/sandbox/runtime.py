@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from . import ids
-from .config import FaultConfig, SandboxConfig
+from .catalogue import ModelCatalogue
+from .config import FaultConfig, SandboxConfig, check_token_limit
 from .errors import ApiError, not_found
 from .faults import FaultInjector
 from .gateway import RequestStats
@@ -25,9 +26,16 @@ class SandboxRuntime:
     def __init__(self, config: SandboxConfig) -> None:
         self.config = config
         self.store = Store(Path(config.data_dir) if config.data_dir else None)
-        self.engine = Engine(self.store, config.speed, config.fail_rate)
-        self.faults = FaultInjector(config.faults)
         self.stats = RequestStats()
+        self.engine = Engine(
+            self.store,
+            config.speed,
+            config.fail_rate,
+            ModelCatalogue(config.models),
+            self.stats,
+            config.enqueued_token_limit,
+        )
+        self.faults = FaultInjector(config.faults)
 
     def start(self) -> None:
         if self.config.seed_demo:
@@ -42,6 +50,19 @@ class SandboxRuntime:
 
     def set_faults(self, faults: FaultConfig | None) -> None:
         self.faults.configure(faults)
+
+    def limits(self) -> dict[str, Any]:
+        """The limits batches are held to now (the /_sandbox/limits body)."""
+        return {"enqueued_token_limit": self.engine.enqueued_token_limit}
+
+    def set_limits(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Change the limits named in `body` for batches validated from now on; ValueError names a bad field."""
+        unknown = set(body) - {"enqueued_token_limit"}
+        if unknown:
+            raise ValueError(f"bad limit field {sorted(unknown)[0]!r}: expected enqueued_token_limit")
+        if "enqueued_token_limit" in body:
+            self.engine.enqueued_token_limit = check_token_limit(body["enqueued_token_limit"])
+        return self.limits()
 
     def add_upload(self, source: Path, filename: str, purpose: str, expires_after: dict[str, Any] | None) -> FileRecord:
         """Register an uploaded file already streamed to `source`."""

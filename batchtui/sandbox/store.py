@@ -104,6 +104,8 @@ class BatchRecord:
     plan: Plan = field(default_factory=Plan)
     phase_started: float = 0.0
     progress: Progress = field(default_factory=Progress)
+    enqueued_tokens: int = 0
+    """Input tokens the batch holds against its model's enqueued-token limit (counted when a limit is set)."""
     stop_reason: str | None = None
     seq: int = 0
 

@@ -96,7 +96,7 @@ async def test_join_by_custom_id_with_shuffled_output_and_failures(write_batch_f
             assert index.tokens(row) == response["body"]["usage"]["total_tokens"] > 0
             assert index.error_code(row) is None and index.line_number(row, "error") is None
         else:
-            assert index.outcome(row) == Outcome.FAILED and index.status_label(row) == "400"
+            assert index.outcome(row) == Outcome.FAILED and index.status_label(row) == str(response["status_code"])
             assert index.error_code(row) == response["body"]["error"]["code"]
     assert len(index.rows("succeeded")) == batch.request_counts.completed
     assert len(index.rows("failed")) == batch.request_counts.failed == len(errors)

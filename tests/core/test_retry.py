@@ -121,7 +121,7 @@ async def test_retry_chain_on_the_sandbox(tmp_path, write_batch_file):
                 assert len(index) == 200
                 attempts = [index.attempt(r) for r in range(200)]
                 assert attempts.count(1) == root.request_counts.completed
-                # The sandbox fails a request by a hash of it, so a retry fails the same ones again.
+                # A request the first retry failed again went into the second: its latest attempt is the third.
                 assert attempts.count(2) == first.request_counts.total - second.request_counts.total
                 assert attempts.count(3) == second.request_counts.total > 0
                 assert len(index.rows("failed")) == second.request_counts.failed

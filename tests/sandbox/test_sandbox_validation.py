@@ -1,4 +1,4 @@
-"""Input-file validation (failed batches naming the first bad line) and create-time 400/404s."""
+"""Input-file validation (failed batches naming every bad line, unknown models) and create-time 400/404s."""
 
 from __future__ import annotations
 
@@ -70,9 +70,100 @@ async def test_a_bad_input_file_fails_the_batch_naming_the_first_bad_line(client
     assert done.output_file_id is None and done.error_file_id is None
 
 
+async def test_every_bad_line_is_listed_once_in_line_order(client):
+    lines = _good(10)
+    lines[1] = _without("body")
+    lines[3] = b"not json"
+    lines[4] = _without("custom_id")
+    lines[6] = request_line(6, url="/v1/embeddings")
+    lines[8] = request_line(0)  # custom_id req-0 again
+    lines[9] = request_line(9, method="GET", url="/v1/embeddings")  # two faults: the first one checked is named
+    done = await wait_for(client, (await start_batch(client, lines)).id)
+
+    assert done.status == "failed"
+    assert [(e.code, e.line, e.param) for e in done.errors.data] == [
+        ("missing_required_parameter", 2, "body"),
+        ("invalid_json_line", 4, None),
+        ("missing_required_parameter", 5, "custom_id"),
+        ("invalid_url", 7, "url"),
+        ("duplicate_custom_id", 9, "custom_id"),
+        ("invalid_request", 10, "method"),
+    ]
+    assert done.request_counts.total == 0 and done.output_file_id is None
+
+
+async def test_more_than_1000_bad_lines_list_the_first_1000_and_the_last_says_how_many(client):
+    lines = [request_line(i) if i % 2 else _without("body") for i in range(2_600)]
+    done = await wait_for(client, (await start_batch(client, lines)).id)
+
+    errors = done.errors.data
+    assert len(errors) == 1_000
+    assert [e.line for e in errors] == list(range(1, 2_000, 2))
+    assert {e.code for e in errors} == {"missing_required_parameter"}
+    assert errors[0].message == "Missing required parameter: 'body'."
+    assert errors[-1].message == (
+        "Missing required parameter: 'body'. This file has 1,300 lines with errors; only the first 1,000 are listed."
+    )
+
+
+async def test_a_whole_file_error_is_the_only_error(client):
+    lines = [b"not json"] * 3 + [request_line(i) for i in range(3, 50_001)]
+    done = await wait_for(client, (await start_batch(client, lines)).id, within=60)
+    assert [(e.code, e.line) for e in done.errors.data] == [("too_many_tasks", 50_001)]
+
+
+UNKNOWN = "The provided model '{}' is not supported by the Batch API."
+
+
+async def test_an_unknown_model_fails_the_batch_with_model_not_found(client):
+    chat = [{"role": "user", "content": "hi"}]
+    lines = [request_line(0, body={"messages": chat})] + [
+        request_line(i, body={"model": "gpt-4o-mini-typo", "messages": chat}) for i in range(1, 4)
+    ]
+    done = await wait_for(client, (await start_batch(client, lines)).id)
+
+    assert done.status == "failed" and done.in_progress_at is None
+    assert [(e.code, e.line, e.param, e.message) for e in done.errors.data] == [
+        ("invalid_request", 1, "body.model", "Missing required parameter: 'model'."),
+        ("model_not_found", 2, "body.model", UNKNOWN.format("gpt-4o-mini-typo")),
+    ]  # one error for the model, at the line that names it first
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "model", "body"),
+    [
+        ("/v1/chat/completions", "gpt-4o-mini-2024-07-18", {"messages": [{"role": "user", "content": "hi"}]}),
+        ("/v1/chat/completions", "o3", {"messages": [{"role": "user", "content": "hi"}]}),
+        ("/v1/responses", "gpt-5-mini", {"input": "hi"}),
+        ("/v1/embeddings", "text-embedding-3-large", {"input": "hi"}),
+        ("/v1/moderations", "omni-moderation-latest", {"input": "hi"}),
+        ("/v1/images/generations", "gpt-image-1", {"prompt": "a cat"}),
+        ("/v1/images/generations", "dall-e-3", {"prompt": "a cat"}),
+        ("/v1/videos", "sora-2-pro", {"prompt": "a cat"}),
+    ],
+)
+async def test_known_models_and_their_dated_snapshots_are_served(client, endpoint, model, body):
+    lines = [request_line(i, url=endpoint, body={"model": model, **body}) for i in range(2)]
+    done = await wait_for(client, (await start_batch(client, lines, endpoint=endpoint)).id)
+    assert done.status == "completed", done.errors
+
+
+async def test_a_server_serves_the_models_it_is_given_besides_the_catalogue(make_server, client_for):
+    client = client_for(make_server(models=("acme-llm-1",)))
+    chat = [{"role": "user", "content": "hi"}]
+    own = await start_batch(client, [request_line(i, body={"model": "acme-llm-1", "messages": chat}) for i in range(2)])
+    other = await start_batch(client, [request_line(0, body={"model": "acme-llm-2", "messages": chat})])
+    assert (await wait_for(client, own.id)).status == "completed"
+    refused = await wait_for(client, other.id)
+    assert [(e.code, e.line, e.message) for e in refused.errors.data] == [
+        ("model_not_found", 1, UNKNOWN.format("acme-llm-2"))
+    ]
+    await client.close()
+
+
 async def test_more_than_50000_requests_fails_at_line_50001(client):
-    lines = [b'{"custom_id":"r%d","method":"POST","url":"/v1/embeddings","body":{"model":"m","input":"x"}}' % i
-             for i in range(50_001)]  # fmt: skip
+    lines = [b'{"custom_id":"r%d","method":"POST","url":"/v1/embeddings","body":{"model":"text-embedding-3-small",'
+             b'"input":"x"}}' % i for i in range(50_001)]  # fmt: skip
     batch = await start_batch(client, lines, endpoint="/v1/embeddings")
     done = await wait_for(client, batch.id, within=60)
     assert done.status == "failed"

@@ -359,7 +359,7 @@ async def test_template_to_answers_with_a_retry_chain_in_the_app(tmp_path, monke
     with (tmp_path / "items.csv").open(newline="") as handle:
         data = list(csv.DictReader(handle))
     assert [{k: row[k] for k in data[0]} for row in rows] == data
-    assert sum(row["status"] == "ok" for row in rows) == 40 - failed
+    assert sum(row["status"] == "ok" for row in rows) == 40 - retry.batch.request_counts.failed
 
 
 async def test_the_report_estimates_unbounded_output_from_the_accounts_history(sandbox_profile, write_batch_file,

@@ -54,7 +54,7 @@ EXAMPLE_QUERIES: list[tuple[str, str]] = [
         "Failed requests with their prompts",
         "SELECT metadata -> 'batch' ->> 'batch_id' AS batch_id,\n"
         "       metadata -> 'batch' ->> 'custom_id' AS custom_id,\n"
-        "       metadata -> 'error' ->> 'code' AS error_code,\n"
+        "       coalesce(metadata -> 'error' ->> 'code', metadata -> 'error' ->> 'type') AS error_code,\n"
         "       metadata -> 'error' ->> 'message' AS error,\n"
         "       coalesce(request ->> '$.body.messages[#-1].content', request -> 'body' ->> 'input',\n"
         "                request -> 'body' ->> 'prompt') AS prompt\n"
