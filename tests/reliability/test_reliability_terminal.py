@@ -22,10 +22,13 @@ import termios
 import threading
 import time
 import urllib.parse
+from collections.abc import Iterator
 
 import openai
 import pyte
 import pytest
+
+from batchtui.sandbox import SandboxConfig, SandboxServer
 
 COLUMNS, LINES = 140, 40
 WAIT_SECONDS = 20.0
@@ -122,11 +125,15 @@ def finished(client: openai.OpenAI, batch_id: str) -> openai.types.Batch:
     return batch
 
 
+HOSTILE_MODEL = "gpt-" + UNITS[3] + UNITS[13]
+"""A model name with escapes in it, which the sandbox serves when told to (`models=`)."""
+
+
 def make_hostile_batches(base_url: str) -> dict[str, str]:
     """A completed batch (hostile model, custom_ids, prompts, answers, metadata and input file name) and a
     failed one (its validation error quotes a hostile custom_id), made a second later so both list first."""
     client = openai.OpenAI(base_url=base_url, api_key="sk-test")
-    model = "gpt-" + UNITS[3] + UNITS[13]
+    model = HOSTILE_MODEL
     lines = "".join(request_line(f"row{i}-" + UNITS[i] + UNITS[13 + i], model, HOSTILE) for i in range(3))
     good_name = "in-" + UNITS[0] + UNITS[4] + UNITS[7] + UNITS[13] + "[b]bold[/b].jsonl"
     good_file = client.files.create(file=(good_name, lines.encode()), purpose="batch")
@@ -285,9 +292,15 @@ def stream_leaks(stream: str) -> list[str]:
     return leaks
 
 
-def test_hostile_text_reaches_the_terminal_only_as_visible_text(fresh_sandbox, isolated_home):
-    data = make_hostile_batches(fresh_sandbox.base_url)
-    env = {**os.environ, "OPENAI_BASE_URL": fresh_sandbox.base_url, "OPENAI_API_KEY": "sk-test",
+@pytest.fixture
+def hostile_sandbox() -> Iterator[SandboxServer]:
+    with SandboxServer(SandboxConfig(speed=1000, models=(HOSTILE_MODEL,))) as server:
+        yield server
+
+
+def test_hostile_text_reaches_the_terminal_only_as_visible_text(hostile_sandbox, isolated_home):
+    data = make_hostile_batches(hostile_sandbox.base_url)
+    env = {**os.environ, "OPENAI_BASE_URL": hostile_sandbox.base_url, "OPENAI_API_KEY": "sk-test",
            "BATCHTUI_HOME": str(isolated_home), "TERM": "xterm-256color", "COLORTERM": "truecolor"}
     term = Terminal(env)
     try:

@@ -735,13 +735,15 @@ class Cache:
         return _download(rows[0]) if rows else None
 
     async def retries_of(self, batch_id: str) -> list[Batch]:
-        """Batches made to retry this one's failed requests, and their own retries in turn, oldest first."""
+        """Batches made to retry this one's failed requests, and their own retries in turn, oldest first. Two made
+        in the same second (created_at counts seconds) come in the order the cache first heard of them: a retry
+        started from here is stored as it is created."""
         rows = await self._fetchall(
             f"""
             WITH RECURSIVE chain (id) AS (
                 SELECT ? UNION SELECT batches.id FROM batches JOIN chain ON {_RETRY_OF} = chain.id
             )
-            SELECT raw FROM batches WHERE id IN (SELECT id FROM chain) AND id != ? ORDER BY created_at, id
+            SELECT raw FROM batches WHERE id IN (SELECT id FROM chain) AND id != ? ORDER BY created_at, rowid
             """,
             (batch_id, batch_id),
         )
