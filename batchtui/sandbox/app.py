@@ -16,7 +16,7 @@ from starlette.responses import FileResponse, Response
 from . import params
 from .config import FaultConfig
 from .direct import add_direct_routes
-from .errors import BAD_JSON_MESSAGE, ApiError, error_body, invalid_type, invalid_url, missing_param
+from .errors import ApiError, error_body, invalid_type, invalid_url, missing_param
 from .gateway import Gateway
 from .runtime import SandboxRuntime
 
@@ -42,14 +42,6 @@ def page(data: list[dict[str, Any]], has_more: bool) -> dict[str, Any]:
         "last_id": data[-1]["id"] if data else None,
         "has_more": has_more,
     }
-
-
-async def json_body(request: Request) -> Any:
-    raw = await request.body()
-    try:
-        return orjson.loads(raw) if raw.strip() else {}
-    except orjson.JSONDecodeError:
-        raise ApiError(400, BAD_JSON_MESSAGE) from None
 
 
 def create_app(rt: SandboxRuntime) -> Gateway:
@@ -126,7 +118,7 @@ def create_app(rt: SandboxRuntime) -> Gateway:
 
     @app.post("/v1/batches", name="batches.create")
     async def create_batch(request: Request) -> Any:
-        fields = params.batch_create(await json_body(request))
+        fields = params.batch_create(params.json_object(await request.body()))
         return rt.batch_body(rt.create_batch(fields))
 
     @app.get("/v1/batches", name="batches.list")
@@ -161,9 +153,7 @@ def create_app(rt: SandboxRuntime) -> Gateway:
 
     @app.post("/_sandbox/faults", name="sandbox.faults")
     async def sandbox_faults(request: Request) -> Any:
-        body = await json_body(request)
-        if not isinstance(body, dict):
-            raise invalid_type("body", "an object", body)
+        body = params.json_object(await request.body())
         try:
             faults = FaultConfig.from_dict(body)
         except (TypeError, ValueError) as exc:
@@ -177,9 +167,7 @@ def create_app(rt: SandboxRuntime) -> Gateway:
 
     @app.post("/_sandbox/limits", name="sandbox.limits")
     async def sandbox_limits(request: Request) -> Any:
-        body = await json_body(request)
-        if not isinstance(body, dict):
-            raise invalid_type("body", "an object", body)
+        body = params.json_object(await request.body())
         try:
             return rt.set_limits(body)
         except ValueError as exc:

@@ -17,8 +17,9 @@ import orjson
 from fastapi import FastAPI, Request
 from starlette.responses import Response
 
-from .errors import BAD_JSON_MESSAGE, ApiError, invalid_type, missing_param
+from .errors import ApiError, missing_param
 from .fake_model import answer, digest_of
+from .params import json_object
 from .runtime import SandboxRuntime
 
 ROUTES = {
@@ -43,24 +44,14 @@ def _endpoint(rt: SandboxRuntime, path: str, required: tuple[str, ...]) -> Any:
         body = _request_body(raw, required)
         request_id = secrets.token_bytes(16)
         ans = answer(path, body, digest_of(raw), int(time.time()), rt.config.fail_rate, request_id)
-        return Response(
-            orjson.dumps(ans.body),
-            status_code=ans.status_code,
-            media_type="application/json",
-            headers={"x-request-id": "req_" + request_id.hex()},
-        )
+        return Response(orjson.dumps(ans.body), status_code=ans.status_code, media_type="application/json")
 
     return create
 
 
 def _request_body(raw: bytes, required: tuple[str, ...]) -> dict[str, Any]:
     """The JSON object sent, with the parameters the endpoint needs; streaming is refused."""
-    try:
-        body = orjson.loads(raw) if raw.strip() else {}
-    except orjson.JSONDecodeError:
-        raise ApiError(400, BAD_JSON_MESSAGE) from None
-    if not isinstance(body, dict):
-        raise invalid_type("body", "an object", body)
+    body = json_object(raw)
     for param in required:
         if body.get(param) is None:
             raise missing_param(param)

@@ -4,13 +4,27 @@ from __future__ import annotations
 
 from typing import Any
 
-from .errors import ApiError, invalid_type, invalid_value, missing_param
+import orjson
+
+from .errors import BAD_JSON_MESSAGE, ApiError, invalid_type, invalid_value, missing_param
 from .fake_model import ENDPOINTS
 
 FILE_PURPOSES = ("assistants", "batch", "fine-tune", "vision", "user_data")
 COMPLETION_WINDOWS = ("24h",)
 BATCH_CREATE_FIELDS = ("input_file_id", "endpoint", "completion_window", "metadata", "output_expires_after")
 MIN_EXPIRY, MAX_EXPIRY = 3600, 2_592_000
+
+
+def json_object(raw: bytes) -> dict[str, Any]:
+    """A request's JSON body, which must be an object (an empty body is {}); OpenAI's 400 for text that is not
+    JSON, or JSON that is not an object."""
+    try:
+        body = orjson.loads(raw) if raw.strip() else {}
+    except orjson.JSONDecodeError:
+        raise ApiError(400, BAD_JSON_MESSAGE) from None
+    if not isinstance(body, dict):
+        raise invalid_type("body", "an object", body)
+    return body
 
 
 def int_range(param: str, value: int, low: int, high: int) -> int:
