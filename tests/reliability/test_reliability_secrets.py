@@ -76,7 +76,7 @@ def files_under(root: Path) -> Iterator[Path]:
 @pytest.fixture
 def sandbox() -> Iterator[SandboxServer]:
     """A sandbox that refuses any other key, failing some lines so that retries and failures show up."""
-    with SandboxServer(SandboxConfig(speed=1000.0, fail_rate=0.3, api_key=KEY)) as server:
+    with SandboxServer(SandboxConfig(speed=1000.0, fail_rate=0.6, api_key=KEY)) as server:  # 10 rows: some fail
         yield server
 
 
