@@ -19,9 +19,9 @@ def env(cli_env) -> dict[str, str]:
 
 
 def test_expiry_options_reach_the_api(env, write_batch_file, tmp_path):
-    uploaded = json.loads(batchtui("upload-batch-file", str(write_batch_file(3)), "--expires-after", "2h", "--json",
+    uploaded = json.loads(batchtui("upload-batch-file", str(write_batch_file(3)), "--expires-after", "30d", "--json",
                                    env=env).stdout)
-    assert uploaded["expires_at"] - uploaded["created_at"] == 7200
+    assert uploaded["expires_at"] - uploaded["created_at"] == 30 * 86400  # 43 min on a sandbox at speed 1000
     batch_id = batchtui("start-batch", uploaded["id"], "--output-expires-after", "7d", env=env).stdout.strip()
     batchtui("get-batch-results", batch_id, "--wait", "--poll-seconds", "1", "-o", str(tmp_path), env=env)
     shown = json.loads(batchtui("show", batch_id, "--json", env=env).stdout)["batch"]

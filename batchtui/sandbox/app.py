@@ -69,6 +69,7 @@ def create_app(rt: SandboxRuntime) -> Gateway:
 
     @app.post("/v1/files", name="files.create")
     async def create_file(request: Request) -> Any:
+        await _refuse_oversized(request)
         async with request.form(max_files=1, max_fields=20) as form:
             upload = form.get("file")
             purpose = form.get("purpose")
@@ -98,6 +99,7 @@ def create_app(rt: SandboxRuntime) -> Gateway:
     ) -> Any:
         params.int_range("limit", limit, 1, 10000)
         params.choice("order", order, ("asc", "desc"))
+        rt.drop_expired()
         files, has_more = rt.store.list_files(purpose, after, limit, order)
         return page([f.to_api() for f in files], has_more)
 
@@ -180,6 +182,22 @@ def create_app(rt: SandboxRuntime) -> Gateway:
 
     add_direct_routes(app, rt)
     return Gateway(app, rt.stats, rt.faults, rt.config.api_key)
+
+
+async def _refuse_oversized(request: Request) -> None:
+    """OpenAI's 413 for an upload whose body is over 512 MiB, read to its end first (as OpenAI counts the bytes
+    it read), so the client sees the answer rather than a connection cut mid-send; nothing is kept."""
+    declared = request.headers.get("content-length", "")
+    if not declared.isdigit() or int(declared) <= params.MAX_UPLOAD_BYTES:
+        return
+    read = 0
+    async for chunk in request.stream():
+        read += len(chunk)
+    raise ApiError(
+        413,
+        f"Maximum content size limit ({params.MAX_UPLOAD_BYTES}) exceeded ({read} bytes read)",
+        type="server_error",
+    )
 
 
 def _copy_upload(upload: UploadFile, dest: Any) -> None:

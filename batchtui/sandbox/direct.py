@@ -42,6 +42,13 @@ def _endpoint(rt: SandboxRuntime, path: str, required: tuple[str, ...]) -> Any:
     async def create(request: Request) -> Response:
         raw = await request.body()
         body = _request_body(raw, required)
+        model = body.get("model")
+        if model is not None and not (isinstance(model, str) and rt.engine.catalogue.knows(model)):
+            raise ApiError(
+                404,
+                f"The model `{model}` does not exist or you do not have access to it.",
+                code="model_not_found",
+            )
         request_id = secrets.token_bytes(16)
         ans = answer(path, body, digest_of(raw), int(time.time()), rt.config.fail_rate, request_id)
         return Response(orjson.dumps(ans.body), status_code=ans.status_code, media_type="application/json")

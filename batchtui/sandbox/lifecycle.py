@@ -152,6 +152,14 @@ class Engine:
                 if not self._stopping and not self._commands:
                     self._wake.wait(timeout=max(0.0, min(next_due - time.time(), 0.25)))
 
+    def gone_at(self, now: float, lifetime: int | None, *, asked: bool) -> float | None:
+        """When a file created at `now` that expires after `lifetime` seconds is deleted: an expiry the client
+        asked for passes on the simulated clock (a test sees it happen), the default 30 days on the wall clock
+        (a fast sandbox keeps its files as long as OpenAI would)."""
+        if lifetime is None:
+            return None
+        return now + (lifetime / self.speed if asked else lifetime)
+
     def _elapsed(self, batch: BatchRecord, now: float) -> float:
         return (now - batch.phase_started) * self.speed
 
@@ -323,14 +331,16 @@ class Engine:
         if size == 0:
             path.unlink(missing_ok=True)
             return None
-        expires = batch.output_expires_after
+        asked = batch.output_expires_after
+        lifetime = int(asked["seconds"]) if asked else THIRTY_DAYS
         rec = FileRecord(
             id=ids.file_id(self.id_rng),
             bytes=size,
             created_at=now,
             filename=name,
             purpose="batch_output",
-            expires_at=now + int(expires["seconds"]) if expires else now + THIRTY_DAYS,
+            expires_at=now + lifetime,
+            gone_at=self.gone_at(now, lifetime, asked=asked is not None),
         )
         self.store.add_file(rec, source=path)
         return rec.id

@@ -9,7 +9,8 @@ import orjson
 from .errors import BAD_JSON_MESSAGE, ApiError, invalid_type, invalid_value, missing_param
 from .fake_model import ENDPOINTS
 
-FILE_PURPOSES = ("assistants", "batch", "fine-tune", "vision", "user_data")
+FILE_PURPOSES = ("assistants", "batch", "fine-tune", "vision", "user_data", "evals")
+MAX_UPLOAD_BYTES = 512 * 1024 * 1024
 COMPLETION_WINDOWS = ("24h",)
 BATCH_CREATE_FIELDS = ("input_file_id", "endpoint", "completion_window", "metadata", "output_expires_after")
 MIN_EXPIRY, MAX_EXPIRY = 3600, 2_592_000

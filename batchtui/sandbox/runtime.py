@@ -70,22 +70,27 @@ class SandboxRuntime:
             with contextlib.suppress(FileNotFoundError):
                 source.unlink()
             raise ApiError(400, BATCH_JSONL_ERROR)
-        now = int(time.time())
+        now = time.time()
         if expires_after is not None:
-            expires_at: int | None = now + expires_after["seconds"]
+            lifetime: int | None = expires_after["seconds"]
         else:
-            expires_at = now + THIRTY_DAYS if purpose == "batch" else None
+            lifetime = THIRTY_DAYS if purpose == "batch" else None
         rec = FileRecord(
             id=ids.file_id(),
             bytes=source.stat().st_size,
-            created_at=now,
+            created_at=int(now),
             filename=filename,
             purpose=purpose,
-            expires_at=expires_at,
+            expires_at=None if lifetime is None else int(now) + lifetime,
+            gone_at=self.engine.gone_at(now, lifetime, asked=expires_after is not None),
         )
         return self.store.add_file(rec, source=source)
 
+    def drop_expired(self) -> None:
+        self.store.drop_expired(time.time())
+
     def get_file(self, file_id: str, param: str = "id") -> FileRecord:
+        self.drop_expired()
         with self.store.lock:
             rec = self.store.files.get(file_id)
         if rec is None:

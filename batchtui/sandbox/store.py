@@ -34,6 +34,9 @@ class FileRecord:
     status: str = "processed"
     status_details: str | None = None
     seq: int = 0
+    # When an expiry the client asked for passes on the sandbox's clock (expires_at is on the API's clock):
+    # then the file is gone, as OpenAI deletes it. The default 30 days pass on the wall clock (gone_at None).
+    gone_at: float | None = None
 
     def to_api(self) -> dict[str, Any]:
         return {
@@ -220,6 +223,15 @@ class Store:
         with contextlib.suppress(FileNotFoundError):
             self.blob_path(file_id).unlink()
         return True
+
+    def drop_expired(self, now: float) -> None:
+        """Delete the files whose asked-for expiry has passed, except the input of a batch still running on it."""
+        with self.lock:
+            running = {b.input_file_id for b in self.batches.values() if b.status in ACTIVE}
+            gone = [f.id for f in self.files.values()
+                    if f.gone_at is not None and f.gone_at <= now and f.id not in running]
+        for file_id in gone:
+            self.delete_file(file_id)
 
     def add_batch(self, rec: BatchRecord) -> BatchRecord:
         with self.lock:

@@ -17,6 +17,9 @@ from openai.types import Batch
 
 TERMINAL = ("completed", "failed", "expired", "cancelled")
 SCHEMAS = json.loads((Path(__file__).parent / "openai-batch-schemas.json").read_text())
+# The spec's file object lists the purposes of its time; its upload parameters (and the SDK's FilePurpose) take
+# `evals` too, and the file then has that purpose.
+SCHEMAS["$defs"]["OpenAIFile"]["properties"]["purpose"]["enum"].append("evals")
 
 _ROUTE_SCHEMAS = (
     ("POST", r"/v1/files", "OpenAIFile"),

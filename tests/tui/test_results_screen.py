@@ -8,6 +8,8 @@ import csv
 import json
 import os
 import shlex
+import time
+from dataclasses import replace
 from pathlib import Path
 
 import orjson
@@ -17,6 +19,7 @@ from pilot_helpers import Notes, export_from_viewer, open_detail, wait_until
 
 from batchtui.core.config import Profile
 from batchtui.core.domain import ACTIVE_STATUSES
+from batchtui.core.errors import NotFoundError
 from batchtui.core.results.index import ResultFiles
 from batchtui.core.results.records import answer_text, prompt_text
 from batchtui.core.workspace import Workspace
@@ -506,3 +509,35 @@ async def test_an_open_viewer_follows_a_retry_that_finishes(tmp_path):
                              "the latest attempts shown")
             assert [screen.index.attempt(row) for row in range(60)].count(2) == root.request_counts.failed
             assert "A retry of this batch finished: showing the latest attempts." in heard.messages
+
+
+async def test_results_expired_on_the_api_open_from_the_cache_and_say_so(sandbox_profile, tmp_path):
+    """A batch whose results were asked to expire after an hour: they are cached here, then the sandbox deletes
+    them (its clock runs 1000 times faster; the cache's expires_at is moved an hour on to match). The viewer
+    opens the cached copies and names each expired file."""
+    async with await Workspace.open(sandbox_profile, cache_dir=tmp_path / "cache") as ws:
+        path = tmp_path / "in.jsonl"
+        path.write_text(chat_lines(20))
+        batch = await ws.start_batch((await ws.upload(path)).id, "/v1/chat/completions",
+                                     output_expires_after_seconds=3600)
+        done = await ws.wait_for(batch.id, 1)
+        await ws.batch_result_files(done)
+        output = await ws.file_info(done.output_file_id)  # the object, as the detail shows it, in the cache
+        assert output.expires_at == output.created_at + 3600
+        for _ in range(100):  # 3.6 s on the sandbox's clock; 20 s at most
+            try:
+                await ws.service.retrieve_file(output.id)
+            except NotFoundError:
+                break
+            await asyncio.sleep(0.2)
+        else:
+            raise AssertionError(f"{output.id} is still on the API")
+        await ws.cache.upsert_files([replace(output, expires_at=int(time.time()) - 1)])
+    heard = Notes()
+    app = BatchtuiApp(sandbox_profile, cache_dir=tmp_path / "cache")
+    async with app.run_test(size=(120, 40), message_hook=heard.hear) as pilot:
+        screen = await open_results(pilot, batch.id)
+        assert len(screen.index) == 20
+        await wait_until(pilot, lambda: any(m.startswith("Expired on the API") for m in heard.messages), "notice")
+    (notice,) = [m for m in heard.messages if m.startswith("Expired on the API")]
+    assert notice == f"Expired on the API: {output.filename} ({output.id}). Showing the copy cached here."
