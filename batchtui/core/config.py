@@ -22,6 +22,9 @@ A config file looks like this (every field but the table name is optional):
     max_retries = 0                     # the SDK's own retries of a failed call (default 2)
     log_finished = false                # fill llm_logs as batches finish (default true; off for huge accounts)
 
+    [profiles.work.enqueued_token_limit]  # your organization's limits, so jobs never submit past them
+    "gpt-4o-mini" = 2_000_000
+
 With no config file, or no profile chosen, the "default" profile comes from OPENAI_API_KEY,
 OPENAI_BASE_URL, OPENAI_ORG_ID and OPENAI_PROJECT_ID.
 """
@@ -31,6 +34,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -44,7 +48,7 @@ OPENAI_BASE_URL = "https://api.openai.com/v1"
 ProfileKind = Literal["openai", "azure"]
 _PROFILE_FIELDS = {
     "kind", "base_url", "api_key", "api_key_env", "organization", "project", "azure_endpoint", "api_version",
-    "timeout", "max_retries", "log_finished",
+    "timeout", "max_retries", "log_finished", "enqueued_token_limit",
 }
 _BOOL_FIELDS = {"log_finished"}
 _NUMBER_FIELDS: dict[str, tuple[bool, float, float]] = {"timeout": (False, 0.1, 3600.0), "max_retries": (True, 0, 10)}
@@ -69,6 +73,9 @@ class Profile:
     """How often the SDK retries a call that failed on the way (429, 5xx, timeouts, lost connections)."""
     log_finished: bool = True
     """Whether the app imports each batch into llm_logs when it sees it finish (a few batches per sync pass)."""
+    enqueued_token_limit: Mapping[str, int] = field(default_factory=dict, hash=False)
+    """The organization's enqueued-token limit per model, as its limits page shows them: a job keeps the input
+    tokens of its batches in flight within it."""
 
     @property
     def _url(self) -> str:
@@ -167,7 +174,9 @@ def _profile_from_table(name: str, table: object, path: Path) -> Profile:
     if unknown:
         raise _error(path, f"{where}: unknown field '{unknown[0]}' (known: {', '.join(sorted(_PROFILE_FIELDS))})")
     for key, value in table.items():
-        if key in _NUMBER_FIELDS:
+        if key == "enqueued_token_limit":
+            _check_token_limits(value, f"{where}.enqueued_token_limit", path)
+        elif key in _NUMBER_FIELDS:
             whole, low, high = _NUMBER_FIELDS[key]
             number = not isinstance(value, bool) and isinstance(value, int if whole else int | float)
             if not number or not low <= value <= high:
@@ -205,7 +214,16 @@ def _profile_from_table(name: str, table: object, path: Path) -> Profile:
         timeout=float(table.get("timeout", Profile.timeout)),
         max_retries=int(table.get("max_retries", Profile.max_retries)),
         log_finished=table.get("log_finished", Profile.log_finished),
+        enqueued_token_limit=dict(table.get("enqueued_token_limit", {})),
     )
+
+
+def _check_token_limits(value: object, where: str, path: Path) -> None:
+    if not isinstance(value, dict):
+        raise _error(path, f"{where} must be a table of model = tokens")
+    for model, tokens in value.items():
+        if isinstance(tokens, bool) or not isinstance(tokens, int) or tokens < 1:
+            raise _error(path, f"{where}: '{model}' must be a whole number of tokens, at least 1")
 
 
 def _error(path: Path, message: str) -> ConfigError:

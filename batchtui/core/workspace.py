@@ -246,14 +246,15 @@ class Workspace:
 
     async def start_batch(
         self, input_file_id: str, endpoint: str, *, metadata: dict[str, str] | None = None,
-        output_expires_after_seconds: int | None = None, estimate: Cost | None = None,
+        output_expires_after_seconds: int | None = None, estimate: Cost | None = None, once: bool = False,
     ) -> Batch:
         """Create a batch over an uploaded file and note it in the cache, with validation's cost `estimate` if
         there is one (the detail compares it with the actual); its output and error files expire that long after
         they are made, if given. A file uploaded from here also puts its requests in llm_logs at once (responses
-        NULL until the batch is imported again)."""
+        NULL until the batch is imported again). `once`: see BatchService.create."""
         batch = await self._remember(await self.service.create(
-            input_file_id, endpoint, metadata=metadata, output_expires_after_seconds=output_expires_after_seconds))
+            input_file_id, endpoint, metadata=metadata, output_expires_after_seconds=output_expires_after_seconds,
+            once=once))
         if estimate is not None:
             fields = {"input_usd": estimate.input_usd, "cached_usd": estimate.cached_usd,
                       "output_usd": estimate.output_usd, "total_usd": estimate.total_usd, "basis": estimate.basis}

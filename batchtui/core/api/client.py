@@ -37,6 +37,9 @@ _CHUNK = 1 << 20
 _HEADER_SAFE = re.compile(r"[!-~]").fullmatch  # printable ASCII, no space: what an HTTP header value can carry
 _HEAD_CHUNK = 1 << 16
 UPLOAD_CLOCK_SKEW_SECONDS = 5.0
+FIND_BATCH_SKEW_SECONDS = 300.0
+"""How far before a creation began `find_batch` looks: its metadata names the batch exactly, so a wide margin for
+a clock that is off costs only a page or two of listing."""
 """How far the API's clock may lag ours when an upload that broke off is looked for by its creation time."""
 UPLOAD_BACKOFF = (0.25, 8.0)
 """Base and cap of the pause between upload attempts (the first waits 0.5 s), as the SDK paces its own retries."""
@@ -159,9 +162,12 @@ class BatchService:
         *,
         metadata: dict[str, str] | None = None,
         output_expires_after_seconds: int | None = None,
+        once: bool = False,
     ) -> Batch:
         """Start a batch over an uploaded file; the window is always 24h, the API's only one. An endpoint the
-        profile's kind takes no batch for is refused before any call (Azure's own /chat/completions is taken)."""
+        profile's kind takes no batch for is refused before any call (Azure's own /chat/completions is taken).
+        `once`: no retry by the SDK, for a caller that first looks for the batch a broken-off call may have made
+        (`find_batch`), since sending again blindly could make two."""
         kind = self.profile.kind
         if canonical_endpoint(endpoint, kind) is None:
             raise BadRequestError(f"endpoint '{endpoint}' is not one of {', '.join(batch_endpoints(kind))}")
@@ -170,8 +176,9 @@ class BatchService:
             extra["metadata"] = metadata
         if output_expires_after_seconds is not None:
             extra["output_expires_after"] = {"anchor": "created_at", "seconds": output_expires_after_seconds}
+        client = self._client.with_options(max_retries=0) if once else self._client
         with self._translated():
-            return self._one(Batch, await self._client.batches.create(
+            return self._one(Batch, await client.batches.create(
                 input_file_id=input_file_id, endpoint=endpoint, completion_window="24h", **extra  # type: ignore[arg-type]
             ))
 
@@ -221,7 +228,7 @@ class BatchService:
                 attempt += 1
                 try:
                     if unsure_since is not None:
-                        stored = await self._find_upload(path.name, total, purpose, since=unsure_since)
+                        stored = await self.find_upload(path.name, total, purpose, since=unsure_since)
                         if stored is not None:
                             return stored
                     started = time.time()
@@ -237,7 +244,20 @@ class BatchService:
                         unsure_since = started
                     await asyncio.sleep(backoff.failed(exc))
 
-    async def _find_upload(self, name: str, size: int, purpose: str, *, since: float) -> FileObject | None:
+    async def find_batch(self, metadata: dict[str, str], *, since: float) -> Batch | None:
+        """The batch created at or after `since` (less FIND_BATCH_SKEW_SECONDS) whose metadata holds all of
+        `metadata`: one a creation that broke off may have made after all. Newest first, stopping at older ones."""
+        floor = since - FIND_BATCH_SKEW_SECONDS
+        async for page in self.batch_pages():
+            for batch in page:
+                found = batch.metadata or {}
+                if batch.created_at >= floor and all(found.get(k) == v for k, v in metadata.items()):
+                    return batch
+            if not page or page[-1].created_at < floor:
+                break
+        return None
+
+    async def find_upload(self, name: str, size: int, purpose: str = "batch", *, since: float) -> FileObject | None:
         """The file an upload that broke off may have stored after all: this name and size, created at or after
         `since` (less UPLOAD_CLOCK_SKEW_SECONDS). The listing is newest first, so it stops at older files."""
         floor = since - UPLOAD_CLOCK_SKEW_SECONDS

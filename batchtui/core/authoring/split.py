@@ -59,8 +59,9 @@ def split_file(
             raise SplitError(f"{option} must be at least 1, not {value}.")
     out_dir = out_dir or path.parent
     check_part_names(path, [path, *keep], out_dir)
-    ranges = _plan(path, max_lines, max_bytes, max_embedding_inputs, kind, progress)
-    parts = [path] if len(ranges) == 1 else _write_parts(path, ranges, out_dir)
+    ranges = plan_ranges(path, max_lines, max_bytes, max_embedding_inputs, kind, progress)
+    names = [out_dir / f"{path.stem}.part-{i:03d}.jsonl" for i in range(1, len(ranges) + 1)]
+    parts = [path] if len(ranges) == 1 else write_parts(path, ranges, names)
     _remove_earlier_parts(path, out_dir, parts)
     return parts
 
@@ -94,10 +95,10 @@ def _remove_earlier_parts(path: Path, out_dir: Path, parts: list[Path]) -> None:
                          f"{exc.strerror or exc}.") from None
 
 
-def _plan(
+def plan_ranges(
     path: Path, max_lines: int, max_bytes: int, max_inputs: int, kind: str, progress: ProgressCallback | None
 ) -> list[tuple[int, int]]:
-    """The byte ranges of the parts: each as full as the limits allow."""
+    """The byte ranges of the parts: each as full as the limits allow. Reads the file once, holding one line."""
     ranges: list[tuple[int, int]] = []
     start = pos = 0
     lines = size = inputs = 0
@@ -146,8 +147,9 @@ def _embedding_inputs(raw: bytes, kind: str) -> int:
     return embedding_inputs(request["body"])
 
 
-def _write_parts(path: Path, ranges: list[tuple[int, int]], out_dir: Path) -> list[Path]:
-    parts = [out_dir / f"{path.stem}.part-{i:03d}.jsonl" for i in range(1, len(ranges) + 1)]
+def write_parts(path: Path, ranges: list[tuple[int, int]], parts: list[Path]) -> list[Path]:
+    """Copy each byte range of `path` to its part, all or none (temp files renamed once all are on disk)."""
+    out_dir = parts[0].parent
     try:
         with ExitStack() as staged, open(path, "rb") as src:
             temps = []

@@ -124,7 +124,7 @@ class ValidationReport:
         if history is None or not self.lines_without_ceiling or self.model is None or not history.input_tokens:
             return self
         estimate = round(self.unbounded_input_tokens * history.ratio)
-        cost = _price(self.model, self.requests, self.input_tokens, (self.output_ceiling or 0) + estimate)
+        cost = price_requests(self.model, self.requests, self.input_tokens, (self.output_ceiling or 0) + estimate)
         return replace(self, history=history, output_estimate=estimate, cost=cost or self.cost)
 
     def to_dict(self) -> dict[str, Any]:
@@ -490,7 +490,7 @@ class _Checker:
         cost: Cost | None = None
         no_price: str | None = "no model named in the file"
         if self.model is not None:
-            cost = _price(self.model, self.requests, self.input_tokens, self.output_ceiling or 0)
+            cost = price_requests(self.model, self.requests, self.input_tokens, self.output_ceiling or 0)
             azure = " (an Azure deployment name: priced only when it is a model's)" if self.kind == "azure" else ""
             no_price = None if cost else f"no price for {self.model}{azure}"
         return ValidationReport(
@@ -511,7 +511,7 @@ class _Checker:
         )
 
 
-def _price(model: str, requests: int, input_tokens: int, output_tokens: int) -> Cost | None:
+def price_requests(model: str, requests: int, input_tokens: int, output_tokens: int) -> Cost | None:
     """The cost at batch prices of `requests` requests of `model` with these tokens in all, or None with no price.
 
     A rate that depends on a request's size (gpt-5.4 past 272k input tokens) applies to each request, so the file is

@@ -175,6 +175,65 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )
         """,
     ),
+    (
+        # Jobs (batchtui.core.jobs): one dataset cut into parts, each part sent as one or more attempts (batches).
+        """
+        CREATE TABLE jobs (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            status TEXT NOT NULL,
+            reason TEXT,
+            source TEXT NOT NULL,
+            folder TEXT NOT NULL,
+            manifest TEXT,
+            endpoint TEXT NOT NULL,
+            model TEXT,
+            requests INTEGER NOT NULL,
+            input_tokens INTEGER NOT NULL,
+            estimate_usd TEXT,
+            max_cost_usd TEXT,
+            max_attempts INTEGER NOT NULL,
+            enqueued_tokens INTEGER,
+            lease_owner TEXT,
+            lease_until REAL,
+            updated_at REAL NOT NULL
+        )
+        """,
+        """
+        CREATE TABLE job_parts (
+            job_id TEXT NOT NULL REFERENCES jobs (id),
+            part INTEGER NOT NULL,
+            first_line INTEGER NOT NULL,
+            requests INTEGER NOT NULL,
+            bytes INTEGER NOT NULL,
+            input_tokens INTEGER NOT NULL,
+            estimate_usd TEXT,
+            succeeded INTEGER NOT NULL DEFAULT 0,
+            failed INTEGER NOT NULL DEFAULT 0,
+            done INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (job_id, part)
+        )
+        """,
+        """
+        CREATE TABLE job_attempts (
+            job_id TEXT NOT NULL REFERENCES jobs (id),
+            part INTEGER NOT NULL,
+            attempt INTEGER NOT NULL,
+            file TEXT NOT NULL,
+            requests INTEGER NOT NULL,
+            input_tokens INTEGER NOT NULL,
+            counted INTEGER NOT NULL,
+            state TEXT NOT NULL,
+            upload_started REAL,
+            file_id TEXT,
+            create_started REAL,
+            batch_id TEXT,
+            retry_of TEXT,
+            PRIMARY KEY (job_id, part, attempt)
+        )
+        """,
+    ),
 )
 """Schema migrations in order; applying entry ``i`` moves the file to ``user_version = i + 1``."""
 
@@ -227,7 +286,8 @@ OBSERVE_UNCHANGED_SECONDS = 60.0
 """How often an active batch that has not moved is recorded anyway: often enough for the rate to show it stalled,
 seldom enough that a day-long batch polled every 5 s leaves 1,440 rows instead of 17,280."""
 
-_CHECKED_TABLES = ("meta", "batches", "files", "observations", "downloads", "uploads", "llm_log_imports")
+_CHECKED_TABLES = ("meta", "batches", "files", "observations", "downloads", "uploads", "llm_log_imports", "jobs",
+                   "job_parts", "job_attempts")
 """Tables checked at open (~20 ms at 10,000 batches); llm_log_rows is left out: checking 400 MB of it takes 0.4-4 s."""
 
 
