@@ -136,14 +136,18 @@ def _plan(
 ) -> JobPlan:
     manifest: Path | None = None
     endpoint = source.endpoint
+    whole = folder / f"{job_id}.jsonl"
     if source.jsonl is not None:
-        whole = source.jsonl
+        try:  # the job's own copy: the file may change or go once the job runs, the viewer reads this one
+            shutil.copyfile(source.jsonl, whole)
+        except OSError as exc:
+            raise JobPlanError(f"Cannot copy {source.jsonl} into the job: {exc.strerror or exc}.") from None
     else:
         if source.template is None or source.data is None:
             raise JobPlanError("A job needs a JSONL file, or a template and a data file.")
-        made = make_batch_file(source.template, source.data, folder / f"{job_id}.jsonl", id_column=source.id_column,
+        made = make_batch_file(source.template, source.data, whole, id_column=source.id_column,
                                endpoint=source.endpoint, model=source.model, cancelled=cancelled)
-        whole, manifest, endpoint = made.out, made.manifest, made.endpoint
+        manifest, endpoint = made.manifest, made.endpoint
     try:
         ranges = plan_ranges(whole, options.part_lines, options.part_bytes, MAX_EMBEDDING_INPUTS, kind, None)
     except BatchtuiError as exc:
@@ -153,8 +157,6 @@ def _plan(
         paths = write_parts(whole, ranges, names)
     except BatchtuiError as exc:
         raise JobPlanError(str(exc)) from None
-    if source.jsonl is None:
-        whole.unlink()  # the parts are it, byte for byte; the manifest stays for the export
     total = sum(end - start for start, end in ranges)
     reports: list[ValidationReport] = []
     done = 0
@@ -166,8 +168,7 @@ def _plan(
         endpoint = endpoint or report.endpoint
         reports.append(report)
         done += path.stat().st_size
-    shown = source.jsonl if source.jsonl is not None else whole
-    report = _whole_report(shown, reports, _duplicates(paths), history)
+    report = _whole_report(source.jsonl or whole, reports, _duplicates(paths), history)
     if not report.ok:
         return JobPlan(report, None, [], [])
     now = time.time()

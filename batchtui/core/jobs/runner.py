@@ -21,11 +21,13 @@ from pathlib import Path
 
 from batchtui.core.api.backoff import Backoff
 from batchtui.core.api.models import Batch
-from batchtui.core.domain import ACTIVE_STATUSES
+from batchtui.core.authoring.batch_file import data_rows_by_custom_id, load_manifest
+from batchtui.core.domain import ACTIVE_STATUSES, ProgressCallback
 from batchtui.core.errors import BadRequestError, BatchtuiError, NotFoundError
 from batchtui.core.insights.pricing import batch_cost
 from batchtui.core.jobs.plan import JobPlan
 from batchtui.core.jobs.store import Attempt, Job, JobStore, Part, runner_id
+from batchtui.core.results.export import DataJoin, check_export_dest, export_results, wants_data
 from batchtui.core.results.index import Outcome, ResultFiles, ResultIndex, build_index
 from batchtui.core.results.retry import RETRY_OF, write_retry_file
 from batchtui.core.workspace import Workspace
@@ -442,6 +444,47 @@ class JobRunner:
                 await self.store.update_attempt(attempt, create_started=None)
                 return
         await self.store.update_attempt(attempt, batch_id=batch.id, state="running")
+
+    # -- reading back ----------------------------------------------------------------------------------------
+
+    async def result_files(self, ref: str, *, progress: ProgressCallback | None = None) -> tuple[Job, ResultFiles]:
+        """The whole job as one set of result files for the viewer and the export: its input, and the results of
+        every batch of every part (downloaded into the cache once), each part's attempts in order so a row shows
+        its latest; a batch still running is fetched first, in case it has ended."""
+        view = await self.view(ref)
+        pairs: list[tuple[int, Path | None, Path | None]] = []
+        for item in sorted(view.attempts, key=lambda v: (v.attempt.attempt, v.attempt.part)):
+            batch = item.batch
+            if batch is not None and batch.status in ACTIVE_STATUSES:
+                batch = await self.ws.fetch_batch(batch.id)
+            if batch is None or not (batch.output_file_id or batch.error_file_id):
+                continue
+            got = {r.kind: r.path for r in await self.ws.fetch_results(batch, progress=progress)}
+            pairs.append((item.attempt.attempt, got.get("output"), got.get("error")))
+        first = pairs[0] if pairs else (1, None, None)
+        files = ResultFiles(input=view.job.input, output=first[1], errors=first[2],
+                            retries=tuple(ResultFiles(output=out, errors=err) for _, out, err in pairs[1:]),
+                            attempts=tuple(number for number, _, _ in pairs))
+        return view.job, files
+
+    async def export(self, ref: str, dest: Path, *, progress: ProgressCallback | None = None) -> int:
+        """Write each input row of the job once, in the input's order, with its latest attempt's result: CSV with
+        the data's columns for a job made from a template and data (custom_id, status, error, prompt, answer and
+        tokens otherwise), or JSONL by the name's suffix. Returns the rows written."""
+        job, files = await self.result_files(ref)
+        manifest = load_manifest(Path(job.manifest)) if job.manifest else None
+        check_export_dest(dest, [job.input, Path(job.manifest) if job.manifest else None,
+                                 manifest.data_file if manifest else None])
+        data = None
+        if manifest is not None and wants_data(dest):
+            columns, by_id = await asyncio.to_thread(data_rows_by_custom_id, manifest)
+            data = DataJoin(columns, {custom_id: row.values for custom_id, row in by_id.items()})
+        index = await asyncio.to_thread(build_index, files, store_dir=self.ws.index_dir())
+        try:
+            rows = [row for row in range(len(index)) if index.line_number(row, "input") is not None]
+            return await asyncio.to_thread(export_results, index, rows, dest, data=data, progress=progress)
+        finally:
+            index.close()
 
     # -- cancelling ------------------------------------------------------------------------------------------
 

@@ -70,6 +70,11 @@ class Job:
     def ended(self) -> bool:
         return self.status in ENDED_JOB_STATUSES
 
+    @property
+    def input(self) -> Path:
+        """The job's whole input, as planned (its parts are slices of it, byte for byte)."""
+        return Path(self.folder) / f"{self.id}.jsonl"
+
 
 @dataclass(frozen=True)
 class Part:

@@ -70,6 +70,9 @@ class ResultFiles:
     output: Path | None = None
     errors: Path | None = None
     retries: tuple[ResultFiles, ...] = ()
+    attempts: tuple[int, ...] = ()
+    """The attempt number each results pair holds (its own, then each retry's), when it is not its position: a
+    job's files list every part's batches, each with its own attempt number."""
 
     def paths(self) -> list[Path | None]:
         """Every file slot in index order: input, output, errors, then each retry's output and errors."""
@@ -600,10 +603,12 @@ class _Builder:
         self.code_numbers: dict[str, int] = {}
         self.latest: dict[str, int] = {}  # custom_id -> its row, once retries' results are read
 
-    @staticmethod
-    def attempt_of(kind: int) -> int:
-        """The attempt a result file slot holds: 1 for the batch's own output and errors, 2 its first retry..."""
-        return (kind - 1) // 2 + 1
+    def attempt_of(self, kind: int) -> int:
+        """The attempt a result file slot holds: 1 for the batch's own output and errors, 2 its first retry...
+        (or as the files number them)."""
+        pair = (kind - 1) // 2
+        labels = self.index.files.attempts
+        return labels[pair] if pair < len(labels) else pair + 1
 
     def run(self) -> None:
         bufs = self.index._bufs
@@ -611,7 +616,7 @@ class _Builder:
             if buf is None:
                 continue
             read_chunk = self._input_chunk if kind == 0 else self._result_chunk
-            if self.attempt_of(kind) > 1 and not self.latest:  # an unreadable row's "" is no custom_id to retry
+            if kind > 2 and not self.latest:  # an unreadable row's "" is no custom_id to retry
                 outcomes = self.cols.outcome
                 self.latest = {cid: row for row, cid in reversed(list(enumerate(self.index._ids)))
                                if outcomes[row] != Outcome.UNREADABLE}
