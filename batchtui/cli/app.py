@@ -5,7 +5,7 @@ from __future__ import annotations
 from cyclopts import App
 
 from batchtui import __version__
-from batchtui.cli import app_sandbox, authoring, batches, data
+from batchtui.cli import app_sandbox, authoring, batches, data, jobs
 
 app = App(
     name="batchtui",
@@ -20,5 +20,6 @@ for command in (app_sandbox.view, batches.list_batches, batches.show, batches.up
 app.command(authoring.split_command, name="split")
 for command in (data.export_results, batches.retry_batch, data.import_batch, data.sql, data.stats, app_sandbox.sandbox):
     app.command(command)
+app.command(jobs.job_app)
 
 

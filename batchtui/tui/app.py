@@ -1,4 +1,5 @@
-"""The Textual app: owns the workspace and the polling loop; screens watch `batches` and `sync_status`."""
+"""The Textual app: owns the workspace, the polling loop and the jobs it advances; screens watch `batches`,
+`sync_status` and `jobs`."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from batchtui.core.config import Profile
 from batchtui.core.domain import RetryKind
 from batchtui.core.errors import BatchtuiError
 from batchtui.core.insights.pricing import Cost, batch_costs
+from batchtui.core.jobs.runner import POLL_SECONDS, JobRunner, JobView
 from batchtui.core.text import plural, printable
 from batchtui.core.workspace import Workspace
 from batchtui.tui.commands import BatchIdCommands
@@ -28,9 +30,12 @@ from batchtui.tui.format import short_id
 from batchtui.tui.literal_app import LiteralApp, freeze_startup_heap
 from batchtui.tui.screens.batches import BatchesScreen
 from batchtui.tui.sync_status import SyncStatus, failure_state, open_failure
+from batchtui.tui.workers import failure_line
 
 WORKSPACE_WAIT_SECONDS = 30.0
 LOGS = "llm-logs"
+"""The worker group of imports into llm_logs: one at a time."""
+JOBS = "jobs"
 """The worker group of imports into llm_logs: one at a time."""
 PROGRESS_NOTE_SECONDS = 1.5
 FIRST_PAINT_BATCHES = 100

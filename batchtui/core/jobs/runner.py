@@ -107,6 +107,17 @@ class JobView:
     def pending(self) -> int:
         return self.job.requests - self.succeeded - self.failed
 
+    def eta(self, now: float) -> float | None:
+        """When the job may end, at the pace it has kept since it was made (requests settled or answered by
+        running batches per second); None before anything is answered or once nothing is left."""
+        done_in_flight, failed_in_flight = self.in_flight
+        done = self.succeeded + self.failed + done_in_flight + failed_in_flight
+        left = self.job.requests - done
+        elapsed = now - self.job.created_at
+        if self.job.ended or done <= 0 or left <= 0 or elapsed <= 0:
+            return None
+        return now + left * elapsed / done
+
     @property
     def finished(self) -> bool:
         """The job has ended and no batch of it is still running: nothing more will happen."""
