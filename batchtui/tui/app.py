@@ -8,6 +8,7 @@ import contextlib
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual import work
 from textual.app import SystemCommand
@@ -22,7 +23,6 @@ from batchtui.core.config import Profile
 from batchtui.core.domain import RetryKind
 from batchtui.core.errors import BatchtuiError
 from batchtui.core.insights.pricing import Cost, batch_costs
-from batchtui.core.jobs.runner import POLL_SECONDS, JobRunner, JobView
 from batchtui.core.text import plural, printable
 from batchtui.core.workspace import Workspace
 from batchtui.tui.commands import BatchIdCommands
@@ -32,11 +32,14 @@ from batchtui.tui.screens.batches import BatchesScreen
 from batchtui.tui.sync_status import SyncStatus, failure_state, open_failure
 from batchtui.tui.workers import failure_line
 
+if TYPE_CHECKING:  # core.jobs is imported with the first pass over the jobs: the first paint does not need it
+    from batchtui.core.jobs.runner import JobRunner, JobView
+
 WORKSPACE_WAIT_SECONDS = 30.0
 LOGS = "llm-logs"
 """The worker group of imports into llm_logs: one at a time."""
 JOBS = "jobs"
-"""The worker group of imports into llm_logs: one at a time."""
+"""The worker group of the passes over the jobs: one at a time, each arming the next."""
 PROGRESS_NOTE_SECONDS = 1.5
 FIRST_PAINT_BATCHES = 100
 """More rows than the tallest terminal shows: the batches loaded and painted before the rest."""
@@ -66,6 +69,7 @@ class BatchtuiApp(LiteralApp):
         Binding("r", "refresh", "Refresh", show=False),  # shown on the home screen; elsewhere `?` and ctrl+p
         Binding("f", "files", "Files", show=False),
         Binding("g", "go_to_batch", "Go to a batch id", show=False),
+        Binding("J", "jobs", "Jobs", show=False),
         Binding("question_mark", "show_keys", "Keys", key_display="?"),
         Binding("ctrl+q", "quit", "Quit", priority=True),
     ]
@@ -75,6 +79,8 @@ class BatchtuiApp(LiteralApp):
     costs: reactive[dict[str, Cost | None]] = reactive(dict, always_update=True)
     """Each batch's cost at batch prices by id, None without a price; batches with no tokens are left out (computed
     in a thread after each change)."""
+    jobs: reactive[tuple[JobView, ...]] = reactive((), always_update=True)
+    """Every job of the cache, newest first, as the last pass over them left it."""
 
     def __init__(
         self,
@@ -94,6 +100,12 @@ class BatchtuiApp(LiteralApp):
         self.workspace: Workspace | None = None
         self.poll = PollSchedule()  # when each sync pass is due; tests and the soak benchmark poll faster
         self._poll_timer: Timer | None = None
+        self.job_runner: JobRunner | None = None
+        """Advances the jobs while the app is open: one lease owner for the app's life."""
+        self.job_poll_seconds: float | None = None
+        """Seconds between passes over the jobs; None is core's rhythm (`job run`'s). Tests go faster."""
+        self._jobs_timer: Timer | None = None
+        self._failing_jobs: set[str] = set()
 
     def on_mount(self) -> None:
         where = printable(self.profile.endpoint)
@@ -125,6 +137,7 @@ class BatchtuiApp(LiteralApp):
         if self.workspace.notice is not None:
             self.notify(self.workspace.notice, title="Cache rebuilt", severity="warning", markup=False, timeout=30)
         await self._painted()
+        self.advance_jobs()
         if len(newest) == FIRST_PAINT_BATCHES:
             self.batches = tuple(await workspace.batches())
             await self._painted()
@@ -185,6 +198,41 @@ class BatchtuiApp(LiteralApp):
                 self._log_finished()
             delay = self.poll.after_pass(result)
         self._poll_timer = self.set_timer(delay, self.run_sync)
+
+    def advance_jobs(self) -> None:
+        """A pass over the jobs now, unless one is under way (each pass arms the next)."""
+        if self.workspace is not None and not any(w.group == JOBS and not w.is_finished for w in self.workers):
+            self._jobs_pass()
+
+    @work(group=JOBS, exit_on_error=False, description="advance the jobs")
+    async def _jobs_pass(self) -> None:
+        """One step of each job that is not finished (a job another process holds is only read: its lease says
+        so), then `jobs` for the screens. A failing step is told once and leaves the other jobs going."""
+        from batchtui.core.jobs.runner import POLL_SECONDS, JobRunner
+
+        if self._jobs_timer is not None:
+            self._jobs_timer.stop()
+        assert self.workspace is not None
+        try:
+            if self.job_runner is None:
+                self.job_runner = JobRunner(self.workspace)
+            views = await self.job_runner.jobs()
+            for number, view in enumerate(views):
+                if view.finished:
+                    continue
+                try:
+                    views[number] = await self.job_runner.step(view.job.id)
+                except Exception as exc:  # a bug too must not stop the other jobs, nor the next pass
+                    if view.job.id not in self._failing_jobs:
+                        self._failing_jobs.add(view.job.id)
+                        reason = str(exc) if isinstance(exc, BatchtuiError) else failure_line(exc)
+                        self.notify(f"{view.job.name} ({view.job.id}): {reason}", title="Job not advanced",
+                                    severity="warning", markup=False)
+                else:
+                    self._failing_jobs.discard(view.job.id)
+            self.jobs = tuple(views)
+        finally:
+            self._jobs_timer = self.set_timer(self.job_poll_seconds or POLL_SECONDS, self.advance_jobs)
 
     def _logging(self) -> bool:
         return any(worker.group == LOGS and worker.is_running for worker in self.workers)
@@ -249,6 +297,11 @@ class BatchtuiApp(LiteralApp):
         if any(known.id == batch.id for known in self.batches):
             self.batches = tuple(batch if known.id == batch.id else known for known in self.batches)
 
+    def adopt_job(self, view: JobView) -> None:
+        """A screen changed a job (cancel, start): every screen shows it before the next pass."""
+        others = tuple(known for known in self.jobs if known.job.id != view.job.id)
+        self.jobs = tuple(sorted((view, *others), key=lambda v: (-v.job.created_at, v.job.id)))
+
     # Screens are imported when first opened: the first paint needs only the list (see docs/benchmarks.md).
 
     def open_batch(self, batch_id: str) -> None:
@@ -306,6 +359,17 @@ class BatchtuiApp(LiteralApp):
 
         self.push_screen(GoToBatchScreen(), chosen)
 
+    def action_jobs(self) -> None:
+        from batchtui.tui.screens.jobs import JobsScreen
+
+        if not isinstance(self.screen, JobsScreen):
+            self.push_screen(JobsScreen())
+
+    def open_job(self, job_id: str) -> None:
+        from batchtui.tui.screens.job_detail import JobDetailScreen
+
+        self.push_screen(JobDetailScreen(job_id))
+
     def action_files(self) -> None:
         from batchtui.tui.screens.files import FilesScreen
 
@@ -323,6 +387,7 @@ class BatchtuiApp(LiteralApp):
         yield from super().get_system_commands(screen)
         yield SystemCommand("Refresh now", "Sync batches with the API", self.action_refresh)
         yield SystemCommand("Files", "All files of the account", self.action_files)
+        yield SystemCommand("Jobs", "Jobs: datasets carried to the end across many batches (key J)", self.action_jobs)
         yield SystemCommand("Go to a batch", "Open a batch by its id (or paste the id here)", self.action_go_to_batch)
         yield SystemCommand("Import every batch into llm_logs",
                             "Each cached batch's requests and responses, for SQL (finished ones arrive by themselves)",
@@ -336,8 +401,12 @@ class BatchtuiApp(LiteralApp):
     async def on_unmount(self) -> None:
         """Let the sync and llm_logs workers (cancelled on exit) finish first: quit mid-open, the cache it opens gets
         closed; an import rolls back."""
-        await asyncio.gather(*(worker.wait() for worker in self.workers if worker.group in ("sync", LOGS)),
+        await asyncio.gather(*(worker.wait() for worker in self.workers if worker.group in ("sync", LOGS, JOBS)),
                              return_exceptions=True)
+        if self.job_runner is not None:  # a `job run` started now takes the jobs over at once
+            for view in self.jobs:
+                with contextlib.suppress(Exception):
+                    await self.job_runner.store.release_lease(view.job.id, self.job_runner.owner)
         if self.workspace is not None:
             await self.workspace.close()
 

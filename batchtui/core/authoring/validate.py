@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -49,6 +50,8 @@ _CEILINGS = ("max_completion_tokens", "max_output_tokens", "max_tokens")
 _TEXT_FIELDS = ("messages", "instructions", "input", "prompt")
 _PROGRESS_EVERY = 1_000
 _SHOWN = 60
+_MEMO_TEXTS = 256
+_MEMO_CHARS = 16_384
 
 
 
@@ -274,7 +277,7 @@ class _Checker:
         self.first_line_of: dict[str, int] = {}
         self.model: str | None = None
         self.model_line = 0
-        self.counter: TokenCounter = token_counter(None)
+        self.counter: TokenCounter = _memoized(token_counter(None))
         self.embedding_inputs = 0
         self.input_tokens = 0
         self.output_ceiling: int | None = None
@@ -371,7 +374,7 @@ class _Checker:
         elif not isinstance(model, str):
             self.add(n, "invalid_request", f"model must be a string, not {_kind(model)}", "body.model")
         elif self.model is None:
-            self.model, self.model_line, self.counter = model, n, token_counter(model)
+            self.model, self.model_line, self.counter = model, n, _memoized(token_counter(model))
         elif model != self.model:
             self.add(
                 n,
@@ -509,6 +512,25 @@ class _Checker:
             cost=cost,
             no_price_reason=no_price,
         )
+
+
+def _memoized(counter: TokenCounter) -> TokenCounter:
+    """The counter, remembering the counts of the last few hundred texts it encoded: a file's lines mostly repeat
+    their system prompt and instructions, which the encoding would otherwise go through again on every line (most
+    of the time a large file takes). It keeps counts, not tokens: as `encode` gives a range of the count's length,
+    the length being all that `count` takes of it. Texts over _MEMO_CHARS are not kept, to bound the memory."""
+    encode = counter.encode
+    if encode is None:
+        return counter
+
+    @lru_cache(maxsize=_MEMO_TEXTS)
+    def remembered(text: str) -> Sequence[int]:
+        return range(len(encode(text)))
+
+    def tokens(text: str) -> Sequence[int]:
+        return remembered(text) if len(text) <= _MEMO_CHARS else encode(text)
+
+    return replace(counter, encode=tokens)
 
 
 def price_requests(model: str, requests: int, input_tokens: int, output_tokens: int) -> Cost | None:

@@ -294,6 +294,8 @@ class JobRunner:
             for row in range(len(index)):
                 if index.outcome(row) == Outcome.OK:
                     ok += 1
+                elif job.ended and index.outcome(row) in (Outcome.CANCELLED, Outcome.PENDING):
+                    continue  # the job was stopped: what it did not reach stays pending, not failed
                 elif retryable(index, row):
                     again.append(row)
                 else:

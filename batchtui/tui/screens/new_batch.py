@@ -7,6 +7,7 @@ cancels the check under way. Uploading and creating the batch run in an async wo
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,6 +42,8 @@ from batchtui.core.domain import batch_endpoints, canonical_endpoint
 from batchtui.core.domain import parse_metadata as metadata_from_pairs
 from batchtui.core.errors import BatchtuiError
 from batchtui.core.insights.pricing import Cost
+from batchtui.core.jobs.plan import JobOptions, JobSource, plan_job
+from batchtui.core.jobs.runner import JobRunner
 from batchtui.core.results.records import RequestView, read_request
 from batchtui.core.text import plural, printable
 from batchtui.core.workspace import Workspace
@@ -59,6 +62,11 @@ PREVIEW_BYTES = 1 << 20
 """The preview reads only this much of the file: the first requests of a 200 MB file cost what a small one does."""
 WINDOWS = ("24h",)
 """Completion windows the Batch API accepts."""
+
+
+def over_batch_limits(report: ValidationReport) -> bool:
+    """Whether the file is more than one batch may hold (50,000 requests, 200 MB): a job cuts it into parts."""
+    return any(p.code == "too_many_tasks" or (p.code == "file_too_large" and p.line is None) for p in report.problems)
 
 
 @dataclass(frozen=True)
@@ -175,9 +183,12 @@ class NewBatchScreen(BatchtuiScreen[None]):
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back"),
         Binding("ctrl+s", "submit", "Submit"),
+        Binding("ctrl+t", "start_job", "As a job"),
     ]
     COMMANDS = {ScreenCommands}
-    PALETTE = (("Submit the batch", "Upload the checked file and start the batch", "submit"),)
+    PALETTE = (("Submit the batch", "Upload the checked file and start the batch", "submit"),
+               ("Start as a job", "Cut the checked input into parts within the API's limits and carry it to the end",
+                "start_job"))
 
     def __init__(self) -> None:
         super().__init__()
@@ -219,6 +230,7 @@ class NewBatchScreen(BatchtuiScreen[None]):
                 yield Static(id="submit-note")
                 with Horizontal(id="new-actions"):
                     yield Checkbox("Submit anyway", id="anyway", compact=True)
+                    yield Button("As a job ^t", id="as-job", compact=True)
                     yield Button("Submit ^s", id="submit", variant="primary", compact=True)
                 yield ProgressBar(id="upload-progress", show_eta=False)
             with Vertical(id="new-output"):
@@ -418,6 +430,8 @@ class NewBatchScreen(BatchtuiScreen[None]):
         report = self.checked.report if self.checked else None
         if blocked:
             note = "Fix the metadata above." if blocked == self._metadata_error() else blocked
+        elif report and over_batch_limits(report):
+            note = "Over the API's limits for one batch: As a job cuts it into parts and carries them to the end."
         elif report and not report.ok:
             note = f"Submitting with {plural(report.problems_total, 'problem')}: the API will likely fail the batch."
         else:
@@ -425,6 +439,7 @@ class NewBatchScreen(BatchtuiScreen[None]):
         self.query_one("#submit-note", Static).update(literal(note))
         self.query_one("#submit-note").set_class(bool(blocked), "-blocked")
         self.query_one("#submit", Button).disabled = bool(blocked)
+        self.query_one("#as-job", Button).disabled = bool(self._job_blocker())
 
     def _blocker(self) -> str:
         """Why the batch cannot be submitted now, or "" when it can."""
@@ -441,6 +456,16 @@ class NewBatchScreen(BatchtuiScreen[None]):
         report = self.checked.report
         if not report.ok and not self.query_one("#anyway", Checkbox).value:
             return f"{plural(report.problems_total, 'problem')}: fix the file, or tick Submit anyway."
+        return ""
+
+    def _job_blocker(self) -> str:
+        """Why the input cannot be started as a job now, or "" when it can (planning reports its problems)."""
+        if self._submitting:
+            return self._submitting
+        if self._checking:
+            return "Wait for the check to finish."
+        if self.checked is None:
+            return "Nothing to start yet: pick a file that can be checked."
         return ""
 
     # --- submitting
@@ -473,6 +498,41 @@ class NewBatchScreen(BatchtuiScreen[None]):
         self.app.notify(f"Started {batch.id} from {path.name}.", title="New batch", markup=False)
         self.dismiss()
         self.app.open_batch(batch.id)
+
+    @on(Button.Pressed, "#as-job")
+    def action_start_job(self) -> None:
+        if blocked := self._job_blocker():
+            self.notify(blocked, title="Cannot start a job yet", severity="warning", markup=False)
+            return
+        assert self.checked is not None
+        source = self.checked.source
+        endpoint = self.query_one("#endpoint", Select).value
+        endpoint = endpoint if isinstance(endpoint, str) else None
+        self.start_job(JobSource(jsonl=source.batch_file, endpoint=endpoint) if source.template is None else
+                       JobSource(template=source.template, data=source.data, endpoint=endpoint))
+
+    @work(group="submit", exit_on_error=False)
+    async def start_job(self, source: JobSource) -> None:
+        """Plan the job (in a thread: it reads the whole input), record it and open it; the app advances it."""
+        self.query_one("#upload-progress", ProgressBar).update(total=None, progress=0)
+        self._set_submitting("Planning the job…")
+        try:
+            workspace = await self.app.wait_for_workspace()
+            runner = JobRunner(workspace)
+            plan = await asyncio.to_thread(plan_job, source, JobOptions(), runner.jobs_dir,
+                                           kind=workspace.profile.kind, history=workspace.output_history)
+            if plan.job is None:
+                first = plan.report.problems[0].describe(source.describe()) if plan.report.problems else ""
+                raise BatchtuiError(f"{plural(plan.report.problems_total, 'problem')}, nothing was started: {first}")
+            job = await runner.record(plan)
+        except (BatchtuiError, OSError) as exc:
+            self._set_submitting("")
+            self.notify(str(exc), title="Cannot start the job", severity="error", markup=False)
+            return
+        self.app.notify(f"Started job {job.name}: {plural(len(plan.parts), 'part')}.", title="New job", markup=False)
+        self.dismiss()
+        self.app.open_job(job.id)
+        self.app.advance_jobs()
 
     async def _upload(self, workspace: Workspace, path: Path) -> str:
         """The file's id on the API, uploading it unless this very file went up on an earlier try."""

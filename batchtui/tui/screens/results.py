@@ -1,4 +1,5 @@
-"""The result viewer: every request of a batch beside its response, with filters, search, copy and export.
+"""The result viewer: every request of a batch (or of a whole job) beside its response, with filters, search, copy
+and export.
 
 Files are fetched into the cache first (once), then indexed in a thread; rows show as soon as the first
 are known. The screen never reads a file itself: the index and the record readers in core do.
@@ -84,7 +85,15 @@ class LocalFiles:
     files: ResultFiles
 
 
-ResultSource = BatchResults | AccountFile | LocalFiles
+@dataclass(frozen=True)
+class JobResults:
+    """A whole job: its input with every part's batches' results (fetched into the cache), each row its latest
+    attempt."""
+
+    job_id: str
+
+
+ResultSource = BatchResults | AccountFile | LocalFiles | JobResults
 
 
 def export_problem(text: str) -> str | None:
@@ -215,6 +224,12 @@ class ResultsScreen(BatchtuiScreen[None]):
             return source.files, index_dir()
         workspace = await self.app.wait_for_workspace()
         self._set_state("Fetching files…")
+        if isinstance(source, JobResults):
+            from batchtui.core.jobs.runner import JobRunner
+
+            job, files = await JobRunner(workspace).result_files(source.job_id, progress=self._download_progress)
+            self._batch_ended = job.ended
+            return files, workspace.index_dir()
         if isinstance(source, BatchResults):
             batch = await workspace.batch(source.batch_id) or await workspace.fetch_batch(source.batch_id)
             self._batch_ended = batch.status not in ACTIVE_STATUSES
