@@ -4,14 +4,19 @@ detail shows the parts with their batches, the viewer opens the whole job, and a
 from __future__ import annotations
 
 import asyncio
+from decimal import Decimal
 
 import pytest
 from pilot_helpers import Notes, wait_until
-from textual.widgets import DataTable, OptionList
+from textual.widgets import DataTable, Input, OptionList
 
+from batchtui.core.api.models import Batch
+from batchtui.core.authoring.validate import validate_file
+from batchtui.core.cache.store import Cache
 from batchtui.core.config import Profile
 from batchtui.core.jobs.plan import JobOptions, JobSource, plan_job
 from batchtui.core.jobs.runner import JobRunner
+from batchtui.core.jobs.store import Attempt, Job, JobStore, Part
 from batchtui.core.workspace import Workspace
 from batchtui.sandbox import SandboxConfig, SandboxServer
 from batchtui.tui.app import BatchtuiApp
@@ -19,6 +24,7 @@ from batchtui.tui.screens.batch_detail import BatchDetailScreen
 from batchtui.tui.screens.confirm import ConfirmScreen
 from batchtui.tui.screens.job_detail import JobDetailScreen
 from batchtui.tui.screens.jobs import JobsScreen
+from batchtui.tui.screens.new_batch import NewBatchScreen, over_batch_limits
 from batchtui.tui.screens.results import ResultsScreen
 from batchtui.tui.widgets.result_list import ResultList
 
@@ -105,3 +111,129 @@ async def test_cancel_a_job_from_its_detail(sandbox_profile, tmp_path, write_bat
         await wait_until(pilot, lambda: app.jobs[0].job.status == "cancelled", "the job cancelled")
         assert "Cancelled to cancel." in notes.messages
         assert app.screen.check_action("cancel_job", ()) is None
+
+
+def test_a_file_over_a_batch_limit_is_offered_as_a_job(write_batch_file):
+    path = write_batch_file(11)
+    assert over_batch_limits(validate_file(path, max_lines=10))
+    assert not over_batch_limits(validate_file(path))
+
+
+async def test_start_a_checked_file_as_a_job(sandbox_profile, tmp_path, write_batch_file):
+    path = write_batch_file(30)
+    notes = Notes()
+    app = BatchtuiApp(sandbox_profile, cache_dir=tmp_path / "app")
+    app.job_poll_seconds = 0.1
+    async with app.run_test(size=(120, 40), message_hook=notes.hear) as pilot:
+        await wait_until(pilot, lambda: app.workspace is not None, "the cache open")
+        await pilot.press("n")
+        await wait_until(pilot, lambda: isinstance(app.screen, NewBatchScreen), "the new batch screen")
+        screen = app.screen
+        field = screen.query_one("#jsonl-path", Input)
+        field.value = str(path)
+        field.focus()
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: screen.checked is not None, "the file checked")
+        await pilot.press("ctrl+t")
+        await wait_until(pilot, lambda: isinstance(app.screen, JobDetailScreen), "the new job's detail")
+        assert any(message.startswith("Started job requests: 1 part") for message in notes.messages)
+        await wait_until(pilot, lambda: app.jobs and app.jobs[0].finished, "the job carried to the end", tries=600)
+        assert app.jobs[0].job.status == "completed" and app.jobs[0].succeeded == 30
+
+
+# -- snapshots: jobs filled into the cache as fixed data, each unfinished one leased by another process (so the app
+# only watches it, and a dead API is never asked), a frozen clock ---------------------------------------------------
+
+CREATED = 1_763_000_000
+NOW = CREATED + 2 * 3600
+OTHER = "build-host:4242:feedbeef"
+DEAD_URL = "http://127.0.0.1:9/v1"
+
+
+def job_batch(batch_id: str, status: str, total: int, completed: int, failed: int, created: int) -> Batch:
+    done = status not in ("validating", "in_progress", "finalizing")
+    return Batch.from_dict({
+        "id": batch_id, "object": "batch", "endpoint": "/v1/chat/completions", "input_file_id": f"file-{batch_id}",
+        "completion_window": "24h", "status": status, "created_at": created, "model": "gpt-4o-mini",
+        "request_counts": {"total": total, "completed": completed, "failed": failed},
+        "usage": {"input_tokens": completed * 40, "input_tokens_details": {"cached_tokens": 0},
+                  "output_tokens": completed * 60, "output_tokens_details": {"reasoning_tokens": 0},
+                  "total_tokens": completed * 100} if done else None,
+    })
+
+
+def fixed_jobs(folder) -> list[tuple[Job, list[Part], list[Attempt], list[Batch]]]:
+    """A running job watched from another process (part 1 done after a retry, part 2 running, part 3 waiting), a
+    job paused at its ceiling, and one that completed."""
+    def job(job_id, name, created, status, requests, reason=None, ceiling=None, lease=None) -> Job:
+        return Job(job_id, name, created, status, reason, f"data/{name}.jsonl", str(folder), None,
+                   "/v1/chat/completions", "gpt-4o-mini", requests, requests * 40, Decimal("0.90"), ceiling, 3, None,
+                   lease, None if lease is None else 4_000_000_000.0, created)
+
+    def part(job_id, number, requests, ok=0, failed=0, done=False) -> Part:
+        return Part(job_id, number, (number - 1) * 1000 + 1, requests, requests * 200, requests * 40,
+                    Decimal("0.30"), ok, failed, done)
+
+    def attempt(job_id, number, tried, requests, state, batch_id=None) -> Attempt:
+        return Attempt(job_id, number, tried, str(folder / f"{job_id}-{number}-{tried}.jsonl"), requests,
+                       requests * 40, True, state, None, None, None, batch_id, None)
+
+    running = "job_5f0c2a9e1b7d4c38"
+    paused = "job_8a1d3e5f7b9c0d2e"
+    done = "job_0b1c2d3e4f5a6b7c"
+    return [
+        (job(running, "sentiment [labels] v3", CREATED + 1800, "running", 3000, lease=OTHER),
+         [part(running, 1, 1000, 996, 4, True), part(running, 2, 1000), part(running, 3, 1000)],
+         [attempt(running, 1, 1, 1000, "ended", "batch_run_p1a1"),
+          attempt(running, 1, 2, 12, "ended", "batch_run_p1a2"),
+          attempt(running, 2, 1, 1000, "running", "batch_run_p2a1"), attempt(running, 3, 1, 1000, "waiting")],
+         [job_batch("batch_run_p1a1", "completed", 1000, 988, 12, CREATED + 1810),
+          job_batch("batch_run_p1a2", "completed", 12, 8, 4, CREATED + 3000),
+          job_batch("batch_run_p2a1", "in_progress", 1000, 400, 0, CREATED + 3010)]),
+        (job(paused, "nightly eval", CREATED + 600, "paused", 2000, ceiling=Decimal("0.05"), lease=OTHER,
+             reason="paused before part 2 (attempt 1): spent $0.0480, $0 in flight and $0.30 for it would pass the "
+                    "ceiling of $0.05"),
+         [part(paused, 1, 1000, 1000, 0, True), part(paused, 2, 1000)],
+         [attempt(paused, 1, 1, 1000, "ended", "batch_eval_p1a1"), attempt(paused, 2, 1, 1000, "waiting")],
+         [job_batch("batch_eval_p1a1", "completed", 1000, 1000, 0, CREATED + 610)]),
+        (job(done, "translations", CREATED, "completed", 500),
+         [part(done, 1, 500, 500, 0, True)],
+         [attempt(done, 1, 1, 500, "ended", "batch_tr_p1a1")],
+         [job_batch("batch_tr_p1a1", "completed", 500, 500, 0, CREATED + 5)]),
+    ]
+
+
+def snapshot_app(tmp_path) -> BatchtuiApp:
+    async def fill() -> None:
+        async with await Cache.open(tmp_path / "cache.db") as cache:
+            store = JobStore(tmp_path / "cache.db")
+            for job, parts, attempts, batches in fixed_jobs(tmp_path / "jobs"):
+                await store.create(job, parts, attempts)
+                await cache.upsert_batches(batches, observed_at=NOW)
+
+    asyncio.run(fill())
+    return BatchtuiApp(Profile(name="snapshot", base_url=DEAD_URL, api_key="sk-x"), cache_dir=tmp_path,
+                       clock=lambda: NOW)
+
+
+async def on_jobs(pilot) -> None:
+    await wait_until(pilot, lambda: pilot.app.workspace is not None, "the cache open")
+    await pilot.press("J")
+    await wait_until(pilot, lambda: len(pilot.app.jobs) == 3 and pilot.app.jobs[1].watching == OTHER,
+                     "the jobs read, two watched")
+    await pilot.pause()
+
+
+async def on_job_detail(pilot) -> None:
+    await on_jobs(pilot)
+    await pilot.press("enter")
+    await wait_until(pilot, lambda: getattr(pilot.app.screen, "view", None) is not None, "the job shown")
+    await pilot.pause()
+
+
+def test_snapshot_jobs_80x24(snap_compare, tmp_path, utc):
+    assert snap_compare(snapshot_app(tmp_path), terminal_size=(80, 24), run_before=on_jobs)
+
+
+def test_snapshot_job_detail_80x24(snap_compare, tmp_path, utc):
+    assert snap_compare(snapshot_app(tmp_path), terminal_size=(80, 24), run_before=on_job_detail)

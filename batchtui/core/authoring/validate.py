@@ -215,18 +215,21 @@ def validate_file(
     max_lines: int = MAX_LINES,
     max_bytes: int = MAX_BYTES,
     max_embedding_inputs: int = MAX_EMBEDDING_INPUTS,
+    first_line: int = 1,
     progress: ProgressCallback | None = None,
     cancelled: Callable[[], bool] = lambda: False,
 ) -> ValidationReport:
     """Validate a batch input file against the API's limits (the defaults) for `endpoint` (default: the first
     line's url), by the rules of a profile of `kind` (Azure's take its urls without /v1 and deployment names as
-    models). `progress` gets (bytes done, total bytes). Raises ValidateReadError when the file cannot be read,
+    models). `first_line` is the number of the file's first line, for a part of a larger file: the problems are then
+    at the larger file's lines, and so are the lines their messages point back to. `progress` gets (bytes done,
+    total bytes). Raises ValidateReadError when the file cannot be read,
     ValidateCancelled when `cancelled()` turns true, ValueError when `endpoint` is not a batch endpoint there.
 
     Memory stays bounded: a line longer than a whole file may be (MAX_BYTES, or `max_bytes` if more) is reported
     at its line and never held whole, and a file with no size to check first (a pipe, /dev/zero) is read no further
     than `max_bytes`."""
-    checker = _Checker(endpoint, kind, max_problems, max_lines, max_embedding_inputs)
+    checker = _Checker(endpoint, kind, max_problems, max_lines, max_embedding_inputs, first_line - 1)
     done = total = 0
     try:
         with open(path, "rb", buffering=1 << 20) as fh:
@@ -239,7 +242,7 @@ def validate_file(
                 done += raw if isinstance(raw, int) else len(raw)
                 if stream and done > max_bytes:
                     checker.add(None, "file_too_large", f"more than {max_bytes:,} bytes, over the limit; reading "
-                                f"stopped in line {checker.lines + 1:,}")
+                                f"stopped in line {checker.before + checker.lines + 1:,}")
                     break
                 checker.line(raw)
                 if checker.lines % _PROGRESS_EVERY == 0:
@@ -264,7 +267,8 @@ class _Checker:
     """Checks lines one by one, keeping only what later lines are checked against."""
 
     def __init__(
-        self, endpoint: str | None, kind: str, max_problems: int, max_lines: int, max_embedding_inputs: int
+        self, endpoint: str | None, kind: str, max_problems: int, max_lines: int, max_embedding_inputs: int,
+        before: int = 0,
     ) -> None:
         if endpoint is not None and canonical_endpoint(endpoint, kind) is None:
             raise ValueError(f"endpoint '{endpoint}' is not a batch endpoint ({', '.join(batch_endpoints(kind))})")
@@ -273,6 +277,8 @@ class _Checker:
         self.max_problems, self.max_lines, self.max_embedding_inputs = max_problems, max_lines, max_embedding_inputs
         self.problems: list[Problem] = []
         self.problems_total = 0
+        self.before = before
+        """The lines of the larger file before this one, when it is a part: the problems are at that file's lines."""
         self.lines = self.requests = 0
         self.first_line_of: dict[str, int] = {}
         self.model: str | None = None
@@ -292,7 +298,7 @@ class _Checker:
     def line(self, raw: bytes | int) -> None:
         """Check one line; an int stands for a line of that many bytes, too long to be read."""
         self.lines += 1
-        n = self.lines
+        n = self.before + self.lines
         if not isinstance(raw, int) and raw.isspace():
             return
         self.requests += 1
@@ -553,17 +559,21 @@ def _texts(value: Any) -> tuple[list[str], int]:
     texts: list[str] = []
     token_ids = 0
     stack = [value]
-    while stack:
+    while stack:  # the order of the texts does not matter: their counts are summed
         item = stack.pop()
         if isinstance(item, str):
             texts.append(item)
         elif isinstance(item, list):
-            if item and all(type(v) is int for v in item):
+            if item and type(item[0]) is int and all(type(v) is int for v in item):
                 token_ids += len(item)
             else:
                 stack.extend(item)
         elif isinstance(item, dict):
-            stack.extend((item.get("text"), item.get("content")))
+            for part in (item.get("text"), item.get("content")):
+                if isinstance(part, str):  # most messages' content: no round through the stack
+                    texts.append(part)
+                elif part is not None:
+                    stack.append(part)
     return texts, token_ids
 
 

@@ -236,28 +236,30 @@ def _whole_report(path: Path, reports: list[ValidationReport], extra: list[Probl
 
 
 def _duplicates(paths: list[Path]) -> list[Problem]:
-    """A custom_id used in two parts (validation finds repeats within one part): each use after the first part's,
-    at its job line. The ids seen go to a temporary SQLite file, not to memory."""
+    """A custom_id used in two parts (validation finds repeats within one part): its first use in each part after
+    the first part's, at its job line. The ids of the parts before go to a temporary SQLite file, not to memory;
+    those of the part at hand (a part's worth at most) are held to be looked up there at once."""
     if len(paths) < 2:
         return []
     problems: list[Problem] = []
     line = 0
     with contextlib.closing(sqlite3.connect("")) as ids:  # "": a private temporary file, removed when closed
         ids.execute("CREATE TABLE ids (custom_id TEXT PRIMARY KEY, part INTEGER NOT NULL) WITHOUT ROWID")
+        ids.execute("CREATE TABLE here (custom_id TEXT PRIMARY KEY, line INTEGER NOT NULL) WITHOUT ROWID")
         for number, path in enumerate(paths, start=1):
-            reported: set[str] = set()  # a repeat within this part after that is validation's to report
+            here: dict[str, int] = {}  # each id of this part at its first job line in it
             for raw in _lines(path):
                 line += 1
                 custom_id = _custom_id(raw)
-                if custom_id is None:
-                    continue
-                if ids.execute("INSERT OR IGNORE INTO ids VALUES (?, ?)", (custom_id, number)).rowcount:
-                    continue
-                (first,) = ids.execute("SELECT part FROM ids WHERE custom_id = ?", (custom_id,)).fetchone()
-                if first != number and custom_id not in reported:
-                    reported.add(custom_id)
-                    problems.append(Problem(line, "duplicate_custom_id", f"custom_id {custom_id!r} is used in part "
-                                            f"{first} of the job too; each request needs its own", "custom_id"))
+                if custom_id is not None:
+                    here.setdefault(custom_id, line)
+            ids.executemany("INSERT INTO here VALUES (?, ?)", here.items())
+            for at, custom_id, first in ids.execute("SELECT line, custom_id, part FROM here JOIN ids USING (custom_id) "
+                                                    "ORDER BY line"):
+                problems.append(Problem(at, "duplicate_custom_id", f"custom_id {custom_id!r} is used in part "
+                                        f"{first} of the job too; each request needs its own", "custom_id"))
+            ids.execute("INSERT INTO ids SELECT custom_id, ? FROM here WHERE true ON CONFLICT DO NOTHING", (number,))
+            ids.execute("DELETE FROM here")
     return problems
 
 

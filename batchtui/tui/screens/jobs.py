@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 
 COLUMNS = ("Job", "Status", "OK/failed/pending", "Parts", "Spend", "Try", "ETA")
 MIN_NAME_CHARS = 12
+WIDE_WIDTH = 100
+"""From this many columns the requests column also says their total ("… of 3,000") and money has room to breathe."""
 SCROLLBAR_CELLS = 2
 JOB_STATUS_STYLES = {
     "running": "bold cyan",
@@ -37,15 +39,16 @@ def job_status(view: JobView) -> Text:
     return literal(view.job.status, JOB_STATUS_STYLES.get(view.job.status, "bold"))
 
 
-def spend_text(view: JobView) -> str:
-    """'$0.42 / $5.00' against a ceiling, else '$0.42'."""
+def spend_text(view: JobView, *, wide: bool = True) -> str:
+    """'$0.42 / $5.00' against a ceiling ('$0.42/$5.00' when narrow), else '$0.42'."""
     ceiling = view.job.max_cost_usd
-    return usd(view.spend) + (f" / {usd(ceiling)}" if ceiling is not None else "")
+    return usd(view.spend) + ((" / " if wide else "/") + usd(ceiling) if ceiling is not None else "")
 
 
-def requests_text(view: JobView) -> str:
-    """'270/3/27 of 300': requests succeeded, failed for good and pending, of the job's total."""
-    return f"{view.succeeded:,}/{view.failed:,}/{view.pending:,} of {view.job.requests:,}"
+def requests_text(view: JobView, *, wide: bool = True) -> str:
+    """'270/3/27 of 300': requests succeeded, failed for good and pending, of the job's total ('270/3/27' when
+    narrow: the total is their sum)."""
+    return f"{view.succeeded:,}/{view.failed:,}/{view.pending:,}" + (f" of {view.job.requests:,}" if wide else "")
 
 
 def parts_text(view: JobView) -> str:
@@ -63,10 +66,10 @@ def eta_text(view: JobView, now: float) -> str:
     return "-" if eta is None else span(eta - now)
 
 
-def job_cells(view: JobView, now: float, name_chars: int) -> list[Text]:
+def job_cells(view: JobView, now: float, name_chars: int, *, wide: bool = True) -> list[Text]:
     """One table row; every cell a literal Text (job names come from users' files)."""
-    return [literal(clip(view.job.name, name_chars)), job_status(view), literal(requests_text(view)),
-            literal(parts_text(view)), literal(spend_text(view)), literal(str(top_attempt(view))),
+    return [literal(clip(view.job.name, name_chars)), job_status(view), literal(requests_text(view, wide=wide)),
+            literal(parts_text(view)), literal(spend_text(view, wide=wide)), literal(str(top_attempt(view))),
             literal(eta_text(view, now))]
 
 
@@ -128,9 +131,10 @@ class JobsScreen(BatchtuiScreen[None]):
         keep = self.selected_id()
         now = self.app.clock()
         table.clear()
-        room = self._name_room(views, now)
+        wide = self.app.size.width >= WIDE_WIDTH
+        room = self._name_room(views, now, wide)
         for view in views:
-            table.add_row(*job_cells(view, now, room), key=view.job.id)
+            table.add_row(*job_cells(view, now, room, wide=wide), key=view.job.id)
         if keep is not None and keep in table.rows:
             table.move_cursor(row=table.get_row_index(keep), animate=False)
         running = sum(not view.finished for view in views)
@@ -139,11 +143,11 @@ class JobsScreen(BatchtuiScreen[None]):
         self.query_one("#jobs-status", Static).update(status)
         self.show_line()
 
-    def _name_room(self, views: tuple[JobView, ...], now: float) -> int:
+    def _name_room(self, views: tuple[JobView, ...], now: float, wide: bool) -> int:
         """How many cells the names may take so that the row fits: every other column keeps its widest cell."""
         widths = [cell_len(title) for title in COLUMNS]
         for view in views:
-            cells = job_cells(view, now, 0)
+            cells = job_cells(view, now, 0, wide=wide)
             widths = [max(width, cell.cell_len) for width, cell in zip(widths, cells, strict=True)]
         spare = self.app.size.width - SCROLLBAR_CELLS - sum(widths[1:]) - 2 * len(COLUMNS)
         return max(MIN_NAME_CHARS, spare)
