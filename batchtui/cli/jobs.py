@@ -16,6 +16,7 @@ from cyclopts import App, Parameter
 
 from batchtui.cli.common import JsonOption, ProfileOption, non_empty, run
 from batchtui.cli.render import ProgressLine, fail, print_json, report_lines, say
+from batchtui.core.errors import BatchtuiError
 from batchtui.core.text import plural, printable
 from batchtui.core.timetext import clock, duration
 
@@ -91,6 +92,10 @@ def start(
         fail("--model and --id-column go with a template and DATA", status=2)
     options = JobOptions(name=name, max_cost_usd=_money(max_cost), max_attempts=max_attempts, part_lines=part_lines,
                          part_bytes=part_bytes, enqueued_tokens=enqueued_tokens)
+    try:
+        options.check()
+    except BatchtuiError as exc:
+        fail(str(exc), status=2)
 
     async def work(workspace: Workspace) -> JobView | None:
         runner = JobRunner(workspace)

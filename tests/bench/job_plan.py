@@ -7,6 +7,7 @@ Baselines in the same run: a child that only imports what planning imports (the 
 the checks planning makes, without the copy, the parts and the cross-part ids. Nothing is asserted.
 Goal: 1M rows planned in under a minute, peak RSS the same at 250k, 500k and 1M rows.
 Run: .venv/bin/python tests/bench/job_plan.py [--sizes 250000 500000 1000000] [--dir DIR (files kept and reused)]
+     [--model gpt-4o-mini]
 """
 
 from __future__ import annotations
@@ -30,12 +31,13 @@ from batchtui.core.jobs.plan import JobOptions, JobSource, plan_job  # noqa: E40
 
 SYSTEM = "You label support tickets. Answer with one word: billing, shipping, account, bug or other."
 OPENINGS = ["Hi,", "Hello team,", "Urgent:", "Quick question:", "Dear support,", ""]
-WORDS = ("my order never arrived and the tracking page still says pending since last week although I paid for "
-         "express shipping and the invoice shows a second charge for the same item which I did not make please "
-         "refund it or tell me why the app logs me out every time I open the settings page on my phone").split()
+TICKET = ("my order never arrived and the tracking page still says pending since last week although I paid for "
+          "express shipping and the invoice shows a second charge for the same item which I did not make please "
+          "refund it or tell me why the app logs me out every time I open the settings page on my phone")
+WORDS = TICKET.split()
 
 
-def make_file(path: Path, rows: int) -> None:
+def make_file(path: Path, rows: int, model: str) -> None:
     """A realistic job input: one model, unique custom_ids, a system prompt and a ticket of 15-60 words per line
     (about 300-600 bytes a line)."""
     rng = random.Random(rows)
@@ -43,7 +45,7 @@ def make_file(path: Path, rows: int) -> None:
         for i in range(rows):
             ticket = " ".join([rng.choice(OPENINGS), *rng.choices(WORDS, k=rng.randint(15, 60))]).strip()
             body = {
-                "model": "gpt-4o-mini",
+                "model": model,
                 "messages": [{"role": "system", "content": SYSTEM}, {"role": "user", "content": ticket}],
                 "max_completion_tokens": 5,
                 "temperature": 0,
@@ -91,6 +93,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[250_000, 500_000, 1_000_000])
     parser.add_argument("--dir", type=Path, help="write the files here and keep them (reused when present)")
+    parser.add_argument("--model", default="gpt-4o-mini", help="the requests' model: its encoding counts the tokens "
+                        "when tiktoken has it cached, else the approximation does")
     parser.add_argument("--child", nargs=3, metavar=("WHAT", "PATH", "SCRATCH"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -101,10 +105,10 @@ def main() -> None:
         folder.mkdir(parents=True, exist_ok=True)
         files = {}
         for rows in sorted(args.sizes):
-            files[rows] = path = folder / f"job-{rows}.jsonl"
+            files[rows] = path = folder / f"job-{args.model}-{rows}.jsonl"
             if not path.exists():
                 t0 = time.perf_counter()
-                make_file(path, rows)
+                make_file(path, rows, args.model)
                 print(f"generated {rows:,} rows ({path.stat().st_size / 2**20:.0f} MiB) in "
                       f"{time.perf_counter() - t0:.1f} s")
         sizes_of = {rows: path.stat().st_size for rows, path in files.items()}

@@ -237,3 +237,19 @@ def test_snapshot_jobs_80x24(snap_compare, tmp_path, utc):
 
 def test_snapshot_job_detail_80x24(snap_compare, tmp_path, utc):
     assert snap_compare(snapshot_app(tmp_path), terminal_size=(80, 24), run_before=on_job_detail)
+
+
+async def test_a_file_over_the_request_limit_offers_a_job_instead_of_submit_anyway(tmp_path, write_batch_file):
+    path = write_batch_file(50_001)
+    app = BatchtuiApp(Profile(name="offline", base_url=DEAD_URL, api_key="sk-x"), cache_dir=tmp_path / "app")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("n")
+        await wait_until(pilot, lambda: isinstance(app.screen, NewBatchScreen), "the new batch screen")
+        screen = app.screen
+        screen.query_one("#jsonl-path", Input).value = str(path)
+        screen.query_one("#jsonl-path", Input).focus()
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: screen.checked is not None, "the file checked", tries=600)
+        assert screen.query_one("#as-job").display and not screen.query_one("#as-job").disabled
+        assert not screen.query_one("#anyway").display
+        assert str(screen.query_one("#submit-note").render()).startswith("Over the API's limits for one batch")

@@ -268,7 +268,7 @@ class _Checker:
 
     def __init__(
         self, endpoint: str | None, kind: str, max_problems: int, max_lines: int, max_embedding_inputs: int,
-        before: int = 0,
+        before: int,
     ) -> None:
         if endpoint is not None and canonical_endpoint(endpoint, kind) is None:
             raise ValueError(f"endpoint '{endpoint}' is not a batch endpoint ({', '.join(batch_endpoints(kind))})")

@@ -115,13 +115,17 @@ def plan_job(
 ) -> JobPlan:
     """Plan a job in a new folder under `jobs_dir` (blocking: run it in a thread). `history(model)` gives the
     model's past output per input token, to estimate the output of requests that set no max_tokens. The folder
-    is removed again when the input has problems, planning fails or is cancelled."""
+    is removed again when the input has problems, planning fails, or it is cancelled (`cancelled()` turns true:
+    JobPlanCancelled, whether it was making the input, between parts or validating one)."""
     options.check()
     job_id = new_job_id()
     folder = jobs_dir / job_id
     make_private_dirs(folder)
     try:
         plan = _plan(job_id, folder, source, options, kind, history, progress, cancelled)
+    except Cancelled:  # while making the input, between parts or within one: one error for all
+        shutil.rmtree(folder, ignore_errors=True)
+        raise JobPlanCancelled("Planning the job was cancelled; nothing was kept.") from None
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
@@ -159,16 +163,17 @@ def _plan(
         raise JobPlanError(str(exc)) from None
     total = sum(end - start for start, end in ranges)
     reports: list[ValidationReport] = []
-    done = 0
+    done = lines = 0
     for path in paths:
         if cancelled():
-            raise JobPlanCancelled("Planning the job was cancelled; nothing was kept.")
-        report = validate_file(path, endpoint=endpoint, kind=kind, cancelled=cancelled,
+            raise JobPlanCancelled
+        report = validate_file(path, endpoint=endpoint, kind=kind, first_line=lines + 1, cancelled=cancelled,
                                progress=_offset(progress, done, total))
         endpoint = endpoint or report.endpoint
         reports.append(report)
         done += path.stat().st_size
-    report = _whole_report(source.jsonl or whole, reports, _duplicates(paths), history)
+        lines += report.lines
+    report = _whole_report(source.jsonl or whole, reports, *_duplicates(paths), history)
     if not report.ok:
         return JobPlan(report, None, [], [])
     now = time.time()
@@ -201,16 +206,16 @@ def _offset(progress: ProgressCallback | None, base: int, total: int) -> Progres
     return lambda done, _: progress(base + done, total)
 
 
-def _whole_report(path: Path, reports: list[ValidationReport], extra: list[Problem],
+def _whole_report(path: Path, reports: list[ValidationReport], extra: list[Problem], extra_total: int,
                   history: Callable[[str], OutputHistory | None]) -> ValidationReport:
-    """The parts' reports as one report on the whole input: problems at the input's line numbers (each part's
-    line 1 is the line after the previous part's last), figures summed, the cost priced on the sums."""
+    """The parts' reports (each validated at the input's line numbers) as one report on the whole input: their
+    problems and the parts' models that differ, figures summed, the cost priced on the sums."""
     problems: list[Problem] = []
     total = offset = 0
     first = reports[0]
     model = first.model
     for report in reports:
-        problems += [replace(p, line=None if p.line is None else p.line + offset) for p in report.problems]
+        problems += report.problems
         total += report.problems_total
         if model is not None and report.model is not None and report.model != model:
             problems.append(Problem(offset + 1, "mismatched_model", f"this part of the job uses model "
@@ -218,7 +223,7 @@ def _whole_report(path: Path, reports: list[ValidationReport], extra: list[Probl
             total += 1
         offset += report.lines
     problems += extra
-    total += len(extra)
+    total += extra_total
     problems.sort(key=lambda p: (p.line or 0))
     ceilings = [r.output_ceiling for r in reports if r.output_ceiling is not None]
     whole = replace(
@@ -235,14 +240,15 @@ def _whole_report(path: Path, reports: list[ValidationReport], extra: list[Probl
     return whole
 
 
-def _duplicates(paths: list[Path]) -> list[Problem]:
+def _duplicates(paths: list[Path]) -> tuple[list[Problem], int]:
     """A custom_id used in two parts (validation finds repeats within one part): its first use in each part after
-    the first part's, at its job line. The ids of the parts before go to a temporary SQLite file, not to memory;
-    those of the part at hand (a part's worth at most) are held to be looked up there at once."""
+    the first part's, at its job line; the first MAX_PROBLEMS of them and how many in all. The ids of the parts
+    before go to a temporary SQLite file, not to memory; those of the part at hand (a part's worth at most) are held
+    to be looked up there at once."""
     if len(paths) < 2:
-        return []
+        return [], 0
     problems: list[Problem] = []
-    line = 0
+    total = line = 0
     with contextlib.closing(sqlite3.connect("")) as ids:  # "": a private temporary file, removed when closed
         ids.execute("CREATE TABLE ids (custom_id TEXT PRIMARY KEY, part INTEGER NOT NULL) WITHOUT ROWID")
         ids.execute("CREATE TABLE here (custom_id TEXT PRIMARY KEY, line INTEGER NOT NULL) WITHOUT ROWID")
@@ -256,11 +262,13 @@ def _duplicates(paths: list[Path]) -> list[Problem]:
             ids.executemany("INSERT INTO here VALUES (?, ?)", here.items())
             for at, custom_id, first in ids.execute("SELECT line, custom_id, part FROM here JOIN ids USING (custom_id) "
                                                     "ORDER BY line"):
-                problems.append(Problem(at, "duplicate_custom_id", f"custom_id {custom_id!r} is used in part "
-                                        f"{first} of the job too; each request needs its own", "custom_id"))
+                total += 1
+                if len(problems) < MAX_PROBLEMS:
+                    problems.append(Problem(at, "duplicate_custom_id", f"custom_id {custom_id!r} is used in part "
+                                            f"{first} of the job too; each request needs its own", "custom_id"))
             ids.execute("INSERT INTO ids SELECT custom_id, ? FROM here WHERE true ON CONFLICT DO NOTHING", (number,))
             ids.execute("DELETE FROM here")
-    return problems
+    return problems, total
 
 
 def _lines(path: Path):  # type: ignore[no-untyped-def]

@@ -507,7 +507,7 @@ class JobRunner:
         job = await self.store.job(ref)
         if job.ended:
             return await self._view(job)
-        await self.store.update_job(job.id, status="cancelled", reason="cancelled")
+        await self.store.update_job(job.id, status="cancelled", reason=None)
         for attempt in await self.store.attempts(job.id):
             if attempt.state == "waiting" and attempt.create_started is not None and attempt.batch_id is None:
                 metadata = {JOB: job.id, PART: str(attempt.part), ATTEMPT: str(attempt.attempt)}

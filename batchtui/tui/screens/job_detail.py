@@ -28,23 +28,25 @@ if TYPE_CHECKING:
 
 
 def header_text(view: JobView, now: float) -> Text:
-    """The job's facts, one to a line: name and id; status and reason; source; model and endpoint; money and
-    attempts; requests, parts and ETA (and who advances it, when another process does)."""
+    """The job's facts, one to a line: name, id and when it was made; status and reason; source; model and
+    endpoint; money and attempts; requests, parts and ETA; who advances it, when another process does."""
     job = view.job
     estimate = usd(job.estimate_usd) if job.estimate_usd is not None else "no price"
     ceiling = usd(job.max_cost_usd) if job.max_cost_usd is not None else "none"
-    status = Text.assemble(job_status(view), literal(f" · {job.reason}" if job.reason else ""))
+    running = f" · {plural(len(view.running), 'batch', 'batches')} running" if view.running else ""
     lines = [
         Text.assemble(literal(job.name, "bold"), literal(f"  {job.id} · made {clock(job.created_at)}", "dim")),
-        status,
+        Text.assemble(job_status(view), literal(f" · {job.reason}" if job.reason not in (None, job.status) else ""),
+                      literal(running)),
         literal(f"source: {job.source}"),
-        literal(f"model {job.model or '-'} · {job.endpoint} · {plural(job.requests, 'request')}, "
-                f"{job.input_tokens:,} input tokens"),
+        literal(f"{job.model or 'no model'} · {job.endpoint} · {job.input_tokens:,} input tokens"),
         literal(f"estimate {estimate} · spent {usd(view.spend)} · ceiling {ceiling} · "
                 f"at most {plural(job.max_attempts, 'attempt')}"),
-        literal(f"ok/failed/pending {requests_text(view)} · parts done {parts_text(view)} · "
-                f"ETA {eta_text(view, now)}" + (f" · advanced by {view.watching}" if view.watching else "")),
+        literal(f"requests ok/failed/pending {requests_text(view)} · parts done {parts_text(view)} · "
+                f"ETA {eta_text(view, now)}"),
     ]
+    if view.watching:
+        lines.append(literal(f"advanced by another process: {view.watching}", "dim"))
     return Text("\n").join(lines)
 
 
@@ -59,8 +61,10 @@ def attempt_line(item: AttemptView) -> Text:
     attempt, batch = item.attempt, item.batch
     status = batch.status if batch else ("sending" if attempt.create_started else "waiting")
     counts = batch.request_counts if batch else None
-    figures = f"{counts.completed:,}/{counts.total:,} done, {counts.failed:,} failed" if counts else \
-        plural(attempt.requests, "request")
+    figures = plural(attempt.requests, "request")
+    if counts is not None and counts.total:
+        failed = f", {counts.failed:,} failed" if counts.failed else ""
+        figures = f"{counts.completed:,}/{counts.total:,} done{failed}"
     note = " · refused for the enqueued-token limit, sent again" if attempt.state == "limited" else ""
     return Text.assemble(literal(f"  #{attempt.attempt} {attempt.batch_id or '(no batch yet)'}  "),
                          literal(status, STATUS_STYLES.get(status, "")), literal(f"  {figures}{note}", "dim"))
@@ -178,8 +182,11 @@ class JobDetailScreen(BatchtuiScreen[None]):
     def action_cancel_job(self) -> None:
         if self.view is None:
             return
-        question = (f"Cancel job {self.view.job.name} ({self.job_id})? Nothing more is sent and its running "
-                    f"{plural(len(self.view.running), 'batch', 'batches')} are cancelled; finished answers stay.")
+        running = len(self.view.running)
+        stopped = f" and {plural(running, 'running batch')} {'is' if running == 1 else 'are'} cancelled" if running \
+            else ""
+        question = (f"Cancel job {self.view.job.name} ({self.job_id})? Nothing more is sent{stopped}; finished "
+                    "answers stay and export.")
         self.app.push_screen(ConfirmScreen(question, "Cancel the job"),
                              lambda yes: self.cancel_job() if yes else None)
 

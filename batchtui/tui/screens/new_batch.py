@@ -321,6 +321,7 @@ class NewBatchScreen(BatchtuiScreen[None]):
         self.workers.cancel_group(self, "check")
         self.checked = None
         self.query_one("#anyway").display = False
+        self.query_one("#as-job").display = False
         try:
             source = self._source()
         except BatchtuiError as exc:
@@ -388,7 +389,9 @@ class NewBatchScreen(BatchtuiScreen[None]):
         self.query_one("#endpoint", Select).value = endpoint if known else Select.BLANK
         anyway = self.query_one("#anyway", Checkbox)
         anyway.value = False
-        anyway.display = not checked.report.ok
+        over = over_batch_limits(checked.report)  # no batch can take it: the job is offered instead of "anyway"
+        anyway.display = not checked.report.ok and not over
+        self.query_one("#as-job").display = over
         self._update_submit()
 
     def _check_failed(self, run: int, message: str) -> None:
@@ -428,10 +431,10 @@ class NewBatchScreen(BatchtuiScreen[None]):
         """Enable Submit, or say beside it why it is blocked."""
         blocked = self._blocker()
         report = self.checked.report if self.checked else None
-        if blocked:
+        if report and over_batch_limits(report) and not self._submitting:
+            note = "Over the API's limits for one batch: As a job (^t) cuts it into parts and carries them to the end."
+        elif blocked:
             note = "Fix the metadata above." if blocked == self._metadata_error() else blocked
-        elif report and over_batch_limits(report):
-            note = "Over the API's limits for one batch: As a job cuts it into parts and carries them to the end."
         elif report and not report.ok:
             note = f"Submitting with {plural(report.problems_total, 'problem')}: the API will likely fail the batch."
         else:
