@@ -80,6 +80,12 @@ def test_a_profile_sets_the_clients_timeout_and_retries(tmp_path):
     assert (client.timeout, client.max_retries) == (5.0, 0)
 
 
+def test_a_profile_names_its_enqueued_token_limits(tmp_path):
+    write_config(tmp_path, "[profiles.org]\napi_key = 'sk-x'\n[profiles.org.enqueued_token_limit]\n"
+                           "'gpt-4o-mini' = 2_000_000\n'gpt-4.1' = 900_000\n")
+    assert resolve_profile("org").enqueued_token_limit == {"gpt-4o-mini": 2_000_000, "gpt-4.1": 900_000}
+
+
 @pytest.mark.parametrize(
     ("text", "name", "fragment"),
     [
@@ -96,6 +102,9 @@ def test_a_profile_sets_the_clients_timeout_and_retries(tmp_path):
         ("[profiles.a]\nmax_retries = 1.5\n", "a", "field 'max_retries' must be a whole number from 0 to 10"),
         ("[profiles.a]\nmax_retries = true\n", "a", "field 'max_retries' must be a whole number from 0 to 10"),
         ("[profiles.a]\nlog_finished = 'no'\n", "a", "field 'log_finished' must be true or false"),
+        ("[profiles.a]\nenqueued_token_limit = 5\n", "a", "[profiles.a].enqueued_token_limit must be a table"),
+        ("[profiles.a.enqueued_token_limit]\nx = 0\n", "a", "'x' must be a whole number of tokens, at least 1"),
+        ("[profiles.a.enqueued_token_limit]\nx = '9'\n", "a", "'x' must be a whole number of tokens, at least 1"),
     ],
 )
 def test_config_mistakes_are_one_line_naming_the_file(tmp_path, text, name, fragment):

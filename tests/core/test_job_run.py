@@ -212,3 +212,43 @@ async def test_a_crash_between_a_call_and_its_record_sends_nothing_twice(server,
         batches = await job_batches(server, job_id)
         once_each(batches)
         assert {b.input_file_id for b in batches if b.metadata[ATTEMPT] == "1"} == {sent.id, uploaded.id}
+
+
+async def test_an_expired_batch_is_sent_again_and_every_row_lands_in_llm_logs(tmp_path):
+    with SandboxServer(SandboxConfig(speed=50.0)) as slow:  # 200 lines take 2 s in progress
+        profile = Profile(name="t", base_url=slow.base_url, api_key="sk-test", max_retries=0)
+        async with await Workspace.open(profile, cache_dir=tmp_path / "cache") as ws:
+            runner = JobRunner(ws)
+            job_id = await new_job(runner, tmp_path, 200, max_attempts=2)
+            (first,) = (await runner.step(job_id)).running
+            deadline = time.monotonic() + 20
+            while (batch := await ws.fetch_batch(first.attempt.batch_id)).status != "in_progress" or not (
+                    batch.request_counts and batch.request_counts.completed >= 20):
+                assert time.monotonic() < deadline
+                await asyncio.sleep(0.05)
+            slow.expire_now(batch.id)
+            view = await runner.run(job_id, poll_seconds=0.1)
+            assert view.job.status == "completed" and view.succeeded == 200
+            statuses = [a.batch.status for a in view.attempts]
+            assert statuses == ["expired", "completed"] and view.attempts[1].attempt.requests < 200
+            rows = await asyncio.to_thread(_logged, ws.cache_path, first.attempt.batch_id)
+            assert rows == (200, 200), "every request of the part, each with its latest answer"
+
+
+def _logged(db, batch_id: str) -> tuple[int, int]:
+    import sqlite3
+
+    with sqlite3.connect(db) as conn:
+        return conn.execute("SELECT count(*), count(response) FROM llm_logs WHERE metadata -> 'batch' ->> 'batch_id' = ?",
+                            (batch_id,)).fetchone()
+
+
+async def test_the_profiles_enqueued_token_limit_is_kept(tmp_path):
+    with SandboxServer(SandboxConfig(speed=300.0, enqueued_token_limit=2_500)) as limited:
+        profile = Profile(name="t", base_url=limited.base_url, api_key="sk-test", max_retries=0,
+                          enqueued_token_limit={"gpt-4o-mini": 1_700})
+        async with await Workspace.open(profile, cache_dir=tmp_path / "cache") as ws:
+            runner = JobRunner(ws)
+            view = await runner.run(await new_job(runner, tmp_path, 400, part_lines=100), poll_seconds=0.1)
+        assert view.job.status == "completed"
+        assert limited.stats().get("batches_failed.token_limit_exceeded", 0) == 0
