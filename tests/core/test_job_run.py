@@ -239,8 +239,8 @@ def _logged(db, batch_id: str) -> tuple[int, int]:
     import sqlite3
 
     with sqlite3.connect(db) as conn:
-        return conn.execute("SELECT count(*), count(response) FROM llm_logs WHERE metadata -> 'batch' ->> 'batch_id' = ?",
-                            (batch_id,)).fetchone()
+        return conn.execute("SELECT count(*), count(response) FROM llm_logs "
+                            "WHERE metadata -> 'batch' ->> 'batch_id' = ?", (batch_id,)).fetchone()
 
 
 async def test_the_profiles_enqueued_token_limit_is_kept(tmp_path):
