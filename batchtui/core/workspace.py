@@ -294,11 +294,12 @@ class Workspace:
         attempt's response; files are downloaded into the cache once. A batch unchanged since its last import is
         not read again unless `force`. `progress` gets bytes downloaded, then bytes imported.
 
-        `files` are results already downloaded elsewhere (`get-batch-results -o DIR`): they are read instead of
-        the cache's copies, with the input from the cache (fetched once), and without the batch's retries."""
+        `files` are results already on disk, read instead of the cache's copies: downloaded elsewhere
+        (`get-batch-results -o DIR`: the input then comes from the cache, fetched once), or a job's part with its
+        retries' results in `files.retries` (named as the cache names downloads)."""
         if isinstance(batch, str):
             batch = await self.fetch_batch(batch)
-        retries = await self.cache.retries_of(batch.id) if files is None else []
+        retries = await self.cache.retries_of(batch.id) if files is None or files.retries else []
         if not force:
             last = await asyncio.to_thread(last_import, self.cache.path, batch.id)
             if last is not None and last[0] == signature(batch, retries, self.profile.kind):

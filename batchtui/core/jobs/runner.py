@@ -44,6 +44,14 @@ POLL_SECONDS = 5.0
 MAX_BACKOFF_SECONDS = 300.0
 
 
+class _LeaseHeld(Exception):
+    """Another process holds the job: this one only watches."""
+
+    def __init__(self, holder: str) -> None:
+        super().__init__(holder)
+        self.holder = holder
+
+
 class JobRefused(BatchtuiError):
     """The job was not started: its estimate is over the cost ceiling, or it cannot be priced against one."""
 
@@ -240,22 +248,31 @@ class JobRunner:
 
     async def step(self, job_id: str) -> JobView:
         """One pass over the job, if this process holds (or can take) its lease; else the job as it is."""
-        holder = await self.store.take_lease(job_id, self.owner)
-        job = await self.store.job(job_id)
-        if holder is not None:
-            return await self._view(job, watching=holder)
-        for attempt in await self.store.attempts(job_id):
-            if attempt.state == "running" and attempt.batch_id:
-                batch = await self.ws.fetch_batch(attempt.batch_id)
-                if job.status == "cancelled" and batch.status in ACTIVE_STATUSES and batch.status != "cancelling":
-                    batch = await self.ws.cancel_batch(batch.id)
-                if batch.status not in ACTIVE_STATUSES:
-                    await self._settle(await self.store.job(job_id), attempt, batch)
-        job = await self.store.job(job_id)
-        if job.status in ("running", "paused"):
-            await self._submit_waiting(job)
-            job = await self._conclude(await self.store.job(job_id))
+        try:
+            await self._hold(job_id)
+            job = await self.store.job(job_id)
+            for attempt in await self.store.attempts(job_id):
+                if attempt.state == "running" and attempt.batch_id:
+                    batch = await self.ws.fetch_batch(attempt.batch_id)
+                    if job.status == "cancelled" and batch.status in ACTIVE_STATUSES and batch.status != "cancelling":
+                        batch = await self.ws.cancel_batch(batch.id)
+                    if batch.status not in ACTIVE_STATUSES:
+                        await self._hold(job_id)
+                        await self._settle(await self.store.job(job_id), attempt, batch)
+            job = await self.store.job(job_id)
+            if job.status in ("running", "paused"):
+                await self._submit_waiting(job)
+                job = await self._conclude(await self.store.job(job_id))
+        except _LeaseHeld as held:
+            return await self._view(await self.store.job(job_id), watching=held.holder)
         return await self._view(job)
+
+    async def _hold(self, job_id: str) -> None:
+        """Take or renew the job's lease before a step that changes it; _LeaseHeld when another process has it
+        (a slow step of ours may have let it run out)."""
+        holder = await self.store.take_lease(job_id, self.owner)
+        if holder is not None:
+            raise _LeaseHeld(holder)
 
     async def _conclude(self, job: Job) -> Job:
         """A job whose every part is done has completed (saying how many requests failed for good)."""
@@ -286,8 +303,8 @@ class JobRunner:
                 await self.store.update_job(job.id, status="failed",
                                             reason=f"Part {part.part}'s batch {batch.id} failed: {why}")
             return
-        earlier = [a for a in attempts if a.attempt < attempt.attempt and a.state == "ended" and a.batch_id]
-        index = await self._part_index(part, [*earlier, attempt])
+        files = await self._part_files(attempts, up_to=attempt.attempt)
+        index = await asyncio.to_thread(build_index, files, store_dir=self.ws.index_dir())
         try:
             ok = final = 0
             again: list[int] = []
@@ -316,7 +333,7 @@ class JobRunner:
         finally:
             index.close()
         await self.store.settle(attempt, "ended", changes, following)
-        await self._log(batch)
+        await self._log(attempts[0], files)
 
     async def _settle_limited(self, job: Job, part: Part, attempt: Attempt, attempts: list[Attempt], batch: Batch,
                               message: str) -> None:
@@ -343,31 +360,29 @@ class JobRunner:
                             upload_started=None, create_started=None, batch_id=None, retry_of=batch.id)
         await self.store.settle(attempt, "limited", {}, following)
 
-    async def _part_index(self, part: Part, attempts: list[Attempt]) -> ResultIndex:
-        """The part's requests (its first attempt's file) joined with these attempts' results, latest last."""
-        first = await self._part_input(part)
+    async def _part_files(self, attempts: list[Attempt], *, up_to: int) -> ResultFiles:
+        """A part's requests (its first attempt's file) with the results of its attempts up to `up_to` that made a
+        batch, in order (a refused one adds none), so a row shows its latest; downloaded into the cache once."""
         results: list[ResultFiles] = []
         for attempt in attempts:
-            assert attempt.batch_id is not None
+            if attempt.batch_id is None or attempt.attempt > up_to:
+                continue
             batch = await self.ws.batch(attempt.batch_id) or await self.ws.fetch_batch(attempt.batch_id)
             got = {r.kind: r.path for r in await self.ws.fetch_results(batch)}
             results.append(ResultFiles(output=got.get("output"), errors=got.get("error")))
-        files = ResultFiles(input=first, output=results[0].output if results else None,
-                            errors=results[0].errors if results else None, retries=tuple(results[1:]))
-        return await asyncio.to_thread(build_index, files, store_dir=self.ws.index_dir())
+        first = results[0] if results else ResultFiles()
+        return ResultFiles(input=Path(attempts[0].file), output=first.output, errors=first.errors,
+                           retries=tuple(results[1:]))
 
-    async def _part_input(self, part: Part) -> Path:
-        attempts = await self.store.attempts(part.job_id)
-        return Path(next(a.file for a in attempts if a.part == part.part and a.attempt == 1))
-
-    async def _log(self, batch: Batch) -> None:
-        """Put the part's requests in llm_logs with their latest answers: its first batch, with its retries. A
-        failure here never stops the job (the app's import catches up)."""
-        root = batch
-        while (parent := (root.metadata or {}).get(RETRY_OF)) and (found := await self.ws.batch(parent)):
-            root = found
+    async def _log(self, first: Attempt, files: ResultFiles) -> None:
+        """Put the part's requests in llm_logs under its first batch, each with its latest answer (its retries
+        link to it), read from the part's own files. A failure here never stops the job: the app's import
+        catches up."""
+        batch = await self.ws.batch(first.batch_id) if first.batch_id else None
+        if batch is None:
+            return
         try:
-            await self.ws.import_batch(root)
+            await self.ws.import_batch(batch, files=files)
         except BatchtuiError:
             return
 
@@ -392,6 +407,7 @@ class JobRunner:
             if attempt.create_started is None and (why := await self._over_ceiling(job, parts, attempt)):
                 blocked_by_cost = why
                 break
+            await self._hold(job.id)
             await self._submit(job, parts[attempt.part], attempt)
         if blocked_by_cost and job.status != "paused":
             await self.store.update_job(job.id, status="paused", reason=blocked_by_cost)

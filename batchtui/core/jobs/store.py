@@ -30,8 +30,9 @@ AttemptState = Literal["waiting", "running", "ended", "limited"]
 ended; ended: its batch ended and its results were read; limited: its batch was refused for the enqueued-token
 limit (then the next attempt sends the same requests again, and this one does not count as tried)."""
 
-LEASE_SECONDS = 30.0
-"""How long a runner's hold on a job lasts unless renewed; a runner renews it on every pass."""
+LEASE_SECONDS = 120.0
+"""How long a runner's hold on a job lasts unless renewed; a runner renews it before each step that changes the
+job. A holder killed on this host is noticed at once; one on another host is waited out."""
 
 _T = TypeVar("_T")
 
