@@ -216,23 +216,31 @@ class BatchtuiApp(LiteralApp):
         try:
             if self.job_runner is None:
                 self.job_runner = JobRunner(self.workspace)
-            views = await self.job_runner.jobs()
+            try:
+                views = await self.job_runner.jobs()
+            except Exception as exc:  # a cache that cannot be read now: told once, tried again next pass
+                self._job_trouble("", "The jobs cannot be read", exc)
+                return
+            self._failing_jobs.discard("")
             for number, view in enumerate(views):
                 if view.finished:
                     continue
                 try:
                     views[number] = await self.job_runner.step(view.job.id)
                 except Exception as exc:  # a bug too must not stop the other jobs, nor the next pass
-                    if view.job.id not in self._failing_jobs:
-                        self._failing_jobs.add(view.job.id)
-                        reason = str(exc) if isinstance(exc, BatchtuiError) else failure_line(exc)
-                        self.notify(f"{view.job.name} ({view.job.id}): {reason}", title="Job not advanced",
-                                    severity="warning", markup=False)
+                    self._job_trouble(view.job.id, f"{view.job.name} ({view.job.id}) was not advanced", exc)
                 else:
                     self._failing_jobs.discard(view.job.id)
             self.jobs = tuple(views)
         finally:
             self._jobs_timer = self.set_timer(self.job_poll_seconds or POLL_SECONDS, self.advance_jobs)
+
+    def _job_trouble(self, key: str, what: str, exc: Exception) -> None:
+        """Tell a failure of the jobs pass once (by `key`: a job id, "" for reading them) until it passes again."""
+        if key not in self._failing_jobs:
+            self._failing_jobs.add(key)
+            reason = str(exc) if isinstance(exc, BatchtuiError) else failure_line(exc)
+            self.notify(f"{what}: {reason}", title="Jobs", severity="warning", markup=False)
 
     def _logging(self) -> bool:
         return any(worker.group == LOGS and worker.is_running for worker in self.workers)
@@ -406,7 +414,7 @@ class BatchtuiApp(LiteralApp):
         if self.job_runner is not None:  # a `job run` started now takes the jobs over at once
             for view in self.jobs:
                 with contextlib.suppress(Exception):
-                    await self.job_runner.store.release_lease(view.job.id, self.job_runner.owner)
+                    await self.job_runner.release(view.job.id)
         if self.workspace is not None:
             await self.workspace.close()
 

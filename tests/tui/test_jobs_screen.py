@@ -162,7 +162,7 @@ def job_batch(batch_id: str, status: str, total: int, completed: int, failed: in
     })
 
 
-def fixed_jobs(folder) -> list[tuple[Job, list[Part], list[Attempt], list[Batch]]]:
+def fixed_jobs(folder, running_lease: str | None = OTHER) -> list[tuple[Job, list[Part], list[Attempt], list[Batch]]]:
     """A running job watched from another process (part 1 done after a retry, part 2 running, part 3 waiting), a
     job paused at its ceiling, and one that completed."""
     def job(job_id, name, created, status, requests, reason=None, ceiling=None, lease=None) -> Job:
@@ -182,7 +182,7 @@ def fixed_jobs(folder) -> list[tuple[Job, list[Part], list[Attempt], list[Batch]
     paused = "job_8a1d3e5f7b9c0d2e"
     done = "job_0b1c2d3e4f5a6b7c"
     return [
-        (job(running, "sentiment [labels] v3", CREATED + 1800, "running", 3000, lease=OTHER),
+        (job(running, "sentiment [labels] v3", CREATED + 1800, "running", 3000, lease=running_lease),
          [part(running, 1, 1000, 996, 4, True), part(running, 2, 1000), part(running, 3, 1000)],
          [attempt(running, 1, 1, 1000, "ended", "batch_run_p1a1"),
           attempt(running, 1, 2, 12, "ended", "batch_run_p1a2"),
@@ -203,11 +203,11 @@ def fixed_jobs(folder) -> list[tuple[Job, list[Part], list[Attempt], list[Batch]
     ]
 
 
-def snapshot_app(tmp_path) -> BatchtuiApp:
+def snapshot_app(tmp_path, running_lease: str | None = OTHER) -> BatchtuiApp:
     async def fill() -> None:
         async with await Cache.open(tmp_path / "cache.db") as cache:
             store = JobStore(tmp_path / "cache.db")
-            for job, parts, attempts, batches in fixed_jobs(tmp_path / "jobs"):
+            for job, parts, attempts, batches in fixed_jobs(tmp_path / "jobs", running_lease):
                 await store.create(job, parts, attempts)
                 await cache.upsert_batches(batches, observed_at=NOW)
 
@@ -253,3 +253,45 @@ async def test_a_file_over_the_request_limit_offers_a_job_instead_of_submit_anyw
         assert screen.query_one("#as-job").display and not screen.query_one("#as-job").disabled
         assert not screen.query_one("#anyway").display
         assert str(screen.query_one("#submit-note").render()).startswith("Over the API's limits for one batch")
+
+
+async def test_a_job_that_cannot_be_advanced_is_told_once_and_the_others_go_on(tmp_path):
+    app = await asyncio.to_thread(snapshot_app, tmp_path, None)  # the running job is the app's to advance: no API
+    app.job_poll_seconds = 0.05
+    notes = Notes()
+    async with app.run_test(message_hook=notes.hear) as pilot:
+        await wait_until(pilot, lambda: len(app.jobs) == 3, "the first pass")
+        for _ in range(3):
+            seen = app.jobs
+            await wait_until(pilot, lambda seen=seen: app.jobs is not seen, "another pass", tries=600)
+        told = [message for message in notes.messages if "was not advanced" in message]
+        assert len(told) == 1 and told[0].startswith("sentiment [labels] v3 (job_5f0c2a9e1b7d4c38) was not advanced:")
+        assert app.jobs[1].watching == OTHER  # the paused job, held elsewhere, is still read
+
+
+async def test_the_viewer_over_a_template_job_exports_the_data_with_the_answers(sandbox_profile, tmp_path):
+    import csv
+
+    from pilot_helpers import export_from_viewer
+
+    from batchtui.tui.screens.results import JobResults
+
+    template = tmp_path / "prompt.json"
+    template.write_text('{"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Name {{fruit}}."}]}')
+    data = tmp_path / "fruit.csv"
+    data.write_text("id,fruit\n" + "".join(f"f{i},fruit {i}\n" for i in range(25)))
+    async with await Workspace.open(sandbox_profile, cache_dir=tmp_path) as workspace:
+        runner = JobRunner(workspace)
+        plan = await asyncio.to_thread(plan_job, JobSource(template=template, data=data), JobOptions(part_lines=10),
+                                       runner.jobs_dir)
+        job_id = (await runner.record(plan)).id
+        assert (await runner.run(job_id, poll_seconds=0.1)).job.status == "completed"
+    app = BatchtuiApp(sandbox_profile, cache_dir=tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.push_screen(ResultsScreen(JobResults(job_id), job_id))
+        await wait_until(pilot, lambda: isinstance(app.screen, ResultsScreen) and app.screen.index is not None
+                         and app.screen.index.complete, "the job indexed")
+        await export_from_viewer(pilot, tmp_path / "answers.csv")
+    rows = list(csv.DictReader((tmp_path / "answers.csv").open()))
+    assert list(rows[0]) == ["id", "fruit", "status", "answer", "tokens"]
+    assert [r["id"] for r in rows] == [f"f{i}" for i in range(25)] and all(r["answer"] for r in rows)

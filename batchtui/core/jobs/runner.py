@@ -11,6 +11,7 @@ batchtui_attempt) before sending again, and a batch is created without the SDK's
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import shutil
 import time
@@ -168,7 +169,7 @@ def _attempt_dict(view: AttemptView) -> dict[str, object]:
 
 
 class JobRunner:
-    """Plans, advances, cancels and reads back the jobs of one workspace."""
+    """Records, advances, cancels and reads back the jobs of one workspace (`plan_job` plans them)."""
 
     def __init__(self, workspace: Workspace, *, owner: str | None = None) -> None:
         self.ws = workspace
@@ -244,7 +245,11 @@ class JobRunner:
                     return view
                 await asyncio.sleep(poll_seconds)
         finally:
-            await self.store.release_lease(job_id, self.owner)
+            await self.release(job_id)
+
+    async def release(self, job_id: str) -> None:
+        """Let go of the job, so another process (a `job run`, the app) may advance it at once."""
+        await self.store.release_lease(job_id, self.owner)
 
     async def step(self, job_id: str) -> JobView:
         """One pass over the job, if this process holds (or can take) its lease; else the job as it is."""
@@ -496,18 +501,34 @@ class JobRunner:
                             attempts=tuple(number for number, _, _ in pairs))
         return view.job, files
 
+    async def sources(self, ref: str) -> set[Path]:
+        """The job's own files, which an export must never replace: its input, and for a job made from a template
+        its manifest and the data file that names."""
+        job = await self.store.job(ref)
+        own = {job.input}
+        if job.manifest:
+            own.add(Path(job.manifest))
+            with contextlib.suppress(BatchtuiError):
+                own.add(load_manifest(Path(job.manifest)).data_file)
+        return own
+
+    async def data_join(self, ref: str) -> DataJoin | None:
+        """The data rows a job made from a template and data was made from, to export beside the answers; None
+        for a job made from a JSONL file."""
+        job = await self.store.job(ref)
+        if not job.manifest:
+            return None
+        manifest = load_manifest(Path(job.manifest))
+        columns, by_id = await asyncio.to_thread(data_rows_by_custom_id, manifest)
+        return DataJoin(columns, {custom_id: row.values for custom_id, row in by_id.items()})
+
     async def export(self, ref: str, dest: Path, *, progress: ProgressCallback | None = None) -> int:
         """Write each input row of the job once, in the input's order, with its latest attempt's result: CSV with
         the data's columns for a job made from a template and data (custom_id, status, error, prompt, answer and
         tokens otherwise), or JSONL by the name's suffix. Returns the rows written."""
+        check_export_dest(dest, await self.sources(ref))
         job, files = await self.result_files(ref)
-        manifest = load_manifest(Path(job.manifest)) if job.manifest else None
-        check_export_dest(dest, [job.input, Path(job.manifest) if job.manifest else None,
-                                 manifest.data_file if manifest else None])
-        data = None
-        if manifest is not None and wants_data(dest):
-            columns, by_id = await asyncio.to_thread(data_rows_by_custom_id, manifest)
-            data = DataJoin(columns, {custom_id: row.values for custom_id, row in by_id.items()})
+        data = await self.data_join(job.id) if wants_data(dest) else None
         index = await asyncio.to_thread(build_index, files, store_dir=self.ws.index_dir())
         try:
             rows = [row for row in range(len(index)) if index.line_number(row, "input") is not None]

@@ -572,6 +572,16 @@ class ResultsScreen(BatchtuiScreen[None]):
             except BatchtuiError as exc:
                 self.notify(f"{exc} Exporting without the data's columns.", title="Data file", severity="warning",
                             markup=False)
+        elif isinstance(self.source, JobResults):
+            from batchtui.core.jobs.runner import JobRunner
+
+            try:
+                runner = JobRunner(await self.app.wait_for_workspace())
+                own |= await runner.sources(self.source.job_id)
+                data = await runner.data_join(self.source.job_id) if wants_data(dest) else None
+            except BatchtuiError as exc:
+                self.notify(f"{exc} Exporting without the data's columns.", title="Data file", severity="warning",
+                            markup=False)
         try:
             check_export_dest(dest, own)
         except BatchtuiError as exc:
