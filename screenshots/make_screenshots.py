@@ -6,6 +6,7 @@ Run: make screenshots
 from __future__ import annotations
 
 import asyncio
+import csv
 import os
 import shutil
 import tempfile
@@ -15,6 +16,9 @@ from textual.widgets import Input, TextArea
 
 from batchtui.core.cache.sql import EXAMPLE_QUERIES
 from batchtui.core.config import Profile
+from batchtui.core.jobs.plan import JobOptions, JobSource, plan_job
+from batchtui.core.jobs.runner import JobRunner
+from batchtui.core.workspace import Workspace
 from batchtui.sandbox import SandboxConfig, SandboxServer
 from batchtui.tui.app import BatchtuiApp
 from batchtui.tui.screens.new_batch import NewBatchScreen
@@ -29,6 +33,7 @@ SETTLE_SECONDS = 1.5
 
 async def take(server: SandboxServer, cache_dir: Path) -> list[str]:
     profile = Profile(name="demo", base_url=server.base_url, api_key="sk-demo")
+    await record_a_job(profile, cache_dir)
     app = BatchtuiApp(profile, cache_dir=cache_dir, demo=True)
     written = []
 
@@ -68,7 +73,30 @@ async def take(server: SandboxServer, cache_dir: Path) -> list[str]:
         app.pop_screen()
         await sql_by_model(pilot, with_failures.id)
         await shoot("sql")
+        app.pop_screen()
+        await pilot.press("J")
+        await shoot("jobs")
+        await pilot.press("enter")
+        await shoot("job-detail")
     return written
+
+
+async def record_a_job(profile: Profile, cache_dir: Path) -> None:
+    """A job of the example's reviews, 40 times over, in four parts, with a budget of enqueued tokens that admits
+    two parts at a time: the app starts it, and by the last screenshots two parts run and two wait."""
+    rows = list(csv.DictReader((EXAMPLE / "reviews.csv").open()))
+    data = Path("reviews-320.csv")
+    with data.open("w", newline="") as out:
+        writer = csv.DictWriter(out, fieldnames=list(rows[0]))
+        writer.writeheader()
+        for i in range(320):
+            writer.writerow({**rows[i % len(rows)], "id": f"r{i + 1:03d}"})
+    async with await Workspace.open(profile, cache_dir=cache_dir) as workspace:
+        runner = JobRunner(workspace)
+        source = JobSource(template=Path("template.json"), data=data)
+        plan = await asyncio.to_thread(plan_job, source, JobOptions(name="reviews, all stores", part_lines=80,
+                                                                    enqueued_tokens=14_000), runner.jobs_dir)
+        await runner.record(plan)
 
 
 async def sql_by_model(pilot, batch_id: str) -> None:
