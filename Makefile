@@ -29,6 +29,7 @@ bench: $(STAMP)
 	$(BIN)/python tests/bench/sandbox_throughput.py
 	$(BIN)/python tests/bench/make_batch_file.py
 	$(BIN)/python tests/bench/validate_file.py
+	$(BIN)/python tests/bench/job_plan.py
 	$(BIN)/python tests/bench/stats.py
 	$(BIN)/python tests/bench/import_batch.py
 	cd tests/bench && ../../$(BIN)/python result_index.py && ../../$(BIN)/python tui_results.py && ../../$(BIN)/python cold_start.py

@@ -21,6 +21,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -55,12 +56,15 @@ def make_file(path: Path, rows: int, model: str) -> None:
 
 
 def child(what: str, path: Path, scratch: Path) -> None:
-    """One measured run, in its own process: prints its wall time (and what it found) as one JSON line."""
+    """One measured run, in its own process: prints its wall time (and what it found) as one JSON line. "idle" does
+    nothing: its peak RSS is that of the interpreter and the imports alone."""
     t0 = time.perf_counter()
-    found: dict[str, object] = {}
+    found: dict[str, Any] = {}
+    kept: Path | None = None
     if what == "plan":
         plan = plan_job(JobSource(jsonl=path), JobOptions(), scratch)
         assert plan.job is not None, [p.describe(path) for p in plan.report.problems[:3]]
+        kept = Path(plan.job.folder)
         found = {"parts": len(plan.parts), "requests": plan.report.requests, "tokens": plan.report.token_method}
     elif what == "validate":
         from batchtui.core.authoring.validate import validate_file
@@ -71,12 +75,12 @@ def child(what: str, path: Path, scratch: Path) -> None:
     elif what == "read":
         raw_read([path])
     seconds = time.perf_counter() - t0
-    if what == "plan":
-        shutil.rmtree(Path(plan.job.folder))  # type: ignore[union-attr]
+    if kept is not None:
+        shutil.rmtree(kept)  # the job's folder, once timed
     print(orjson.dumps({"seconds": seconds, **found}).decode())
 
 
-def measure(what: str, path: Path, scratch: Path) -> tuple[dict[str, object], float]:
+def measure(what: str, path: Path, scratch: Path) -> tuple[dict[str, Any], float]:
     """Run `what` in a child; its JSON line and its peak RSS in MiB."""
     proc = subprocess.Popen([sys.executable, __file__, "--child", what, str(path), str(scratch)],
                             stdout=subprocess.PIPE)
@@ -120,20 +124,17 @@ def main() -> None:
         validated = measure("validate", largest, jobs)
         plans = {rows: measure("plan", path, jobs) for rows, path in files.items()}
 
-    base = float(validated[0]["seconds"])  # type: ignore[arg-type]
+    base = validated[0]["seconds"]
     sizes = ", ".join(f"{rows:,} rows {size / 2**20:.0f} MiB" for rows, size in sizes_of.items())
-    print(f"\nchat-completions JSONL, one model: {sizes}; tokens: {next(iter(plans.values()))[0]['tokens']}\n")
+    print(f"\nchat-completions JSONL, one model: {sizes}; tokens: {plans[max(files)][0]['tokens']}\n")
     print("| run | rows | parts | seconds | x validate baseline | peak RSS MiB |\n|---|---:|---:|---:|---:|---:|")
-    rows_of = max(files)
     print(f"| imports only (RSS floor) | | | | | {idle[1]:.0f} |")
-    print(f"| raw read, 1 MB chunks | {rows_of:,} | | {read[0]['seconds']:.2f} | "
-          f"{float(read[0]['seconds']) / base:.2f} | {read[1]:.0f} |")  # type: ignore[arg-type]
-    print(f"| validate_file, one pass, limits raised (baseline) | {rows_of:,} | | {base:.2f} | 1.00 | "
-          f"{validated[1]:.0f} |")
+    for name, (found, rss) in (("raw read, 1 MB chunks", read),
+                               ("validate_file, one pass, limits raised (baseline)", validated)):
+        print(f"| {name} | {max(files):,} | | {found['seconds']:.2f} | {found['seconds'] / base:.2f} | {rss:.0f} |")
     for rows, (found, rss) in plans.items():
-        seconds = float(found["seconds"])  # type: ignore[arg-type]
-        print(f"| **plan_job** | {rows:,} | {found['parts']} | **{seconds:.2f}** | {seconds / base:.2f} | "
-              f"**{rss:.0f}** |")
+        print(f"| **plan_job** | {rows:,} | {found['parts']} | **{found['seconds']:.2f}** | "
+              f"{found['seconds'] / base:.2f} | **{rss:.0f}** |")
 
 
 if __name__ == "__main__":

@@ -117,6 +117,18 @@ def test_a_model_that_differs_between_parts_is_reported(tmp_path, jobs):
     assert os.listdir(jobs) == []
 
 
+def test_parts_hold_at_most_the_embeddings_inputs_allowed_even_with_an_escaped_url(tmp_path, jobs):
+    body = {"model": "text-embedding-3-small", "input": ["x"] * 600}
+    lines = [orjson.dumps({"custom_id": f"e{i}", "method": "POST", "url": "/v1/embeddings", "body": body}) + b"\n"
+             for i in range(100)]
+    lines[::2] = [line.replace(b'"/v1/embeddings"', b'"/v1/\\u0065mbeddings"') for line in lines[::2]]
+    path = tmp_path / "embeddings.jsonl"
+    path.write_bytes(b"".join(lines))
+    plan = plan_job(JobSource(jsonl=path), JobOptions(), jobs)
+    assert plan.report.ok and plan.job is not None
+    assert [(p.first_line, p.requests) for p in plan.parts] == [(1, 83), (84, 17)]  # 83 x 600 inputs <= 50,000
+
+
 def test_a_template_and_csv_job_has_its_manifest_and_parts(tmp_path, jobs):
     template = tmp_path / "template.json"
     template.write_text('{"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Review: {{review}}"}], '

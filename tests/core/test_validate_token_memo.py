@@ -26,6 +26,10 @@ class CountingEncoding:
         return list(range(len(text.split())))
 
 
+def refuse(*args: object, **kwargs: object) -> bytes:
+    raise AssertionError("network access attempted")
+
+
 def test_a_repeated_text_is_encoded_once_and_counted_on_every_line(tmp_path, monkeypatch):
     blob = b"an encoding file"
     url = "https://openaipublic.example/o200k_base.tiktoken"
@@ -33,7 +37,7 @@ def test_a_repeated_text_is_encoded_once_and_counted_on_every_line(tmp_path, mon
     (tmp_path / "tiktoken").mkdir()
     (tmp_path / "tiktoken" / hashlib.sha1(url.encode()).hexdigest()).write_bytes(blob)
     monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(tmp_path / "tiktoken"))
-    monkeypatch.setattr(tiktoken.load, "read_file", lambda *a, **k: (_ for _ in ()).throw(AssertionError("network")))
+    monkeypatch.setattr(tiktoken.load, "read_file", refuse)
     encoding = CountingEncoding()
     monkeypatch.setattr(tiktoken, "get_encoding", lambda name: encoding)
     long_text = "word " * validate._MEMO_CHARS  # over the length kept: encoded on each line it is on

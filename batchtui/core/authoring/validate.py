@@ -223,8 +223,8 @@ def validate_file(
     line's url), by the rules of a profile of `kind` (Azure's take its urls without /v1 and deployment names as
     models). `first_line` is the number of the file's first line, for a part of a larger file: the problems are then
     at the larger file's lines, and so are the lines their messages point back to. `progress` gets (bytes done,
-    total bytes). Raises ValidateReadError when the file cannot be read,
-    ValidateCancelled when `cancelled()` turns true, ValueError when `endpoint` is not a batch endpoint there.
+    total bytes). Raises ValidateReadError when the file cannot be read, ValidateCancelled when `cancelled()` turns
+    true, ValueError when `endpoint` is not a batch endpoint there.
 
     Memory stays bounded: a line longer than a whole file may be (MAX_BYTES, or `max_bytes` if more) is reported
     at its line and never held whole, and a file with no size to check first (a pipe, /dev/zero) is read no further

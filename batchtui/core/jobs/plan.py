@@ -166,7 +166,7 @@ def _plan(
     done = lines = 0
     for path in paths:
         if cancelled():
-            raise JobPlanCancelled
+            raise JobPlanCancelled  # plan_job gives it its message
         report = validate_file(path, endpoint=endpoint, kind=kind, first_line=lines + 1, cancelled=cancelled,
                                progress=_offset(progress, done, total))
         endpoint = endpoint or report.endpoint
