@@ -24,7 +24,7 @@ from batchtui.tui.screens.batch_detail import BatchDetailScreen
 from batchtui.tui.screens.confirm import ConfirmScreen
 from batchtui.tui.screens.job_detail import JobDetailScreen
 from batchtui.tui.screens.jobs import JobsScreen
-from batchtui.tui.screens.new_batch import NewBatchScreen, over_batch_limits
+from batchtui.tui.screens.new_batch import NewBatchScreen
 from batchtui.tui.screens.results import ResultsScreen
 from batchtui.tui.widgets.result_list import ResultList
 
@@ -115,8 +115,8 @@ async def test_cancel_a_job_from_its_detail(sandbox_profile, tmp_path, write_bat
 
 def test_a_file_over_a_batch_limit_is_offered_as_a_job(write_batch_file):
     path = write_batch_file(11)
-    assert over_batch_limits(validate_file(path, max_lines=10))
-    assert not over_batch_limits(validate_file(path))
+    assert validate_file(path, max_lines=10).over_batch_limits
+    assert not validate_file(path).over_batch_limits
 
 
 async def test_start_a_checked_file_as_a_job(sandbox_profile, tmp_path, write_batch_file):

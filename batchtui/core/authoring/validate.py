@@ -41,6 +41,8 @@ if TYPE_CHECKING:
 MAX_LINES = 50_000
 MAX_EMBEDDING_INPUTS = 50_000
 MAX_PROBLEMS = 1_000
+TOO_MANY_TASKS, FILE_TOO_LARGE = "too_many_tasks", "file_too_large"
+"""OpenAI's codes for a file over a batch's limits: too many requests (or embeddings inputs), too many bytes."""
 REQUIRED = ("custom_id", "method", "url", "body")
 ROLES = ("system", "developer", "user", "assistant", "tool", "function")
 PART_TYPES = ("text", "image_url", "input_audio", "file", "refusal")
@@ -119,6 +121,12 @@ class ValidationReport:
     @property
     def ok(self) -> bool:
         return self.problems_total == 0
+
+    @property
+    def over_batch_limits(self) -> bool:
+        """Whether the file is more than one batch may hold (requests, bytes or embeddings inputs): a job cuts it
+        into parts that each fit."""
+        return any(p.code == TOO_MANY_TASKS or (p.code == FILE_TOO_LARGE and p.line is None) for p in self.problems)
 
     def with_history(self, history: OutputHistory | None) -> ValidationReport:
         """The report with the output of the requests that set no max_tokens estimated from `history` (output per
@@ -237,11 +245,11 @@ def validate_file(
             stream = not stat.S_ISREG(info.st_mode)
             total = 0 if stream else info.st_size
             if total > max_bytes:
-                checker.add(None, "file_too_large", f"the file is {total:,} bytes, over the limit of {max_bytes:,}")
+                checker.add(None, FILE_TOO_LARGE, f"the file is {total:,} bytes, over the limit of {max_bytes:,}")
             for raw in bounded_lines(fh, max(max_bytes, MAX_BYTES), stop_after=max_bytes if stream else None):
                 done += raw if isinstance(raw, int) else len(raw)
                 if stream and done > max_bytes:
-                    checker.add(None, "file_too_large", f"more than {max_bytes:,} bytes, over the limit; reading "
+                    checker.add(None, FILE_TOO_LARGE, f"more than {max_bytes:,} bytes, over the limit; reading "
                                 f"stopped in line {checker.before + checker.lines + 1:,}")
                     break
                 checker.line(raw)
@@ -303,9 +311,9 @@ class _Checker:
             return
         self.requests += 1
         if self.requests == self.max_lines + 1:
-            self.add(n, "too_many_tasks", f"request {self.requests:,} is over the limit of {self.max_lines:,} per file")
+            self.add(n, TOO_MANY_TASKS, f"request {self.requests:,} is over the limit of {self.max_lines:,} per file")
         if isinstance(raw, int):
-            self.add(n, "file_too_large", f"the line alone is {raw:,} bytes, more than a whole file may hold")
+            self.add(n, FILE_TOO_LARGE, f"the line alone is {raw:,} bytes, more than a whole file may hold")
             return
         try:
             request = orjson.loads(raw)
@@ -395,7 +403,7 @@ class _Checker:
             if before <= self.max_embedding_inputs < self.embedding_inputs:
                 self.add(
                     n,
-                    "too_many_tasks",
+                    TOO_MANY_TASKS,
                     f"embeddings inputs reach {self.embedding_inputs:,} here, over the "
                     f"limit of {self.max_embedding_inputs:,} per file",
                     "body.input",

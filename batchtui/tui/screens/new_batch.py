@@ -64,11 +64,6 @@ WINDOWS = ("24h",)
 """Completion windows the Batch API accepts."""
 
 
-def over_batch_limits(report: ValidationReport) -> bool:
-    """Whether the file is more than one batch may hold (50,000 requests, 200 MB): a job cuts it into parts."""
-    return any(p.code == "too_many_tasks" or (p.code == "file_too_large" and p.line is None) for p in report.problems)
-
-
 @dataclass(frozen=True)
 class Source:
     """What to check: a batch file, or the template and data to make it from first."""
@@ -389,7 +384,7 @@ class NewBatchScreen(BatchtuiScreen[None]):
         self.query_one("#endpoint", Select).value = endpoint if known else Select.BLANK
         anyway = self.query_one("#anyway", Checkbox)
         anyway.value = False
-        over = over_batch_limits(checked.report)  # no batch can take it: the job is offered instead of "anyway"
+        over = checked.report.over_batch_limits  # no batch can take it: the job is offered instead of "anyway"
         anyway.display = not checked.report.ok and not over
         self.query_one("#as-job").display = over
         self._update_submit()
@@ -431,7 +426,7 @@ class NewBatchScreen(BatchtuiScreen[None]):
         """Enable Submit, or say beside it why it is blocked."""
         blocked = self._blocker()
         report = self.checked.report if self.checked else None
-        if report and over_batch_limits(report) and not self._submitting:
+        if report and report.over_batch_limits and not self._submitting:
             note = "Over the API's limits for one batch: As a job (^t) cuts it into parts and carries them to the end."
         elif blocked:
             note = "Fix the metadata above." if blocked == self._metadata_error() else blocked
