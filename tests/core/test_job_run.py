@@ -252,3 +252,33 @@ async def test_the_profiles_enqueued_token_limit_is_kept(tmp_path):
             view = await runner.run(await new_job(runner, tmp_path, 400, part_lines=100), poll_seconds=0.1)
         assert view.job.status == "completed"
         assert limited.stats().get("batches_failed.token_limit_exceeded", 0) == 0
+
+
+async def test_a_part_over_the_limit_by_itself_fails_the_job_saying_what_to_do(tmp_path):
+    with SandboxServer(SandboxConfig(speed=1000.0, enqueued_token_limit=300)) as tight:
+        profile = Profile(name="t", base_url=tight.base_url, api_key="sk-test", max_retries=0)
+        async with await Workspace.open(profile, cache_dir=tmp_path / "cache") as ws:
+            runner = JobRunner(ws)
+            view = await runner.run(await new_job(runner, tmp_path, 100), poll_seconds=0.1)
+    assert view.job.status == "failed" and view.finished
+    assert view.job.reason.startswith("Part 1 (")
+    assert view.job.reason.endswith("was refused for the enqueued-token limit 3 times with nothing else of "
+                                    "gpt-4o-mini running: it is over the limit by itself. Plan the job again with "
+                                    "smaller parts (--part-lines).")
+    assert [a.attempt.state for a in view.attempts] == ["limited"] * 4
+
+
+async def test_a_plan_killed_half_way_leaves_no_folder_for_long(server, tmp_path):
+    import os
+
+    profile = Profile(name="t", base_url=server.base_url, api_key="sk-test", max_retries=0)
+    async with await Workspace.open(profile, cache_dir=tmp_path / "cache") as ws:
+        runner = JobRunner(ws)
+        abandoned, planning = runner.jobs_dir / "job_0123456789abcdef", runner.jobs_dir / "job_fedcba9876543210"
+        for folder in (abandoned, planning):
+            folder.mkdir(parents=True)
+            (folder / f"{folder.name}-part-0001.jsonl").write_text("{}\n")
+        two_hours_ago = time.time() - 7200
+        os.utime(abandoned, (two_hours_ago, two_hours_ago))
+        job_id = await new_job(runner, tmp_path, 10)
+        assert sorted(p.name for p in runner.jobs_dir.iterdir()) == sorted([job_id, planning.name])

@@ -42,6 +42,7 @@ LEARNT_LIMIT = "enqueued_token_limit:"
 MAX_LIMITED_ALONE = 3
 """Refusals for the limit in a row, sent with nothing else of the model in flight, before a part is given up."""
 POLL_SECONDS = 5.0
+ABANDONED_PLAN_SECONDS = 3600.0
 MAX_BACKOFF_SECONDS = 300.0
 
 
@@ -195,7 +196,18 @@ class JobRunner:
             shutil.rmtree(job.folder, ignore_errors=True)
             raise JobRefused(f"The job was not started: {why}. Nothing was uploaded.")
         await self.store.create(job, plan.parts, plan.attempts)
+        await self._remove_abandoned_plans()
         return job
+
+    async def _remove_abandoned_plans(self) -> None:
+        """Remove the folders of plans that were never recorded: a planning killed half-way leaves one. Only those
+        over an hour old, as another process may be planning one now."""
+        recorded = {job.id for job in await self.store.jobs()}
+        cutoff = time.time() - ABANDONED_PLAN_SECONDS
+        for folder in self.jobs_dir.iterdir():
+            with contextlib.suppress(OSError):
+                if folder.name not in recorded and folder.stat().st_mtime < cutoff:
+                    await asyncio.to_thread(shutil.rmtree, folder, True)
 
     async def view(self, ref: str) -> JobView:
         """The job (by id, id prefix or name) as the cache has it, with its batches as last seen."""
