@@ -116,6 +116,10 @@ async def test_a_budget_given_keeps_the_tokens_in_flight_under_the_limit(tmp_pat
         async with await Workspace.open(profile, cache_dir=tmp_path / "cache") as ws:
             runner = JobRunner(ws)
             job_id = await new_job(runner, tmp_path, 400, part_lines=100, enqueued_tokens=1_700)
+            first = await runner.step(job_id)
+            assert len(first.running) == 1 and first.job.reason == (
+                f"parts wait for the enqueued-token budget: {first.parts[0].input_tokens:,} input tokens of "
+                "gpt-4o-mini in flight, 1,700 allowed")
             view = await runner.run(job_id, poll_seconds=0.1)
         assert view.job.status == "completed" and view.succeeded == 400
         assert limited.stats().get("batches_failed.token_limit_exceeded", 0) == 0

@@ -406,30 +406,35 @@ class JobRunner:
     # -- submitting ------------------------------------------------------------------------------------------
 
     async def _submit_waiting(self, job: Job) -> None:
+        """Send the waiting attempts, in part order, that the model's budget of enqueued tokens and the cost
+        ceiling allow; the job's reason says why the others wait (paused: the ceiling)."""
         waiting = [a for a in await self.store.attempts(job.id) if a.state == "waiting"]
-        if not waiting:
-            if job.status == "paused":
-                await self.store.update_job(job.id, status="running", reason=None)
-            return
         parts = {p.part: p for p in await self.store.parts(job.id)}
         budget = await self._budget(job)
         blocked_by_cost: str | None = None
+        held: str | None = None
         for attempt in waiting:
             in_flight = await self.store.tokens_in_flight(job.model)
             if attempt.create_started is None and in_flight:
                 if not attempt.counted:  # resent after the limit: only once the model has nothing in flight
+                    held = held or (f"part {attempt.part} waits until no batch of {job.model} is in flight "
+                                    f"(it was refused for the enqueued-token limit)")
                     continue
                 if budget is not None and in_flight + attempt.input_tokens > budget:
+                    held = held or (f"parts wait for the enqueued-token budget: {in_flight:,} input tokens of "
+                                    f"{job.model} in flight, {budget:,} allowed")
                     continue
             if attempt.create_started is None and (why := await self._over_ceiling(job, parts, attempt)):
                 blocked_by_cost = why
                 break
             await self._hold(job.id)
             await self._submit(job, parts[attempt.part], attempt)
-        if blocked_by_cost and job.status != "paused":
-            await self.store.update_job(job.id, status="paused", reason=blocked_by_cost)
-        elif not blocked_by_cost and job.status == "paused":
-            await self.store.update_job(job.id, status="running", reason=None)
+        job = await self.store.job(job.id)
+        if job.ended:  # a part's batch was refused outright while sending
+            return
+        status, reason = ("paused", blocked_by_cost) if blocked_by_cost else ("running", held)
+        if (job.status, job.reason) != (status, reason):
+            await self.store.update_job(job.id, status=status, reason=reason)
 
     async def _budget(self, job: Job) -> int | None:
         if job.enqueued_tokens is not None:

@@ -48,7 +48,7 @@ class Job:
     created_at: float
     status: JobStatus
     reason: str | None
-    """Why the job is paused or failed, or what it ended with; None while all is well."""
+    """Why the job is paused or failed, why its parts wait, or what it ended with; None while all is well."""
     source: str
     """The file (or template and data) the job was made from, as the user named it."""
     folder: str
