@@ -538,8 +538,7 @@ class Cache:
         version = await self._scalar("PRAGMA user_version")
         self._check_version(version)
         await self._conn.execute(f"PRAGMA page_size = {PAGE_SIZE}")  # takes effect only on a new, empty file
-        async with self._conn.execute("PRAGMA journal_mode = WAL") as cursor:
-            (mode,) = await cursor.fetchone() or ("?",)
+        mode = await self._switch_to_wal()
         if str(mode).lower() != "wal":
             raise CacheError(f"{self.path}: cannot switch the cache to WAL mode (got {mode!r})")
         await self._conn.execute("PRAGMA synchronous = NORMAL")
@@ -551,6 +550,21 @@ class Cache:
             if verdict[0] != "ok":
                 raise UnusableCacheError(f"{self.path}: not a usable batchtui cache (table {table}: {verdict[0]})",
                                          label="damaged", identity=_identity(self.path))
+
+    async def _switch_to_wal(self) -> object:
+        """Put the file in WAL mode; the journal mode it is in after. Two processes opening a new file at once both
+        switch it, and SQLite answers the second "locked" at once, without waiting on busy_timeout: that one tries
+        again (for as long as a write would wait)."""
+        deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+        while True:
+            try:
+                async with self._conn.execute("PRAGMA journal_mode = WAL") as cursor:
+                    (mode,) = await cursor.fetchone() or ("?",)
+                return mode
+            except sqlite3.OperationalError as exc:
+                if exc.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY or time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.02)
 
     def _check_version(self, version: int) -> None:
         if version > SCHEMA_VERSION:
