@@ -554,7 +554,7 @@ async def test_a_write_on_a_full_disk_fails_in_one_line_and_writes_nothing(tmp_p
 async def test_two_first_opens_of_a_new_file_both_succeed(tmp_path: Path) -> None:
     """Two openers of a file that does not exist yet both switch it to WAL; SQLite answers the second "locked" at
     once (no busy wait), which happened about once in a hundred pairs. The second now tries again."""
-    for attempt in range(300):
+    for attempt in range(150):
         path = tmp_path / f"new-{attempt}.db"
         first, second = await asyncio.gather(Cache.open(path), Cache.open(path))
         await first.close()
