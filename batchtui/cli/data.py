@@ -29,8 +29,11 @@ from batchtui.core.errors import BatchtuiError
 from batchtui.core.text import plural, printable, printable_json
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from batchtui.core.api.models import Batch
     from batchtui.core.cache.llm_logs import ImportResult
+    from batchtui.core.config import Profile
     from batchtui.core.workspace import Workspace
 
 SQL_TABLE_ROWS = 10_000
@@ -166,18 +169,18 @@ def sql(
                                                    "for the table, which holds its rows to align them, none for "
                                                    "csv and json, which stream).")] = None,
     examples: Annotated[bool, Parameter(negative=(), help="Print example queries and exit.")] = False,
+    on: Annotated[Literal["cache", "store"], Parameter(help="cache (this machine's) or store (the team's "
+                                                             "PostgreSQL log store, [log_store] in config.toml)."
+                                                        )] = "cache",
     profile: ProfileOption = None,
 ) -> None:
     """Query the local cache with SQL, read-only: llm_logs (one row per imported request, with JSON columns
-    request, response and metadata; Postgres' -> and ->> operators work), batches, files, observations."""
+    request, response and metadata; Postgres' -> and ->> operators work), batches, files, observations. With
+    --on store, the team's log store instead, in a read-only transaction."""
     import asyncio
-    import csv
-    import json
-    from itertools import islice
 
     from batchtui.core.cache.sql import EXAMPLE_QUERIES, ReadOnlyQueryError, stream_readonly_query
     from batchtui.core.config import resolve_profile
-    from batchtui.core.results.export import formula_safe
 
     if examples:
         for title, example in EXAMPLE_QUERIES:
@@ -188,40 +191,85 @@ def sql(
     if max_rows is not None and max_rows < 0:
         fail(f"--max-rows {max_rows}: give a count of rows, or 0 for no limit")
     limit = (SQL_TABLE_ROWS if output_format == "table" else 0) if max_rows is None else max_rows
-    to_terminal = sys.stdout.isatty()
     try:
-        path = resolve_profile(profile).cache_dir() / "cache.db"
+        chosen = resolve_profile(profile)
     except BatchtuiError as exc:
         fail(str(exc))
-    if path.is_dir():
+    path = chosen.cache_dir() / "cache.db"
+    if path.is_dir() and on == "cache":
         fail(f"{path}: cannot open the cache (it is a folder, not a file)")
-    if not path.is_file():
+    if not path.is_file() and on == "cache":
         fail(f"no cache at {path} yet: run `batchtui list-batches` or `batchtui import-batch` first")
     try:
+        if on == "store":
+            columns, rows = _store_query(chosen, query, limit)
+            _print_rows(columns, iter(rows), limit, output_format, width)
+            return
         say_notice(asyncio.run(_upgrade_cache(path)))
         with stream_readonly_query(path, query) as (columns, all_rows):
-            rows = islice(all_rows, limit) if limit else all_rows
-            if output_format == "table":
-                print("\n".join(sql_table(columns, [tuple(map(_plain_real, row)) for row in rows], width)))
-            elif output_format == "csv":
-                # a spreadsheet must not run a cell; a terminal must not act on one (a file or pipe gets it exact)
-                def cell(value: object) -> object:
-                    value = _plain_real(formula_safe(sql_value(value)))
-                    return printable(value) if to_terminal and isinstance(value, str) else value
-
-                writer = csv.writer(sys.stdout, lineterminator="\n")
-                writer.writerow([cell(name) for name in columns])
-                writer.writerows([cell(v) for v in row] for row in rows)
-            else:
-                print("[", end="")
-                for n, row in enumerate(rows):
-                    item = {name: sql_value(v) for name, v in zip(columns, row, strict=True)}
-                    print(("," if n else "") + "\n  " + printable_json(json.dumps(item, ensure_ascii=False)), end="")
-                print("\n]")
-            if limit and next(all_rows, None) is not None:
-                say(f"stopped after {limit:,} rows; --max-rows N shows more (0: all)")
+            _print_rows(columns, all_rows, limit, output_format, width)
     except (ReadOnlyQueryError, BatchtuiError) as exc:
         fail(str(exc))
+
+
+def _store_query(profile: Profile, query: str, limit: int) -> tuple[list[str], list[tuple[object, ...]]]:
+    """The query's columns and rows on the team's log store, its values as the cache's would be (JSON as text,
+    times as ISO 8601 text); says on stderr when rows past `limit` were left out."""
+    import json
+
+    from batchtui.core.logstore import LogStore
+
+    if profile.log_store is None:
+        fail("no log store is set: add [log_store] url = \"postgresql://...\" to config.toml, or set "
+             "BATCHTUI_LOG_STORE")
+    store = LogStore(profile.log_store, profile.cache_dir() / "cache.db", profile.name)
+    columns, rows, truncated = store.query(query, max_rows=limit or None)
+
+    def value(item: object) -> object:
+        if isinstance(item, dict | list):
+            return json.dumps(item, ensure_ascii=False)
+        if isinstance(item, dt.datetime | dt.date):
+            return item.isoformat()
+        if isinstance(item, Decimal):
+            return float(item) if item != item.to_integral_value() else int(item)
+        return item
+
+    if truncated:
+        say(f"stopped after {limit:,} rows; --max-rows N shows more (0: all)")
+    return columns, [tuple(value(v) for v in row) for row in rows]
+
+
+def _print_rows(columns: list[str], all_rows: Iterator[tuple[object, ...]], limit: int, output_format: str,
+                width: int) -> None:
+    """Write a query's rows as a table, CSV or JSON on stdout (at most `limit`, 0: all), saying on stderr when
+    rows were left out."""
+    import csv
+    import json
+    from itertools import islice
+
+    from batchtui.core.results.export import formula_safe
+
+    to_terminal = sys.stdout.isatty()
+    rows = islice(all_rows, limit) if limit else all_rows
+    if output_format == "table":
+        print("\n".join(sql_table(columns, [tuple(map(_plain_real, row)) for row in rows], width)))
+    elif output_format == "csv":
+        # a spreadsheet must not run a cell; a terminal must not act on one (a file or pipe gets it exact)
+        def cell(value: object) -> object:
+            value = _plain_real(formula_safe(sql_value(value)))
+            return printable(value) if to_terminal and isinstance(value, str) else value
+
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow([cell(name) for name in columns])
+        writer.writerows([cell(v) for v in row] for row in rows)
+    else:
+        print("[", end="")
+        for n, row in enumerate(rows):
+            item = {name: sql_value(v) for name, v in zip(columns, row, strict=True)}
+            print(("," if n else "") + "\n  " + printable_json(json.dumps(item, ensure_ascii=False)), end="")
+        print("\n]")
+    if limit and next(all_rows, None) is not None:
+        say(f"stopped after {limit:,} rows; --max-rows N shows more (0: all)")
 
 
 class _PlainReal(float):

@@ -25,6 +25,12 @@ A config file looks like this (every field but the table name is optional):
     [profiles.work.enqueued_token_limit]  # your organization's limits, so jobs never submit past them
     "gpt-4o-mini" = 2_000_000
 
+    [log_store]                         # the team's PostgreSQL: llm_logs rows are pushed there too
+    url = "postgresql://me@db.example.com/team"
+    password_env = "TEAM_PG_PASSWORD"   # else libpq's PGPASSWORD or ~/.pgpass
+
+BATCHTUI_LOG_STORE (a URL) stands in for [log_store].
+
 With no config file, or no profile chosen, the "default" profile comes from OPENAI_API_KEY,
 OPENAI_BASE_URL, OPENAI_ORG_ID and OPENAI_PROJECT_ID.
 """
@@ -35,7 +41,7 @@ import hashlib
 import os
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -53,6 +59,33 @@ _PROFILE_FIELDS = {
 _BOOL_FIELDS = {"log_finished"}
 _NUMBER_FIELDS: dict[str, tuple[bool, float, float]] = {"timeout": (False, 0.1, 3600.0), "max_retries": (True, 0, 10)}
 """The fields that are numbers: whether whole, and their bounds. Every other field but _BOOL_FIELDS is a string."""
+
+
+@dataclass(frozen=True)
+class LogStoreSettings:
+    """Where the team's store is: a postgresql:// URL (a password in it is allowed but better left to
+    `password_env`, PGPASSWORD or .pgpass)."""
+
+    url: str = ""
+    password_env: str | None = None
+
+    @property
+    def shown(self) -> str:
+        return redact_url(self.url)
+
+    @property
+    def key(self) -> str:
+        """Names the store in the cache's notes of what was pushed, without its password."""
+        return hashlib.sha256(self.shown.encode()).hexdigest()[:16]
+
+    def connect_args(self) -> dict[str, Any]:
+        args: dict[str, Any] = {"conninfo": self.url, "connect_timeout": 10, "application_name": "batchtui"}
+        if self.password_env:
+            password = os.environ.get(self.password_env)
+            if password is None:
+                raise ConfigError(f"The log store's password variable {self.password_env} (password_env) is not set.")
+            args["password"] = password
+        return args
 
 
 @dataclass(frozen=True)
@@ -76,6 +109,8 @@ class Profile:
     enqueued_token_limit: Mapping[str, int] = field(default_factory=dict, hash=False)
     """The organization's enqueued-token limit per model, as its limits page shows them: a job keeps the input
     tokens of its batches in flight within it."""
+    log_store: LogStoreSettings | None = None
+    """The team's PostgreSQL log store, from config.toml's [log_store] or BATCHTUI_LOG_STORE."""
 
     @property
     def _url(self) -> str:
@@ -142,9 +177,35 @@ def load_config(path: Path) -> dict[str, Any]:
 
 
 def resolve_profile(name: str | None = None, *, config_path: Path | None = None) -> Profile:
-    """Pick the profile named on the command line, else the config's default, else the environment's."""
+    """Pick the profile named on the command line, else the config's default, else the environment's; with the
+    team's log store, if one is set."""
     path = config_path or paths.config_file()
     config = load_config(path)
+    return replace(_resolve(name, config, path), log_store=_log_store(config, path))
+
+
+def _log_store(config: dict[str, Any], path: Path) -> LogStoreSettings | None:
+    """BATCHTUI_LOG_STORE, else config.toml's [log_store] table (url, password_env); None when neither is set."""
+    from_env = os.environ.get("BATCHTUI_LOG_STORE")
+    if from_env:
+        return LogStoreSettings(url=from_env)
+    table = config.get("log_store")
+    if table is None:
+        return None
+    if not isinstance(table, dict) or not isinstance(table.get("url"), str):
+        raise _error(path, "[log_store] must be a table with url = \"postgresql://...\"")
+    unknown = sorted(set(table) - {"url", "password_env"})
+    if unknown:
+        raise _error(path, f"[log_store]: unknown field '{unknown[0]}' (known: password_env, url)")
+    if not table["url"].startswith(("postgresql://", "postgres://")):
+        raise _error(path, f"[log_store] url '{redact_url(table['url'])}' is not a postgresql:// URL")
+    password_env = table.get("password_env")
+    if password_env is not None and not isinstance(password_env, str):
+        raise _error(path, "[log_store]: password_env must be the name of an environment variable")
+    return LogStoreSettings(url=table["url"], password_env=password_env)
+
+
+def _resolve(name: str | None, config: dict[str, Any], path: Path) -> Profile:
     profiles = config.get("profiles", {})
     if not isinstance(profiles, dict):
         raise _error(path, "'profiles' must be a table of [profiles.NAME] sections")

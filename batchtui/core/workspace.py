@@ -35,6 +35,7 @@ from batchtui.core.domain import ACTIVE_STATUSES, RETRY_KIND_NAMES, ProgressCall
 from batchtui.core.errors import BatchtuiError, file_errors
 from batchtui.core.insights.pricing import Cost, batch_cost, requests_done
 from batchtui.core.insights.progress import RATE_WINDOW_SECONDS, Progress, batch_progress
+from batchtui.core.logstore import LogStore, PushResult, push_async
 from batchtui.core.paths import inside, make_private_dirs, safe_name
 from batchtui.core.results.export import DataJoin
 from batchtui.core.results.file_lines import FileLines
@@ -61,6 +62,8 @@ class LogPass:
     imported: list[ImportResult]
     failed: list[tuple[str, str]]
     left: int
+    push_problem: str | None = None
+    """Why the batches waiting for the team's log store were not pushed (tried again on the next pass)."""
 
 
 @dataclass(frozen=True)
@@ -311,7 +314,22 @@ class Workspace:
                 batch.input_file_id, "input", batch_id=batch.id, progress=progress))
         source = LogSource(batch, files, input_file=await self.file_info(batch.input_file_id),
                            retries=align_retries(files, retries), provider=self.profile.kind)
-        return await import_batch(self.cache, source, store_dir=self.index_dir(), progress=progress, force=force)
+        result = await import_batch(self.cache, source, store_dir=self.index_dir(), progress=progress, force=force)
+        with suppress(BatchtuiError):  # the local rows are in; a push that fails waits for the next pass
+            await self.push_logs([batch.id])
+        return result
+
+    def log_store(self) -> LogStore | None:
+        """The team's PostgreSQL log store, when the profile's config names one."""
+        settings = self.profile.log_store
+        return None if settings is None else LogStore(settings, self.cache.path, self.profile.name)
+
+    async def push_logs(self, batch_ids: list[str] | None = None, *,
+                        progress: ProgressCallback | None = None) -> PushResult | None:
+        """Push these batches' llm_logs rows (None: all that wait) to the team's log store; None without one.
+        LogStoreError says why a push failed; what was not pushed still waits."""
+        store = self.log_store()
+        return None if store is None else await push_async(store, batch_ids, progress=progress)
 
     async def log_finished(self, *, budget: int = LOG_REQUESTS_PER_PASS) -> LogPass:
         """Import finished batches that llm_logs has no rows of yet, oldest first, until their requests add up to
@@ -335,7 +353,12 @@ class Workspace:
             except BatchtuiError as exc:
                 self._log_failures.add(batch.id)
                 failed.append((batch.id, str(exc)))
-        return LogPass(done, failed, left=len(pending) - handled)
+        push_problem = None
+        try:
+            await self.push_logs()
+        except BatchtuiError as exc:
+            push_problem = str(exc)
+        return LogPass(done, failed, left=len(pending) - handled, push_problem=push_problem)
 
     async def cancel_batch(self, batch_id: str) -> Batch:
         """Ask the API to cancel; finished lines stay in the batch's output file."""

@@ -101,6 +101,8 @@ class BatchtuiApp(LiteralApp):
         self.poll = PollSchedule()  # when each sync pass is due; tests and the soak benchmark poll faster
         self._poll_timer: Timer | None = None
         self.job_runner: JobRunner | None = None
+        self._push_problem: str | None = None
+        """The log store's last failure, told once until it changes."""
         """Advances the jobs while the app is open: one lease owner for the app's life."""
         self.job_poll_seconds: float | None = None
         """Seconds between passes over the jobs; None is core's rhythm (`job run`'s). Tests go faster."""
@@ -254,6 +256,10 @@ class BatchtuiApp(LiteralApp):
         for batch_id, reason in done.failed:
             self.notify(f"{short_id(batch_id, 40)} was not put into llm_logs: {reason}", title="llm_logs",
                         severity="warning", markup=False)
+        if done.push_problem and done.push_problem != self._push_problem:
+            self.notify(f"{done.push_problem} (tried again after the next sync)", title="Log store",
+                        severity="warning", markup=False)
+        self._push_problem = done.push_problem
 
     @work(exclusive=True, group=LOGS, exit_on_error=False, description="put every batch into llm_logs")
     async def _log_every_batch(self) -> None:

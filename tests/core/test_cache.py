@@ -354,7 +354,7 @@ async def test_migrates_version_1_file(tmp_path: Path) -> None:
     conn.close()
 
     async with await Cache.open(path) as cache:
-        assert await cache.schema_version() == SCHEMA_VERSION == 5
+        assert await cache.schema_version() == SCHEMA_VERSION == 6
         assert await cache.get_batch("batch_old") == old
         assert await cache.get_meta("last_sync") == "42"
         assert await cache.active_batch_ids() == ["batch_old"]

@@ -97,7 +97,7 @@ def test_limit_reads_and_reading_pragmas(cache_db):
     info = run_readonly_query(cache_db, "PRAGMA table_info(llm_logs)")
     assert [row[1] for row in info.rows] == ["id", "request", "response", "metadata", "created_at", "updated_at"]
     assert run_readonly_query(cache_db, "select * from pragma_table_info('llm_logs')").rows == info.rows
-    assert run_readonly_query(cache_db, "PRAGMA user_version").rows == [(5,)]
+    assert run_readonly_query(cache_db, "PRAGMA user_version").rows == [(6,)]
     assert run_readonly_query(cache_db, "-- counting\nWITH t AS (SELECT 1) SELECT count(*) FROM json_each('[1,2]')"
                               ).rows == [(2,)]
     with stream_readonly_query(cache_db, "VALUES (1, x'00ff'), (NULL, 'a')") as (columns, rows):

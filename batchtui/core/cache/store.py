@@ -234,6 +234,18 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )
         """,
     ),
+    (
+        # What was pushed to a team's log store (batchtui.core.logstore): each batch as it was imported then.
+        """
+        CREATE TABLE log_pushes (
+            store TEXT NOT NULL,
+            batch_id TEXT NOT NULL,
+            imported_at REAL NOT NULL,
+            pushed_at REAL NOT NULL,
+            PRIMARY KEY (store, batch_id)
+        )
+        """,
+    ),
 )
 """Schema migrations in order; applying entry ``i`` moves the file to ``user_version = i + 1``."""
 
@@ -287,7 +299,7 @@ OBSERVE_UNCHANGED_SECONDS = 60.0
 seldom enough that a day-long batch polled every 5 s leaves 1,440 rows instead of 17,280."""
 
 _CHECKED_TABLES = ("meta", "batches", "files", "observations", "downloads", "uploads", "llm_log_imports", "jobs",
-                   "job_parts", "job_attempts")
+                   "job_parts", "job_attempts", "log_pushes")
 """Tables checked at open (~20 ms at 10,000 batches); llm_log_rows is left out: checking 400 MB of it takes 0.4-4 s."""
 
 
