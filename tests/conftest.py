@@ -102,3 +102,23 @@ def failing_cli_env(failing_sandbox_url, isolated_home) -> dict[str, str]:
     """Environment for `batchtui` processes against the failing sandbox, with this test's home."""
     return {**os.environ, "OPENAI_BASE_URL": failing_sandbox_url, "OPENAI_API_KEY": "sk-test",
             "BATCHTUI_HOME": str(isolated_home)}
+
+
+@pytest.fixture(scope="session")
+def postgres(tmp_path_factory):
+    """A real PostgreSQL server for this test process (pgserver runs one from its wheel, no system install), on a
+    unix socket in a temporary folder."""
+    pgserver = pytest.importorskip("pgserver")
+    server = pgserver.get_server(tmp_path_factory.mktemp("pg"), cleanup_mode="stop")
+    yield server
+    server.cleanup()
+
+
+@pytest.fixture
+def store_url(postgres) -> str:
+    """The URL of a database of this test's own on that server."""
+    import secrets
+
+    name = f"t_{secrets.token_hex(6)}"
+    postgres.psql(f"CREATE DATABASE {name};")
+    return postgres.get_uri(name)

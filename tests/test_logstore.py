@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 
 import pytest
 from cli_helpers import batchtui
@@ -17,23 +16,6 @@ from batchtui.core.logstore import LogStoreError
 from batchtui.core.workspace import Workspace
 
 psycopg = pytest.importorskip("psycopg")
-pgserver = pytest.importorskip("pgserver")
-
-
-@pytest.fixture(scope="session")
-def postgres(tmp_path_factory):
-    """One PostgreSQL server for this test process, on a unix socket in a temporary folder."""
-    server = pgserver.get_server(tmp_path_factory.mktemp("pg"), cleanup_mode="stop")
-    yield server
-    server.cleanup()
-
-
-@pytest.fixture
-def store_url(postgres) -> str:
-    """A database of this test's own on that server."""
-    name = f"t_{secrets.token_hex(6)}"
-    postgres.psql(f"CREATE DATABASE {name};")
-    return postgres.get_uri(name)
 
 
 def chat_lines(count: int) -> str:

@@ -213,30 +213,18 @@ def sql(
 
 
 def _store_query(profile: Profile, query: str, limit: int) -> tuple[list[str], list[tuple[object, ...]]]:
-    """The query's columns and rows on the team's log store, its values as the cache's would be (JSON as text,
-    times as ISO 8601 text); says on stderr when rows past `limit` were left out."""
-    import json
-
+    """The query's columns and rows on the team's log store; says on stderr when rows past `limit` were left
+    out."""
     from batchtui.core.logstore import LogStore
 
     if profile.log_store is None:
         fail("no log store is set: add [log_store] url = \"postgresql://...\" to config.toml, or set "
              "BATCHTUI_LOG_STORE")
     store = LogStore(profile.log_store, profile.cache_dir() / "cache.db", profile.name)
-    columns, rows, truncated = store.query(query, max_rows=limit or None)
-
-    def value(item: object) -> object:
-        if isinstance(item, dict | list):
-            return json.dumps(item, ensure_ascii=False)
-        if isinstance(item, dt.datetime | dt.date):
-            return item.isoformat()
-        if isinstance(item, Decimal):
-            return float(item) if item != item.to_integral_value() else int(item)
-        return item
-
-    if truncated:
+    result = store.query(query, max_rows=limit or None)
+    if result.truncated:
         say(f"stopped after {limit:,} rows; --max-rows N shows more (0: all)")
-    return columns, [tuple(value(v) for v in row) for row in rows]
+    return result.columns, list(result.rows)
 
 
 def _print_rows(columns: list[str], all_rows: Iterator[tuple[object, ...]], limit: int, output_format: str,

@@ -16,16 +16,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime
+import json
 import os
 import socket
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from batchtui.core.cache.sql import QueryResult, Value
 from batchtui.core.cache.store import BUSY_TIMEOUT_MS
 from batchtui.core.config import LogStoreSettings
 from batchtui.core.domain import ProgressCallback
@@ -221,9 +225,10 @@ class LogStore:
 
     # -- reading ---------------------------------------------------------------------------------------------
 
-    def query(self, sql: str, *, max_rows: int | None = None) -> tuple[list[str], list[tuple[Any, ...]], bool]:
-        """Blocking. Run `sql` in a read-only transaction; its columns, rows (at most `max_rows`) and whether
-        there were more. A statement that would write is refused by the server."""
+    def query(self, sql: str, *, max_rows: int | None = None) -> QueryResult:
+        """Blocking. Run `sql` in a read-only transaction (a statement that would write is refused by the
+        server): its columns and at most `max_rows` rows, with values as the cache's queries give them (JSON as
+        its text, times as ISO 8601 text, numbers as numbers), `truncated` when there were more."""
         with self._store() as store:
             store.read_only = True
             with store.transaction(), store.cursor() as cursor:
@@ -232,11 +237,25 @@ class LogStore:
                 except _psycopg().Error as exc:
                     raise LogStoreError(self._one_line(exc)) from None
                 if cursor.description is None:
-                    return [], [], False
+                    return QueryResult([], [])
                 columns = [c.name for c in cursor.description]
                 rows = cursor.fetchmany(max_rows + 1) if max_rows else cursor.fetchall()
         truncated = bool(max_rows) and len(rows) > (max_rows or 0)
-        return columns, rows[:max_rows] if max_rows else rows, truncated
+        kept = rows[:max_rows] if max_rows else rows
+        return QueryResult(columns, [tuple(_value(v) for v in row) for row in kept], truncated)
+
+
+def _value(item: object) -> Value:
+    """A store's value as the cache would hold it."""
+    if item is None or isinstance(item, int | float | str | bytes):
+        return item
+    if isinstance(item, dict | list):
+        return json.dumps(item, ensure_ascii=False)
+    if isinstance(item, datetime.datetime | datetime.date):
+        return item.isoformat()
+    if isinstance(item, Decimal):
+        return int(item) if item == item.to_integral_value() else float(item)
+    return str(item)
 
 
 def _offset(progress: ProgressCallback | None, base: int, total: int) -> Callable[[int], None]:

@@ -124,3 +124,32 @@ def test_snapshot_sql_screen(snap_compare, tmp_path, utc):
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=(100, 24), run_before=query)
+
+
+async def test_ctrl_t_runs_queries_on_the_teams_log_store(fresh_sandbox, store_url, tmp_path):
+    from batchtui.core.config import LogStoreSettings
+
+    profile = Profile(name="team", base_url=fresh_sandbox.base_url, api_key="sk-test",
+                      log_store=LogStoreSettings(url=store_url))
+    await imported_batch(profile, tmp_path, "".join(request(f"person-{i}", f"Hi {i}") for i in range(12)))
+    app = BatchtuiApp(profile, cache_dir=tmp_path / "cache")
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await open_sql(pilot)
+        await pilot.press("ctrl+t")
+        assert str(screen.query_one("#sql-status", Static).render()).startswith(
+            "Queries run on the team's log store, postgresql://")
+        status = await run(pilot, screen, "SELECT metadata -> 'batch' ->> 'custom_id' AS custom_id, pushed_by "
+                                          "FROM llm_logs WHERE metadata ? 'batch' ORDER BY id")
+        assert status.startswith("12 rows") and screen.result.rows[0] == ("person-0", "team")
+        refused = await run(pilot, screen, "DELETE FROM llm_logs")
+        assert "read-only transaction" in refused and screen.query_one("#sql-status").has_class("-error")
+        await pilot.press("ctrl+t")
+        assert (await run(pilot, screen, "SELECT count(*) FROM log_pushes")).startswith("1 row")
+
+
+async def test_ctrl_t_without_a_store_says_how_to_set_one(sandbox_profile, tmp_path):
+    app = BatchtuiApp(sandbox_profile, cache_dir=tmp_path / "cache")
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await open_sql(pilot)
+        await pilot.press("ctrl+t")
+        assert not screen.on_store and "No log store is set" in str(screen.query_one("#sql-status").render())

@@ -3,7 +3,6 @@ and CSV export."""
 
 from __future__ import annotations
 
-import time
 from functools import partial
 from pathlib import Path
 
@@ -15,9 +14,11 @@ from textual.worker import Worker, get_current_worker
 
 from batchtui.core.cache.sql import EXAMPLE_QUERIES, QueryResult, Value, run_readonly_query
 from batchtui.core.errors import BatchtuiError
+from batchtui.core.logstore import LogStore
 from batchtui.core.results.export import export_table_csv
 from batchtui.core.text import plural, printable
 from batchtui.tui.commands import ScreenCommands
+from batchtui.tui.delivery import deliver_written_file
 from batchtui.tui.format import literal
 from batchtui.tui.screens.base import BatchtuiScreen
 from batchtui.tui.screens.choice_menu import ChoiceMenuScreen
@@ -55,6 +56,8 @@ class SqlScreen(BatchtuiScreen[None]):
         ("Copy the cell", "Copy the highlighted cell", "copy_cell"),
         ("Copy the row", "Copy the highlighted row, tab-separated", "copy_row"),
         ("Export results to CSV", "Save every row the query returned as CSV", "export"),
+        ("Query the team's log store / the cache", "Switch where queries run ([log_store] in config.toml)",
+         "switch_store"),
     )
     DEFAULT_CSS = """
     SqlScreen #sql-editor { height: 9; }
@@ -67,6 +70,7 @@ class SqlScreen(BatchtuiScreen[None]):
         Binding("ctrl+r", "run", "Run"),
         Binding("f2", "examples", "Examples"),  # ctrl+e is the editor's end of line
         Binding("ctrl+o", "export", "Export CSV"),
+        Binding("ctrl+t", "switch_store", "Cache/store", show=False),  # said in the status when a store is set
         Binding("y", "copy_cell", "Copy cell", show=False),
         Binding("Y", "copy_row", "Copy row", show=False),
         Binding("right_square_bracket", "page(1)", "Next page", key_display="]"),
@@ -77,6 +81,8 @@ class SqlScreen(BatchtuiScreen[None]):
         super().__init__()
         self.result: QueryResult | None = None
         self.page = 0
+        self.on_store = False
+        """Whether queries run on the team's PostgreSQL log store rather than the cache."""
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -88,6 +94,9 @@ class SqlScreen(BatchtuiScreen[None]):
 
     def on_mount(self) -> None:
         self.query_one(TextArea).focus()
+        workspace = self.app.workspace
+        if workspace is not None and workspace.log_store() is not None:
+            self._status("ctrl+r runs the query · f2 example queries · ctrl+t runs them on the team's log store")
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ("copy_cell", "copy_row", "page"):
@@ -103,26 +112,43 @@ class SqlScreen(BatchtuiScreen[None]):
 
     # -- running ----------------------------------------------------------------------------------------
 
+    def action_switch_store(self) -> None:
+        """Run queries on the team's log store instead of the cache, or back."""
+        workspace = self.app.workspace
+        if not self.on_store and (workspace is None or workspace.log_store() is None):
+            self._status('No log store is set: add [log_store] url = "postgresql://..." to config.toml, or set '
+                         "BATCHTUI_LOG_STORE.", error=True)
+            return
+        self.on_store = not self.on_store
+        where = (f"the team's log store, {workspace.log_store().settings.shown}" if self.on_store and workspace
+                 and workspace.log_store() else "the cache")
+        self._status(f"Queries run on {where} (read-only) · ctrl+t switches")
+
     def action_run(self) -> None:
         workspace = self.app.workspace
         if workspace is None:
             self._status("The cache is not open yet.", error=True)
             return
         self._status("running…")
-        self._run(workspace.cache_path, self.query_one(TextArea).text)
+        self._run(workspace.cache_path, self.query_one(TextArea).text,
+                  workspace.log_store() if self.on_store else None)
 
     @work(thread=True, exclusive=True, group="sql-run", exit_on_error=False)
-    def _run(self, db_path: Path, sql: str) -> None:
+    def _run(self, db_path: Path, sql: str, store: LogStore | None) -> None:
         worker = get_current_worker()
-        started = time.perf_counter()
+        clock = self.app.clock  # the app's, so a frozen clock (snapshots) shows a steady time
+        started = clock()
         try:
-            result = run_readonly_query(db_path, sql, limit=MAX_ROWS, cancelled=lambda: worker.is_cancelled)
+            if store is not None:
+                result = store.query(sql, max_rows=MAX_ROWS)
+            else:
+                result = run_readonly_query(db_path, sql, limit=MAX_ROWS, cancelled=lambda: worker.is_cancelled)
         except BatchtuiError as exc:
             if not worker.is_cancelled:
                 self.app.call_from_thread(self._status, str(exc), True)
             return
         if not worker.is_cancelled:
-            self.app.call_from_thread(self._show, result, time.perf_counter() - started)
+            self.app.call_from_thread(self._show, result, clock() - started)
 
     def worker_failed(self, worker: Worker[object], line: str) -> None:
         """A query that failed says why instead of "running…"."""
@@ -213,5 +239,6 @@ class SqlScreen(BatchtuiScreen[None]):
         except BatchtuiError as exc:
             self.app.call_from_thread(self.notify, str(exc), title="Export failed", severity="error", markup=False)
             return
-        self.app.call_from_thread(self.notify, f"Exported {plural(len(result.rows), 'row')} to {dest}",
+        sent = self.app.call_from_thread(deliver_written_file, self.app, dest)
+        self.app.call_from_thread(self.notify, f"Exported {plural(len(result.rows), 'row')} to {dest}{sent}",
                                   title="Exported", markup=False)
