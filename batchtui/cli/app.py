@@ -5,7 +5,7 @@ from __future__ import annotations
 from cyclopts import App
 
 from batchtui import __version__
-from batchtui.cli import app_sandbox, authoring, batches, data, jobs
+from batchtui.cli import app_sandbox, authoring, batches, data, jobs, logs
 
 app = App(
     name="batchtui",
@@ -21,5 +21,7 @@ app.command(authoring.split_command, name="split")
 for command in (data.export_results, batches.retry_batch, data.import_batch, data.sql, data.stats, app_sandbox.sandbox):
     app.command(command)
 app.command(jobs.job_app)
+app.command(logs.logs_app)
 
 
+app.command("batchtui.cli.serve:serve")

@@ -66,7 +66,8 @@ class DownloadPathScreen(ModalScreen[Path | None]):
             yield Static(literal(f"{self.verb} {self.what} to:"))
             yield Input(str(self.default), id="download-path", highlighter=ControlsShown())
             yield Static(id="download-error")
-            yield Static(self.hint, id="download-hint", markup=False)
+            on_server = " · paths are on the machine serving this page" if self.app.is_web else ""
+            yield Static(self.hint + on_server, id="download-hint", markup=False)
             with Horizontal():
                 yield Button("Cancel (esc)", id="cancel")
                 yield Button(self.verb, id="download", variant="primary")

@@ -33,6 +33,7 @@ from batchtui.core.results.retry import finished_retries
 from batchtui.core.results.search import search_rows
 from batchtui.core.text import plural, printable
 from batchtui.tui.commands import ScreenCommands
+from batchtui.tui.delivery import deliver_written_file
 from batchtui.tui.screens.base import BatchtuiScreen
 from batchtui.tui.screens.choice_menu import Choice, ChoiceMenuScreen
 from batchtui.tui.screens.confirm import ConfirmScreen
@@ -605,5 +606,6 @@ class ResultsScreen(BatchtuiScreen[None]):
             return
         finally:
             self.app.call_from_thread(lambda: setattr(self.query_one(ProgressBar), "display", False))
-        self.app.call_from_thread(self.notify, f"Exported {plural(written, 'row')} to {dest}", title="Exported",
+        sent = self.app.call_from_thread(deliver_written_file, self.app, dest)
+        self.app.call_from_thread(self.notify, f"Exported {plural(written, 'row')} to {dest}{sent}", title="Exported",
                                   markup=False)
