@@ -32,6 +32,7 @@ bench: $(STAMP)
 	$(BIN)/python tests/bench/job_plan.py
 	$(BIN)/python tests/bench/stats.py
 	$(BIN)/python tests/bench/import_batch.py
+	$(BIN)/python tests/bench/log_store_push.py
 	cd tests/bench && ../../$(BIN)/python result_index.py && ../../$(BIN)/python tui_results.py && ../../$(BIN)/python cold_start.py
 
 screenshots: $(STAMP)
