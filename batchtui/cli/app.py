@@ -5,7 +5,7 @@ from __future__ import annotations
 from cyclopts import App
 
 from batchtui import __version__
-from batchtui.cli import app_sandbox, authoring, batches, data, jobs, logs
+from batchtui.cli import app_sandbox, authoring, batches, data, jobs, logs, serve
 
 app = App(
     name="batchtui",
@@ -22,6 +22,4 @@ for command in (data.export_results, batches.retry_batch, data.import_batch, dat
     app.command(command)
 app.command(jobs.job_app)
 app.command(logs.logs_app)
-
-
-app.command("batchtui.cli.serve:serve")
+app.command(serve.serve)

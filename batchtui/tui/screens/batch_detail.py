@@ -24,6 +24,7 @@ from batchtui.core.insights.progress import expected_finish
 from batchtui.core.insights.timeline import token_limit_failure
 from batchtui.core.text import printable
 from batchtui.tui.commands import ScreenCommands
+from batchtui.tui.delivery import deliver_written_file
 from batchtui.tui.format import literal
 from batchtui.tui.screens.base import BatchtuiScreen
 from batchtui.tui.screens.confirm import ConfirmScreen
@@ -415,4 +416,5 @@ class BatchDetailScreen(BatchtuiScreen[None]):
             return
         finally:
             self._note("")
-        self.notify(printable(f"Saved the {file.kind} file to {saved}"), title="Downloaded", markup=False)
+        sent = deliver_written_file(self.app, saved)
+        self.notify(printable(f"Saved the {file.kind} file to {saved}{sent}"), title="Downloaded", markup=False)

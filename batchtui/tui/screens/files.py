@@ -18,6 +18,7 @@ from batchtui.core.api.models import Batch, FileObject
 from batchtui.core.errors import BatchtuiError, UnreachableError
 from batchtui.core.text import printable
 from batchtui.tui.commands import ScreenCommands
+from batchtui.tui.delivery import deliver_written_file
 from batchtui.tui.format import clip, expires, literal, short_id, size, span
 from batchtui.tui.screens.base import BatchtuiScreen
 from batchtui.tui.screens.confirm import ConfirmScreen
@@ -336,7 +337,8 @@ class FilesScreen(BatchtuiScreen[None]):
             self.notify(printable(f"Cannot save to {dest}: {exc.strerror or exc}"), title="Download failed",
                         severity="error", markup=False)
             return
-        self.notify(printable(f"Downloaded {file.id} to {path}"), title="Download", markup=False)
+        sent = deliver_written_file(self.app, path)
+        self.notify(printable(f"Downloaded {file.id} to {path}{sent}"), title="Download", markup=False)
 
     def action_delete(self) -> None:
         file = self._require_file()
