@@ -134,3 +134,16 @@ def test_a_log_store_in_the_config_and_its_mistakes(tmp_path, monkeypatch):
     monkeypatch.setenv("BATCHTUI_LOG_STORE", "postgresql://env@h/db")
     assert resolve_profile(config_path=config).log_store == LogStoreSettings("postgresql://env@h/db")
     assert os.environ["BATCHTUI_LOG_STORE"]
+
+
+def test_without_psycopg_the_commands_say_how_to_install_it(cli_env, store_url):
+    """psycopg blocked in the process (nothing uninstalled): one line naming the extra."""
+    import subprocess
+    import sys
+
+    code = "import sys; sys.modules['psycopg'] = None; from batchtui.cli import main; main()"
+    for args in (["logs", "push", "--all"], ["sql", "--on", "store", "SELECT 1"]):
+        done = subprocess.run([sys.executable, "-c", code, *args], env={**cli_env, "BATCHTUI_LOG_STORE": store_url},
+                              capture_output=True, text=True, timeout=60)
+        assert (done.returncode, done.stderr) == (
+            1, "batchtui: The log store needs psycopg: pip install 'batchtui[postgres]'\n"), args
