@@ -331,14 +331,16 @@ class Workspace:
         store = self.log_store()
         return None if store is None else await push_async(store, batch_ids, progress=progress)
 
-    async def log_finished(self, *, budget: int = LOG_REQUESTS_PER_PASS) -> LogPass:
+    async def log_finished(self, *, budget: int = LOG_REQUESTS_PER_PASS, imports: bool = True) -> LogPass:
         """Import finished batches that llm_logs has no rows of yet, oldest first, until their requests add up to
         `budget` (a bigger batch goes alone), so a big account fills llm_logs over many calls and none is long.
         A batch that fails to import is named in the answer and not tried again by this workspace; the original
-        of a retry that finished is imported again, so its rows show the latest attempt."""
+        of a retry that finished is imported again, so its rows show the latest attempt. Then push what waits for
+        the team's log store, if there is one. `imports` False: only that push (a profile that does not import
+        as batches finish still sends what its own imports left waiting)."""
         done: list[ImportResult] = []
         failed: list[tuple[str, str]] = []
-        pending = [b for b in await self.cache.unlogged_batches() if b.id not in self._log_failures]
+        pending = [b for b in await self.cache.unlogged_batches() if b.id not in self._log_failures] if imports else []
         spent = handled = 0
         for batch in pending:
             size = batch.request_counts.total if batch.request_counts else 0

@@ -196,7 +196,7 @@ class BatchtuiApp(LiteralApp):
                 # up to 10,000 batches on a first sync: in a thread, so the screen keeps its frames
                 self.batches = await asyncio.to_thread(with_changed, self.batches, changed)
                 self._announce_status_changes(before, result.changed)
-            if self.profile.log_finished and not self._logging():
+            if (self.profile.log_finished or self.profile.log_store) and not self._logging():
                 self._log_finished()
             delay = self.poll.after_pass(result)
         self._poll_timer = self.set_timer(delay, self.run_sync)
@@ -252,7 +252,7 @@ class BatchtuiApp(LiteralApp):
         """Import batches that finished into llm_logs after a sync pass, a bounded amount each time (see
         Workspace.log_finished): SQL over every request works without a separate import."""
         assert self.workspace is not None
-        done = await self.workspace.log_finished()
+        done = await self.workspace.log_finished(imports=self.profile.log_finished)
         for batch_id, reason in done.failed:
             self.notify(f"{short_id(batch_id, 40)} was not put into llm_logs: {reason}", title="llm_logs",
                         severity="warning", markup=False)
