@@ -104,7 +104,7 @@ class SubmitFails(NewBatchScreen):
 
 class QueryFails(SqlScreen):
     @work(thread=True, exclusive=True, group="sql-run", exit_on_error=False)
-    def _run(self, db_path: Path, sql: str) -> None:
+    def _run(self, db_path: Path, sql: str, store: object) -> None:
         boom()
 
 
