@@ -148,3 +148,15 @@ def test_without_psycopg_the_commands_say_how_to_install_it(cli_env, store_url):
                               capture_output=True, text=True, timeout=60)
         assert (done.returncode, done.stderr) == (
             1, "batchtui: The log store needs psycopg: pip install 'batchtui[postgres]'\n"), args
+
+
+def test_an_import_whose_push_fails_says_so_and_succeeds(cli_env, write_batch_file, tmp_path):
+    env = {**cli_env, "BATCHTUI_LOG_STORE": "postgresql://team:s3cret@127.0.0.1:9/nowhere"}
+    file_id = batchtui("upload-batch-file", str(write_batch_file(5)), env=env).stdout.strip()
+    batch_id = batchtui("start-batch", file_id, env=env).stdout.strip()
+    done = batchtui("get-batch-results", batch_id, "--wait", "--poll-seconds", "1", "-o", str(tmp_path), env=env)
+    (said,) = [line for line in done.stderr.splitlines() if "log store" in line]
+    assert said.startswith("batchtui: The log store at postgresql://***@127.0.0.1:9/nowhere: ")
+    assert said.endswith("(the rows wait: `batchtui logs push` sends them)") and "s3cret" not in done.stderr
+    status = json.loads(batchtui("logs", "status", "--json", env=env).stdout)
+    assert status["waiting"] == [{"batch_id": batch_id, "rows": 5}]

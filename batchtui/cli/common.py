@@ -44,7 +44,11 @@ def run(work: Callable[[Workspace], Awaitable[T]], profile_name: str | None) -> 
     async def main() -> T:
         async with await Workspace.open(resolve_profile(profile_name)) as workspace:
             say_notice(workspace.notice)
-            return await work(workspace)
+            try:
+                return await work(workspace)
+            finally:
+                if workspace.push_problem:
+                    say(f"{workspace.push_problem} (the rows wait: `batchtui logs push` sends them)")
 
     try:
         return asyncio.run(main())

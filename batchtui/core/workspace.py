@@ -96,6 +96,8 @@ class Workspace:
         self._max_retries = max_retries
         self._service: BatchService | None = None
         self._log_failures: set[str] = set()
+        self.push_problem: str | None = None
+        """Why an import's rows were not pushed to the team's log store, when one failed (they wait)."""
 
     @property
     def service(self) -> BatchService:
@@ -315,8 +317,10 @@ class Workspace:
         source = LogSource(batch, files, input_file=await self.file_info(batch.input_file_id),
                            retries=align_retries(files, retries), provider=self.profile.kind)
         result = await import_batch(self.cache, source, store_dir=self.index_dir(), progress=progress, force=force)
-        with suppress(BatchtuiError):  # the local rows are in; a push that fails waits for the next pass
+        try:
             await self.push_logs([batch.id])
+        except BatchtuiError as exc:  # the local rows are in; what was not pushed waits for the next push
+            self.push_problem = str(exc)
         return result
 
     def log_store(self) -> LogStore | None:
