@@ -110,3 +110,10 @@ def test_cancel_stops_a_detached_job(env, write_batch_file):
     assert batchtui("job", "cancel", job_id, env=env).stdout.strip() == f"{job_id}: cancelled"
     ran = batchtui("job", "run", job_id, env=env, check=False)
     assert ran.returncode == 1 and ran.stdout.startswith(f"{job_id}: cancelled · parts 0/1 done")
+
+
+def test_run_with_a_new_ceiling_sets_it(env, write_batch_file):
+    job_id = batchtui("job", "start", str(write_batch_file(10)), "--max-cost", "5", "--detach", env=env).stdout.strip()
+    ran = json.loads(batchtui("job", "run", job_id, "--max-cost", "7.5", "--poll-seconds", "0.2", "--json",
+                              env=env).stdout)
+    assert ran["status"] == "completed" and ran["max_cost_usd"] == "7.5"

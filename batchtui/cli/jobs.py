@@ -150,17 +150,30 @@ def show(job: JobArgument, /, *, as_json: JsonOption = False, profile: ProfileOp
 
 
 @job_app.command(name="run")
-def run_job(job: JobArgument, /, *, poll_seconds: PollOption = 5.0, as_json: JsonOption = False,
-            profile: ProfileOption = None) -> None:
+def run_job(
+    job: JobArgument,
+    /,
+    *,
+    max_cost: Annotated[str | None, Parameter(help="A new ceiling in USD, e.g. to go on with a job paused at its "
+                                                   "ceiling.")] = None,
+    poll_seconds: PollOption = 5.0,
+    as_json: JsonOption = False,
+    profile: ProfileOption = None,
+) -> None:
     """Advance the job in the foreground until it ends, with a live progress line; safe to kill and run again.
-    While another process holds the job, this one watches. Exit 0 when it completed, 1 otherwise."""
+    While another process holds the job, this one watches. Exit 0 when it completed, 1 otherwise (a job paused at
+    its ceiling goes on with a higher --max-cost)."""
     from batchtui.core.jobs.runner import JobRunner
 
     _check_poll(poll_seconds)
+    ceiling = _money(max_cost)
 
     async def work(workspace: Workspace) -> JobView:
         runner = JobRunner(workspace)
-        return await _run(runner, (await runner.store.job(job)).id, poll_seconds)
+        job_id = (await runner.store.job(job)).id
+        if ceiling is not None:
+            await runner.set_ceiling(job_id, ceiling)
+        return await _run(runner, job_id, poll_seconds)
 
     _finish(run(work, profile), as_json)
 

@@ -143,6 +143,9 @@ async def test_a_job_over_its_ceiling_is_refused_and_one_reaching_it_pauses(serv
         assert view.job.reason.startswith("paused before part 1 (attempt 2): spent $")
         assert view.job.reason.endswith("would pass the ceiling of $0.002")
         assert {int(b.metadata[ATTEMPT]) for b in await job_batches(server, job_id)} == {1}, "no retry was sent"
+        await runner.set_ceiling(job_id, Decimal("1"))  # `job run --max-cost 1`: it goes on
+        view = await runner.run(job_id, poll_seconds=0.1)
+        assert view.job.status == "completed" and view.job.max_cost_usd == Decimal("1")
 
 
 async def test_one_runner_advances_a_job_while_another_watches(server, tmp_path):

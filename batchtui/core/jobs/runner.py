@@ -553,6 +553,10 @@ class JobRunner:
         finally:
             index.close()
 
+    async def set_ceiling(self, ref: str, ceiling: Decimal) -> None:
+        """Hold the job to a new cost ceiling from its next pass on (a paused job is looked at again then)."""
+        await self.store.update_job((await self.store.job(ref)).id, max_cost_usd=ceiling)
+
     # -- cancelling ------------------------------------------------------------------------------------------
 
     async def cancel(self, ref: str) -> JobView:
