@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+from pathlib import Path
 
 import pytest
 from cli_helpers import batchtui
@@ -117,3 +118,16 @@ def test_run_with_a_new_ceiling_sets_it(env, write_batch_file):
     ran = json.loads(batchtui("job", "run", job_id, "--max-cost", "7.5", "--poll-seconds", "0.2", "--json",
                               env=env).stdout)
     assert ran["status"] == "completed" and ran["max_cost_usd"] == "7.5"
+
+
+def test_delete_forgets_an_ended_job_and_its_files(env, write_batch_file):
+    job_id = batchtui("job", "start", str(write_batch_file(10)), "--detach", env=env).stdout.strip()
+    refused = batchtui("job", "delete", job_id, env=env, check=False)
+    assert (refused.returncode, refused.stderr) == (
+        1, f"batchtui: {job_id} is running: cancel it first (batchtui job cancel).\n")
+    batchtui("job", "run", job_id, "--poll-seconds", "0.2", env=env)
+    deleted = batchtui("job", "delete", job_id, env=env)
+    assert deleted.stderr.startswith(f"batchtui: {job_id} (requests) deleted, with its folder ")
+    folder = Path(deleted.stderr.strip().rsplit(" ", 1)[1])
+    assert folder.name == job_id and not folder.exists()
+    assert batchtui("job", "list", "--json", env=env).stdout.strip() == "[]"

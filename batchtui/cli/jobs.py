@@ -192,6 +192,16 @@ def cancel(job: JobArgument, /, *, as_json: JsonOption = False, profile: Profile
 
 
 @job_app.command
+def delete(job: JobArgument, /, *, profile: ProfileOption = None) -> None:
+    """Forget a job that has ended (or is paused) and remove its files from the cache (its input, parts and
+    retries); its batches and their results stay. Export it first if you want its table."""
+    from batchtui.core.jobs.runner import JobRunner
+
+    gone = run(lambda workspace: JobRunner(workspace).delete(job), profile)
+    say(f"{gone.id} ({gone.name}) deleted, with its folder {gone.folder}")
+
+
+@job_app.command
 def export(
     job: JobArgument,
     /,

@@ -553,6 +553,16 @@ class JobRunner:
         finally:
             index.close()
 
+    async def delete(self, ref: str) -> Job:
+        """Forget a job that will do nothing more, and remove its folder (its input, parts and retries); its
+        batches and their results stay on the API and in the cache. A job still running is refused: cancel it."""
+        view = await self.view(ref)
+        if not view.finished and not view.stuck:
+            raise BatchtuiError(f"{view.job.id} is {view.job.status}: cancel it first (batchtui job cancel).")
+        await self.store.delete(view.job.id)
+        await asyncio.to_thread(shutil.rmtree, view.job.folder, True)
+        return view.job
+
     async def set_ceiling(self, ref: str, ceiling: Decimal) -> None:
         """Hold the job to a new cost ceiling from its next pass on (a paused job is looked at again then)."""
         await self.store.update_job((await self.store.job(ref)).id, max_cost_usd=ceiling)

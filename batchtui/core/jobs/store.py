@@ -328,6 +328,15 @@ class JobStore:
                 return None
         return await self._run(work)
 
+    async def delete(self, job_id: str) -> None:
+        """Forget the job: its rows here (its batches stay on the API and in the cache)."""
+        def work() -> None:
+            with self._write() as conn:
+                for table in ("job_attempts", "job_parts"):
+                    conn.execute(f"DELETE FROM {table} WHERE job_id = ?", (job_id,))
+                conn.execute("DELETE FROM jobs WHERE id = ?", (job_id,))
+        await self._run(work)
+
     async def release_lease(self, job_id: str, owner: str) -> None:
         def work() -> None:
             with self._write() as conn:
