@@ -405,7 +405,14 @@ def test_snapshot_running_detail_at_risk(snap_compare, tmp_path, utc):
     asyncio.run(fill())
     app = BatchtuiApp(Profile(name="snapshot", base_url=DEAD_URL, api_key="sk-x"), cache_dir=tmp_path,
                       clock=lambda: NOW)
-    assert snap_compare(app, terminal_size=(100, 40), run_before=settle_on_detail)
+
+    async def settle_with_observations(pilot):
+        await settle_on_detail(pilot)
+        panel = pilot.app.screen.query_one(BatchProgressPanel)  # its ETA needs the observations, read apart
+        await wait_until(pilot, lambda: len(panel.observations) == 2, "the observations read")
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=(100, 40), run_before=settle_with_observations)
 
 
 def test_timeline_of_an_unknown_status_is_literal():
