@@ -81,16 +81,21 @@ async def take(server: SandboxServer, cache_dir: Path) -> list[str]:
     return written
 
 
-async def record_a_job(profile: Profile, cache_dir: Path) -> None:
-    """A job of the example's reviews, 40 times over, in four parts, with a budget of enqueued tokens that admits
-    two parts at a time: the app starts it, and by the last screenshots two parts run and two wait."""
+def write_reviews(data: Path, count: int) -> Path:
+    """The example's reviews, repeated to `count` rows with ids of their own."""
     rows = list(csv.DictReader((EXAMPLE / "reviews.csv").open()))
-    data = Path("reviews-320.csv")
     with data.open("w", newline="") as out:
         writer = csv.DictWriter(out, fieldnames=list(rows[0]))
         writer.writeheader()
-        for i in range(320):
+        for i in range(count):
             writer.writerow({**rows[i % len(rows)], "id": f"r{i + 1:03d}"})
+    return data
+
+
+async def record_a_job(profile: Profile, cache_dir: Path) -> None:
+    """A job of the example's reviews, 40 times over, in four parts, with a budget of enqueued tokens that admits
+    two parts at a time: the app starts it, and by the last screenshots two parts run and two wait."""
+    data = write_reviews(Path("reviews-320.csv"), 320)
     async with await Workspace.open(profile, cache_dir=cache_dir) as workspace:
         runner = JobRunner(workspace)
         source = JobSource(template=Path("template.json"), data=data)

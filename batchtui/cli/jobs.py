@@ -15,13 +15,12 @@ from typing import TYPE_CHECKING, Annotated
 from cyclopts import App, Parameter
 
 from batchtui.cli.common import JsonOption, ProfileOption, non_empty, run
-from batchtui.cli.render import ProgressLine, fail, print_json, report_lines, say
+from batchtui.cli.render import LiveLine, ProgressLine, fail, print_json, report_lines, say
 from batchtui.core.errors import BatchtuiError
 from batchtui.core.text import plural, printable
 from batchtui.core.timetext import clock, duration
 
 if TYPE_CHECKING:
-    from typing import TextIO
 
     from batchtui.core.jobs.runner import JobRunner, JobView
     from batchtui.core.workspace import Workspace
@@ -293,40 +292,10 @@ def show_lines(view: JobView, now: float) -> list[str]:
     return lines
 
 
-class JobLine:
-    """How a running job goes, on stderr: on a terminal one live line rewritten after each pass; elsewhere a line
-    whenever its status or its parts done change. `with` it to end the live line."""
-
-    def __init__(self, stream: TextIO | None = None) -> None:
-        self.stream = stream or sys.stderr
-        self.live = self.stream.isatty()
-        self.last: tuple[str, int, int] | None = None
-        self.drawn = 0
+class JobLine(LiveLine):
+    """How a running job goes: parts, requests done, failed and pending, spend, ETA; logged whenever its status,
+    its parts done or its batches running change."""
 
     def __call__(self, view: JobView) -> None:
-        import shutil
-
-        text = _summary(view, time.time())
-        if self.live:
-            width = shutil.get_terminal_size().columns - 1
-            text = text if len(text) <= width else text[:width - 1] + "…"
-            print(f"\r{text:<{self.drawn}}", end="", file=self.stream, flush=True)
-            self.drawn = max(self.drawn, len(text))
-            return
-        state = (view.job.status, sum(p.done for p in view.parts), len(view.running))
-        if state != self.last:
-            print(f"batchtui: {printable(view.job.id)}: {text}", file=self.stream, flush=True)
-        self.last = state
-
-    def say(self, message: str) -> None:
-        if self.drawn:
-            print(f"\r{'':<{self.drawn}}\r", end="", file=self.stream)
-            self.drawn = 0
-        print(f"batchtui: {printable(message)}", file=self.stream, flush=True)
-
-    def __enter__(self) -> JobLine:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        if self.drawn:
-            print(file=self.stream, flush=True)
+        self.show(_summary(view, time.time()), name=view.job.id,
+                  key=(view.job.status, sum(p.done for p in view.parts), len(view.running)))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, Self
 
 from batchtui.core.text import byte_size, plural, printable, printable_json
 from batchtui.core.timetext import duration, rate
@@ -225,31 +225,30 @@ def sql_table(columns: list[str], rows: list[tuple[Any, ...]], width: int) -> li
     return out
 
 
-class WaitLine:
-    """How a wait for a batch goes, on stderr. On a terminal, one live line rewritten at each poll (status, counts,
-    rate, ETA, elapsed); elsewhere (a log, CI) one line per status change, so a day's wait leaves a short log.
-    `with` it to end the live line."""
+class LiveLine:
+    """How something long goes, on stderr. On a terminal, one live line rewritten at each look; elsewhere (a log,
+    CI) a line only when what it is keyed on changes, so a day's wait leaves a short log. `with` it to end the
+    live line."""
 
     def __init__(self, stream: TextIO | None = None, *, live: bool | None = None) -> None:
         self.stream = stream or sys.stderr
         self.live = self.stream.isatty() if live is None else live
-        self.status: str | None = None
+        self.last: object = None
         self.drawn = 0
 
-    def __call__(self, batch: Batch, progress: Progress) -> None:
-        """Workspace.wait_for's `on_poll`: show the batch as just fetched."""
+    def show(self, text: str, *, name: str, key: object) -> None:
+        """Draw `text` (escaped already) as the live line, or as a line of the log naming `name` when `key`
+        differs from the last one shown."""
         import shutil
-        import time
 
-        text = wait_text(batch, progress, time.time())
         if self.live:
             width = shutil.get_terminal_size().columns - 1
             text = text if len(text) <= width else text[:width - 1] + "…"
             print(f"\r{text:<{self.drawn}}", end="", file=self.stream, flush=True)
             self.drawn = max(self.drawn, len(text))
-        elif batch.status != self.status:
-            print(f"batchtui: {printable(batch.id)}: {text}", file=self.stream, flush=True)
-        self.status = batch.status
+        elif key != self.last:
+            print(f"batchtui: {printable(name)}: {text}", file=self.stream, flush=True)
+        self.last = key
 
     def say(self, message: str) -> None:
         """A line of its own (a retry, say), clearing the live line first so the two never share a line."""
@@ -258,12 +257,22 @@ class WaitLine:
             self.drawn = 0
         print(f"batchtui: {printable(message)}", file=self.stream, flush=True)
 
-    def __enter__(self) -> WaitLine:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         if self.drawn:
             print(file=self.stream, flush=True)
+
+
+class WaitLine(LiveLine):
+    """How a wait for a batch goes: status, counts, rate, ETA, elapsed; logged once per status change."""
+
+    def __call__(self, batch: Batch, progress: Progress) -> None:
+        """Workspace.wait_for's `on_poll`: show the batch as just fetched."""
+        import time
+
+        self.show(wait_text(batch, progress, time.time()), name=batch.id, key=batch.status)
 
 
 def wait_text(batch: Batch, progress: Progress, now: float) -> str:
